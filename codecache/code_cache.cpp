@@ -1,0 +1,74 @@
+#include "codecache/code_cache.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace xlat {
+
+std::unique_ptr<CodeCache> CodeCache::Create(uint64_t bytes, uint64_t runtime_bytes, std::string* error) {
+  if (bytes < runtime_bytes + (1u << 20) || bytes > (1ull << 30)) {
+    *error = "code cache size must be between 1 MiB and 1 GiB";
+    return nullptr;
+  }
+  // MAP_32BIT: host code addresses fit in a sign-extended imm32, which lets
+  // translated code store its own addresses with one instruction and reach the
+  // thunks with rel32 jumps.
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE | PROT_EXEC,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    *error = std::string("cannot map the code cache: ") + std::strerror(errno);
+    return nullptr;
+  }
+  return std::unique_ptr<CodeCache>(new CodeCache(static_cast<uint8_t*>(p), bytes, runtime_bytes));
+}
+
+CodeCache::~CodeCache() { munmap(base_, size_); }
+
+Block* CodeCache::Commit(std::unique_ptr<Block> block) {
+  Block* b = block.get();
+  cursor_ = b->host_code + b->host_size;
+  // Keep the next block 16-byte aligned: entries are branch targets.
+  cursor_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(cursor_) + 15) & ~uintptr_t{15});
+  by_key_[b->key] = b;
+  for (uint64_t page : b->pages)
+    if (page != ~0ull) by_page_[page].push_back(b);
+  blocks_.push_back(std::move(block));
+  return b;
+}
+
+Block* CodeCache::FindByHostPc(const uint8_t* pc) const {
+  auto it = std::upper_bound(blocks_.begin(), blocks_.end(), pc,
+                             [](const uint8_t* p, const std::unique_ptr<Block>& b) { return p < b->host_code; });
+  if (it == blocks_.begin()) return nullptr;
+  Block* b = std::prev(it)->get();
+  return pc < b->host_code + b->host_size ? b : nullptr;
+}
+
+void CodeCache::Invalidate(Block* block) {
+  if (!block->valid) return;
+  block->valid = false;
+  auto it = by_key_.find(block->key);
+  if (it != by_key_.end() && it->second == block) by_key_.erase(it);
+  for (uint64_t page : block->pages) {
+    if (page == ~0ull) continue;
+    auto pit = by_page_.find(page);
+    if (pit == by_page_.end()) continue;
+    auto& v = pit->second;
+    v.erase(std::remove(v.begin(), v.end(), block), v.end());
+    if (v.empty()) by_page_.erase(pit);
+  }
+}
+
+void CodeCache::Flush() {
+  for (auto& fn : flush_listeners_) fn();
+  blocks_.clear();
+  by_key_.clear();
+  by_page_.clear();
+  cursor_ = base_ + runtime_bytes_;
+  ++flushes_;
+}
+
+}  // namespace xlat

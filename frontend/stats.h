@@ -1,0 +1,63 @@
+// What translation cost: counters kept by the translator, the code cache and
+// the vCPU, printed at exit by --stats and written as JSON by --stats-json.
+//
+// Counters are plain integers bumped on cold paths (translation, exits,
+// helpers). Nothing here is touched by translated code unless the translator
+// was asked to count in-line events (Stats::count_inline), which costs a few
+// flag-free instructions per counted event.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "cpu/vcpu_context.h"
+
+namespace xlat {
+
+struct Stats {
+  // Translator.
+  uint64_t blocks_translated = 0;
+  uint64_t guest_insns_translated = 0;
+  uint64_t guest_bytes_translated = 0;
+  uint64_t host_bytes_emitted = 0;
+  uint64_t translate_ns = 0;           // host time spent translating
+  // Per-classification counts of translated guest instructions.
+  uint64_t insns_copied = 0;           // register-only, bytes copied unchanged
+  uint64_t insns_mem_rewritten = 0;    // explicit memory operand through the inline TLB
+  uint64_t insns_implicit_mem = 0;     // push/pop/call/ret/string/... rewritten
+  uint64_t insns_control = 0;          // branches
+  uint64_t insns_callout = 0;          // sensitive: emulated by the VMM
+  uint64_t insns_undefined = 0;        // not supported: raise #UD
+
+  // Code cache.
+  uint64_t cache_flushes = 0;
+  uint64_t cache_bytes_used = 0;       // at exit
+  uint64_t cache_bytes_capacity = 0;
+
+  // Branches.
+  uint64_t links_made = 0;             // direct branches chained (patched)
+  uint64_t jump_cache_fills = 0;       // indirect targets entered into the jump cache
+
+  // Exits to the VMM, by reason (ExitReason).
+  uint64_t exits[static_cast<unsigned>(ExitReason::kCount)] = {};
+
+  // Memory slow paths.
+  uint64_t tlb_misses = 0;             // inline TLB misses handled by the helper
+  uint64_t tlb_fills = 0;
+  uint64_t tlb_flushes = 0;
+  uint64_t page_crossings = 0;         // accesses split across two pages
+  uint64_t host_signals = 0;           // faults raised by natively executed guest code
+
+  // Guest exceptions raised (by vector).
+  uint64_t exceptions[32] = {};
+
+  uint64_t run_ns = 0;                 // wall time of Vcpu::Run
+};
+
+const char* ExitReasonName(ExitReason r);
+
+// Human-readable report (multi-line) and JSON document.
+std::string FormatStats(const Stats& s);
+std::string FormatStatsJson(const Stats& s);
+
+}  // namespace xlat

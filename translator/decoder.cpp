@@ -1,0 +1,43 @@
+#include "translator/decoder.h"
+
+#include <cstring>
+
+namespace xlat {
+
+Decoder::Decoder() { ZydisDecoderInit(&decoder_, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64); }
+
+bool Decoder::Decode(const uint8_t* bytes, size_t avail, uint64_t rip, DecodedInsn* out) const {
+  if (ZYAN_FAILED(ZydisDecoderDecodeFull(&decoder_, bytes, avail, &out->insn, out->ops))) return false;
+  out->rip = rip;
+  std::memcpy(out->bytes, bytes, out->insn.length);
+  return true;
+}
+
+int DecodedInsn::MemOperand(bool implicit) const {
+  for (unsigned i = 0; i < insn.operand_count; ++i) {
+    const ZydisDecodedOperand& op = ops[i];
+    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || op.mem.type == ZYDIS_MEMOP_TYPE_AGEN) continue;
+    if (op.visibility == ZYDIS_OPERAND_VISIBILITY_HIDDEN && !implicit) continue;
+    return static_cast<int>(i);
+  }
+  return -1;
+}
+
+int GprNumber(ZydisRegister reg) {
+  if (reg == ZYDIS_REGISTER_NONE) return -1;
+  ZydisRegisterClass cls = ZydisRegisterGetClass(reg);
+  if (cls != ZYDIS_REGCLASS_GPR8 && cls != ZYDIS_REGCLASS_GPR16 && cls != ZYDIS_REGCLASS_GPR32 &&
+      cls != ZYDIS_REGCLASS_GPR64)
+    return -1;
+  ZydisRegister big = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, reg);
+  return ZydisRegisterGetId(big);
+}
+
+bool IsHighByteReg(ZydisRegister reg) {
+  return reg == ZYDIS_REGISTER_AH || reg == ZYDIS_REGISTER_CH || reg == ZYDIS_REGISTER_DH ||
+         reg == ZYDIS_REGISTER_BH;
+}
+
+ZydisRegister Gpr64(unsigned num) { return ZydisRegisterEncode(ZYDIS_REGCLASS_GPR64, static_cast<ZyanU8>(num)); }
+
+}  // namespace xlat

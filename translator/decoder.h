@@ -1,0 +1,42 @@
+// Decoding guest instructions (64-bit mode) with Zydis.
+#pragma once
+
+#include <Zydis/Zydis.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace xlat {
+
+struct DecodedInsn {
+  uint64_t rip = 0;
+  ZydisDecodedInstruction insn{};
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT]{};
+  uint8_t bytes[16]{};
+
+  unsigned length() const { return insn.length; }
+  uint64_t next_rip() const { return rip + insn.length; }
+  ZydisMnemonic mnemonic() const { return insn.mnemonic; }
+  // Index of the operand that accesses memory (not lea's address generation),
+  // or -1. Implicit ones count (e.g. push's stack slot) only if `implicit`.
+  int MemOperand(bool implicit = false) const;
+  bool HasPrefix(ZydisInstructionAttributes attr) const { return (insn.attributes & attr) != 0; }
+};
+
+class Decoder {
+ public:
+  Decoder();
+  // False when the bytes are not a valid instruction (or need more than `avail`).
+  bool Decode(const uint8_t* bytes, size_t avail, uint64_t rip, DecodedInsn* out) const;
+
+ private:
+  ZydisDecoder decoder_;
+};
+
+// 64-bit register number (0..15) of a general-purpose register of any width, or -1.
+int GprNumber(ZydisRegister reg);
+// True for ah, ch, dh, bh (not encodable together with a REX prefix).
+bool IsHighByteReg(ZydisRegister reg);
+ZydisRegister Gpr64(unsigned num);
+
+}  // namespace xlat
