@@ -14,8 +14,7 @@ std::unique_ptr<CodeCache> CodeCache::Create(uint64_t bytes, uint64_t runtime_by
     return nullptr;
   }
   // MAP_32BIT: host code addresses fit in a sign-extended imm32, which lets
-  // translated code store its own addresses with one instruction and reach the
-  // thunks with rel32 jumps.
+  // translated code name its sites and reach the thunks with rel32 jumps.
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE | PROT_EXEC,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
@@ -35,6 +34,7 @@ Block* CodeCache::Commit(std::unique_ptr<Block> block) {
   by_key_[b->key] = b;
   for (uint64_t page : b->pages)
     if (page != ~0ull) by_page_[page].push_back(b);
+  for (BlockExit& e : b->exits) e.from = b;
   blocks_.push_back(std::move(block));
   return b;
 }
@@ -47,9 +47,24 @@ Block* CodeCache::FindByHostPc(const uint8_t* pc) const {
   return pc < b->host_code + b->host_size ? b : nullptr;
 }
 
+void CodeCache::Link(BlockExit& exit, Block* target) {
+  if (exit.linked_to == target) return;
+  if (exit.linked_to) {
+    auto& in = exit.linked_to->incoming;
+    in.erase(std::remove(in.begin(), in.end(), &exit), in.end());
+  }
+  uint8_t* dest = target ? target->entry : exit.stub;
+  int32_t rel = static_cast<int32_t>(dest - (exit.patch_site + 4));
+  std::memcpy(exit.patch_site, &rel, 4);  // an aligned-enough 4-byte store: one vCPU, not running
+  exit.linked_to = target;
+  if (target) target->incoming.push_back(&exit);
+}
+
 void CodeCache::Invalidate(Block* block) {
   if (!block->valid) return;
   block->valid = false;
+  while (!block->incoming.empty()) Link(*block->incoming.back(), nullptr);
+  for (BlockExit& e : block->exits) Link(e, nullptr);
   auto it = by_key_.find(block->key);
   if (it != by_key_.end() && it->second == block) by_key_.erase(it);
   for (uint64_t page : block->pages) {
@@ -65,6 +80,7 @@ void CodeCache::Invalidate(Block* block) {
 void CodeCache::Flush() {
   for (auto& fn : flush_listeners_) fn();
   blocks_.clear();
+  sites_.clear();
   by_key_.clear();
   by_page_.clear();
   cursor_ = base_ + runtime_bytes_;

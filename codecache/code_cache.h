@@ -1,11 +1,12 @@
-// The code cache: one fixed-size host mapping (below 2 GiB so that host code
-// addresses fit in an imm32), bump-allocated, flushed whole when full.
+// The code cache: one fixed-size host mapping (below 2 GiB, so host code
+// addresses fit in an imm32 and every block reaches the thunks with rel32),
+// bump-allocated, flushed whole when full.
 //
 // The first `runtime_bytes` hold the VMM's thunks (world switch, slow-path
 // entries); they survive flushes. Everything after is translations. A flush
-// drops every block, and with them every link, jump-cache entry and lookup
-// entry that points into the cache: the owner (the vCPU) resets those through
-// the flush callback.
+// drops every block, and with them every link, site, jump-cache entry and
+// lookup entry that points into the cache: the owner (the vCPU) resets the
+// ones it keeps through the flush listeners.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "codecache/block.h"
+#include "codecache/site.h"
 
 namespace xlat {
 
@@ -23,6 +25,8 @@ class CodeCache {
  public:
   static std::unique_ptr<CodeCache> Create(uint64_t bytes, uint64_t runtime_bytes, std::string* error);
   ~CodeCache();
+  CodeCache(const CodeCache&) = delete;
+  CodeCache& operator=(const CodeCache&) = delete;
 
   uint8_t* runtime_base() const { return base_; }
   uint64_t runtime_bytes() const { return runtime_bytes_; }
@@ -33,7 +37,7 @@ class CodeCache {
   uint8_t* cursor() const { return cursor_; }
   uint64_t room() const { return static_cast<uint64_t>(base_ + size_ - cursor_); }
 
-  // Takes ownership of a block whose host code was written at cursor() with
+  // Takes ownership of a block whose host code was written at cursor(), with
   // size host_size; advances the cursor and registers the block for lookup.
   Block* Commit(std::unique_ptr<Block> block);
 
@@ -41,25 +45,43 @@ class CodeCache {
     auto it = by_key_.find(key);
     return it == by_key_.end() ? nullptr : it->second;
   }
-  // The block containing host address pc, or nullptr. Async-signal-safe as long
-  // as no translation is being committed concurrently (single vCPU thread).
+  // The block containing host address pc, or nullptr. Async-signal-safe as
+  // long as no block is being committed concurrently (one vCPU thread).
   Block* FindByHostPc(const uint8_t* pc) const;
 
-  // Marks a block invalid and forgets it for lookup (its memory stays until
-  // the next flush, since the vCPU may be returning through it).
+  // Sites: ids are dense from 0 and valid until the next flush.
+  uint32_t AddSite(const Site& site) {
+    sites_.push_back(site);
+    return static_cast<uint32_t>(sites_.size() - 1);
+  }
+  Site& site(uint32_t id) { return sites_[id]; }
+  uint32_t site_count() const { return static_cast<uint32_t>(sites_.size()); }
+  // Sites are reserved before the block's code exists; a translation that is
+  // abandoned gives its sites back.
+  void TruncateSites(uint32_t count) { sites_.resize(count); }
+
+  // Points a direct exit at `target` (patching its rel32), or back at its own
+  // stub when target is nullptr.
+  void Link(BlockExit& exit, Block* target);
+
+  // Marks a block invalid: unlinks every exit that points at it, forgets it
+  // for lookup. Its memory stays until the next flush.
   void Invalidate(Block* block);
 
-  // Drops every translation. `on_flush` callbacks run first.
+  // Drops every translation; the flush listeners run first.
   void Flush();
   void AddFlushListener(std::function<void()> fn) { flush_listeners_.push_back(std::move(fn)); }
   uint64_t flush_count() const { return flushes_; }
 
-  // Blocks whose guest code lies on guest physical page `page` (page-aligned PA).
+  // Valid blocks whose guest code lies on guest physical page `page`.
   const std::vector<Block*>* BlocksOnPage(uint64_t page) const {
     auto it = by_page_.find(page);
     return it == by_page_.end() ? nullptr : &it->second;
   }
   bool IsCodePage(uint64_t page) const { return by_page_.count(page) != 0; }
+
+  // Every block ever committed since the last flush, valid or not, in host order.
+  const std::vector<std::unique_ptr<Block>>& blocks() const { return blocks_; }
 
  private:
   CodeCache(uint8_t* base, uint64_t size, uint64_t runtime_bytes)
@@ -70,9 +92,16 @@ class CodeCache {
   uint8_t* cursor_;
   uint64_t flushes_ = 0;
   std::vector<std::unique_ptr<Block>> blocks_;   // in host address order
+  std::vector<Site> sites_;
   std::unordered_map<uint64_t, Block*> by_key_;
   std::unordered_map<uint64_t, std::vector<Block*>> by_page_;
   std::vector<std::function<void()>> flush_listeners_;
 };
+
+// The lookup key of a translation: guest physical address of its first byte
+// and the privilege class it was translated for.
+inline uint64_t BlockKey(uint64_t guest_phys, PrivClass priv) {
+  return (guest_phys << 1) | static_cast<uint64_t>(priv);
+}
 
 }  // namespace xlat

@@ -3,6 +3,7 @@
 // handling of every exit back to the VMM.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -15,7 +16,9 @@ class GuestRam;
 class PortBus;
 class CodeCache;
 class Translator;
-class Stats;
+class InlineTlb;
+struct Stats;
+struct Thunks;
 
 // XSAVE standard-format offsets of the guest vector state in ctx.xsave_area.
 inline constexpr unsigned kXsaveFcw = 0, kXsaveFsw = 2, kXsaveFtwAbridged = 4;
@@ -25,14 +28,15 @@ inline constexpr unsigned kXsaveXmm0 = 160;    // xmm(i) at 160 + 16*i
 inline constexpr unsigned kXsaveHeader = 512;  // XSTATE_BV at 512
 inline constexpr unsigned kXsaveYmmHi0 = 576;  // ymm(i)[255:128] at 576 + 16*i
 inline constexpr uint64_t kGuestXcr0 = 0x7;    // x87 | SSE | AVX
+inline constexpr unsigned kGuestXsaveBytes = 832;
 
 // How a run ended.
 struct RunOutcome {
   enum class Kind {
     kDebugExit,       // guest wrote to the isa-debug-exit port; exit_status = (v << 1) | 1
     kHalted,          // hlt with interrupts disabled: nothing can wake the CPU
-    kFatalException,  // unhandled guest exception (no IDT delivery yet) -- message has the dump
-    kStopped,         // stop requested from the host (signal, step limit)
+    kFatalException,  // unhandled guest exception (no IDT delivery yet); message has the dump
+    kStopped,         // stop requested from the host (signal)
     kError,           // VMM-internal failure (message says what)
   };
   Kind kind = Kind::kError;
@@ -55,36 +59,43 @@ class Vcpu {
   bool Init(std::string* error);
 
   // Architectural state; valid to read and write while the vCPU is not running.
+  // After writing CR3/CR0/CR4/EFER or guest memory that holds code, call
+  // FlushTranslations().
   VcpuContext& ctx() { return *ctx_; }
+  const VcpuContext& ctx() const { return *ctx_; }
 
   // Vector state helpers over ctx().xsave_area.
   void SetYmm(unsigned i, const uint8_t bytes[32]);
   void GetYmm(unsigned i, uint8_t bytes[32]) const;
+  uint32_t mxcsr() const;
+  void set_mxcsr(uint32_t v);
 
   // Puts the CPU in 64-bit long mode at CPL 0 with paging on (CR3 = cr3),
   // flat segments, interrupts off, x87/SSE/AVX enabled, XCR0 = kGuestXcr0,
-  // and the vector state in its reset/init values.
+  // the vector state in its reset values, every GPR zero.
   void ResetToLongMode(uint64_t rip, uint64_t cr3);
 
-  // Runs until the guest ends the run (debug exit, halt, fatal exception).
+  // Runs until the guest ends the run (debug exit, halt, fatal exception) or
+  // a stop is requested.
   RunOutcome Run();
 
-  // Asks a running vCPU to stop at the next block boundary (async-signal-safe).
+  // Asks a running vCPU to stop at the next block boundary. Async-signal-safe
+  // and callable from any thread.
   void RequestStop();
 
-  // All translations and TLB state are dropped (e.g. after a test rewrites code).
+  // Drops every translation, TLB entry and jump-cache entry.
   void FlushTranslations();
 
-  Stats& stats() { return stats_; }
-  CodeCache& code_cache() { return *cache_; }
-  GuestRam& ram() { return ram_; }
-  PortBus& ports() { return ports_; }
-
-  // Set by devices (isa-debug-exit) to end the run.
+  // Set by devices (isa-debug-exit) to end the run after the current instruction.
   void RequestExit(int status);
 
   // Formats the guest register state for an error report.
   std::string DumpRegisters() const;
+
+  Stats& stats() { return stats_; }
+  GuestRam& ram() { return ram_; }
+  PortBus& ports() { return ports_; }
+  CodeCache& code_cache() { return *cache_; }
 
  private:
   friend class VcpuRuntime;
@@ -94,8 +105,8 @@ class Vcpu {
   VcpuConfig config_;
   VcpuContext* ctx_ = nullptr;
   std::unique_ptr<CodeCache> cache_;
-  std::unique_ptr<Translator> translator_;
   std::unique_ptr<class VcpuRuntime> runtime_;
+  std::atomic<bool> stop_requested_{false};
   bool exit_requested_ = false;
   int exit_status_ = 0;
 };

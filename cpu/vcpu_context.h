@@ -5,19 +5,19 @@
 // RFLAGS' arithmetic flags and DF *are* the guest's, and the guest's x87/SSE/AVX
 // state *is* the host's. Everything else the guest CPU has -- virtual IF, CPL,
 // control registers, segment bases -- and everything the VMM needs in order to
-// run translated code -- spill slots, the inline TLB, the jump cache, thunk
-// arguments -- lives here, at fixed offsets that emitted code encodes as
-// `gs:[disp32]`.
+// run translated code -- spill slots, the inline TLB, the jump cache, the site
+// a slow path was entered from -- lives here, at fixed offsets that emitted
+// code encodes as `gs:[disp32]`.
 //
-// Layout invariants (checked by static_asserts below and relied on by emitters):
+// Layout invariants (static_asserts below; emitters rely on them):
 //  - every field used by emitted code sits at an offset < 2 GiB (disp32);
-//  - spill[r] holds guest GPR r while r is displaced by a rewrite; a slow path
-//    that must make guest state precise copies spill[r] back for every r in the
-//    site's displaced mask;
-//  - the xsave area is 64-byte aligned;
-//  - TLB and jump-cache arrays are indexed `base + idx*8`, so they are plain
-//    arrays of uint64_t, one array per field (no struct-of-entries, which would
-//    need a scale of 16 that x86 addressing does not have).
+//  - spill[r] holds guest GPR r while r is displaced by a rewrite: a slow path
+//    or signal that must make guest state precise takes spill[r] for every r
+//    in the site's displaced mask;
+//  - TLB entries are 32 bytes and jump-cache entries 16 bytes, so emitted code
+//    indexes them as gs:[idx*8 + base] after scaling idx by 4 (resp. 2) with a
+//    flag-free `lea`;
+//  - the xsave area is 64-byte aligned, the poll page 4 KiB aligned.
 #pragma once
 
 #include <cstddef>
@@ -32,17 +32,44 @@ enum Gpr : uint8_t {
   kGprCount
 };
 
-// Inline TLB: direct-mapped on guest virtual page number bits [27:12].
-// The index is computed flag-free as `rorx; movzx r32, r16`.
+// RFLAGS bits.
+inline constexpr uint64_t kFlagCF = 1u << 0, kFlagPF = 1u << 2, kFlagAF = 1u << 4, kFlagZF = 1u << 6,
+                          kFlagSF = 1u << 7, kFlagTF = 1u << 8, kFlagIF = 1u << 9, kFlagDF = 1u << 10,
+                          kFlagOF = 1u << 11, kFlagIOPL = 3u << 12, kFlagNT = 1u << 14, kFlagRF = 1u << 16,
+                          kFlagVM = 1u << 17, kFlagAC = 1u << 18, kFlagVIF = 1u << 19, kFlagVIP = 1u << 20,
+                          kFlagID = 1u << 21;
+// The guest flags that live in host RFLAGS while translated code runs.
+inline constexpr uint64_t kHostCarriedFlags = kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF | kFlagDF | kFlagOF;
+inline constexpr uint64_t kArithFlags = kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF | kFlagOF;
+
+// Inline TLB: direct-mapped on guest virtual page number bits [27:12], so a
+// buffer of up to 256 MiB that is contiguous in guest virtual memory never
+// conflicts with itself.
 inline constexpr unsigned kTlbIndexBits = 16;
 inline constexpr uint64_t kTlbEntries = uint64_t{1} << kTlbIndexBits;
-// An entry that can never match: for any canonical VA, va + kTlbInvalidNegTag
-// + size - 1 has bits above 11 set.
+inline constexpr uint64_t kTlbIndexMask = (kTlbEntries - 1) << 12;   // pext mask: VA -> index
+// A negated tag that never matches: va + tag lands far above any page offset.
 inline constexpr uint64_t kTlbInvalidNegTag = uint64_t{1} << 62;
+
+struct TlbEntry {
+  // -(guest page VA) when reads of the page may go straight to host memory,
+  // else kTlbInvalidNegTag. A hit for an access of n bytes at va is
+  // (va + neg_tag_read) <= 4096 - n, unsigned.
+  uint64_t neg_tag_read;
+  uint64_t neg_tag_write;  // same, for writes (only RAM pages without translated code)
+  uint64_t host_page;      // host address of the guest page
+  uint64_t guest_page_pa;  // guest physical address of the page (for the VMM)
+};
+static_assert(sizeof(TlbEntry) == 32);
 
 // Jump cache: guest VA -> host code, direct-mapped on VA bits [15:0].
 inline constexpr unsigned kJumpCacheBits = 16;
 inline constexpr uint64_t kJumpCacheEntries = uint64_t{1} << kJumpCacheBits;
+struct JumpCacheEntry {
+  uint64_t neg_tag;     // -(guest VA), or kTlbInvalidNegTag
+  uint64_t host_entry;  // the block's indirect entry (restores rcx and r11)
+};
+static_assert(sizeof(JumpCacheEntry) == 16);
 
 // Translations and TLB entries are split by privilege: code translated for
 // CPL 3 only ever consults the user arrays, which hold only U=1 pages.
@@ -52,43 +79,42 @@ inline constexpr unsigned kPrivClasses = 2;
 // Why translated code handed control back to the VMM.
 enum class ExitReason : uint32_t {
   kNone = 0,
-  kBranch,         // direct branch whose target is not chained yet; rip = target
-  kLookupMiss,     // indirect branch missed the jump cache; rip = target
-  kEmulate,        // sensitive instruction at rip: the VMM emulates it
-  kException,      // guest exception pending (vector/error code in context)
-  kPoll,           // interrupt or stop request noticed at a block boundary
-  kCodeInvalidated,// a store hit translated code of the running block; rip = next insn
+  kBranch,          // direct branch whose target is not chained yet (site says where)
+  kLookupMiss,      // indirect branch missed the jump cache; rip = target
+  kEmulate,         // sensitive instruction at rip: the VMM emulates it
+  kException,       // guest exception pending (vector/error code in context)
+  kPoll,            // interrupt or stop request noticed at a block boundary
+  kCodeInvalidated, // a store hit translated code of the running block; rip = next insn
   kCount
 };
 
-// Actions a mid-instruction helper (TLB miss, post-store) tells its thunk.
+// What a mid-instruction helper tells its thunk to do next.
 enum class HelperAction : uint32_t {
-  kResume = 0,     // restore guest state and jump to ctx.thunk_ret
-  kExit = 1,       // leave translated code; ctx.exit_reason says why
+  kResume = 0,  // load the (possibly changed) guest state and jump to ctx.thunk_ret
+  kExit = 1,    // leave translated code; ctx.exit_reason says why
 };
 
 struct alignas(64) VcpuContext {
   // ---- Hot fields used by emitted code (first cache lines). ----
   uint64_t spill[kGprCount];      // displaced guest GPRs, indexed by Gpr
-  uint64_t thunk_ret;             // host code address a thunk returns to
-  uint64_t thunk_site;            // host address of the calling site's SiteMeta
-  uint64_t host_rsp;              // host stack pointer of EnterGuest's frame
-  uint64_t page_high_mask;        // ~0xfff: pext mask for the TLB range check
-  uint64_t entry_target;          // host code EnterGuest jumps to
-  uint64_t exit_link;             // patch site of the exit that left (for chaining)
+  uint64_t tlb_index_mask;        // kTlbIndexMask (pext operand)
+  uint64_t page_high_mask;        // ~0xfff (pext operand of the flag-free range check)
+  uint64_t bit_offset_mask[3];    // 15, 31, 63: pext operands for bt* [mem], reg
+  uint64_t thunk_ret;             // host code address a helper thunk resumes at
+  uint32_t site;                  // id of the site that entered a thunk (CodeCache::Site)
   uint32_t exit_reason;           // ExitReason
-  uint32_t helper_action;         // HelperAction, written by helpers
-  uint64_t self;                  // this context's own address (for thunks)
+  uint64_t host_rsp;              // host stack pointer in EnterGuest's frame
+  uint64_t entry_target;          // host code EnterGuest jumps to
   uint64_t saved_host_mxcsr;      // host MXCSR while guest code runs
-  uint64_t runtime;               // the VcpuRuntime that owns this context (for helpers)
-  uint64_t host_flags_tmp;        // host RFLAGS parked by a thunk
-  uint64_t bit_offset_mask[3];    // 15, 31, 63: pext masks for bt/bts/btr/btc [mem], reg
-  uint64_t stat_counter[8];       // in-line event counters (only with --stats)
+  uint64_t host_flags_tmp;        // scratch for thunks
+  uint64_t self;                  // this context's own address (thunks pass it to helpers)
+  void* owner;                    // the VcpuRuntime that runs this context (for the site handler)
 
   // ---- Guest architectural state not held in host registers. ----
   uint64_t gpr[kGprCount];        // guest GPRs while outside translated code
   uint64_t rip;
-  uint64_t rflags;                // arithmetic flags + DF while outside; IF/IOPL/TF/AC... virtual
+  uint64_t rflags;                // full architectural RFLAGS while outside translated code;
+                                  // IF/IOPL/TF/AC... are virtual even inside
 
   // Pending guest exception raised by translated code or a helper.
   uint32_t exc_vector;
@@ -106,33 +132,34 @@ struct alignas(64) VcpuContext {
   uint64_t cr0, cr2, cr3, cr4, cr8;
   uint64_t efer;
   uint64_t xcr0;
+  uint64_t dr[8];
   uint32_t cpl;
   uint32_t pad1;
+
+  // Descriptor tables and selectors (system instructions; delivery comes
+  // with the system issue).
+  uint64_t gdtr_base, idtr_base;
+  uint16_t gdtr_limit, idtr_limit;
+  uint16_t ldtr, tr;
+  uint16_t sel[6];                // es cs ss ds fs gs
+
+  // Model-specific registers the VMM keeps.
+  uint64_t star, lstar, cstar, sfmask, tsc_aux, pat, apic_base, misc_enable, tsc_offset;
 
   // Guest x87/SSE/AVX state while outside translated code (standard XSAVE format).
   alignas(64) uint8_t xsave_area[4096];
 
   // Bounce buffer for accesses that cannot be done in place (crossing two
-  // non-contiguous pages, or not RAM): the helper fills it, the instruction
-  // runs against it, the post-helper writes it back.
-  alignas(64) uint8_t bounce[1024];
-  uint64_t bounce_va;
-  uint32_t bounce_size;
-  uint32_t bounce_write;          // write back after the instruction
-  uint64_t bounce_pa[2];          // guest physical address of each piece
-  uint32_t bounce_len[2];         // bytes in each piece (second may be 0)
+  // discontiguous pages, or not RAM): the slow path fills it, the instruction
+  // runs against it, the post-access path writes it back. Data is placed at
+  // bounce + (va & 63) so that alignment checks behave as on the guest address.
+  alignas(64) uint8_t bounce[1024 + 64];
 
-  // ---- Inline TLB: one set per privilege class. ----
-  // A hit for an access of `size` bytes at VA va is:
-  //   (va + ntag_read[i] + size - 1) < 4096   (checked with pext + jrcxz)
-  // and the host address is va + addend[i].
-  uint64_t tlb_ntag_read[kPrivClasses][kTlbEntries];   // -(page VA), or kTlbInvalidNegTag
-  uint64_t tlb_ntag_write[kPrivClasses][kTlbEntries];  // same, only for writable RAM pages
-  uint64_t tlb_addend[kPrivClasses][kTlbEntries];      // host page - guest page
+  // ---- Inline TLB, one set per privilege class. ----
+  alignas(64) TlbEntry tlb[kPrivClasses][kTlbEntries];
 
   // ---- Jump cache: guest VA -> host code entry. ----
-  uint64_t jc_ntag[kPrivClasses][kJumpCacheEntries];   // -(guest VA), or kTlbInvalidNegTag
-  uint64_t jc_code[kPrivClasses][kJumpCacheEntries];   // host code address
+  JumpCacheEntry jump_cache[kPrivClasses][kJumpCacheEntries];
 
   // The poll page: every block starts with a one-byte store here. Making the
   // page read-only (mprotect) makes the next block entry fault, which is how
@@ -149,20 +176,12 @@ static_assert(sizeof(VcpuContext) < (uint64_t{1} << 31), "context must be disp32
 
 inline constexpr int32_t CtxSpillOff(unsigned reg) { return XLAT_CTX_OFF(spill) + 8 * static_cast<int32_t>(reg); }
 inline constexpr int32_t CtxGprOff(unsigned reg) { return XLAT_CTX_OFF(gpr) + 8 * static_cast<int32_t>(reg); }
-inline constexpr int32_t CtxTlbReadOff(PrivClass p) {
-  return XLAT_CTX_OFF(tlb_ntag_read) + static_cast<int32_t>(static_cast<unsigned>(p) * kTlbEntries * 8);
+inline constexpr int32_t CtxTlbOff(PrivClass p) {
+  return XLAT_CTX_OFF(tlb) + static_cast<int32_t>(static_cast<unsigned>(p) * kTlbEntries * sizeof(TlbEntry));
 }
-inline constexpr int32_t CtxTlbWriteOff(PrivClass p) {
-  return XLAT_CTX_OFF(tlb_ntag_write) + static_cast<int32_t>(static_cast<unsigned>(p) * kTlbEntries * 8);
-}
-inline constexpr int32_t CtxTlbAddendOff(PrivClass p) {
-  return XLAT_CTX_OFF(tlb_addend) + static_cast<int32_t>(static_cast<unsigned>(p) * kTlbEntries * 8);
-}
-inline constexpr int32_t CtxJcTagOff(PrivClass p) {
-  return XLAT_CTX_OFF(jc_ntag) + static_cast<int32_t>(static_cast<unsigned>(p) * kJumpCacheEntries * 8);
-}
-inline constexpr int32_t CtxJcCodeOff(PrivClass p) {
-  return XLAT_CTX_OFF(jc_code) + static_cast<int32_t>(static_cast<unsigned>(p) * kJumpCacheEntries * 8);
+inline constexpr int32_t CtxJumpCacheOff(PrivClass p) {
+  return XLAT_CTX_OFF(jump_cache) +
+         static_cast<int32_t>(static_cast<unsigned>(p) * kJumpCacheEntries * sizeof(JumpCacheEntry));
 }
 
 }  // namespace xlat

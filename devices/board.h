@@ -26,19 +26,21 @@ struct BoardConfig {
 class Board {
  public:
   static std::unique_ptr<Board> Create(const BoardConfig& config, std::string* error);
+  ~Board();
 
   GuestRam& ram() { return *ram_; }
   PortBus& ports() { return ports_; }
   Vcpu& vcpu() { return *vcpu_; }
   Stats& stats() { return stats_; }
 
-  // Builds identity-mapping page tables (2 MiB pages) covering all of RAM at
-  // guest physical `table_base` (needs kFlatPageTableBytes free there) and puts
-  // the vCPU in 64-bit mode at `entry` with CR3 pointing at them.
-  static constexpr uint64_t FlatPageTableBytes(uint64_t ram_bytes) {
-    return 4096 * (2 + ((ram_bytes + (1ull << 30) - 1) >> 30));
-  }
-  void SetupFlatLongMode(uint64_t entry, uint64_t table_base);
+  // Guest physical address where SetupFlatLongMode puts its page tables: the
+  // top of RAM. A loaded program must stay below it.
+  uint64_t flat_tables_base() const;
+
+  // Builds identity-mapping page tables (2 MiB pages, writable, executable)
+  // covering all of RAM at flat_tables_base() and puts the vCPU in 64-bit mode
+  // at `entry`. False (with *error) if the tables do not fit.
+  bool SetupFlatLongMode(uint64_t entry, std::string* error);
 
   RunOutcome Run() { return vcpu_->Run(); }
 

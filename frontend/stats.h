@@ -35,6 +35,7 @@ struct Stats {
   uint64_t cache_bytes_capacity = 0;
 
   // Branches.
+  uint64_t direct_branch_sites = 0;    // direct-branch exits emitted, each chainable once
   uint64_t links_made = 0;             // direct branches chained (patched)
   uint64_t jump_cache_fills = 0;       // indirect targets entered into the jump cache
 
@@ -46,6 +47,11 @@ struct Stats {
   uint64_t tlb_fills = 0;
   uint64_t tlb_flushes = 0;
   uint64_t page_crossings = 0;         // accesses split across two pages
+  uint64_t bounced_accesses = 0;       // done through the bounce buffer (discontiguous, MMIO, code pages)
+  uint64_t string_ops = 0;             // string instructions performed by the VMM
+  uint64_t code_invalidations = 0;     // blocks dropped because their guest code was written
+  uint64_t emulated_insns = 0;         // sensitive instructions emulated by the VMM
+  uint64_t port_io = 0;                // port accesses (in/out/ins/outs)
   uint64_t host_signals = 0;           // faults raised by natively executed guest code
 
   // Guest exceptions raised (by vector).
@@ -54,9 +60,18 @@ struct Stats {
   uint64_t run_ns = 0;                 // wall time of Vcpu::Run
 };
 
+// Stable snake_case name of an exit reason ("branch", "lookup_miss", ...): the
+// JSON key and the label of the report. "unknown" for a value without a name.
 const char* ExitReasonName(ExitReason r);
 
-// Human-readable report (multi-line) and JSON document.
+// Short name of an exception vector: "DE", "DB", "NMI", ... "XM"; nullptr for
+// reserved vectors (9, 15, 22-27, 31).
+const char* ExceptionName(unsigned vector);
+
+// Human-readable report (multi-line, aligned, ends with a newline) and JSON
+// document (one object, ends with a newline). JSON keys are the field names
+// above, grouped as in the report; derived ratios are JSON numbers and are 0
+// when their denominator is 0. The layout is versioned by "schema".
 std::string FormatStats(const Stats& s);
 std::string FormatStatsJson(const Stats& s);
 

@@ -1,43 +1,42 @@
 #include "mmu/tlb.h"
 
-#include <algorithm>
-
 namespace xlat {
 
 InlineTlb::InlineTlb(VcpuContext& ctx) : ctx_(ctx) {
-  for (auto& v : filled_) v.reserve(kMaxTracked);
-  for (unsigned p = 0; p < kPrivClasses; ++p) {
-    std::fill_n(ctx_.tlb_ntag_read[p], kTlbEntries, kTlbInvalidNegTag);
-    std::fill_n(ctx_.tlb_ntag_write[p], kTlbEntries, kTlbInvalidNegTag);
-  }
+  for (auto& v : filled_) v.reserve(kMaxTracked + 1);
+  for (unsigned p = 0; p < kPrivClasses; ++p)
+    for (unsigned i = 0; i < kTlbEntries; ++i) Clear(p, i);
 }
 
-void InlineTlb::Fill(PrivClass priv, uint64_t va_page, uint8_t* host_page, bool writable) {
-  unsigned p = static_cast<unsigned>(priv), i = Index(va_page);
-  uint64_t ntag = 0 - va_page;
-  ctx_.tlb_ntag_read[p][i] = ntag;
-  ctx_.tlb_ntag_write[p][i] = writable ? ntag : kTlbInvalidNegTag;
-  ctx_.tlb_addend[p][i] = reinterpret_cast<uint64_t>(host_page) - va_page;
-  if (filled_[p].size() < kMaxTracked + 1) filled_[p].push_back(i);
+void InlineTlb::Clear(unsigned p, unsigned i) {
+  TlbEntry& e = ctx_.tlb[p][i];
+  e.neg_tag_read = kTlbInvalidNegTag;
+  e.neg_tag_write = kTlbInvalidNegTag;
+  e.host_page = 0;
+  e.guest_page_pa = ~0ull;
+}
+
+void InlineTlb::Fill(PrivClass priv, uint64_t va_page, uint64_t pa_page, uint8_t* host_page, bool writable) {
+  const unsigned p = static_cast<unsigned>(priv), i = Index(va_page);
+  TlbEntry& e = ctx_.tlb[p][i];
+  e.neg_tag_read = 0 - va_page;
+  e.neg_tag_write = writable ? 0 - va_page : kTlbInvalidNegTag;
+  e.host_page = reinterpret_cast<uint64_t>(host_page);
+  e.guest_page_pa = pa_page;
+  if (filled_[p].size() <= kMaxTracked) filled_[p].push_back(i);
+  ++fills_;
 }
 
 void InlineTlb::FlushPage(uint64_t va_page) {
-  unsigned i = Index(va_page);
-  for (unsigned p = 0; p < kPrivClasses; ++p) {
-    if (ctx_.tlb_ntag_read[p][i] == 0 - va_page) {
-      ctx_.tlb_ntag_read[p][i] = kTlbInvalidNegTag;
-      ctx_.tlb_ntag_write[p][i] = kTlbInvalidNegTag;
-    }
-  }
+  const unsigned i = Index(va_page);
+  for (unsigned p = 0; p < kPrivClasses; ++p)
+    if (ctx_.tlb[p][i].neg_tag_read == 0 - va_page) Clear(p, i);
 }
 
-void InlineTlb::RevokeWrite(uint8_t* host_page) {
+void InlineTlb::RevokeWrite(uint64_t pa_page) {
   for (unsigned p = 0; p < kPrivClasses; ++p) {
     auto revoke = [&](uint32_t i) {
-      uint64_t va_page = 0 - ctx_.tlb_ntag_read[p][i];
-      if (ctx_.tlb_ntag_read[p][i] != kTlbInvalidNegTag &&
-          ctx_.tlb_addend[p][i] + va_page == reinterpret_cast<uint64_t>(host_page))
-        ctx_.tlb_ntag_write[p][i] = kTlbInvalidNegTag;
+      if (ctx_.tlb[p][i].guest_page_pa == pa_page) ctx_.tlb[p][i].neg_tag_write = kTlbInvalidNegTag;
     };
     if (filled_[p].size() <= kMaxTracked) {
       for (uint32_t i : filled_[p]) revoke(i);
@@ -50,16 +49,13 @@ void InlineTlb::RevokeWrite(uint8_t* host_page) {
 void InlineTlb::FlushAll() {
   for (unsigned p = 0; p < kPrivClasses; ++p) {
     if (filled_[p].size() <= kMaxTracked) {
-      for (uint32_t i : filled_[p]) {
-        ctx_.tlb_ntag_read[p][i] = kTlbInvalidNegTag;
-        ctx_.tlb_ntag_write[p][i] = kTlbInvalidNegTag;
-      }
+      for (uint32_t i : filled_[p]) Clear(p, i);
     } else {
-      std::fill_n(ctx_.tlb_ntag_read[p], kTlbEntries, kTlbInvalidNegTag);
-      std::fill_n(ctx_.tlb_ntag_write[p], kTlbEntries, kTlbInvalidNegTag);
+      for (uint32_t i = 0; i < kTlbEntries; ++i) Clear(p, i);
     }
     filled_[p].clear();
   }
+  ++flushes_;
 }
 
 }  // namespace xlat

@@ -61,11 +61,6 @@ constexpr Rule kRules[] = {
     {ZYDIS_MNEMONIC_XSAVES, InsnKind::kUndefined}, {ZYDIS_MNEMONIC_XSAVES64, InsnKind::kUndefined},
     {ZYDIS_MNEMONIC_XRSTORS, InsnKind::kUndefined}, {ZYDIS_MNEMONIC_XRSTORS64, InsnKind::kUndefined},
     {ZYDIS_MNEMONIC_XGETBV, InsnKind::kCallout}, {ZYDIS_MNEMONIC_XSETBV, InsnKind::kCallout},
-    // Hints.
-    {ZYDIS_MNEMONIC_NOP, InsnKind::kDrop},
-    {ZYDIS_MNEMONIC_PREFETCHNTA, InsnKind::kDrop}, {ZYDIS_MNEMONIC_PREFETCHT0, InsnKind::kDrop},
-    {ZYDIS_MNEMONIC_PREFETCHT1, InsnKind::kDrop}, {ZYDIS_MNEMONIC_PREFETCHT2, InsnKind::kDrop},
-    {ZYDIS_MNEMONIC_PREFETCH, InsnKind::kDrop}, {ZYDIS_MNEMONIC_PREFETCHW, InsnKind::kDrop},
     {ZYDIS_MNEMONIC_CLFLUSH, InsnKind::kDrop},
     // Sensitive: privileged, or different in a host user process.
     {ZYDIS_MNEMONIC_CLI, InsnKind::kCallout}, {ZYDIS_MNEMONIC_STI, InsnKind::kCallout},
@@ -76,7 +71,6 @@ constexpr Rule kRules[] = {
     {ZYDIS_MNEMONIC_INSD, InsnKind::kCallout}, {ZYDIS_MNEMONIC_OUTSB, InsnKind::kCallout},
     {ZYDIS_MNEMONIC_OUTSW, InsnKind::kCallout}, {ZYDIS_MNEMONIC_OUTSD, InsnKind::kCallout},
     {ZYDIS_MNEMONIC_HLT, InsnKind::kCallout},
-    {ZYDIS_MNEMONIC_MOV_CR, InsnKind::kCallout}, {ZYDIS_MNEMONIC_MOV_DR, InsnKind::kCallout},
     {ZYDIS_MNEMONIC_LGDT, InsnKind::kCallout}, {ZYDIS_MNEMONIC_LIDT, InsnKind::kCallout},
     {ZYDIS_MNEMONIC_SGDT, InsnKind::kCallout}, {ZYDIS_MNEMONIC_SIDT, InsnKind::kCallout},
     {ZYDIS_MNEMONIC_LLDT, InsnKind::kCallout}, {ZYDIS_MNEMONIC_SLDT, InsnKind::kCallout},
@@ -132,6 +126,17 @@ bool ExtensionSupported(ZydisISAExt ext) {
   }
 }
 
+// Hints that occupy the NOP space: they are no-ops on the guest CPU whatever
+// extension Zydis files them under (endbr64 is everywhere in a CET-enabled
+// kernel; prefetches never fault).
+constexpr Rule kHints[] = {
+    {ZYDIS_MNEMONIC_NOP, InsnKind::kDrop},
+    {ZYDIS_MNEMONIC_ENDBR64, InsnKind::kDrop}, {ZYDIS_MNEMONIC_ENDBR32, InsnKind::kDrop},
+    {ZYDIS_MNEMONIC_PREFETCHNTA, InsnKind::kDrop}, {ZYDIS_MNEMONIC_PREFETCHT0, InsnKind::kDrop},
+    {ZYDIS_MNEMONIC_PREFETCHT1, InsnKind::kDrop}, {ZYDIS_MNEMONIC_PREFETCHT2, InsnKind::kDrop},
+    {ZYDIS_MNEMONIC_PREFETCH, InsnKind::kDrop}, {ZYDIS_MNEMONIC_PREFETCHW, InsnKind::kDrop},
+};
+
 struct Table {
   std::array<int8_t, ZYDIS_MNEMONIC_MAX_VALUE + 1> kind;
   constexpr Table() : kind() {
@@ -141,11 +146,29 @@ struct Table {
 };
 constexpr Table kTable;
 
-bool TouchesSegmentRegister(const DecodedInsn& d) {
-  for (unsigned i = 0; i < d.insn.operand_count_visible; ++i)
-    if (d.ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-        ZydisRegisterGetClass(d.ops[i].reg.value) == ZYDIS_REGCLASS_SEGMENT)
-      return true;
+bool IsHint(ZydisMnemonic m) {
+  for (const Rule& r : kHints)
+    if (r.mnemonic == m) return true;
+  return false;
+}
+
+// True when the instruction touches memory the translator would not see: a
+// hidden memory operand that no rule rewrites. Running such an instruction
+// natively would reach host memory, so it is refused (#UD) instead.
+bool HasHiddenMemory(const DecodedInsn& d) {
+  for (unsigned i = d.insn.operand_count_visible; i < d.insn.operand_count; ++i)
+    if (d.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && d.ops[i].mem.type != ZYDIS_MEMOP_TYPE_AGEN) return true;
+  return false;
+}
+
+// Moves to and from segment, control and debug registers (all spelled
+// "mov" by Zydis), and pushes and pops of segment registers.
+bool TouchesSystemRegister(const DecodedInsn& d) {
+  for (unsigned i = 0; i < d.insn.operand_count_visible; ++i) {
+    if (d.ops[i].type != ZYDIS_OPERAND_TYPE_REGISTER) continue;
+    const ZydisRegisterClass c = ZydisRegisterGetClass(d.ops[i].reg.value);
+    if (c == ZYDIS_REGCLASS_SEGMENT || c == ZYDIS_REGCLASS_CONTROL || c == ZYDIS_REGCLASS_DEBUG) return true;
+  }
   return false;
 }
 
@@ -159,18 +182,23 @@ const char* InsnKindName(InsnKind k) {
 }
 
 InsnKind Classify(const DecodedInsn& d) {
+  if (IsHint(d.insn.mnemonic)) return InsnKind::kDrop;
   if (!ExtensionSupported(d.insn.meta.isa_ext)) return InsnKind::kUndefined;
-  // Segment register moves and pushes read or write host selectors.
-  if (TouchesSegmentRegister(d)) return InsnKind::kCallout;
+  // Segment register moves and pushes would read or write host selectors;
+  // control and debug registers are privileged.
+  if (TouchesSystemRegister(d)) return InsnKind::kCallout;
   int8_t k = kTable.kind[d.insn.mnemonic];
   int mem = d.MemOperand();
   if (k >= 0) {
     InsnKind kind = static_cast<InsnKind>(k);
     if (kind == InsnKind::kBitMem && mem < 0) return InsnKind::kCopy;
     if (kind == InsnKind::kBitMem && d.ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) return InsnKind::kMem;
-    if (kind == InsnKind::kMem) return mem >= 0 ? InsnKind::kMem : InsnKind::kCopy;
+    if (kind == InsnKind::kMem) kind = mem >= 0 ? InsnKind::kMem : InsnKind::kCopy;
+    if ((kind == InsnKind::kMem || kind == InsnKind::kCopy || kind == InsnKind::kBitMem) && HasHiddenMemory(d))
+      return InsnKind::kUndefined;
     return kind;
   }
+  if (HasHiddenMemory(d)) return InsnKind::kUndefined;
   return mem >= 0 ? InsnKind::kMem : InsnKind::kCopy;
 }
 

@@ -6,11 +6,13 @@ namespace xlat {
 
 Decoder::Decoder() { ZydisDecoderInit(&decoder_, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64); }
 
-bool Decoder::Decode(const uint8_t* bytes, size_t avail, uint64_t rip, DecodedInsn* out) const {
-  if (ZYAN_FAILED(ZydisDecoderDecodeFull(&decoder_, bytes, avail, &out->insn, out->ops))) return false;
+Decoder::Status Decoder::Decode(const uint8_t* bytes, size_t avail, uint64_t rip, DecodedInsn* out) const {
+  ZyanStatus st = ZydisDecoderDecodeFull(&decoder_, bytes, avail, &out->insn, out->ops);
+  if (st == ZYDIS_STATUS_NO_MORE_DATA) return Status::kNeedMoreBytes;
+  if (ZYAN_FAILED(st)) return Status::kInvalid;
   out->rip = rip;
   std::memcpy(out->bytes, bytes, out->insn.length);
-  return true;
+  return Status::kOk;
 }
 
 int DecodedInsn::MemOperand(bool implicit) const {

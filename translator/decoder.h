@@ -26,8 +26,9 @@ struct DecodedInsn {
 class Decoder {
  public:
   Decoder();
-  // False when the bytes are not a valid instruction (or need more than `avail`).
-  bool Decode(const uint8_t* bytes, size_t avail, uint64_t rip, DecodedInsn* out) const;
+  enum class Status { kOk, kInvalid, kNeedMoreBytes };
+  // Decodes one 64-bit-mode instruction from at most `avail` bytes.
+  Status Decode(const uint8_t* bytes, size_t avail, uint64_t rip, DecodedInsn* out) const;
 
  private:
   ZydisDecoder decoder_;

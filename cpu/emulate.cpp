@@ -1,0 +1,741 @@
+// Emulation of the instructions the translator sends to the VMM: sensitive
+// instructions (which would be privileged or silently different in a host
+// process) and the few with memory semantics the rewrites do not cover
+// (gathers, masked stores, xsave/xrstor). Each runs on the architectural
+// state in the context; on success rip moves past the instruction.
+#include "cpu/emulate.h"
+
+#include <x86intrin.h>
+
+#include <cstring>
+
+#include "cpu/cpuid.h"
+#include "cpu/guest_regs.h"
+#include "cpu/vcpu_runtime.h"
+#include "devices/port_bus.h"
+#include "frontend/stats.h"
+
+namespace xlat {
+
+namespace {
+
+// MSR numbers.
+constexpr uint32_t kMsrTsc = 0x10, kMsrApicBase = 0x1b, kMsrMtrrCap = 0xfe, kMsrSysenterCs = 0x174,
+                   kMsrMiscEnable = 0x1a0, kMsrPat = 0x277, kMsrMtrrDefType = 0x2ff, kMsrEfer = 0xc0000080,
+                   kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082, kMsrCstar = 0xc0000083,
+                   kMsrSfmask = 0xc0000084, kMsrFsBase = 0xc0000100, kMsrGsBase = 0xc0000101,
+                   kMsrKernelGsBase = 0xc0000102, kMsrTscAux = 0xc0000103;
+
+constexpr uint64_t kCr0Ts = 1ull << 3, kCr0Pe = 1ull << 0;
+constexpr uint64_t kEferLma = 1ull << 10;
+
+class Emulator {
+ public:
+  Emulator(VcpuRuntime& rt, const DecodedInsn& d) : rt_(rt), c_(rt.ctx()), d_(d) {}
+
+  void Run();
+
+ private:
+  // Completion helpers.
+  void Next() { c_.rip = d_.next_rip(); }
+  void Fault(uint8_t v) { rt_.Raise(v); }
+  void Gp0() { rt_.RaiseWithError(kVecGP, 0); }
+  bool RequireCpl0() {
+    if (c_.cpl == 0) return true;
+    Gp0();
+    return false;
+  }
+  bool Read(uint64_t va, void* out, size_t n) {
+    GuestFault f;
+    if (rt_.ReadVirt(va, out, n, &f)) return true;
+    rt_.Raise(f);
+    return false;
+  }
+  bool Write(uint64_t va, const void* in, size_t n) {
+    GuestFault f;
+    if (rt_.WriteVirt(va, in, n, &f)) return true;
+    rt_.Raise(f);
+    return false;
+  }
+  uint64_t Ea(unsigned op) const { return EffectiveAddress(c_, d_, d_.ops[op]); }
+  unsigned Iopl() const { return static_cast<unsigned>((c_.rflags >> 12) & 3); }
+
+  void Cpuid();
+  void InOut();
+  void StringIo();
+  void Pushf();
+  void Popf();
+  void MovCr();
+  void MovDr();
+  void Rdmsr();
+  void Wrmsr();
+  void DescriptorTable();
+  void Xsave();
+  void Xrstor();
+  void Gather();
+  void MaskMove();
+  void SegmentMove();
+
+  VcpuRuntime& rt_;
+  VcpuContext& c_;
+  const DecodedInsn& d_;
+};
+
+void Emulator::Run() {
+  switch (d_.mnemonic()) {
+    case ZYDIS_MNEMONIC_CPUID: Cpuid(); return;
+    case ZYDIS_MNEMONIC_IN: case ZYDIS_MNEMONIC_OUT: InOut(); return;
+    case ZYDIS_MNEMONIC_INSB: case ZYDIS_MNEMONIC_INSW: case ZYDIS_MNEMONIC_INSD:
+    case ZYDIS_MNEMONIC_OUTSB: case ZYDIS_MNEMONIC_OUTSW: case ZYDIS_MNEMONIC_OUTSD:
+      StringIo();
+      return;
+    case ZYDIS_MNEMONIC_HLT:
+      if (!RequireCpl0()) return;
+      Next();
+      // No interrupt source exists yet: a halted CPU stays halted.
+      rt_.Halt();
+      return;
+    case ZYDIS_MNEMONIC_CLI:
+    case ZYDIS_MNEMONIC_STI:
+      if (c_.cpl > Iopl()) return Gp0();
+      if (d_.mnemonic() == ZYDIS_MNEMONIC_CLI)
+        c_.rflags &= ~kFlagIF;
+      else
+        c_.rflags |= kFlagIF;
+      return Next();
+    case ZYDIS_MNEMONIC_PUSHF: case ZYDIS_MNEMONIC_PUSHFQ: Pushf(); return;
+    case ZYDIS_MNEMONIC_POPF: case ZYDIS_MNEMONIC_POPFQ: Popf(); return;
+    case ZYDIS_MNEMONIC_RDMSR: Rdmsr(); return;
+    case ZYDIS_MNEMONIC_WRMSR: Wrmsr(); return;
+    case ZYDIS_MNEMONIC_RDTSC:
+    case ZYDIS_MNEMONIC_RDTSCP: {
+      if ((c_.cr4 & (1ull << 2)) && c_.cpl != 0) return Gp0();  // CR4.TSD
+      const uint64_t tsc = __rdtsc() + c_.tsc_offset;
+      c_.gpr[kRax] = tsc & 0xffffffffu;
+      c_.gpr[kRdx] = tsc >> 32;
+      if (d_.mnemonic() == ZYDIS_MNEMONIC_RDTSCP) c_.gpr[kRcx] = c_.tsc_aux & 0xffffffffu;
+      return Next();
+    }
+    case ZYDIS_MNEMONIC_RDPID:
+      WriteGpr(c_, d_.ops[0].reg.value, c_.tsc_aux);
+      return Next();
+    case ZYDIS_MNEMONIC_RDPMC:
+      return Gp0();  // no performance counters are exposed
+    case ZYDIS_MNEMONIC_XGETBV:
+      if ((c_.gpr[kRcx] & 0xffffffffu) != 0 || !(c_.cr4 & (1ull << 18))) {
+        if (!(c_.cr4 & (1ull << 18))) return Fault(kVecUD);
+        return Gp0();
+      }
+      c_.gpr[kRax] = c_.xcr0 & 0xffffffffu;
+      c_.gpr[kRdx] = c_.xcr0 >> 32;
+      return Next();
+    case ZYDIS_MNEMONIC_XSETBV: {
+      if (!(c_.cr4 & (1ull << 18))) return Fault(kVecUD);
+      if (!RequireCpl0()) return;
+      const uint64_t v = (c_.gpr[kRdx] << 32) | (c_.gpr[kRax] & 0xffffffffu);
+      // x87 must stay on, AVX needs SSE, nothing beyond x87|SSE|AVX exists.
+      if ((c_.gpr[kRcx] & 0xffffffffu) != 0 || !(v & 1) || (v & ~kGuestXcr0) || ((v & 4) && !(v & 2)))
+        return Gp0();
+      c_.xcr0 = v;
+      return Next();
+    }
+    case ZYDIS_MNEMONIC_XSAVE: case ZYDIS_MNEMONIC_XSAVE64: Xsave(); return;
+    case ZYDIS_MNEMONIC_XRSTOR: case ZYDIS_MNEMONIC_XRSTOR64: Xrstor(); return;
+    case ZYDIS_MNEMONIC_VPGATHERDD: case ZYDIS_MNEMONIC_VPGATHERDQ: case ZYDIS_MNEMONIC_VPGATHERQD:
+    case ZYDIS_MNEMONIC_VPGATHERQQ: case ZYDIS_MNEMONIC_VGATHERDPS: case ZYDIS_MNEMONIC_VGATHERDPD:
+    case ZYDIS_MNEMONIC_VGATHERQPS: case ZYDIS_MNEMONIC_VGATHERQPD:
+      Gather();
+      return;
+    case ZYDIS_MNEMONIC_MASKMOVQ: case ZYDIS_MNEMONIC_MASKMOVDQU: case ZYDIS_MNEMONIC_VMASKMOVDQU:
+      MaskMove();
+      return;
+    case ZYDIS_MNEMONIC_LGDT: case ZYDIS_MNEMONIC_LIDT: case ZYDIS_MNEMONIC_SGDT: case ZYDIS_MNEMONIC_SIDT:
+    case ZYDIS_MNEMONIC_LLDT: case ZYDIS_MNEMONIC_SLDT: case ZYDIS_MNEMONIC_LTR: case ZYDIS_MNEMONIC_STR:
+    case ZYDIS_MNEMONIC_SMSW: case ZYDIS_MNEMONIC_LMSW: case ZYDIS_MNEMONIC_CLTS:
+      DescriptorTable();
+      return;
+    case ZYDIS_MNEMONIC_SWAPGS:
+      if (!RequireCpl0()) return;
+      std::swap(c_.gs_base, c_.kernel_gs_base);
+      return Next();
+    case ZYDIS_MNEMONIC_INVLPG:
+      if (!RequireCpl0()) return;
+      rt_.InvalidatePage(Ea(0));
+      return Next();
+    case ZYDIS_MNEMONIC_WBINVD: case ZYDIS_MNEMONIC_INVD:
+      if (!RequireCpl0()) return;
+      return Next();
+    case ZYDIS_MNEMONIC_MONITOR:
+    case ZYDIS_MNEMONIC_MWAIT:
+      // Not exposed in CPUID; where used anyway they behave as a spurious wake-up.
+      if (!RequireCpl0()) return;
+      return Next();
+    case ZYDIS_MNEMONIC_INT3:
+      Next();
+      rt_.Raise(kVecBP);
+      return;
+    case ZYDIS_MNEMONIC_INT1:
+      Next();
+      rt_.Raise(kVecDB);
+      return;
+    case ZYDIS_MNEMONIC_INT:
+      Next();
+      rt_.Raise(static_cast<uint8_t>(d_.ops[0].imm.value.u));
+      return;
+    case ZYDIS_MNEMONIC_UD0: case ZYDIS_MNEMONIC_UD1: case ZYDIS_MNEMONIC_UD2:
+    case ZYDIS_MNEMONIC_VMCALL: case ZYDIS_MNEMONIC_VMMCALL:
+      return Fault(kVecUD);
+    case ZYDIS_MNEMONIC_LAR: case ZYDIS_MNEMONIC_LSL: case ZYDIS_MNEMONIC_VERR: case ZYDIS_MNEMONIC_VERW:
+      // No descriptor is visible to these yet: report "not valid" (ZF=0).
+      c_.rflags &= ~kFlagZF;
+      return Next();
+    case ZYDIS_MNEMONIC_MOV:
+      for (unsigned i = 0; i < 2; ++i) {
+        if (d_.ops[i].type != ZYDIS_OPERAND_TYPE_REGISTER) continue;
+        const ZydisRegisterClass cls = ZydisRegisterGetClass(d_.ops[i].reg.value);
+        if (cls == ZYDIS_REGCLASS_CONTROL) return MovCr();
+        if (cls == ZYDIS_REGCLASS_DEBUG) return MovDr();
+      }
+      SegmentMove();
+      return;
+    case ZYDIS_MNEMONIC_PUSH: case ZYDIS_MNEMONIC_POP:
+      SegmentMove();
+      return;
+    default:
+      // syscall/sysret, iret, far transfers and segment loads come with
+      // privilege levels and descriptor tables (the system issue).
+      return Fault(kVecUD);
+  }
+}
+
+void Emulator::Cpuid() {
+  CpuidResult r = GuestCpuid(static_cast<uint32_t>(c_.gpr[kRax]), static_cast<uint32_t>(c_.gpr[kRcx]),
+                             (c_.cr4 >> 18) & 1, c_.xcr0);
+  c_.gpr[kRax] = r.eax;
+  c_.gpr[kRbx] = r.ebx;
+  c_.gpr[kRcx] = r.ecx;
+  c_.gpr[kRdx] = r.edx;
+  Next();
+}
+
+void Emulator::InOut() {
+  if (c_.cpl > Iopl()) return Gp0();  // (no TSS I/O permission bitmap yet)
+  const bool in = d_.mnemonic() == ZYDIS_MNEMONIC_IN;
+  const ZydisDecodedOperand& port_op = in ? d_.ops[1] : d_.ops[0];
+  const ZydisDecodedOperand& data_op = in ? d_.ops[0] : d_.ops[1];
+  const uint16_t port = port_op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? static_cast<uint16_t>(port_op.imm.value.u)
+                                                                     : static_cast<uint16_t>(c_.gpr[kRdx]);
+  const unsigned size = data_op.size / 8;
+  PortBus& bus = rt_.vcpu().ports();
+  if (in)
+    WriteGpr(c_, data_op.reg.value, bus.Read(port, size));
+  else
+    bus.Write(port, size, static_cast<uint32_t>(ReadGpr(c_, data_op.reg.value)));
+  rt_.stats().port_io++;
+  Next();
+}
+
+void Emulator::StringIo() {
+  if (c_.cpl > Iopl()) return Gp0();
+  const ZydisMnemonic m = d_.mnemonic();
+  const bool in = m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_INSW || m == ZYDIS_MNEMONIC_INSD;
+  const unsigned size = (m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_OUTSB)   ? 1
+                        : (m == ZYDIS_MNEMONIC_INSW || m == ZYDIS_MNEMONIC_OUTSW) ? 2
+                                                                                  : 4;
+  const bool rep = d_.HasPrefix(ZYDIS_ATTRIB_HAS_REP);
+  const bool a32 = d_.insn.address_width == 32;
+  const uint64_t amask = a32 ? 0xffffffffull : ~0ull;
+  const int64_t step = (c_.rflags & kFlagDF) ? -static_cast<int64_t>(size) : static_cast<int64_t>(size);
+  uint64_t seg = 0;
+  if (d_.HasPrefix(ZYDIS_ATTRIB_HAS_SEGMENT_FS)) seg = c_.fs_base;
+  if (d_.HasPrefix(ZYDIS_ATTRIB_HAS_SEGMENT_GS)) seg = c_.gs_base;
+  const uint16_t port = static_cast<uint16_t>(c_.gpr[kRdx]);
+  PortBus& bus = rt_.vcpu().ports();
+  auto adv = [&](uint64_t& r) { r = a32 ? ((r + step) & 0xffffffffull) : r + step; };
+  while (!rep || (c_.gpr[kRcx] & amask) != 0) {
+    if (in) {
+      uint32_t v = bus.Read(port, size);
+      if (!Write(c_.gpr[kRdi] & amask, &v, size)) return;
+      adv(c_.gpr[kRdi]);
+    } else {
+      uint32_t v = 0;
+      if (!Read((c_.gpr[kRsi] & amask) + seg, &v, size)) return;
+      bus.Write(port, size, v);
+      adv(c_.gpr[kRsi]);
+    }
+    rt_.stats().port_io++;
+    if (!rep) break;
+    c_.gpr[kRcx] = a32 ? ((c_.gpr[kRcx] - 1) & 0xffffffffull) : c_.gpr[kRcx] - 1;
+  }
+  Next();
+}
+
+void Emulator::Pushf() {
+  const unsigned size = d_.insn.operand_width / 8;
+  // VM and RF read as zero in the image.
+  const uint64_t image = c_.rflags & ~(kFlagVM | kFlagRF);
+  const uint64_t rsp = c_.gpr[kRsp] - size;
+  if (!Write(rsp, &image, size)) return;
+  c_.gpr[kRsp] = rsp;
+  Next();
+}
+
+void Emulator::Popf() {
+  const unsigned size = d_.insn.operand_width / 8;
+  uint64_t v = 0;
+  if (!Read(c_.gpr[kRsp], &v, size)) return;
+  uint64_t changeable = kArithFlags | kFlagTF | kFlagDF | kFlagNT | kFlagAC | kFlagID;
+  if (c_.cpl == 0) changeable |= kFlagIOPL;
+  if (c_.cpl <= Iopl()) changeable |= kFlagIF;
+  if (size == 2) changeable &= 0xffff;
+  c_.rflags = ((c_.rflags & ~changeable) | (v & changeable) | 2) & ~kFlagRF;
+  c_.gpr[kRsp] += size;
+  Next();
+}
+
+void Emulator::MovCr() {
+  if (!RequireCpl0()) return;
+  const bool to_cr = ZydisRegisterGetClass(d_.ops[0].reg.value) == ZYDIS_REGCLASS_CONTROL;
+  const ZydisRegister cr = to_cr ? d_.ops[0].reg.value : d_.ops[1].reg.value;
+  const ZydisRegister gpr = to_cr ? d_.ops[1].reg.value : d_.ops[0].reg.value;
+  const unsigned n = static_cast<unsigned>(cr - ZYDIS_REGISTER_CR0);
+  if (!to_cr) {
+    uint64_t v = 0;
+    switch (n) {
+      case 0: v = c_.cr0; break;
+      case 2: v = c_.cr2; break;
+      case 3: v = c_.cr3; break;
+      case 4: v = c_.cr4; break;
+      case 8: v = c_.cr8; break;
+      default: return Fault(kVecUD);
+    }
+    WriteGpr(c_, gpr, v);
+    return Next();
+  }
+  const uint64_t v = ReadGpr(c_, gpr);
+  switch (n) {
+    case 0:
+      // Long mode needs PG and PE; reserved bits 63:32 must be zero.
+      if ((v >> 32) || !(v & kCr0Pe) || !(v & (1ull << 31))) return Gp0();
+      rt_.WriteCr0(v | (1ull << 4));  // ET is hardwired to 1
+      break;
+    case 2: c_.cr2 = v; break;
+    case 3:
+      if (v & 0xfff0000000000000ull) return Gp0();
+      rt_.WriteCr3(v);
+      break;
+    case 4: {
+      // PAE must stay set in long mode; only architecturally defined bits we expose.
+      constexpr uint64_t kAllowed = (1ull << 2) | (1ull << 3) | (1ull << 5) | (1ull << 7) | (1ull << 8) |
+                                    (1ull << 9) | (1ull << 10) | (1ull << 18);
+      if ((v & ~kAllowed) || !(v & (1ull << 5))) return Gp0();
+      rt_.WriteCr4(v);
+      break;
+    }
+    case 8:
+      if (v & ~0xfull) return Gp0();
+      c_.cr8 = v;
+      break;
+    default: return Fault(kVecUD);
+  }
+  Next();
+}
+
+void Emulator::MovDr() {
+  if (!RequireCpl0()) return;
+  const bool to_dr = ZydisRegisterGetClass(d_.ops[0].reg.value) == ZYDIS_REGCLASS_DEBUG;
+  const ZydisRegister dr = to_dr ? d_.ops[0].reg.value : d_.ops[1].reg.value;
+  const ZydisRegister gpr = to_dr ? d_.ops[1].reg.value : d_.ops[0].reg.value;
+  unsigned n = static_cast<unsigned>(dr - ZYDIS_REGISTER_DR0);
+  if (n == 4 || n == 5) n += 2;  // aliases of DR6/DR7 with CR4.DE clear
+  if (n > 7) return Fault(kVecUD);
+  if (to_dr) {
+    c_.dr[n] = ReadGpr(c_, gpr);
+  } else {
+    uint64_t v = c_.dr[n];
+    if (n == 6) v |= 0xffff0ff0ull;
+    if (n == 7) v |= 0x400;
+    WriteGpr(c_, gpr, v);
+  }
+  Next();
+}
+
+void Emulator::Rdmsr() {
+  if (!RequireCpl0()) return;
+  const uint32_t msr = static_cast<uint32_t>(c_.gpr[kRcx]);
+  uint64_t v;
+  switch (msr) {
+    case kMsrTsc: v = __rdtsc() + c_.tsc_offset; break;
+    case kMsrApicBase: v = c_.apic_base; break;
+    case kMsrMtrrCap: v = 0; break;  // no variable or fixed ranges, no write-combining
+    case kMsrMtrrDefType: v = 0xc06; break;  // MTRRs enabled, default type write-back
+    case kMsrSysenterCs: case kMsrSysenterCs + 1: case kMsrSysenterCs + 2: v = 0; break;
+    case kMsrMiscEnable: v = c_.misc_enable; break;
+    case kMsrPat: v = c_.pat; break;
+    case kMsrEfer: v = c_.efer; break;
+    case kMsrStar: v = c_.star; break;
+    case kMsrLstar: v = c_.lstar; break;
+    case kMsrCstar: v = c_.cstar; break;
+    case kMsrSfmask: v = c_.sfmask; break;
+    case kMsrFsBase: v = c_.fs_base; break;
+    case kMsrGsBase: v = c_.gs_base; break;
+    case kMsrKernelGsBase: v = c_.kernel_gs_base; break;
+    case kMsrTscAux: v = c_.tsc_aux; break;
+    default: return Gp0();  // as hardware does for an MSR it does not have
+  }
+  c_.gpr[kRax] = v & 0xffffffffu;
+  c_.gpr[kRdx] = v >> 32;
+  Next();
+}
+
+void Emulator::Wrmsr() {
+  if (!RequireCpl0()) return;
+  const uint32_t msr = static_cast<uint32_t>(c_.gpr[kRcx]);
+  const uint64_t v = (c_.gpr[kRdx] << 32) | (c_.gpr[kRax] & 0xffffffffu);
+  auto canonical = [&](uint64_t a) { return static_cast<uint64_t>(static_cast<int64_t>(a << 16) >> 16) == a; };
+  switch (msr) {
+    case kMsrTsc: c_.tsc_offset = v - __rdtsc(); break;
+    case kMsrApicBase: c_.apic_base = v; break;
+    case kMsrMtrrDefType: break;
+    case kMsrSysenterCs: case kMsrSysenterCs + 1: case kMsrSysenterCs + 2: break;
+    case kMsrMiscEnable: c_.misc_enable = v; break;
+    case kMsrPat: c_.pat = v; break;
+    case kMsrEfer: {
+      // SCE, LME, LMA (read-only here), NXE.
+      constexpr uint64_t kWritable = (1ull << 0) | (1ull << 8) | (1ull << 11);
+      if (v & ~(kWritable | kEferLma)) return Gp0();
+      c_.efer = (v & kWritable) | (c_.efer & kEferLma);
+      rt_.FlushAddressSpace();
+      break;
+    }
+    case kMsrStar: c_.star = v; break;
+    case kMsrLstar: if (!canonical(v)) return Gp0(); c_.lstar = v; break;
+    case kMsrCstar: if (!canonical(v)) return Gp0(); c_.cstar = v; break;
+    case kMsrSfmask: c_.sfmask = v & 0xffffffffu; break;
+    case kMsrFsBase: if (!canonical(v)) return Gp0(); c_.fs_base = v; break;
+    case kMsrGsBase: if (!canonical(v)) return Gp0(); c_.gs_base = v; break;
+    case kMsrKernelGsBase: if (!canonical(v)) return Gp0(); c_.kernel_gs_base = v; break;
+    case kMsrTscAux: c_.tsc_aux = v & 0xffffffffu; break;
+    default: return Gp0();
+  }
+  Next();
+}
+
+void Emulator::DescriptorTable() {
+  const ZydisMnemonic m = d_.mnemonic();
+  const bool store = m == ZYDIS_MNEMONIC_SGDT || m == ZYDIS_MNEMONIC_SIDT || m == ZYDIS_MNEMONIC_SLDT ||
+                     m == ZYDIS_MNEMONIC_STR || m == ZYDIS_MNEMONIC_SMSW;
+  // Stores are allowed at CPL 3 unless CR4.UMIP (not exposed); loads need CPL 0.
+  if (!store && !RequireCpl0()) return;
+  switch (m) {
+    case ZYDIS_MNEMONIC_LGDT:
+    case ZYDIS_MNEMONIC_LIDT: {
+      uint8_t buf[10];
+      if (!Read(Ea(0), buf, 10)) return;
+      uint16_t limit;
+      uint64_t base;
+      std::memcpy(&limit, buf, 2);
+      std::memcpy(&base, buf + 2, 8);
+      if (m == ZYDIS_MNEMONIC_LGDT) {
+        c_.gdtr_limit = limit;
+        c_.gdtr_base = base;
+      } else {
+        c_.idtr_limit = limit;
+        c_.idtr_base = base;
+      }
+      break;
+    }
+    case ZYDIS_MNEMONIC_SGDT:
+    case ZYDIS_MNEMONIC_SIDT: {
+      uint8_t buf[10];
+      const bool g = m == ZYDIS_MNEMONIC_SGDT;
+      const uint16_t limit = g ? c_.gdtr_limit : c_.idtr_limit;
+      const uint64_t base = g ? c_.gdtr_base : c_.idtr_base;
+      std::memcpy(buf, &limit, 2);
+      std::memcpy(buf + 2, &base, 8);
+      if (!Write(Ea(0), buf, 10)) return;
+      break;
+    }
+    case ZYDIS_MNEMONIC_LLDT:
+    case ZYDIS_MNEMONIC_LTR: {
+      uint16_t sel = 0;
+      if (d_.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+        if (!Read(Ea(0), &sel, 2)) return;
+      } else {
+        sel = static_cast<uint16_t>(ReadGpr(c_, d_.ops[0].reg.value));
+      }
+      (m == ZYDIS_MNEMONIC_LLDT ? c_.ldtr : c_.tr) = sel;
+      break;
+    }
+    case ZYDIS_MNEMONIC_SLDT:
+    case ZYDIS_MNEMONIC_STR:
+    case ZYDIS_MNEMONIC_SMSW: {
+      uint64_t v = m == ZYDIS_MNEMONIC_SLDT ? c_.ldtr : m == ZYDIS_MNEMONIC_STR ? c_.tr : c_.cr0;
+      if (d_.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+        uint16_t w = static_cast<uint16_t>(v);
+        if (!Write(Ea(0), &w, 2)) return;
+      } else {
+        if (m != ZYDIS_MNEMONIC_SMSW) v &= 0xffff;  // selectors zero-extend
+        WriteGpr(c_, d_.ops[0].reg.value, v);
+      }
+      break;
+    }
+    case ZYDIS_MNEMONIC_LMSW: {
+      uint16_t w = 0;
+      if (d_.ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+        if (!Read(Ea(0), &w, 2)) return;
+      } else {
+        w = static_cast<uint16_t>(ReadGpr(c_, d_.ops[0].reg.value));
+      }
+      // Loads PE (which it cannot clear), MP, EM, TS.
+      c_.cr0 = (c_.cr0 & ~0xeull) | (w & 0xf) | (c_.cr0 & kCr0Pe);
+      break;
+    }
+    case ZYDIS_MNEMONIC_CLTS:
+      c_.cr0 &= ~kCr0Ts;
+      break;
+    default:
+      return Fault(kVecUD);
+  }
+  Next();
+}
+
+// ---- XSAVE / XRSTOR in the standard format, limited to the guest's XCR0. ----
+
+void Emulator::Xsave() {
+  if (!(c_.cr4 & (1ull << 18))) return Fault(kVecUD);
+  const uint64_t ea = Ea(0);
+  if (ea & 63) return Gp0();
+  const uint64_t rfbm = c_.xcr0 & ((c_.gpr[kRdx] << 32) | (c_.gpr[kRax] & 0xffffffffu));
+  uint8_t img[832];
+  const uint8_t* area = c_.xsave_area;
+  uint64_t in_use;
+  std::memcpy(&in_use, area + kXsaveHeader, 8);
+  // Start from the memory image so that components outside RFBM are kept.
+  if (!Read(ea, img, 576 + ((rfbm & 4) ? 256 : 0))) return;
+  if (rfbm & 1) {
+    if (in_use & 1) {
+      std::memcpy(img, area, 24);              // FCW FSW FTW FOP FIP FDP
+      std::memcpy(img + 32, area + 32, 128);   // ST0-7
+    } else {
+      std::memset(img, 0, 24);
+      std::memset(img + 32, 0, 128);
+      img[0] = 0x7f;
+      img[1] = 0x03;  // FCW = 0x37f
+    }
+  }
+  if (rfbm & 2) {
+    if (in_use & 2)
+      std::memcpy(img + 160, area + 160, 256);
+    else
+      std::memset(img + 160, 0, 256);
+  }
+  if (rfbm & 6) std::memcpy(img + 24, area + 24, 8);  // MXCSR, MXCSR_MASK
+  if (rfbm & 4) {
+    if (in_use & 4)
+      std::memcpy(img + 576, area + 576, 256);
+    else
+      std::memset(img + 576, 0, 256);
+  }
+  uint64_t bv;
+  std::memcpy(&bv, img + kXsaveHeader, 8);
+  bv = (bv & ~rfbm) | (in_use & rfbm);
+  std::memcpy(img + kXsaveHeader, &bv, 8);
+  Write(ea, img, 576 + ((rfbm & 4) ? 256 : 0)) ? Next() : void();
+}
+
+void Emulator::Xrstor() {
+  if (!(c_.cr4 & (1ull << 18))) return Fault(kVecUD);
+  const uint64_t ea = Ea(0);
+  if (ea & 63) return Gp0();
+  const uint64_t rfbm = c_.xcr0 & ((c_.gpr[kRdx] << 32) | (c_.gpr[kRax] & 0xffffffffu));
+  uint8_t img[832];
+  if (!Read(ea, img, 576)) return;
+  uint64_t bv, comp;
+  std::memcpy(&bv, img + kXsaveHeader, 8);
+  std::memcpy(&comp, img + kXsaveHeader + 8, 8);
+  // The standard form: XCOMP_BV zero, no state the guest cannot have.
+  if (comp != 0 || (bv & ~c_.xcr0)) return Gp0();
+  for (unsigned i = 16; i < 64; ++i)
+    if (img[kXsaveHeader + i]) return Gp0();
+  if ((rfbm & 4) && (bv & 4) && !Read(ea + 576, img + 576, 256)) return;
+  uint32_t mxcsr;
+  std::memcpy(&mxcsr, img + 24, 4);
+  if ((rfbm & 6) && (mxcsr & ~0xffffu)) return Gp0();
+  uint8_t* area = c_.xsave_area;
+  uint64_t in_use;
+  std::memcpy(&in_use, area + kXsaveHeader, 8);
+  if (rfbm & 1) {
+    if (bv & 1) {
+      std::memcpy(area, img, 24);
+      std::memcpy(area + 32, img + 32, 128);
+    }
+  }
+  if ((rfbm & 2) && (bv & 2)) std::memcpy(area + 160, img + 160, 256);
+  if (rfbm & 6) std::memcpy(area + 24, img + 24, 4);
+  if ((rfbm & 4) && (bv & 4)) std::memcpy(area + 576, img + 576, 256);
+  // Components in RFBM but not in XSTATE_BV go to their initial state.
+  in_use = (in_use & ~rfbm) | (bv & rfbm);
+  std::memcpy(area + kXsaveHeader, &in_use, 8);
+  Next();
+}
+
+// ---- AVX2 gathers: one address per element (VSIB). ----
+
+void Emulator::Gather() {
+  const ZydisMnemonic m = d_.mnemonic();
+  const ZydisDecodedOperand& dst = d_.ops[0];
+  const ZydisDecodedOperand& mem = d_.ops[1];
+  const ZydisDecodedOperand& msk = d_.ops[2];
+  auto vec_index = [](ZydisRegister r) {
+    return ZydisRegisterGetClass(r) == ZYDIS_REGCLASS_YMM ? static_cast<unsigned>(r - ZYDIS_REGISTER_YMM0)
+                                                           : static_cast<unsigned>(r - ZYDIS_REGISTER_XMM0);
+  };
+  const unsigned di = vec_index(dst.reg.value), mi = vec_index(msk.reg.value), ii = vec_index(mem.mem.index);
+  if (di == mi || di == ii || mi == ii) return Fault(kVecUD);
+  const bool idx64 = m == ZYDIS_MNEMONIC_VPGATHERQD || m == ZYDIS_MNEMONIC_VPGATHERQQ ||
+                     m == ZYDIS_MNEMONIC_VGATHERQPS || m == ZYDIS_MNEMONIC_VGATHERQPD;
+  const bool data64 = m == ZYDIS_MNEMONIC_VPGATHERDQ || m == ZYDIS_MNEMONIC_VPGATHERQQ ||
+                      m == ZYDIS_MNEMONIC_VGATHERDPD || m == ZYDIS_MNEMONIC_VGATHERQPD;
+  const unsigned dst_bits = dst.size;
+  const unsigned idx_bits = ZydisRegisterGetClass(mem.mem.index) == ZYDIS_REGCLASS_YMM ? 256 : 128;
+  const unsigned data_sz = data64 ? 8 : 4, idx_sz = idx64 ? 8 : 4;
+  const unsigned n = std::min(dst_bits / 8 / data_sz, idx_bits / 8 / idx_sz);
+  uint8_t vd[32], vm[32], vi[32];
+  Vcpu& v = rt_.vcpu();
+  v.GetYmm(di, vd);
+  v.GetYmm(mi, vm);
+  v.GetYmm(ii, vi);
+  const uint64_t base = mem.mem.base == ZYDIS_REGISTER_NONE ? 0 : ReadGpr(c_, mem.mem.base);
+  const int64_t disp = mem.mem.disp.has_displacement ? mem.mem.disp.value : 0;
+  uint64_t seg = 0;
+  if (mem.mem.segment == ZYDIS_REGISTER_FS) seg = c_.fs_base;
+  if (mem.mem.segment == ZYDIS_REGISTER_GS) seg = c_.gs_base;
+  bool faulted = false;
+  GuestFault f;
+  for (unsigned j = 0; j < n; ++j) {
+    const bool on = vm[j * data_sz + data_sz - 1] & 0x80;
+    if (!on) continue;
+    int64_t index;
+    if (idx64) {
+      std::memcpy(&index, vi + j * 8, 8);
+    } else {
+      int32_t i32;
+      std::memcpy(&i32, vi + j * 4, 4);
+      index = i32;
+    }
+    uint64_t va = base + static_cast<uint64_t>(index) * mem.mem.scale + static_cast<uint64_t>(disp);
+    if (d_.insn.address_width == 32) va &= 0xffffffffu;
+    va += seg;
+    uint64_t value = 0;
+    if (!rt_.ReadVirt(va, &value, data_sz, &f)) {
+      faulted = true;
+      break;
+    }
+    std::memcpy(vd + j * data_sz, &value, data_sz);
+    std::memset(vm + j * data_sz, 0, data_sz);  // element done: its mask clears
+  }
+  if (!faulted) {
+    // Complete: the mask register is zero, elements past n and bits past the
+    // destination width are zero.
+    std::memset(vm, 0, 32);
+    std::memset(vd + n * data_sz, 0, 32 - n * data_sz);
+  }
+  v.SetYmm(di, vd);
+  v.SetYmm(mi, vm);
+  if (faulted) return rt_.Raise(f);
+  Next();
+}
+
+void Emulator::MaskMove() {
+  // Byte-masked store of a register to [rdi] (DS:EDI with a 0x67 prefix).
+  const bool mmx = d_.mnemonic() == ZYDIS_MNEMONIC_MASKMOVQ;
+  const unsigned n = mmx ? 8 : 16;
+  uint8_t data[32], mask[32];
+  auto reg = [&](ZydisRegister r, uint8_t* out) {
+    if (mmx) {
+      std::memcpy(out, c_.xsave_area + kXsaveSt0 + 16 * (r - ZYDIS_REGISTER_MM0), 8);
+    } else {
+      rt_.vcpu().GetYmm(static_cast<unsigned>(r - ZYDIS_REGISTER_XMM0), out);
+    }
+  };
+  reg(d_.ops[0].reg.value, data);
+  reg(d_.ops[1].reg.value, mask);
+  uint64_t va = c_.gpr[kRdi];
+  if (d_.insn.address_width == 32) va &= 0xffffffffu;
+  for (unsigned i = 0; i < n; ++i)
+    if ((mask[i] & 0x80) && !Write(va + i, data + i, 1)) return;
+  Next();
+}
+
+void Emulator::SegmentMove() {
+  // mov to/from a segment register, push/pop of FS/GS. In 64-bit mode the
+  // selectors of DS/ES/SS carry no base; FS/GS bases come from the MSRs.
+  auto seg_index = [](ZydisRegister r) -> int {
+    switch (r) {
+      case ZYDIS_REGISTER_ES: return 0;
+      case ZYDIS_REGISTER_CS: return 1;
+      case ZYDIS_REGISTER_SS: return 2;
+      case ZYDIS_REGISTER_DS: return 3;
+      case ZYDIS_REGISTER_FS: return 4;
+      case ZYDIS_REGISTER_GS: return 5;
+      default: return -1;
+    }
+  };
+  const ZydisMnemonic m = d_.mnemonic();
+  if (m == ZYDIS_MNEMONIC_MOV) {
+    const ZydisDecodedOperand& a = d_.ops[0];
+    const ZydisDecodedOperand& b = d_.ops[1];
+    if (a.type == ZYDIS_OPERAND_TYPE_REGISTER && seg_index(a.reg.value) >= 0) {
+      const int s = seg_index(a.reg.value);
+      if (s == 1) return Fault(kVecUD);
+      uint16_t sel;
+      if (b.type == ZYDIS_OPERAND_TYPE_MEMORY) {
+        if (!Read(Ea(1), &sel, 2)) return;
+      } else {
+        sel = static_cast<uint16_t>(ReadGpr(c_, b.reg.value));
+      }
+      c_.sel[s] = sel;
+      return Next();
+    }
+    const int s = seg_index(b.reg.value);
+    if (a.type == ZYDIS_OPERAND_TYPE_MEMORY) {
+      uint16_t sel = c_.sel[s];
+      if (!Write(Ea(0), &sel, 2)) return;
+    } else {
+      // A register destination gets the selector zero-extended (32/64-bit
+      // forms) or merged (16-bit).
+      WriteGpr(c_, a.reg.value, c_.sel[s]);
+    }
+    return Next();
+  }
+  const int s = seg_index(d_.ops[0].reg.value);
+  if (s < 0) return Fault(kVecUD);
+  const unsigned size = d_.insn.operand_width / 8;
+  if (m == ZYDIS_MNEMONIC_PUSH) {
+    const uint64_t v = c_.sel[s];
+    if (!Write(c_.gpr[kRsp] - size, &v, size)) return;
+    c_.gpr[kRsp] -= size;
+  } else {
+    uint64_t v = 0;
+    if (!Read(c_.gpr[kRsp], &v, size)) return;
+    c_.sel[s] = static_cast<uint16_t>(v);
+    c_.gpr[kRsp] += size;
+  }
+  Next();
+}
+
+}  // namespace
+
+void EmulateSensitive(VcpuRuntime& rt) {
+  DecodedInsn d;
+  GuestFault f;
+  if (!rt.DecodeAt(rt.ctx().rip, &d, &f)) {
+    rt.Raise(f);
+    return;
+  }
+  rt.stats().emulated_insns++;
+  Emulator(rt, d).Run();
+}
+
+}  // namespace xlat

@@ -1,0 +1,150 @@
+#include "cpu/host_signals.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+
+#include "codecache/code_cache.h"
+#include "cpu/vcpu_runtime.h"
+
+namespace xlat {
+
+namespace {
+
+constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
+constexpr int kGregOf[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                             REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
+
+void DieOfSignal(int sig, const char* why, const void* pc) {
+  char msg[160];
+  int n = std::snprintf(msg, sizeof msg, "xlat: internal error: %s (signal %d at host pc %p)\n", why, sig, pc);
+  if (n > 0) (void)!write(2, msg, static_cast<size_t>(n));
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+// The guest exception a host signal stands for.
+bool GuestFaultOf(int sig, const siginfo_t* si, bool x87, GuestFault* f) {
+  switch (sig) {
+    case SIGFPE:
+      if (si->si_code == FPE_INTDIV || si->si_code == FPE_INTOVF) {
+        *f = GuestFault{kVecDE, 0, false, 0};
+      } else {
+        *f = GuestFault{static_cast<uint8_t>(x87 ? kVecMF : kVecXM), 0, false, 0};
+      }
+      return true;
+    case SIGSEGV:
+    case SIGBUS:
+      // Natively executed guest code only ever touches host memory that the
+      // TLB handed out, so an access fault here is a #GP (alignment of SSE
+      // operands, cmpxchg16b) or #AC.
+      if (sig == SIGBUS && si->si_code == BUS_ADRALN) {
+        *f = GuestFault{kVecAC, 0, true, 0};
+        return true;
+      }
+      if (si->si_code == SI_KERNEL || si->si_addr == nullptr) {
+        *f = GuestFault{kVecGP, 0, true, 0};
+        return true;
+      }
+      return false;
+    case SIGILL:
+      *f = GuestFault{kVecUD, 0, false, 0};
+      return true;
+    case SIGTRAP:
+      *f = GuestFault{kVecDB, 0, false, 0};
+      return true;
+  }
+  return false;
+}
+
+void OnHostSignal(int sig, siginfo_t* si, void* uc_void) {
+  ucontext_t* uc = static_cast<ucontext_t*>(uc_void);
+  greg_t* g = uc->uc_mcontext.gregs;
+  uint8_t* pc = reinterpret_cast<uint8_t*>(g[REG_RIP]);
+  VcpuRuntime* rt = CurrentRuntime();
+  if (!rt) return DieOfSignal(sig, "fault outside guest code", pc);
+  Vcpu& vcpu = rt->vcpu();
+  VcpuContext& ctx = rt->ctx();
+  Block* b = vcpu.code_cache().FindByHostPc(pc);
+  if (!b) return DieOfSignal(sig, "fault in the VMM", pc);
+  const uint32_t off = static_cast<uint32_t>(pc - b->host_code);
+  auto it = std::upper_bound(b->spans.begin(), b->spans.end(), off,
+                             [](uint32_t o, const NativeSpan& s) { return o < s.begin; });
+  if (it == b->spans.begin() || off >= std::prev(it)->end)
+    return DieOfSignal(sig, "fault in translated code outside a guest instruction", pc);
+  const NativeSpan& span = *std::prev(it);
+
+  // Precise guest registers: host registers, displaced ones from their slots.
+  for (unsigned r = 0; r < 16; ++r)
+    ctx.gpr[r] = (span.displaced & (1u << r)) ? ctx.spill[r] : static_cast<uint64_t>(g[kGregOf[r]]);
+  ctx.rflags = (ctx.rflags & ~kHostCarriedFlags) | (static_cast<uint64_t>(g[REG_EFL]) & kHostCarriedFlags);
+  ctx.rip = b->insn_rips[span.insn];
+
+  const bool poll = sig == SIGSEGV && si->si_addr >= static_cast<void*>(ctx.poll_page) &&
+                    si->si_addr < static_cast<void*>(ctx.poll_page + sizeof(ctx.poll_page));
+  if (poll) {
+    rt->OnSignalExit(nullptr);
+  } else {
+    // An x87 exception (#MF) is reported on a waiting x87 instruction.
+    DecodedInsn d;
+    GuestFault ignored;
+    const bool x87 = sig == SIGFPE && rt->DecodeAt(ctx.rip, &d, &ignored) &&
+                     (d.insn.meta.isa_ext == ZYDIS_ISA_EXT_X87 || d.mnemonic() == ZYDIS_MNEMONIC_FWAIT);
+    GuestFault f;
+    if (!GuestFaultOf(sig, si, x87, &f)) return DieOfSignal(sig, "unexpected fault in guest code", pc);
+    rt->OnSignalExit(&f);
+  }
+  g[REG_RIP] = reinterpret_cast<greg_t>(rt->thunks().signal_exit);
+}
+
+}  // namespace
+
+bool InstallHostSignalHandlers(std::string* error) {
+  static std::once_flag once;
+  static bool ok = true;
+  static std::string failure;
+  std::call_once(once, [] {
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = OnHostSignal;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : kSignals)
+      if (sigaction(sig, &sa, nullptr) != 0) {
+        ok = false;
+        failure = std::string("cannot install a signal handler: ") + std::strerror(errno);
+      }
+  });
+  if (!ok) *error = failure;
+  return ok;
+}
+
+bool PrepareThreadForGuest(std::string* error) {
+  thread_local bool done = false;
+  if (done) return true;
+  constexpr size_t kStack = 256 * 1024;
+  void* p = mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    *error = std::string("cannot allocate the signal stack: ") + std::strerror(errno);
+    return false;
+  }
+  stack_t ss;
+  ss.ss_sp = p;
+  ss.ss_size = kStack;
+  ss.ss_flags = 0;
+  if (sigaltstack(&ss, nullptr) != 0) {
+    *error = std::string("cannot set the signal stack: ") + std::strerror(errno);
+    return false;
+  }
+  done = true;
+  return true;
+}
+
+}  // namespace xlat

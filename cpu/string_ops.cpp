@@ -1,0 +1,163 @@
+#include "cpu/string_ops.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/guest_regs.h"
+#include "cpu/vcpu_runtime.h"
+#include "mmu/guest_ram.h"
+
+namespace xlat {
+
+namespace {
+
+enum class Op { kMovs, kStos, kLods, kCmps, kScas };
+
+bool Classify(ZydisMnemonic m, Op* op) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD: case ZYDIS_MNEMONIC_MOVSQ:
+      *op = Op::kMovs; return true;
+    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD: case ZYDIS_MNEMONIC_STOSQ:
+      *op = Op::kStos; return true;
+    case ZYDIS_MNEMONIC_LODSB: case ZYDIS_MNEMONIC_LODSW: case ZYDIS_MNEMONIC_LODSD: case ZYDIS_MNEMONIC_LODSQ:
+      *op = Op::kLods; return true;
+    case ZYDIS_MNEMONIC_CMPSB: case ZYDIS_MNEMONIC_CMPSW: case ZYDIS_MNEMONIC_CMPSD: case ZYDIS_MNEMONIC_CMPSQ:
+      *op = Op::kCmps; return true;
+    case ZYDIS_MNEMONIC_SCASB: case ZYDIS_MNEMONIC_SCASW: case ZYDIS_MNEMONIC_SCASD: case ZYDIS_MNEMONIC_SCASQ:
+      *op = Op::kScas; return true;
+    default:
+      return false;
+  }
+}
+
+// The arithmetic flags of `cmp a, b` at the given width, computed by the host.
+uint64_t CmpFlags(uint64_t a, uint64_t b, unsigned size) {
+  uint64_t fl;
+  switch (size) {
+    case 1: asm("cmpb %b2, %b1; pushfq; popq %0" : "=r"(fl) : "r"(a), "r"(b) : "cc"); break;
+    case 2: asm("cmpw %w2, %w1; pushfq; popq %0" : "=r"(fl) : "r"(a), "r"(b) : "cc"); break;
+    case 4: asm("cmpl %k2, %k1; pushfq; popq %0" : "=r"(fl) : "r"(a), "r"(b) : "cc"); break;
+    default: asm("cmpq %2, %1; pushfq; popq %0" : "=r"(fl) : "r"(a), "r"(b) : "cc"); break;
+  }
+  return fl & kArithFlags;
+}
+
+}  // namespace
+
+bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault) {
+  VcpuContext& c = rt.ctx();
+  Op op;
+  if (!Classify(d.mnemonic(), &op)) {
+    *fault = GuestFault{kVecUD, 0, false, 0};
+    return false;
+  }
+  const unsigned size = d.insn.operand_width / 8;
+  const bool a32 = d.insn.address_width == 32;
+  const uint64_t amask = a32 ? 0xffffffffull : ~0ull;
+  const bool rep = d.HasPrefix(ZYDIS_ATTRIB_HAS_REP) || d.HasPrefix(ZYDIS_ATTRIB_HAS_REPE) ||
+                   d.HasPrefix(ZYDIS_ATTRIB_HAS_REPNE) || d.HasPrefix(ZYDIS_ATTRIB_HAS_REPZ) ||
+                   d.HasPrefix(ZYDIS_ATTRIB_HAS_REPNZ);
+  const bool repne = d.HasPrefix(ZYDIS_ATTRIB_HAS_REPNE) || d.HasPrefix(ZYDIS_ATTRIB_HAS_REPNZ);
+  const bool down = c.rflags & kFlagDF;
+  const int64_t step = down ? -static_cast<int64_t>(size) : static_cast<int64_t>(size);
+  // Source segment: DS unless overridden (FS/GS add their base); destination is always ES.
+  uint64_t src_base = 0;
+  if (d.HasPrefix(ZYDIS_ATTRIB_HAS_SEGMENT_FS)) src_base = c.fs_base;
+  if (d.HasPrefix(ZYDIS_ATTRIB_HAS_SEGMENT_GS)) src_base = c.gs_base;
+
+  uint64_t& rcx = c.gpr[kRcx];
+  uint64_t& rsi = c.gpr[kRsi];
+  uint64_t& rdi = c.gpr[kRdi];
+  auto count = [&] { return rcx & amask; };
+  auto advance = [&](uint64_t& reg, int64_t by) { reg = a32 ? ((reg + by) & 0xffffffffull) : reg + by; };
+  auto dec_count = [&](uint64_t n) { rcx = a32 ? ((rcx - n) & 0xffffffffull) : rcx - n; };
+  if (rep && count() == 0) return true;
+  const bool compare = op == Op::kCmps || op == Op::kScas;
+
+  GuestRam& ram = rt.vcpu().ram();
+  for (;;) {
+    // Fast path: forward movs/stos over RAM, a page-bounded run at a time.
+    if (rep && !down && (op == Op::kMovs || op == Op::kStos) && count() > 1) {
+      const uint64_t dst_va = rdi & amask;
+      const uint64_t src_va = (rsi & amask) + src_base;
+      uint64_t n = count();
+      n = std::min<uint64_t>(n, (4096 - (dst_va & 0xfff)) / size);
+      if (op == Op::kMovs) n = std::min<uint64_t>(n, (4096 - (src_va & 0xfff)) / size);
+      if (a32) {
+        n = std::min<uint64_t>(n, (0x100000000ull - (rdi & amask)) / size);
+        if (op == Op::kMovs) n = std::min<uint64_t>(n, (0x100000000ull - (rsi & amask)) / size);
+      }
+      if (n > 1) {
+        uint64_t dst_pa, src_pa = 0;
+        if (op == Op::kMovs && !rt.Translate(src_va, AccessKind::kRead, &src_pa, fault)) return false;
+        if (!rt.Translate(dst_va, AccessKind::kWrite, &dst_pa, fault)) return false;
+        uint8_t* dst = ram.HostPtr(GuestPhysAddr(dst_pa), n * size);
+        const uint8_t* src = op == Op::kMovs ? ram.HostPtr(GuestPhysAddr(src_pa), n * size) : nullptr;
+        const bool overlap = src && dst > src && dst < src + n * size;
+        if (dst && (op == Op::kStos || (src && !overlap))) {
+          if (op == Op::kMovs) {
+            std::memmove(dst, src, n * size);
+          } else if (size == 1) {
+            std::memset(dst, static_cast<int>(c.gpr[kRax] & 0xff), n);
+          } else {
+            const uint64_t v = c.gpr[kRax];
+            for (uint64_t i = 0; i < n; ++i) std::memcpy(dst + i * size, &v, size);
+          }
+          rt.InvalidateCode(dst_pa, n * size);
+          advance(rdi, static_cast<int64_t>(n * size));
+          if (op == Op::kMovs) advance(rsi, static_cast<int64_t>(n * size));
+          dec_count(n);
+          if (count() == 0) return true;
+          continue;
+        }
+      }
+    }
+    // One iteration.
+    uint64_t a = 0, b = 0;
+    switch (op) {
+      case Op::kMovs:
+        if (!rt.ReadVirt((rsi & amask) + src_base, &a, size, fault)) return false;
+        if (!rt.WriteVirt(rdi & amask, &a, size, fault)) return false;
+        advance(rsi, step);
+        advance(rdi, step);
+        break;
+      case Op::kStos: {
+        a = c.gpr[kRax];
+        if (!rt.WriteVirt(rdi & amask, &a, size, fault)) return false;
+        advance(rdi, step);
+        break;
+      }
+      case Op::kLods:
+        if (!rt.ReadVirt((rsi & amask) + src_base, &a, size, fault)) return false;
+        if (size == 4)
+          c.gpr[kRax] = a & 0xffffffffu;
+        else if (size == 8)
+          c.gpr[kRax] = a;
+        else
+          c.gpr[kRax] = (c.gpr[kRax] & ~((1ull << (8 * size)) - 1)) | a;
+        advance(rsi, step);
+        break;
+      case Op::kCmps:
+        if (!rt.ReadVirt((rsi & amask) + src_base, &a, size, fault)) return false;
+        if (!rt.ReadVirt(rdi & amask, &b, size, fault)) return false;
+        c.rflags = (c.rflags & ~kArithFlags) | CmpFlags(a, b, size);
+        advance(rsi, step);
+        advance(rdi, step);
+        break;
+      case Op::kScas:
+        if (!rt.ReadVirt(rdi & amask, &b, size, fault)) return false;
+        c.rflags = (c.rflags & ~kArithFlags) | CmpFlags(c.gpr[kRax], b, size);
+        advance(rdi, step);
+        break;
+    }
+    if (!rep) return true;
+    dec_count(1);
+    if (count() == 0) return true;
+    if (compare) {
+      const bool zf = c.rflags & kFlagZF;
+      if (repne ? zf : !zf) return true;
+    }
+  }
+}
+
+}  // namespace xlat

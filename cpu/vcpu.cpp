@@ -1,0 +1,739 @@
+// The vCPU: context set-up, the dispatch loop, and the exits from translated
+// code back to the VMM.
+//
+// The loop: find (or translate) the block at ctx.rip, enter it through the
+// enter_guest thunk, and when it leaves, look at the site it left from. A
+// direct branch that was not linked gets linked to its target now, so the
+// next time it does not leave at all; an indirect branch that missed the jump
+// cache fills it; a sensitive instruction is emulated; an exception is raised.
+#include "cpu/vcpu.h"
+
+#include <asm/prctl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "cpu/emulate.h"
+#include "cpu/host_signals.h"
+#include "cpu/string_ops.h"
+#include "cpu/vcpu_runtime.h"
+#include "devices/port_bus.h"
+#include "frontend/stats.h"
+#include "mmu/guest_ram.h"
+
+namespace xlat {
+
+namespace {
+
+constexpr uint64_t kRuntimeBytes = 64 * 1024;
+constexpr uint64_t kCr0Pe = 1ull << 0, kCr0Mp = 1ull << 1, kCr0Et = 1ull << 4, kCr0Ne = 1ull << 5,
+                   kCr0Wp = 1ull << 16, kCr0Am = 1ull << 18, kCr0Pg = 1ull << 31;
+constexpr uint64_t kCr4Pae = 1ull << 5, kCr4Pge = 1ull << 7, kCr4Osfxsr = 1ull << 9, kCr4Osxmmexcpt = 1ull << 10,
+                   kCr4Osxsave = 1ull << 18;
+constexpr uint64_t kEferSce = 1ull << 0, kEferLme = 1ull << 8, kEferLma = 1ull << 10, kEferNxe = 1ull << 11;
+
+uint64_t XstateBv(const VcpuContext& c) {
+  uint64_t v;
+  std::memcpy(&v, c.xsave_area + kXsaveHeader, 8);
+  return v;
+}
+void SetXstateBv(VcpuContext& c, uint64_t v) { std::memcpy(c.xsave_area + kXsaveHeader, &v, 8); }
+
+}  // namespace
+
+// ---------------------------------------------------------------- Vcpu ----
+
+Vcpu::Vcpu(GuestRam& ram, PortBus& ports, Stats& stats, const VcpuConfig& config)
+    : ram_(ram), ports_(ports), stats_(stats), config_(config) {}
+
+Vcpu::~Vcpu() {
+  runtime_.reset();
+  if (ctx_) munmap(ctx_, sizeof(VcpuContext));
+}
+
+bool Vcpu::Init(std::string* error) {
+  void* p = mmap(nullptr, sizeof(VcpuContext), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    *error = std::string("cannot allocate the vCPU context: ") + std::strerror(errno);
+    return false;
+  }
+  ctx_ = new (p) VcpuContext();
+  ctx_->self = reinterpret_cast<uint64_t>(ctx_);
+  ctx_->tlb_index_mask = kTlbIndexMask;
+  ctx_->page_high_mask = ~0xfffull;
+  ctx_->bit_offset_mask[0] = 15;
+  ctx_->bit_offset_mask[1] = 31;
+  ctx_->bit_offset_mask[2] = 63;
+  cache_ = CodeCache::Create(config_.code_cache_bytes, kRuntimeBytes, error);
+  if (!cache_) return false;
+  runtime_ = std::make_unique<VcpuRuntime>(*this);
+  ctx_->owner = runtime_.get();
+  return runtime_->Init(error);
+}
+
+void Vcpu::SetYmm(unsigned i, const uint8_t bytes[32]) {
+  std::memcpy(ctx_->xsave_area + kXsaveXmm0 + 16 * i, bytes, 16);
+  std::memcpy(ctx_->xsave_area + kXsaveYmmHi0 + 16 * i, bytes + 16, 16);
+  SetXstateBv(*ctx_, XstateBv(*ctx_) | 6);
+}
+
+void Vcpu::GetYmm(unsigned i, uint8_t bytes[32]) const {
+  const uint64_t bv = XstateBv(*ctx_);
+  if (bv & 2)
+    std::memcpy(bytes, ctx_->xsave_area + kXsaveXmm0 + 16 * i, 16);
+  else
+    std::memset(bytes, 0, 16);
+  if (bv & 4)
+    std::memcpy(bytes + 16, ctx_->xsave_area + kXsaveYmmHi0 + 16 * i, 16);
+  else
+    std::memset(bytes + 16, 0, 16);
+}
+
+uint32_t Vcpu::mxcsr() const {
+  uint32_t v;
+  std::memcpy(&v, ctx_->xsave_area + kXsaveMxcsr, 4);
+  return v;
+}
+
+void Vcpu::set_mxcsr(uint32_t v) {
+  std::memcpy(ctx_->xsave_area + kXsaveMxcsr, &v, 4);
+  SetXstateBv(*ctx_, XstateBv(*ctx_) | 2);
+}
+
+void Vcpu::ResetToLongMode(uint64_t rip, uint64_t cr3) {
+  VcpuContext& c = *ctx_;
+  std::memset(c.gpr, 0, sizeof(c.gpr));
+  std::memset(c.spill, 0, sizeof(c.spill));
+  c.rip = rip;
+  c.rflags = 0x2;
+  c.cr0 = kCr0Pe | kCr0Mp | kCr0Et | kCr0Ne | kCr0Wp | kCr0Am | kCr0Pg;
+  c.cr3 = cr3;
+  c.cr4 = kCr4Pae | kCr4Pge | kCr4Osfxsr | kCr4Osxmmexcpt | kCr4Osxsave;
+  c.cr2 = c.cr8 = 0;
+  c.efer = kEferSce | kEferLme | kEferLma | kEferNxe;
+  c.xcr0 = kGuestXcr0;
+  c.cpl = 0;
+  c.fs_base = c.gs_base = c.kernel_gs_base = 0;
+  c.sel[0] = 0x18; c.sel[1] = 0x10; c.sel[2] = 0x18; c.sel[3] = 0x18; c.sel[4] = 0x18; c.sel[5] = 0x18;
+  c.pat = 0x0007040600070406ull;
+  c.apic_base = 0xfee00900ull;
+  c.misc_enable = 1;  // fast strings
+  // x87/SSE/AVX in their initial state: FCW 0x37f, MXCSR 0x1f80, everything else zero.
+  std::memset(c.xsave_area, 0, sizeof(c.xsave_area));
+  const uint16_t fcw = 0x37f;
+  std::memcpy(c.xsave_area + kXsaveFcw, &fcw, 2);
+  const uint32_t mxcsr = 0x1f80, mxcsr_mask = 0xffff;
+  std::memcpy(c.xsave_area + kXsaveMxcsr, &mxcsr, 4);
+  std::memcpy(c.xsave_area + kXsaveMxcsr + 4, &mxcsr_mask, 4);
+  SetXstateBv(c, 0x3);  // x87 (for FCW) and SSE (for MXCSR) stored; AVX upper halves in init state
+  exit_requested_ = false;
+  stop_requested_ = false;
+  FlushTranslations();
+}
+
+RunOutcome Vcpu::Run() { return runtime_->Run(); }
+
+void Vcpu::RequestStop() {
+  stop_requested_.store(true, std::memory_order_relaxed);
+  // Make the next block entry fault: the poll page goes read-only.
+  if (ctx_) mprotect(ctx_->poll_page, sizeof(ctx_->poll_page), PROT_READ);
+}
+
+void Vcpu::FlushTranslations() {
+  if (runtime_) runtime_->FlushTranslations();
+}
+
+void Vcpu::RequestExit(int status) {
+  exit_requested_ = true;
+  exit_status_ = status;
+}
+
+std::string Vcpu::DumpRegisters() const {
+  const VcpuContext& c = *ctx_;
+  static const char* const kNames[16] = {"RAX", "RCX", "RDX", "RBX", "RSP", "RBP", "RSI", "RDI",
+                                         "R8 ", "R9 ", "R10", "R11", "R12", "R13", "R14", "R15"};
+  static const uint8_t kOrder[16] = {kRax, kRbx, kRcx, kRdx, kRsi, kRdi, kRbp, kRsp,
+                                     kR8, kR9, kR10, kR11, kR12, kR13, kR14, kR15};
+  std::string out;
+  char line[160];
+  for (unsigned i = 0; i < 16; i += 4) {
+    std::snprintf(line, sizeof line, "%s=%016" PRIx64 " %s=%016" PRIx64 " %s=%016" PRIx64 " %s=%016" PRIx64 "\n",
+                  kNames[kOrder[i]], c.gpr[kOrder[i]], kNames[kOrder[i + 1]], c.gpr[kOrder[i + 1]],
+                  kNames[kOrder[i + 2]], c.gpr[kOrder[i + 2]], kNames[kOrder[i + 3]], c.gpr[kOrder[i + 3]]);
+    out += line;
+  }
+  std::snprintf(line, sizeof line, "RIP=%016" PRIx64 " RFL=%08" PRIx64 " CPL=%u\n", c.rip, c.rflags, c.cpl);
+  out += line;
+  std::snprintf(line, sizeof line, "CR0=%08" PRIx64 " CR2=%016" PRIx64 " CR3=%016" PRIx64 " CR4=%08" PRIx64
+                " EFER=%08" PRIx64 "\n", c.cr0, c.cr2, c.cr3, c.cr4, c.efer);
+  out += line;
+  std::snprintf(line, sizeof line, "FS_BASE=%016" PRIx64 " GS_BASE=%016" PRIx64 " KERNEL_GS_BASE=%016" PRIx64 "\n",
+                c.fs_base, c.gs_base, c.kernel_gs_base);
+  out += line;
+  return out;
+}
+
+// ---------------------------------------------------------- VcpuRuntime ----
+
+VcpuRuntime::VcpuRuntime(Vcpu& vcpu) : vcpu_(vcpu), ctx_(*vcpu.ctx_), stats_(vcpu.stats_) {}
+
+VcpuRuntime::~VcpuRuntime() = default;
+
+bool VcpuRuntime::Init(std::string* error) {
+  if (!GenerateThunks(*vcpu_.cache_, &VcpuRuntime::HandleSiteThunk, &thunks_, error)) return false;
+  translator_ = std::make_unique<Translator>(*vcpu_.cache_, thunks_, stats_);
+  tlb_ = std::make_unique<InlineTlb>(ctx_);
+  for (unsigned p = 0; p < kPrivClasses; ++p)
+    for (uint64_t i = 0; i < kJumpCacheEntries; ++i) ctx_.jump_cache[p][i] = {kTlbInvalidNegTag, 0};
+  vcpu_.cache_->AddFlushListener([this] {
+    for (unsigned p = 0; p < kPrivClasses; ++p)
+      for (uint64_t i = 0; i < kJumpCacheEntries; ++i) ctx_.jump_cache[p][i] = {kTlbInvalidNegTag, 0};
+    string_insns_.clear();
+    last_block_ = nullptr;
+    stats_.cache_flushes++;
+  });
+  stats_.cache_bytes_capacity = vcpu_.cache_->capacity();
+  return InstallHostSignalHandlers(error);
+}
+
+void VcpuRuntime::FlushTranslations() {
+  vcpu_.cache_->Flush();
+  stats_.cache_flushes--;  // an explicit reset is not a flush for lack of room
+  tlb_->FlushAll();
+}
+
+void VcpuRuntime::FlushAddressSpace() {
+  tlb_->FlushAll();
+  stats_.tlb_flushes++;
+  for (unsigned p = 0; p < kPrivClasses; ++p)
+    for (uint64_t i = 0; i < kJumpCacheEntries; ++i) ctx_.jump_cache[p][i] = {kTlbInvalidNegTag, 0};
+  // Direct links between blocks on different guest pages assume the mapping
+  // that was current when they were made.
+  CodeCache& cache = *vcpu_.cache_;
+  for (const auto& b : cache.blocks())
+    for (BlockExit& e : b->exits)
+      if (e.linked_to && (e.linked_to->guest_rip & ~0xfffull) != (b->guest_rip & ~0xfffull)) cache.Link(e, nullptr);
+}
+
+void VcpuRuntime::WriteCr0(uint64_t v) {
+  ctx_.cr0 = v;
+  FlushAddressSpace();
+}
+
+void VcpuRuntime::WriteCr3(uint64_t v) {
+  ctx_.cr3 = v;
+  FlushAddressSpace();
+}
+
+void VcpuRuntime::WriteCr4(uint64_t v) {
+  ctx_.cr4 = v;
+  FlushAddressSpace();
+}
+
+void VcpuRuntime::InvalidatePage(uint64_t va) {
+  // The jump cache and cross-page links are keyed by VA too: simplest is to
+  // treat it as an address-space change.
+  (void)va;
+  FlushAddressSpace();
+}
+
+// ---- Guest memory from the VMM's side. ----
+
+bool VcpuRuntime::Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f) {
+  if (!IsCanonical(va)) {
+    *f = GuestFault{kVecGP, 0, true, 0};
+    return false;
+  }
+  WalkResult w = WalkPageTables(vcpu_.ram_, paging(), va, kind, user_mode());
+  if (!w.ok) {
+    *f = GuestFault{kVecPF, w.error_code, true, va};
+    return false;
+  }
+  *pa = w.pa;
+  return true;
+}
+
+bool VcpuRuntime::ReadVirt(uint64_t va, void* out, size_t n, GuestFault* f, AccessKind kind) {
+  uint8_t* dst = static_cast<uint8_t*>(out);
+  // Translate every page first: a faulting access changes nothing.
+  uint64_t pas[3];
+  size_t pieces = 0;
+  for (uint64_t v = va; v < va + n || pieces == 0; v = (v & ~0xfffull) + 4096) {
+    if (pieces == 3) break;
+    if (!Translate(v, kind, &pas[pieces], f)) return false;
+    ++pieces;
+    if (((va + n - 1) & ~0xfffull) == (v & ~0xfffull)) break;
+  }
+  uint64_t v = va;
+  size_t done = 0;
+  for (size_t i = 0; i < pieces && done < n; ++i) {
+    size_t chunk = std::min<size_t>(n - done, 4096 - (v & 0xfff));
+    ReadPhys(pas[i], dst + done, chunk);
+    done += chunk;
+    v += chunk;
+  }
+  return true;
+}
+
+bool VcpuRuntime::WriteVirt(uint64_t va, const void* in, size_t n, GuestFault* f) {
+  const uint8_t* src = static_cast<const uint8_t*>(in);
+  uint64_t pas[3];
+  size_t pieces = 0;
+  for (uint64_t v = va;; v = (v & ~0xfffull) + 4096) {
+    if (pieces == 3) break;
+    if (!Translate(v, AccessKind::kWrite, &pas[pieces], f)) return false;
+    ++pieces;
+    if (((va + n - 1) & ~0xfffull) == (v & ~0xfffull)) break;
+  }
+  uint64_t v = va;
+  size_t done = 0;
+  for (size_t i = 0; i < pieces && done < n; ++i) {
+    size_t chunk = std::min<size_t>(n - done, 4096 - (v & 0xfff));
+    WritePhys(pas[i], src + done, chunk);
+    done += chunk;
+    v += chunk;
+  }
+  return true;
+}
+
+void VcpuRuntime::ReadPhys(uint64_t pa, void* out, size_t n) {
+  if (!vcpu_.ram_.Read(GuestPhysAddr(pa), std::span<uint8_t>(static_cast<uint8_t*>(out), n)))
+    std::memset(out, 0xff, n);  // unbacked physical memory reads as all-ones
+}
+
+void VcpuRuntime::WritePhys(uint64_t pa, const void* in, size_t n) {
+  if (vcpu_.ram_.Write(GuestPhysAddr(pa), std::span<const uint8_t>(static_cast<const uint8_t*>(in), n)))
+    InvalidateCode(pa, n);
+}
+
+void VcpuRuntime::InvalidateCode(uint64_t pa, size_t n) {
+  CodeCache& cache = *vcpu_.cache_;
+  for (uint64_t page = pa & ~0xfffull; page < pa + n; page += 4096) {
+    const std::vector<Block*>* blocks = cache.BlocksOnPage(page);
+    if (!blocks) continue;
+    // Copy: Invalidate edits the page's list.
+    std::vector<Block*> victims;
+    for (Block* b : *blocks) {
+      // Only blocks whose bytes overlap the write.
+      uint64_t b_start = b->guest_phys, b_end = b->guest_phys + b->guest_size;
+      bool overlap = (pa < b_end && b_start < pa + n);
+      if (b->pages[1] != ~0ull && b->pages[1] == page) overlap = true;  // straddling tail
+      if (overlap) victims.push_back(b);
+    }
+    for (Block* b : victims) {
+      if (b == running_) running_hit_ = true;
+      ForgetBlockInJumpCache(b);
+      cache.Invalidate(b);
+      stats_.code_invalidations++;
+    }
+  }
+}
+
+bool VcpuRuntime::DecodeAt(uint64_t rip, DecodedInsn* d, GuestFault* f) {
+  uint8_t bytes[15];
+  // Fetch what is readable: an instruction may end before an unmapped page.
+  const size_t first = std::min<size_t>(15, 4096 - (rip & 0xfff));
+  if (!ReadVirt(rip, bytes, first, f, AccessKind::kExecute)) return false;
+  Decoder::Status st = decoder_.Decode(bytes, first, rip, d);
+  if (st == Decoder::Status::kNeedMoreBytes && first < 15) {
+    if (!ReadVirt(rip + first, bytes + first, 15 - first, f, AccessKind::kExecute)) return false;
+    st = decoder_.Decode(bytes, 15, rip, d);
+  }
+  if (st != Decoder::Status::kOk) {
+    *f = GuestFault{kVecUD, 0, false, 0};
+    return false;
+  }
+  return true;
+}
+
+// ---- Exceptions. ----
+
+void VcpuRuntime::Raise(const GuestFault& f) {
+  exception_pending_ = true;
+  pending_fault_ = f;
+  stats_.exceptions[f.vector & 31]++;
+}
+
+void VcpuRuntime::MakePrecise(uint16_t displaced) {
+  for (unsigned r = 0; r < 16; ++r)
+    if (displaced & (1u << r)) ctx_.gpr[r] = ctx_.spill[r];
+}
+
+std::string VcpuRuntime::FatalExceptionMessage() const {
+  static const char* const kNames[32] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#09",
+                                         "#TS", "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM",
+                                         "#VE", "#CP", "#22", "#23", "#24", "#25", "#26", "#27", "#HV", "#VC",
+                                         "#SX", "#31"};
+  char line[200];
+  const GuestFault& f = pending_fault_;
+  if (f.vector < 32)
+    std::snprintf(line, sizeof line, "unhandled guest exception %s (vector %u)", kNames[f.vector], f.vector);
+  else
+    std::snprintf(line, sizeof line, "unhandled guest interrupt %u", f.vector);
+  std::string out = line;
+  if (f.has_error) {
+    std::snprintf(line, sizeof line, ", error code %#x", f.error_code);
+    out += line;
+  }
+  if (f.vector == kVecPF) {
+    std::snprintf(line, sizeof line, ", CR2=%#" PRIx64, f.cr2);
+    out += line;
+  }
+  std::snprintf(line, sizeof line, " at RIP=%#" PRIx64 "\n", ctx_.rip);
+  out += line;
+  out += vcpu_.DumpRegisters();
+  return out;
+}
+
+// ---- Finding and running translations. ----
+
+Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
+  const PrivClass p = priv();
+  // The jump cache knows recent VA -> block mappings.
+  const JumpCacheEntry& jc = ctx_.jump_cache[static_cast<unsigned>(p)][rip & (kJumpCacheEntries - 1)];
+  if (jc.neg_tag == 0 - rip && jc.host_entry) {
+    Block* b = vcpu_.cache_->FindByHostPc(reinterpret_cast<uint8_t*>(jc.host_entry));
+    if (b && b->valid && b->guest_rip == rip) return b;
+  }
+  uint64_t pa;
+  GuestFault f;
+  if (!Translate(rip, AccessKind::kExecute, &pa, &f)) {
+    ctx_.rip = rip;
+    Raise(f);
+    return nullptr;
+  }
+  CodeCache& cache = *vcpu_.cache_;
+  if (Block* b = cache.Lookup(BlockKey(pa, p)); b && b->guest_rip == rip) {
+    FillJumpCache(b);
+    return b;
+  }
+  auto fetch = [this](uint64_t va_page) {
+    CodePage cp;
+    GuestFault ff;
+    uint64_t page_pa;
+    if (!Translate(va_page, AccessKind::kExecute, &page_pa, &ff)) {
+      cp.pf_error = ff.error_code;
+      return cp;
+    }
+    cp.host = vcpu_.ram_.HostPtr(GuestPhysAddr(page_pa), 4096);
+    if (!cp.host) {
+      // Executing from outside RAM: fetch reads all-ones.
+      static const uint8_t kOnes[4096] = {};
+      cp.host = kOnes;
+    }
+    cp.pa = page_pa;
+    cp.ok = true;
+    return cp;
+  };
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    TranslateResult r = translator_->Translate(rip, p, fetch);
+    if (r.kind == TranslateResult::Kind::kOk) {
+      // Stores to the block's pages must now leave the fast path.
+      for (uint64_t page : r.block->pages)
+        if (page != ~0ull) tlb_->RevokeWrite(page);
+      FillJumpCache(r.block);
+      return r.block;
+    }
+    if (r.kind == TranslateResult::Kind::kFetchFault) {
+      ctx_.rip = rip;
+      Raise(GuestFault{kVecPF, r.pf_error, true, r.fault_va});
+      return nullptr;
+    }
+    cache.Flush();
+  }
+  vcpu_.RequestExit(1);
+  return nullptr;
+}
+
+void VcpuRuntime::FillJumpCache(Block* b) {
+  JumpCacheEntry& jc = ctx_.jump_cache[static_cast<unsigned>(b->priv)][b->guest_rip & (kJumpCacheEntries - 1)];
+  jc.neg_tag = 0 - b->guest_rip;
+  jc.host_entry = reinterpret_cast<uint64_t>(b->host_code);
+  stats_.jump_cache_fills++;
+}
+
+void VcpuRuntime::ForgetBlockInJumpCache(Block* b) {
+  JumpCacheEntry& jc = ctx_.jump_cache[static_cast<unsigned>(b->priv)][b->guest_rip & (kJumpCacheEntries - 1)];
+  if (jc.host_entry == reinterpret_cast<uint64_t>(b->host_code)) jc = {kTlbInvalidNegTag, 0};
+}
+
+namespace {
+
+thread_local VcpuRuntime* g_running = nullptr;
+
+// The vCPU thread's GS base points at the context while Run() runs.
+bool SetGsBase(uint64_t v) { return syscall(SYS_arch_prctl, ARCH_SET_GS, v) == 0; }
+
+}  // namespace
+
+VcpuRuntime* CurrentRuntime() { return g_running; }
+
+RunOutcome VcpuRuntime::Run() {
+  RunOutcome out;
+  std::string err;
+  if (!PrepareThreadForGuest(&err) || !SetGsBase(reinterpret_cast<uint64_t>(&ctx_))) {
+    out.kind = RunOutcome::Kind::kError;
+    out.message = err.empty() ? "cannot point GS at the vCPU context" : err;
+    return out;
+  }
+  g_running = this;
+  const auto t0 = std::chrono::steady_clock::now();
+  CodeCache& cache = *vcpu_.cache_;
+  for (;;) {
+    if (vcpu_.exit_requested_) {
+      out.kind = RunOutcome::Kind::kDebugExit;
+      out.exit_status = vcpu_.exit_status_;
+      break;
+    }
+    if (exception_pending_) {
+      // IDT delivery arrives with the system issue; until then an exception
+      // ends the run with a register dump.
+      ctx_.exc_vector = pending_fault_.vector;
+      ctx_.exc_error_code = pending_fault_.error_code;
+      ctx_.exc_has_error = pending_fault_.has_error;
+      ctx_.exc_cr2 = pending_fault_.cr2;
+      if (pending_fault_.vector == kVecPF) ctx_.cr2 = pending_fault_.cr2;
+      exception_pending_ = false;
+      out.kind = RunOutcome::Kind::kFatalException;
+      out.message = FatalExceptionMessage();
+      break;
+    }
+    if (halted_) {
+      halted_ = false;
+      out.kind = RunOutcome::Kind::kHalted;
+      out.message = "the guest halted with interrupts disabled";
+      break;
+    }
+    if (vcpu_.stop_requested_.load(std::memory_order_relaxed)) {
+      vcpu_.stop_requested_ = false;
+      mprotect(ctx_.poll_page, sizeof(ctx_.poll_page), PROT_READ | PROT_WRITE);
+      out.kind = RunOutcome::Kind::kStopped;
+      out.message = "stopped";
+      break;
+    }
+    Block* b = FindOrTranslate(ctx_.rip);
+    if (!b) continue;
+    last_block_ = b;
+    ctx_.entry_target = reinterpret_cast<uint64_t>(b->entry);
+    thunks_.enter_guest();
+    HandleExit();
+  }
+  stats_.run_ns += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+  stats_.cache_bytes_used = cache.used();
+  stats_.tlb_fills = tlb_->fills();
+  g_running = nullptr;
+  SetGsBase(0);
+  return out;
+}
+
+void VcpuRuntime::OnSignalExit(const GuestFault* fault) {
+  ctx_.site = kSignalSite;
+  if (fault) {
+    Raise(*fault);
+    stats_.host_signals++;
+  } else {
+    stats_.exits[static_cast<unsigned>(ExitReason::kPoll)]++;
+  }
+}
+
+void VcpuRuntime::HandleExit() {
+  CodeCache& cache = *vcpu_.cache_;
+  if (ctx_.site == kSignalSite) return;  // state and pending exception already set
+  if (ctx_.site >= cache.site_count()) {
+    std::fprintf(stderr, "xlat: internal error: exit from unknown site %u\n", ctx_.site);
+    vcpu_.RequestExit(1);
+    return;
+  }
+  Site& s = cache.site(ctx_.site);
+  switch (s.kind) {
+    case SiteKind::kBranchExit: {
+      stats_.exits[static_cast<unsigned>(ExitReason::kBranch)]++;
+      ctx_.rip = s.target;
+      Block* from = s.block;
+      const uint32_t exit_index = s.exit_index;
+      const uint64_t flushes = cache.flush_count();
+      Block* to = FindOrTranslate(s.target);
+      // Link unless the cache was flushed meanwhile (the exit is gone) or
+      // either end was invalidated.
+      if (to && cache.flush_count() == flushes && from->valid && to->valid && to->priv == from->priv) {
+        cache.Link(from->exits[exit_index], to);
+        stats_.links_made++;
+      }
+      return;
+    }
+    case SiteKind::kLookupMiss:
+      stats_.exits[static_cast<unsigned>(ExitReason::kLookupMiss)]++;
+      return;  // ctx.rip is the target; the loop translates and fills the jump cache
+    case SiteKind::kEmulate: {
+      stats_.exits[static_cast<unsigned>(ExitReason::kEmulate)]++;
+      ctx_.rip = s.guest_rip;
+      EmulateSensitive(*this);
+      return;
+    }
+    case SiteKind::kRaise:
+      stats_.exits[static_cast<unsigned>(ExitReason::kException)]++;
+      ctx_.rip = s.guest_rip;
+      Raise(s.vector);
+      return;
+    case SiteKind::kMemSlow:
+    case SiteKind::kMemPost:
+    case SiteKind::kString:
+      // A vmm_call that chose to leave: an exception, or the running block
+      // was invalidated. HandleSite already set everything.
+      return;
+    case SiteKind::kFetchFault:
+      ctx_.rip = s.guest_rip;
+      return;
+  }
+}
+
+// ---- Sites that call the VMM in the middle of a block. ----
+
+uint32_t VcpuRuntime::HandleSiteThunk(VcpuContext* ctx) {
+  return static_cast<VcpuRuntime*>(ctx->owner)->HandleSite(ctx->site);
+}
+
+uint32_t VcpuRuntime::HandleSite(uint32_t site_id) {
+  Site& s = vcpu_.cache_->site(site_id);
+  running_ = s.block;
+  running_hit_ = false;
+  switch (s.kind) {
+    case SiteKind::kMemSlow: return HandleMemSlow(s);
+    case SiteKind::kMemPost: return HandleMemPost(s);
+    case SiteKind::kString: return HandleString(s);
+    default:
+      std::fprintf(stderr, "xlat: internal error: vmm_call from site kind %d\n", static_cast<int>(s.kind));
+      vcpu_.RequestExit(1);
+      return static_cast<uint32_t>(HelperAction::kExit);
+  }
+}
+
+uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
+  stats_.tlb_misses++;
+  const uint64_t va = ctx_.gpr[s.addr_reg];
+  const bool write = s.access & kAccessWrite;
+  const AccessKind kind = write ? AccessKind::kWrite : AccessKind::kRead;
+  const uint64_t last = va + s.size - 1;
+  const bool crosses = (va & ~0xfffull) != (last & ~0xfffull);
+  GuestFault f;
+  auto fail = [&]() {
+    MakePrecise(s.displaced);
+    ctx_.rip = s.guest_rip;
+    if (f.vector == kVecGP && s.addr_reg == kRsp) f.vector = kVecSS;
+    Raise(f);
+    return static_cast<uint32_t>(HelperAction::kExit);
+  };
+  if (!IsCanonical(va) || !IsCanonical(last) || last < va) {
+    f = GuestFault{kVecGP, 0, true, 0};
+    return fail();
+  }
+  WalkResult w0 = WalkPageTables(vcpu_.ram_, paging(), va, kind, user_mode());
+  if (!w0.ok) {
+    f = GuestFault{kVecPF, w0.error_code, true, va};
+    return fail();
+  }
+  WalkResult w1;
+  if (crosses) {
+    w1 = WalkPageTables(vcpu_.ram_, paging(), last & ~0xfffull, kind, user_mode());
+    if (!w1.ok) {
+      f = GuestFault{kVecPF, w1.error_code, true, last & ~0xfffull};
+      return fail();
+    }
+  }
+  CodeCache& cache = *vcpu_.cache_;
+  const uint64_t pa0_page = w0.pa & ~0xfffull;
+  uint8_t* host0 = vcpu_.ram_.HostPtr(GuestPhysAddr(pa0_page), 4096);
+  const bool code0 = cache.IsCodePage(pa0_page);
+  if (host0) {
+    // Writable in the TLB only once the guest's dirty bit is set (so the walk
+    // that sets it happens) and only if no translated code lives there.
+    tlb_->Fill(priv(), va & ~0xfffull, pa0_page, host0, w0.writable && w0.dirty && !code0);
+  }
+  if (!crosses && host0 && !(write && code0)) {
+    ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(host0 + (va & 0xfff));
+    ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_in_place);
+    return static_cast<uint32_t>(HelperAction::kResume);
+  }
+  if (crosses) {
+    stats_.page_crossings++;
+    const uint64_t pa1_page = w1.pa & ~0xfffull;
+    uint8_t* host1 = vcpu_.ram_.HostPtr(GuestPhysAddr(pa1_page), 4096);
+    if (host0 && host1 && host1 == host0 + 4096 && !(write && (code0 || cache.IsCodePage(pa1_page)))) {
+      ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(host0 + (va & 0xfff));
+      ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_in_place);
+      return static_cast<uint32_t>(HelperAction::kResume);
+    }
+  }
+  // Through the bounce buffer: the data, at the same alignment as the guest
+  // address, is read in now and (for stores) written back after.
+  bounce_.va = va;
+  bounce_.size = s.size;
+  bounce_.pa[0] = w0.pa;
+  bounce_.len[0] = crosses ? static_cast<uint32_t>(4096 - (va & 0xfff)) : s.size;
+  bounce_.pa[1] = crosses ? (w1.pa & ~0xfffull) : 0;
+  bounce_.len[1] = s.size - bounce_.len[0];
+  uint8_t* data = ctx_.bounce + (va & 63);
+  ReadPhys(bounce_.pa[0], data, bounce_.len[0]);
+  if (bounce_.len[1]) ReadPhys(bounce_.pa[1], data + bounce_.len[0], bounce_.len[1]);
+  ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(data);
+  ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_bounce);
+  stats_.bounced_accesses++;
+  return static_cast<uint32_t>(HelperAction::kResume);
+}
+
+uint32_t VcpuRuntime::HandleMemPost(Site& s) {
+  const uint8_t* data = ctx_.bounce + (bounce_.va & 63);
+  for (int i = 0; i < 2; ++i) {
+    if (!bounce_.len[i]) continue;
+    WritePhys(bounce_.pa[i], data, bounce_.len[i]);
+    data += bounce_.len[i];
+  }
+  if (TakeRunningBlockHit()) {
+    // The store changed code of the block that is running: continue with a
+    // fresh translation of what follows.
+    MakePrecise(s.displaced);
+    ctx_.rip = s.next_rip;
+    stats_.exits[static_cast<unsigned>(ExitReason::kCodeInvalidated)]++;
+    return static_cast<uint32_t>(HelperAction::kExit);
+  }
+  ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_after);
+  return static_cast<uint32_t>(HelperAction::kResume);
+}
+
+uint32_t VcpuRuntime::HandleString(Site& s) {
+  stats_.string_ops++;
+  auto it = string_insns_.find(ctx_.site);
+  if (it == string_insns_.end()) {
+    DecodedInsn d;
+    GuestFault f;
+    if (!DecodeAt(s.guest_rip, &d, &f)) {
+      ctx_.rip = s.guest_rip;
+      Raise(f);
+      return static_cast<uint32_t>(HelperAction::kExit);
+    }
+    it = string_insns_.emplace(ctx_.site, d).first;
+  }
+  ctx_.rip = s.guest_rip;
+  GuestFault f;
+  if (!ExecuteStringInsn(*this, it->second, &f)) {
+    TakeRunningBlockHit();
+    Raise(f);  // registers reflect the iterations done, as the architecture says
+    return static_cast<uint32_t>(HelperAction::kExit);
+  }
+  if (TakeRunningBlockHit()) {
+    ctx_.rip = s.next_rip;
+    stats_.exits[static_cast<unsigned>(ExitReason::kCodeInvalidated)]++;
+    return static_cast<uint32_t>(HelperAction::kExit);
+  }
+  ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_after);
+  return static_cast<uint32_t>(HelperAction::kResume);
+}
+
+}  // namespace xlat

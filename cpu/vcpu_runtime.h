@@ -1,0 +1,141 @@
+// The machinery behind a Vcpu: thunks, translator, TLB maintenance, the
+// dispatch loop, the handler for sites that call the VMM in the middle of a
+// block, and the VMM's own accesses to guest memory. One per vCPU; it lives
+// on the vCPU's thread while Run() runs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "codecache/code_cache.h"
+#include "cpu/thunks.h"
+#include "cpu/vcpu.h"
+#include "mmu/page_walker.h"
+#include "mmu/tlb.h"
+#include "translator/decoder.h"
+#include "translator/translator.h"
+
+namespace xlat {
+
+// ctx.site value of an exit made by the host signal handler.
+inline constexpr uint32_t kSignalSite = 0xffffffffu;
+
+struct GuestFault {
+  uint8_t vector = 0;
+  uint32_t error_code = 0;
+  bool has_error = false;
+  uint64_t cr2 = 0;
+};
+
+// Exception vectors.
+enum : uint8_t {
+  kVecDE = 0, kVecDB = 1, kVecBP = 3, kVecOF = 4, kVecUD = 6, kVecNM = 7, kVecDF = 8, kVecTS = 10,
+  kVecNP = 11, kVecSS = 12, kVecGP = 13, kVecPF = 14, kVecMF = 16, kVecAC = 17, kVecXM = 19,
+};
+
+class VcpuRuntime {
+ public:
+  explicit VcpuRuntime(Vcpu& vcpu);
+  ~VcpuRuntime();
+  bool Init(std::string* error);
+
+  RunOutcome Run();
+  void FlushTranslations();
+
+  // ---- Guest state changes with consequences. ----
+  void WriteCr0(uint64_t v);
+  void WriteCr3(uint64_t v);
+  void WriteCr4(uint64_t v);
+  void InvalidatePage(uint64_t va);
+  // The mapping of guest virtual memory may have changed: drop what depends on it.
+  void FlushAddressSpace();
+
+  // ---- VMM accesses to guest memory, as the guest at its current CPL. ----
+  bool Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f);
+  bool ReadVirt(uint64_t va, void* out, size_t n, GuestFault* f, AccessKind kind = AccessKind::kRead);
+  bool WriteVirt(uint64_t va, const void* in, size_t n, GuestFault* f);
+  // Physical accesses: RAM, or all-ones / ignored outside it. Writes drop the
+  // translations of code they touch.
+  void ReadPhys(uint64_t pa, void* out, size_t n);
+  void WritePhys(uint64_t pa, const void* in, size_t n);
+  // Drops translations of code in [pa, pa + n). If the block the VMM was
+  // called from is among them, TakeRunningBlockHit() says so.
+  void InvalidateCode(uint64_t pa, size_t n);
+  bool TakeRunningBlockHit() {
+    bool hit = running_hit_;
+    running_hit_ = false;
+    return hit;
+  }
+
+  // ---- Ending a run or raising an exception from VMM code. ----
+  // The exception is delivered (or, before IDT delivery exists, ends the run)
+  // at the next dispatch. ctx.rip must be the faulting instruction's.
+  void Raise(const GuestFault& f);
+  void Raise(uint8_t vector) { Raise(GuestFault{vector, 0, false, 0}); }
+  void RaiseWithError(uint8_t vector, uint32_t error) { Raise(GuestFault{vector, error, true, 0}); }
+  void Halt() { halted_ = true; }
+
+  // Guest registers as the architecture sees them at a site: ctx.gpr with
+  // displaced registers taken from their spill slots.
+  void MakePrecise(uint16_t displaced);
+
+  // Decodes the guest instruction at `rip` (fetching as the guest would).
+  bool DecodeAt(uint64_t rip, DecodedInsn* d, GuestFault* f);
+
+  bool user_mode() const { return ctx_.cpl == 3; }
+  PrivClass priv() const { return ctx_.cpl == 3 ? PrivClass::kUser : PrivClass::kSupervisor; }
+  PagingState paging() const { return PagingState{ctx_.cr0, ctx_.cr3, ctx_.cr4, ctx_.efer}; }
+
+  Vcpu& vcpu() { return vcpu_; }
+  VcpuContext& ctx() { return ctx_; }
+  Stats& stats() { return stats_; }
+  InlineTlb& tlb() { return *tlb_; }
+  const Thunks& thunks() const { return thunks_; }
+
+  // Handler of the vmm_call thunk.
+  static uint32_t HandleSiteThunk(VcpuContext* ctx);
+
+  // Set by the host signal handler: a fault of natively executed guest code
+  // (already made precise in ctx), or a poll.
+  void OnSignalExit(const GuestFault* fault);
+
+ private:
+  uint32_t HandleSite(uint32_t site_id);
+  uint32_t HandleMemSlow(Site& site);
+  uint32_t HandleMemPost(Site& site);
+  uint32_t HandleString(Site& site);
+  void HandleExit();
+  Block* FindOrTranslate(uint64_t rip);
+  void FillJumpCache(Block* b);
+  void ForgetBlockInJumpCache(Block* b);
+  std::string FatalExceptionMessage() const;
+
+  Vcpu& vcpu_;
+  VcpuContext& ctx_;
+  Stats& stats_;
+  Thunks thunks_;
+  std::unique_ptr<Translator> translator_;
+  std::unique_ptr<InlineTlb> tlb_;
+  Decoder decoder_;
+
+  // An access the slow path is doing through the bounce buffer.
+  struct Bounce {
+    uint64_t va = 0;
+    uint32_t size = 0;
+    uint64_t pa[2] = {0, 0};
+    uint32_t len[2] = {0, 0};
+  } bounce_;
+
+  bool exception_pending_ = false;
+  GuestFault pending_fault_;
+  bool halted_ = false;
+  const Block* running_ = nullptr;  // the block a site handler was called from
+  bool running_hit_ = false;
+  Block* last_block_ = nullptr;  // for statistics and debugging
+  // Decoded string instructions, by site id (reset with the code cache).
+  std::unordered_map<uint32_t, DecodedInsn> string_insns_;
+};
+
+}  // namespace xlat

@@ -1,0 +1,41 @@
+#include "devices/board.h"
+
+#include <cstdio>
+
+#include "devices/debug_console.h"
+#include "devices/debug_exit.h"
+#include "mmu/page_table_builder.h"
+
+namespace xlat {
+
+std::unique_ptr<Board> Board::Create(const BoardConfig& config, std::string* error) {
+  std::unique_ptr<Board> b(new Board());
+  b->ram_ = GuestRam::Create(config.ram_bytes, error);
+  if (!b->ram_) return nullptr;
+  VcpuConfig vc;
+  vc.code_cache_bytes = config.code_cache_bytes;
+  b->vcpu_ = std::make_unique<Vcpu>(*b->ram_, b->ports_, b->stats_, vc);
+  if (!b->vcpu_->Init(error)) return nullptr;
+  auto out = config.serial_out ? config.serial_out : [](uint8_t c) { std::fputc(c, stdout); };
+  RegisterDebugConsole(b->ports_, std::move(out));
+  Vcpu* vcpu = b->vcpu_.get();
+  RegisterDebugExit(b->ports_, [vcpu](int status) { vcpu->RequestExit(status); });
+  return b;
+}
+
+Board::~Board() = default;
+
+uint64_t Board::flat_tables_base() const {
+  return (ram_->size() - PageTableBuilder::IdentityTableBytes(ram_->size())) & ~0xfffull;
+}
+
+bool Board::SetupFlatLongMode(uint64_t entry, std::string* error) {
+  uint64_t base = flat_tables_base();
+  PageTableBuilder pt(*ram_, base, ram_->size() - base);
+  uint64_t bytes = (ram_->size() + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+  if (!pt.Map(0, 0, bytes, kPteWrite, 2ull << 20, error)) return false;
+  vcpu_->ResetToLongMode(entry, pt.cr3());
+  return true;
+}
+
+}  // namespace xlat

@@ -1,0 +1,295 @@
+// xlat's entry point: read the command line, load the guest, run it, and turn
+// how the run ended into the process exit status.
+//
+// Every error is one line on stderr, "xlat: <what went wrong>", and exit 1,
+// before anything runs. The exit status of a run:
+//   (V << 1) | 1  the guest wrote V to isa-debug-exit (port 0xf4), as in QEMU
+//   0             the guest halted with interrupts disabled (nothing can wake
+//                 it; QEMU would hang, xlat says so on stderr and exits)
+//   1             a VMM-internal error (the message says what)
+//   2             an unhandled guest exception (message and registers on stderr)
+//   128 + N       stopped by signal N: SIGINT gives 130, SIGTERM 143. A second
+//                 signal while the first is pending exits at once.
+// --stats and --stats-json report on every one of these paths; a JSON file
+// that cannot be written then turns a status of 0 into 1.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "cpu/vcpu.h"
+#include "devices/board.h"
+#include "frontend/elf_loader.h"
+#include "frontend/options.h"
+#include "frontend/stats.h"
+#include "mmu/guest_ram.h"
+
+namespace xlat {
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitGuestFault = 2;
+// A kernel file may be larger than what it loads (symbols, debug info), but not without bound.
+constexpr uint64_t kKernelFileSlack = 64ull << 20;
+
+int Fail(const std::string& message) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "xlat: %s\n", message.c_str());
+  return kExitError;
+}
+
+// ---- Stopping on SIGINT/SIGTERM ----
+
+std::atomic<Vcpu*> g_vcpu{nullptr};
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<Vcpu*>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
+
+extern "C" void OnStopSignal(int sig) {
+  const int saved_errno = errno;
+  int none = 0;
+  if (!g_stop_signal.compare_exchange_strong(none, sig)) {
+    static const char kMsg[] = "xlat: second signal, exiting at once\n";
+    ssize_t ignored = ::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
+    (void)ignored;
+    ::_exit(128 + sig);
+  }
+  if (Vcpu* vcpu = g_vcpu.load()) vcpu->RequestStop();  // async-signal-safe by contract
+  errno = saved_errno;
+}
+
+// While translated code runs, host rsp holds the guest's rsp, so a signal
+// must not be delivered on the current stack: handlers run on an alternate
+// stack (SA_ONSTACK). The vCPU may install its own; this one is installed
+// only if the thread has none, and removed only if it is still the current one.
+class AltSignalStack {
+ public:
+  AltSignalStack() = default;
+  AltSignalStack(const AltSignalStack&) = delete;
+  AltSignalStack& operator=(const AltSignalStack&) = delete;
+  ~AltSignalStack() {
+    if (!mem_) return;
+    stack_t cur;
+    if (::sigaltstack(nullptr, &cur) == 0 && cur.ss_sp == mem_) {
+      stack_t off{};
+      off.ss_flags = SS_DISABLE;
+      ::sigaltstack(&off, nullptr);
+    }
+    ::munmap(mem_, kBytes);
+  }
+
+  bool Install(std::string* error) {
+    stack_t cur;
+    if (::sigaltstack(nullptr, &cur) == 0 && !(cur.ss_flags & SS_DISABLE)) return true;
+    void* p = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      *error = std::string("cannot allocate the signal stack: ") + std::strerror(errno);
+      return false;
+    }
+    mem_ = p;
+    stack_t st{};
+    st.ss_sp = p;
+    st.ss_size = kBytes;
+    if (::sigaltstack(&st, nullptr) != 0) {
+      *error = std::string("cannot install the signal stack: ") + std::strerror(errno);
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  static constexpr size_t kBytes = 256 * 1024;  // far above MINSIGSTKSZ, even with AVX-512 frames
+  void* mem_ = nullptr;
+};
+
+bool InstallStopHandlers(std::string* error) {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sa.sa_flags = SA_ONSTACK | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM}) {
+    if (::sigaction(sig, &sa, nullptr) != 0) {
+      *error = std::string("cannot install a signal handler: ") + std::strerror(errno);
+      return false;
+    }
+  }
+  return true;
+}
+
+// ---- --stats-json: opened at start-up so that a bad path fails at once ----
+
+class StatsJsonFile {
+ public:
+  StatsJsonFile() = default;
+  StatsJsonFile(const StatsJsonFile&) = delete;
+  StatsJsonFile& operator=(const StatsJsonFile&) = delete;
+  // A file created by Open() but never written (xlat failed before running
+  // the guest) is removed again.
+  ~StatsJsonFile() {
+    if (fd_ < 0) return;
+    ::close(fd_);
+    if (created_) ::unlink(path_.c_str());
+  }
+
+  // Opens without truncating: an existing file is not lost if the run never
+  // gets to write it.
+  bool Open(const std::string& path, const std::string& kernel_path, std::string* error) {
+    path_ = path;
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    created_ = fd_ >= 0;
+    if (fd_ < 0 && errno == EEXIST) fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      *error = "--stats-json " + path + ": cannot write: " + std::strerror(errno);
+      return false;
+    }
+    struct stat mine, kernel;
+    if (::fstat(fd_, &mine) == 0 && ::stat(kernel_path.c_str(), &kernel) == 0 && mine.st_dev == kernel.st_dev &&
+        mine.st_ino == kernel.st_ino) {
+      *error = "--stats-json " + path + ": is the -kernel file; it would be overwritten";
+      return false;
+    }
+    return true;
+  }
+
+  bool is_open() const { return fd_ >= 0; }
+
+  bool Write(const std::string& text, std::string* error) {
+    if (::ftruncate(fd_, 0) != 0) return Broken(error);
+    size_t done = 0;
+    while (done < text.size()) {
+      ssize_t n = ::pwrite(fd_, text.data() + done, text.size() - done, static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Broken(error);
+      done += static_cast<size_t>(n);
+    }
+    if (::close(fd_) != 0) {
+      fd_ = -1;
+      return Broken(error);
+    }
+    fd_ = -1;
+    return true;
+  }
+
+ private:
+  bool Broken(std::string* error) {
+    *error = "--stats-json " + path_ + ": write failed: " + std::strerror(errno);
+    return false;
+  }
+  std::string path_;
+  int fd_ = -1;
+  bool created_ = false;
+};
+
+// ---- The run ----
+
+int ExitStatusFor(const RunOutcome& outcome) {
+  switch (outcome.kind) {
+    case RunOutcome::Kind::kDebugExit:
+      return outcome.exit_status;
+    case RunOutcome::Kind::kHalted:
+      std::fprintf(stderr, "xlat: guest halted with interrupts disabled%s%s\n", outcome.message.empty() ? "" : ": ",
+                   outcome.message.c_str());
+      return 0;
+    case RunOutcome::Kind::kFatalException:
+      std::fprintf(stderr, "xlat: %s\n", outcome.message.c_str());
+      return kExitGuestFault;
+    case RunOutcome::Kind::kStopped:
+      if (int sig = g_stop_signal.load()) {
+        std::fprintf(stderr, "xlat: stopped by signal %d (SIG%s)\n", sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+        return 128 + sig;
+      }
+      std::fprintf(stderr, "xlat: stopped%s%s\n", outcome.message.empty() ? "" : ": ", outcome.message.c_str());
+      return kExitError;
+    case RunOutcome::Kind::kError:
+      std::fprintf(stderr, "xlat: %s\n", outcome.message.empty() ? "internal error" : outcome.message.c_str());
+      return kExitError;
+  }
+  std::fprintf(stderr, "xlat: the run ended in an unknown way\n");
+  return kExitError;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<const char*> args(argv + 1, argv + argc);
+  Options opt;
+  std::string err;
+  if (!ParseOptions(args, &opt, &err)) return Fail(err);
+  switch (opt.action) {
+    case Options::Action::kRun: break;
+    case Options::Action::kHelp: std::fputs(HelpText().c_str(), stdout); return 0;
+    case Options::Action::kVersion: std::fputs(VersionText().c_str(), stdout); return 0;
+    case Options::Action::kListLogCategories: std::fputs(LogCategoriesText().c_str(), stdout); return 0;
+    case Options::Action::kListAccelerators: std::fputs(AcceleratorsText().c_str(), stdout); return 0;
+  }
+  if (!CheckImplemented(opt, &err)) return Fail(err);
+  if (opt.kernel.empty()) return Fail("no guest program: give one with -kernel FILE (xlat -h lists the options)");
+
+  StatsJsonFile json;
+  if (!opt.stats_json_path.empty() && !json.Open(opt.stats_json_path, opt.kernel, &err)) return Fail(err);
+
+  std::vector<uint8_t> kernel_file;
+  ElfImage image;
+  if (!ReadFileBounded(opt.kernel, opt.ram_bytes + kKernelFileSlack, &kernel_file, &err) ||
+      !ParseElf(kernel_file, &image, &err)) {
+    return Fail(opt.kernel + ": " + err);
+  }
+  if (!opt.initrd.empty())
+    return Fail("-initrd: needs a Linux kernel; " + opt.kernel + " is an ELF executable, which takes no initrd");
+  if (opt.append)
+    return Fail("-append: needs a Linux kernel; " + opt.kernel + " is an ELF executable, which takes no command line");
+  if (opt.log_mask != 0)
+    std::fprintf(stderr, "xlat: warning: -d: tracing is not implemented yet; the categories are ignored\n");
+
+  BoardConfig config;
+  config.ram_bytes = opt.ram_bytes;
+  config.code_cache_bytes = opt.code_cache_bytes;
+  if (opt.serial == SerialBackend::kNone) config.serial_out = [](uint8_t) {};
+  std::unique_ptr<Board> board = Board::Create(config, &err);
+  if (!board) return Fail(err);
+  if (!PlaceElf(kernel_file, image, board->ram(), board->flat_tables_base(), &err))
+    return Fail(opt.kernel + ": " + err);
+  std::vector<uint8_t>().swap(kernel_file);  // the file is in guest RAM now
+  if (!board->SetupFlatLongMode(image.entry, &err)) return Fail(err);
+
+  AltSignalStack alt_stack;
+  if (!alt_stack.Install(&err)) return Fail(err);
+  g_vcpu.store(&board->vcpu());
+  if (!InstallStopHandlers(&err)) return Fail(err);
+
+  auto start = std::chrono::steady_clock::now();
+  RunOutcome outcome = board->Run();
+  auto end = std::chrono::steady_clock::now();
+  g_vcpu.store(nullptr);
+  board->stats().run_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+
+  std::fflush(stdout);  // the guest's output first, then what xlat says about it
+  int status = ExitStatusFor(outcome);
+  if (opt.stats) std::fputs(FormatStats(board->stats()).c_str(), stderr);
+  if (json.is_open() && !json.Write(FormatStatsJson(board->stats()), &err)) {
+    std::fprintf(stderr, "xlat: %s\n", err.c_str());
+    if (status == 0) status = kExitError;
+  }
+  std::fflush(stdout);
+  return status;
+}
+
+}  // namespace
+}  // namespace xlat
+
+int main(int argc, char** argv) {
+  try {
+    return xlat::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "xlat: internal error: %s\n", e.what());
+    return 1;
+  }
+}

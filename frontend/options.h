@@ -1,0 +1,95 @@
+// The command line of xlat, in QEMU's vocabulary.
+//
+// Spelling rules (QEMU's, plus one convenience):
+//  - every option may be written with one or two dashes: -kernel, --kernel;
+//  - an option's value is the next argument, whatever it starts with
+//    (`-append -v` gives "-v"); `-opt=value` is accepted as well;
+//  - an argument that is not an option is an error (QEMU would take it as a
+//    disk image; xlat has no disks yet);
+//  - -h/-help and -version act at once, as in QEMU: what follows is not parsed.
+// Repeated options: the last one wins (-kernel, -m, -d, -D, -initrd, -append,
+// -gdb, --stats-json), as in QEMU. A second -serial, -accel or
+// -device isa-debug-exit is an error: the board has one serial port and one
+// debug-exit device, and QEMU reads repeated -accel as a fallback list, which
+// with one accelerator can only be a mistake.
+//
+// ParseOptions() only reads the arguments: it touches no file. Options that
+// are understood but not implemented yet (-s, -S, -gdb) are stored, and
+// CheckImplemented() turns them into a clear error in one place.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace xlat {
+
+inline constexpr const char* kXlatVersion = "0.1.0";
+
+inline constexpr uint64_t kDefaultRamBytes = 128ull << 20;
+inline constexpr uint64_t kMinRamBytes = 1ull << 20;
+inline constexpr uint64_t kMaxRamBytes = 1ull << 40;
+inline constexpr uint64_t kDefaultCodeCacheMiB = 64;
+inline constexpr uint64_t kMinCodeCacheMiB = 1;
+inline constexpr uint64_t kMaxCodeCacheMiB = 1024;
+
+// Where the guest's serial port (COM1) goes.
+enum class SerialBackend {
+  kStdio,     // stdout (the default, as with QEMU's -nographic)
+  kMonStdio,  // QEMU's monitor multiplexed on stdio; no monitor yet: same as stdio
+  kNone,      // output dropped
+};
+
+struct Options {
+  // What to do: run a guest, or print something and exit 0.
+  enum class Action { kRun, kHelp, kVersion, kListLogCategories, kListAccelerators };
+  Action action = Action::kRun;
+
+  std::string kernel;                 // -kernel FILE
+  std::string initrd;                 // -initrd FILE (Linux boot, later)
+  std::optional<std::string> append;  // -append STRING (Linux boot, later); "" is a valid value
+  uint64_t ram_bytes = kDefaultRamBytes;                    // -m
+  uint64_t code_cache_bytes = kDefaultCodeCacheMiB << 20;  // -accel tcg,tb-size=N (MiB)
+  bool accel_given = false;
+
+  SerialBackend serial = SerialBackend::kStdio;  // -serial
+  bool serial_given = false;
+  bool nographic = false;  // -nographic: accepted; it is what xlat always does
+  bool no_reboot = false;  // -no-reboot: stored (xlat never reboots: a triple fault ends the run)
+  bool debug_exit_device = false;  // -device isa-debug-exit: the board always has it
+
+  bool stats = false;           // --stats: report to stderr at exit
+  std::string stats_json_path;  // --stats-json PATH
+
+  uint32_t log_mask = 0;  // -d LIST (LogCategory bits); logging is implemented later
+  std::string log_file;   // -D FILE
+
+  // Debugging; stored, rejected by CheckImplemented() until the gdb stub exists.
+  bool gdb_default_port = false;  // -s: shorthand for -gdb tcp::1234
+  bool start_stopped = false;     // -S: do not start the CPU
+  std::string gdb_dev;            // -gdb DEV
+};
+
+// Parses argv[1..] (args excludes the program name). False with *error set to
+// a one-line message (without the "xlat: " prefix) on the first problem.
+bool ParseOptions(std::span<const char* const> args, Options* out, std::string* error);
+
+// False with *error for options that are parsed but not implemented yet.
+bool CheckImplemented(const Options& options, std::string* error);
+
+// Parses a size in QEMU's syntax: a decimal number (a fraction is allowed,
+// "1.5G") or a 0x hex integer, optionally followed by one of B K M G T P E
+// (either case; binary units). `default_unit` applies without a suffix.
+// False with *error (the reason only) when the text is not such a size or the
+// value does not fit in 64 bits.
+bool ParseSize(std::string_view text, uint64_t default_unit, uint64_t* bytes, std::string* error);
+
+// The texts printed for the Action values other than kRun.
+std::string HelpText();
+std::string VersionText();
+std::string LogCategoriesText();
+std::string AcceleratorsText();
+
+}  // namespace xlat

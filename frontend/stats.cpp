@@ -1,0 +1,285 @@
+#include "frontend/stats.h"
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace xlat {
+namespace {
+
+constexpr unsigned kExitReasons = static_cast<unsigned>(ExitReason::kCount);
+
+// One line of the human report says what an exit reason means.
+const char* ExitReasonHelp(ExitReason r) {
+  switch (r) {
+    case ExitReason::kNone: return "no reason recorded";
+    case ExitReason::kBranch: return "direct branch not chained yet";
+    case ExitReason::kLookupMiss: return "indirect branch missed the jump cache";
+    case ExitReason::kEmulate: return "sensitive instruction emulated";
+    case ExitReason::kException: return "guest exception";
+    case ExitReason::kPoll: return "interrupt or stop noticed";
+    case ExitReason::kCodeInvalidated: return "store hit running code";
+    case ExitReason::kCount: break;
+  }
+  return "";
+}
+
+// a / b, 0 when b is 0 (so that every derived figure is a plain number).
+double Ratio(double a, double b) { return b == 0 ? 0.0 : a / b; }
+
+std::string Printf(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+std::string Duration(uint64_t ns) {
+  if (ns >= 1'000'000'000ull) return Printf("%.3f s", ns / 1e9);
+  if (ns >= 1'000'000ull) return Printf("%.3f ms", ns / 1e6);
+  if (ns >= 1'000ull) return Printf("%.3f us", ns / 1e3);
+  return std::to_string(ns) + " ns";
+}
+
+std::string Rate(double per_second) {
+  if (per_second >= 1e9) return Printf("%.2f G/s", per_second / 1e9);
+  if (per_second >= 1e6) return Printf("%.2f M/s", per_second / 1e6);
+  if (per_second >= 1e3) return Printf("%.2f k/s", per_second / 1e3);
+  return Printf("%.0f /s", per_second);
+}
+
+std::string Percent(double part, double whole) {
+  return whole == 0 ? std::string() : Printf("(%.1f%%)", 100.0 * part / whole);
+}
+
+// The derived figures, computed once for both formats.
+struct Derived {
+  double host_bytes_per_guest_byte;
+  double guest_insns_per_translate_second;
+  double direct_branches_chained_pct;
+  double translate_time_pct;  // of run_ns
+  double code_cache_used_pct;
+  uint64_t exits_total;
+  uint64_t exceptions_total;
+};
+
+Derived Derive(const Stats& s) {
+  Derived d{};
+  d.host_bytes_per_guest_byte = Ratio(s.host_bytes_emitted, s.guest_bytes_translated);
+  d.guest_insns_per_translate_second = Ratio(s.guest_insns_translated * 1e9, s.translate_ns);
+  d.direct_branches_chained_pct = 100.0 * Ratio(s.links_made, s.direct_branch_sites);
+  d.translate_time_pct = 100.0 * Ratio(s.translate_ns, s.run_ns);
+  d.code_cache_used_pct = 100.0 * Ratio(s.cache_bytes_used, s.cache_bytes_capacity);
+  for (uint64_t n : s.exits) d.exits_total += n;
+  for (uint64_t n : s.exceptions) d.exceptions_total += n;
+  return d;
+}
+
+// The human report: "    label          value  note" rows under section titles.
+class Table {
+ public:
+  void Section(const char* title) { out_ += std::string("  ") + title + "\n"; }
+  void Row(const std::string& label, const std::string& value, const std::string& note = "") {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "    %-34s %16s", label.c_str(), value.c_str());
+    out_ += buf;
+    if (!note.empty()) out_ += "  " + note;
+    out_ += "\n";
+  }
+  void Row(const std::string& label, uint64_t value, const std::string& note = "") {
+    Row(label, std::to_string(value), note);
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+// Builds one JSON object; keys are emitted as given (callers use plain ASCII names).
+class JsonObject {
+ public:
+  void Add(const char* key, uint64_t v) { Key(key) += std::to_string(v); }
+  void Add(const char* key, double v) {
+    // JSON has no NaN or infinity; every derived figure is finite, but be safe.
+    Key(key) += std::isfinite(v) ? Printf("%.6g", v) : std::string("0");
+  }
+  void Add(const char* key, const char* v) { Key(key) += std::string("\"") + v + "\""; }
+  void Add(const char* key, const JsonObject& o) { Key(key) += o.Close(); }
+  std::string Close(int indent = 1) const {
+    // Nested objects stay on one line; the top level puts one member per line.
+    if (indent == 0) return "{\n  " + Join(",\n  ") + "\n}\n";
+    return "{" + Join(", ") + "}";
+  }
+
+ private:
+  std::string& Key(const char* key) {
+    members_.push_back(std::string("\"") + key + "\": ");
+    return members_.back();
+  }
+  std::string Join(const char* sep) const {
+    std::string s;
+    for (size_t i = 0; i < members_.size(); ++i) s += (i ? sep : "") + members_[i];
+    return s;
+  }
+  std::vector<std::string> members_;
+};
+
+std::string ExitKey(unsigned r) {
+  const char* name = ExitReasonName(static_cast<ExitReason>(r));
+  return std::string(name) == "unknown" ? "reason_" + std::to_string(r) : name;
+}
+
+std::string VectorKey(unsigned v) {
+  const char* name = ExceptionName(v);
+  return name ? name : "vector_" + std::to_string(v);
+}
+
+}  // namespace
+
+const char* ExitReasonName(ExitReason r) {
+  // No default: a new ExitReason makes the compiler ask for its name here.
+  switch (r) {
+    case ExitReason::kNone: return "none";
+    case ExitReason::kBranch: return "branch";
+    case ExitReason::kLookupMiss: return "lookup_miss";
+    case ExitReason::kEmulate: return "emulate";
+    case ExitReason::kException: return "exception";
+    case ExitReason::kPoll: return "poll";
+    case ExitReason::kCodeInvalidated: return "code_invalidated";
+    case ExitReason::kCount: break;
+  }
+  return "unknown";
+}
+
+const char* ExceptionName(unsigned vector) {
+  static const char* const kNames[32] = {
+      "DE", "DB", "NMI", "BP", "OF", "BR", "UD", "NM", "DF", nullptr, "TS", "NP", "SS", "GP", "PF", nullptr,
+      "MF", "AC", "MC", "XM", "VE", "CP", nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, "HV", "VC",
+      "SX", nullptr};
+  return vector < 32 ? kNames[vector] : nullptr;
+}
+
+std::string FormatStats(const Stats& s) {
+  const Derived d = Derive(s);
+  Table t;
+  t.Section("Translator");
+  t.Row("blocks translated", s.blocks_translated);
+  t.Row("guest instructions translated", s.guest_insns_translated);
+  t.Row("  copied unchanged", s.insns_copied, Percent(s.insns_copied, s.guest_insns_translated));
+  t.Row("  memory operand rewritten", s.insns_mem_rewritten, Percent(s.insns_mem_rewritten, s.guest_insns_translated));
+  t.Row("  implicit memory rewritten", s.insns_implicit_mem, Percent(s.insns_implicit_mem, s.guest_insns_translated));
+  t.Row("  control flow", s.insns_control, Percent(s.insns_control, s.guest_insns_translated));
+  t.Row("  emulated by the VMM", s.insns_callout, Percent(s.insns_callout, s.guest_insns_translated));
+  t.Row("  undefined (#UD)", s.insns_undefined, Percent(s.insns_undefined, s.guest_insns_translated));
+  t.Row("guest bytes translated", s.guest_bytes_translated);
+  t.Row("host bytes emitted", s.host_bytes_emitted);
+  t.Row("host bytes per guest byte", Printf("%.2f", d.host_bytes_per_guest_byte));
+  t.Row("time translating", Duration(s.translate_ns),
+        s.run_ns ? Printf("(%.1f%% of run)", d.translate_time_pct) : std::string());
+  t.Row("guest instructions translated/s", Rate(d.guest_insns_per_translate_second));
+
+  t.Section("Code cache");
+  t.Row("bytes used", s.cache_bytes_used, Percent(s.cache_bytes_used, s.cache_bytes_capacity));
+  t.Row("capacity", s.cache_bytes_capacity);
+  t.Row("flushes", s.cache_flushes);
+
+  t.Section("Branches");
+  t.Row("direct branch sites", s.direct_branch_sites);
+  t.Row("direct branches chained", s.links_made, Percent(s.links_made, s.direct_branch_sites));
+  t.Row("jump cache fills", s.jump_cache_fills);
+
+  t.Section("Exits");
+  for (unsigned r = 0; r < kExitReasons; ++r) {
+    if (r == static_cast<unsigned>(ExitReason::kNone) && s.exits[r] == 0) continue;
+    t.Row(ExitKey(r), s.exits[r], ExitReasonHelp(static_cast<ExitReason>(r)));
+  }
+  t.Row("total", d.exits_total);
+
+  t.Section("Memory slow paths");
+  t.Row("TLB misses", s.tlb_misses);
+  t.Row("TLB fills", s.tlb_fills);
+  t.Row("TLB flushes", s.tlb_flushes);
+  t.Row("page-crossing accesses", s.page_crossings);
+  t.Row("bounce-buffer accesses", s.bounced_accesses);
+  t.Row("string ops done by the VMM", s.string_ops);
+  t.Row("code invalidations", s.code_invalidations);
+  t.Row("host signals from guest code", s.host_signals);
+
+  t.Section("Exceptions");
+  for (unsigned v = 0; v < 32; ++v) {
+    if (s.exceptions[v] == 0) continue;
+    const char* name = ExceptionName(v);
+    t.Row(name ? "#" + std::string(name) + " (" + std::to_string(v) + ")" : "vector " + std::to_string(v),
+          s.exceptions[v]);
+  }
+  if (d.exceptions_total == 0) t.Row("none", 0);
+
+  t.Section("Run time");
+  t.Row("run", Duration(s.run_ns));
+  return "xlat statistics\n" + t.Take();
+}
+
+std::string FormatStatsJson(const Stats& s) {
+  const Derived d = Derive(s);
+  JsonObject translator;
+  translator.Add("blocks_translated", s.blocks_translated);
+  translator.Add("guest_insns_translated", s.guest_insns_translated);
+  translator.Add("guest_bytes_translated", s.guest_bytes_translated);
+  translator.Add("host_bytes_emitted", s.host_bytes_emitted);
+  translator.Add("translate_ns", s.translate_ns);
+  translator.Add("insns_copied", s.insns_copied);
+  translator.Add("insns_mem_rewritten", s.insns_mem_rewritten);
+  translator.Add("insns_implicit_mem", s.insns_implicit_mem);
+  translator.Add("insns_control", s.insns_control);
+  translator.Add("insns_callout", s.insns_callout);
+  translator.Add("insns_undefined", s.insns_undefined);
+
+  JsonObject cache;
+  cache.Add("cache_flushes", s.cache_flushes);
+  cache.Add("cache_bytes_used", s.cache_bytes_used);
+  cache.Add("cache_bytes_capacity", s.cache_bytes_capacity);
+
+  JsonObject branches;
+  branches.Add("direct_branch_sites", s.direct_branch_sites);
+  branches.Add("links_made", s.links_made);
+  branches.Add("jump_cache_fills", s.jump_cache_fills);
+
+  JsonObject exits;
+  for (unsigned r = 0; r < kExitReasons; ++r) exits.Add(ExitKey(r).c_str(), s.exits[r]);
+
+  JsonObject memory;
+  memory.Add("tlb_misses", s.tlb_misses);
+  memory.Add("tlb_fills", s.tlb_fills);
+  memory.Add("tlb_flushes", s.tlb_flushes);
+  memory.Add("page_crossings", s.page_crossings);
+  memory.Add("bounced_accesses", s.bounced_accesses);
+  memory.Add("string_ops", s.string_ops);
+  memory.Add("code_invalidations", s.code_invalidations);
+  memory.Add("host_signals", s.host_signals);
+
+  JsonObject exceptions;
+  for (unsigned v = 0; v < 32; ++v) exceptions.Add(VectorKey(v).c_str(), s.exceptions[v]);
+
+  JsonObject derived;
+  derived.Add("host_bytes_per_guest_byte", d.host_bytes_per_guest_byte);
+  derived.Add("guest_insns_per_translate_second", d.guest_insns_per_translate_second);
+  derived.Add("direct_branches_chained_pct", d.direct_branches_chained_pct);
+  derived.Add("translate_time_pct", d.translate_time_pct);
+  derived.Add("code_cache_used_pct", d.code_cache_used_pct);
+  derived.Add("exits_total", d.exits_total);
+  derived.Add("exceptions_total", d.exceptions_total);
+
+  JsonObject top;
+  top.Add("schema", "xlat-stats/1");
+  top.Add("translator", translator);
+  top.Add("code_cache", cache);
+  top.Add("branches", branches);
+  top.Add("exits", exits);
+  top.Add("memory", memory);
+  top.Add("exceptions", exceptions);
+  top.Add("run_ns", s.run_ns);
+  top.Add("derived", derived);
+  return top.Close(0);
+}
+
+}  // namespace xlat

@@ -1,0 +1,242 @@
+// flags.c — arithmetic flags that stay live across memory accesses, calls,
+// returns, indirect jumps, string moves and page-straddling accesses (all of
+// which the translator rewrites and must not clobber flags in), multi-word
+// adc/sbb chains over arrays, and pushf/popf/lahf/sahf round trips.
+#include "check.h"
+
+#define LIMBS 64
+static uint64_t num_a[LIMBS], num_b[LIMBS], num_sum[LIMBS], num_diff[LIMBS];
+static uint8_t two_pages[8192] ALIGNED(4096);
+
+// sum = a + b over 64 limbs: the carry lives in CF across the loads, the
+// store, and the loop control (lea and dec do not touch CF).
+static uint64_t BignumAdd(uint64_t* sum, const uint64_t* a, const uint64_t* b, uint64_t n) {
+  uint64_t carry;
+  __asm__ volatile(
+      "xorl %k[carry], %k[carry]\n\t"   // CF = 0
+      "1:\n\t"
+      "movq (%[a]), %%rax\n\t"
+      "adcq (%[b]), %%rax\n\t"
+      "movq %%rax, (%[s])\n\t"
+      "leaq 8(%[a]), %[a]\n\t"
+      "leaq 8(%[b]), %[b]\n\t"
+      "leaq 8(%[s]), %[s]\n\t"
+      "decq %[n]\n\t"
+      "jnz 1b\n\t"
+      "setc %b[carry]\n\t"
+      : [carry] "=&r"(carry), [a] "+r"(a), [b] "+r"(b), [s] "+r"(sum), [n] "+r"(n)
+      :
+      : "rax", "cc", "memory");
+  return carry;
+}
+
+// diff = a - b with sbb, the limbs addressed through an index register and
+// the loop closed by `loop` (which does not touch flags).
+static uint64_t BignumSub(uint64_t* diff, const uint64_t* a, const uint64_t* b, uint64_t n) {
+  uint64_t borrow, i = 0;
+  __asm__ volatile(
+      "clc\n\t"
+      "1:\n\t"
+      "movq (%[a],%[i],8), %%rax\n\t"
+      "sbbq (%[b],%[i],8), %%rax\n\t"
+      "movq %%rax, (%[d],%[i],8)\n\t"
+      "leaq 1(%[i]), %[i]\n\t"
+      "loop 1b\n\t"
+      "sbbq %[borrow], %[borrow]\n\t"
+      : [borrow] "=&r"(borrow), [i] "+r"(i), "+c"(n)
+      : [a] "r"(a), [b] "r"(b), [d] "r"(diff)
+      : "rax", "cc", "memory");
+  return borrow;
+}
+
+static void Bignums(void) {
+  Rng r = {2024};
+  uint64_t h = 0;
+  for (int round = 0; round < 20; round++) {
+    for (int i = 0; i < LIMBS; i++) {
+      num_a[i] = RngNext(&r);
+      num_b[i] = round & 1 ? ~num_a[i] + (i == 0) : RngNext(&r);  // odd rounds: long carry ripples
+    }
+    uint64_t c = BignumAdd(num_sum, num_a, num_b, LIMBS);
+    uint64_t bw = BignumSub(num_diff, num_sum, num_b, LIMBS);
+    int back = memcmp(num_diff, num_a, sizeof num_a) == 0;  // (a + b) - b == a
+    h = Mix(Mix(Mix(Mix(h, Fnv1a(num_sum, sizeof num_sum)), c), bw), back);
+  }
+  REPORT("bignum-adc-sbb", h);
+}
+
+static uint64_t cell ASM_VISIBLE = 5;
+
+// Flags set before, read after, an instruction the translator rewrites.
+static NOINLINE uint64_t FlagsAcrossRewrites(uint64_t x, uint64_t y) {
+  uint64_t out = 0, tmp;
+  void* si = two_pages + 100;
+  void* di = two_pages + 200;
+  __asm__ volatile(
+      // across a load and a store
+      "cmpq %[y], %[x]\n\t"
+      "movq cell(%%rip), %[t]\n\t"
+      "movq %[t], cell+0(%%rip)\n\t"
+      "movq %[x], (%[p])\n\t"
+      "setb %b[t]\n\t"
+      "movzbl %b[t], %k[t]\n\t"
+      "orq %[t], %[o]\n\t"
+      // across push/pop
+      "cmpq %[x], %[y]\n\t"
+      "pushq %[x]\n\t"
+      "popq %[t]\n\t"
+      "setl %b[t]\n\t"
+      "movzbl %b[t], %k[t]\n\t"
+      "shlq $1, %[t]\n\t"
+      "orq %[t], %[o]\n\t"
+      // across a call and a return (the callee leaves flags alone)
+      "testq %[x], %[y]\n\t"
+      "call flags_nop\n\t"
+      "setz %b[t]\n\t"
+      "movzbl %b[t], %k[t]\n\t"
+      "shlq $2, %[t]\n\t"
+      "orq %[t], %[o]\n\t"
+      // across an indirect jump
+      "addq %[y], %[x]\n\t"
+      "leaq 1f(%%rip), %[t]\n\t"
+      "jmp *%[t]\n"
+      "1:\n\t"
+      "setc %b[t]\n\t"
+      "movzbl %b[t], %k[t]\n\t"
+      "shlq $3, %[t]\n\t"
+      "orq %[t], %[o]\n\t"
+      // across a string move and a straddling load
+      "subq %[y], %[x]\n\t"
+      "movsq\n\t"
+      "movq 4092(%[p]), %[t]\n\t"
+      "seto %b[t]\n\t"
+      "movzbl %b[t], %k[t]\n\t"
+      "shlq $4, %[t]\n\t"
+      "orq %[t], %[o]\n\t"
+      // across a locked op that writes no flags (xchg) and an SSE load
+      "cmpq $0, %[x]\n\t"
+      "xchgq %[t], (%[p])\n\t"
+      "movdqu 16(%[p]), %%xmm0\n\t"
+      "sets %b[t]\n\t"
+      "movzbl %b[t], %k[t]\n\t"
+      "shlq $5, %[t]\n\t"
+      "orq %[t], %[o]\n\t"
+      // adc whose carry comes from before a memory RMW that keeps flags (not)
+      "stc\n\t"
+      "notq 8(%[p])\n\t"
+      "adcq $0, %[o]\n\t"
+      : [o] "+r"(out), [t] "=&r"(tmp), [x] "+r"(x), "+S"(si), "+D"(di)
+      : [y] "r"(y), [p] "r"(two_pages)
+      : "cc", "memory", "xmm0", "r11");
+  return out;
+}
+__asm__(".text\nflags_nop:\n  movq $0x1234, %r11\n  ret\n");
+
+static void Across(void) {
+  static const uint64_t vals[] = {0, 1, 5, 0x7fffffffffffffffull, 0x8000000000000000ull, ~0ull, 1000};
+  uint64_t h = 0;
+  for (int i = 0; i < 7; i++)
+    for (int j = 0; j < 7; j++) h = Mix(h, FlagsAcrossRewrites(vals[i], vals[j]));
+  REPORT("flags-across-rewrites", h);
+}
+
+// pushf/popf: every combination of the six arithmetic flags survives a round trip.
+static void PushfPopf(void) {
+  uint64_t h = 0;
+  for (uint64_t bits = 0; bits < 64; bits++) {
+    uint64_t want = (bits & 1 ? 0x001 : 0) | (bits & 2 ? 0x004 : 0) | (bits & 4 ? 0x010 : 0) |
+                    (bits & 8 ? 0x040 : 0) | (bits & 16 ? 0x080 : 0) | (bits & 32 ? 0x800 : 0);
+    uint64_t got, ah;
+    __asm__ volatile(
+        "pushfq\n\t"
+        "andq $~0x8d5, (%%rsp)\n\t"
+        "orq %[want], (%%rsp)\n\t"
+        "popfq\n\t"
+        "lahf\n\t"
+        "movzbl %%ah, %k[ah]\n\t"
+        "pushfq\n\t"
+        "popq %[got]\n\t"
+        : [got] "=&r"(got), [ah] "=&r"(ah)
+        : [want] "r"(want)
+        : "rax", "cc", "memory");
+    h = Mix(Mix(h, got & FLAGS_MASK), ah & 0xd5);
+  }
+  REPORT("pushf-popf-roundtrip", h);
+
+  // sahf sets SF ZF AF PF CF from ah; cmc/stc/clc; DF through std/cld.
+  h = 0;
+  for (uint64_t ah = 0; ah < 256; ah += 7) {
+    uint64_t f1, f2, f3;
+    __asm__ volatile(
+        "movq %[ah], %%rax\n\t"
+        "shlq $8, %%rax\n\t"
+        "sahf\n\t"
+        "pushfq\n\tpopq %[f1]\n\t"
+        "cmc\n\t"
+        "std\n\t"
+        "pushfq\n\tpopq %[f2]\n\t"
+        "cld\n\t"
+        "stc\n\t"
+        "pushfq\n\tpopq %[f3]\n\t"
+        : [f1] "=&r"(f1), [f2] "=&r"(f2), [f3] "=&r"(f3)
+        : [ah] "r"(ah)
+        : "rax", "cc");
+    h = Mix(Mix(Mix(h, f1 & FLAGS_MASK_DF), f2 & FLAGS_MASK_DF), f3 & FLAGS_MASK_DF);
+  }
+  REPORT("sahf-cmc-std", h);
+
+  // pushf/popf through memory the program addresses itself (pushfw too).
+  uint64_t saved[2] = {0, 0}, scratch;
+  __asm__ volatile(
+      "xorl %k0, %k0\n\t"           // known flags first
+      "stc\n\t"
+      "pushfq\n\t"
+      "popq (%1)\n\t"
+      "clc\n\t"
+      "pushq (%1)\n\t"
+      "popfq\n\t"
+      "pushfw\n\t"
+      "popw 8(%1)\n\t"
+      : "=&r"(scratch)
+      : "r"(saved)
+      : "cc", "memory");
+  REPORT("pushf-popf-memory", Mix(saved[0] & FLAGS_MASK_DF, saved[1] & FLAGS_MASK_DF));
+}
+
+// Flags of multiply, shifts and inc/dec (inc/dec keep CF).
+static void ArithmeticFlags(void) {
+  static const uint64_t vals[] = {0, 1, 3, 0x7f, 0x80, 0xffff, 0x7fffffffffffffffull, 0x8000000000000000ull,
+                                  ~0ull, 0xdeadbeefcafebabeull};
+  uint64_t h = 0;
+  for (int i = 0; i < 10; i++) {
+    for (int j = 0; j < 10; j++) {
+      uint64_t a = vals[i], b = vals[j], f[6], r;
+      __asm__ volatile(
+          "movq %[a], %%rax\n\t"
+          "imulq %[b], %%rax\n\t" "pushfq\n\t" "popq 0(%[f])\n\t"
+          "movq %[a], %%rax\n\t"
+          "mulb %b[b]\n\t" "pushfq\n\t" "popq 8(%[f])\n\t"
+          "movq %[a], %%rax\n\t"
+          "stc\n\t" "incq %%rax\n\t" "pushfq\n\t" "popq 16(%[f])\n\t"
+          "clc\n\t" "decw %%ax\n\t" "pushfq\n\t" "popq 24(%[f])\n\t"
+          "movq %[b], %%rcx\n\t"
+          "shlq %%cl, %%rax\n\t" "pushfq\n\t" "popq 32(%[f])\n\t"
+          "negq %%rax\n\t" "sbbq %[b], %%rax\n\t" "pushfq\n\t" "popq 40(%[f])\n\t"
+          "movq %%rax, %[r]\n\t"
+          : [r] "=&r"(r)
+          : [a] "r"(a), [b] "q"(b), [f] "r"(f)
+          : "rax", "rcx", "rdx", "cc", "memory");
+      for (int k = 0; k < 6; k++) f[k] &= FLAGS_MASK;
+      h = Mix(Mix(h, Fnv1a(f, sizeof f)), r);
+    }
+  }
+  REPORT("arith-flags", h);
+}
+
+int main(void) {
+  Bignums();
+  Across();
+  PushfPopf();
+  ArithmeticFlags();
+  return 0;
+}

@@ -1,0 +1,220 @@
+// strings.c — every string instruction (movs, stos, lods, cmps, scas in
+// b/w/d/q) without a prefix, with rep / repe / repne, with DF=0 and DF=1;
+// rep with rcx=0, overlapping moves, long moves, 32-bit address size,
+// segment prefixes, and xlat. These are the IMPLICIT-MEM rewrites with a loop.
+//
+// Each case prints where rsi/rdi ended (relative to their buffers), rcx,
+// rax, the arithmetic flags, and a hash of the destination buffer.
+#include "check.h"
+
+#define SIZE 8192
+#define MID 4096
+static uint8_t src[SIZE] ALIGNED(64);
+static uint8_t dst[SIZE] ALIGNED(64);
+static uint8_t scan[SIZE] ALIGNED(64);
+static uint8_t initial[SIZE] ALIGNED(64);
+
+static void Reset(void) {
+  memcpy(src, initial, SIZE);
+  memcpy(dst, initial, SIZE);
+  for (int i = 0; i < SIZE; i += 3) dst[i] ^= 0x30;  // differs from src: moves show
+}
+
+// Makes dst equal to src except for a few bytes, and scan all zero except a
+// 16-byte block of 0xee, on both sides of MID.
+static void ResetForCompare(void) {
+  memcpy(src, initial, SIZE);
+  memcpy(dst, initial, SIZE);
+  dst[MID + 150] ^= 0x5a;
+  dst[MID - 150] ^= 0x5a;
+  memset(scan, 0, SIZE);
+  memset(scan + MID + 144, 0xee, 16);
+  memset(scan + MID - 160, 0xee, 16);
+}
+
+static void Report(const char* name, const uint8_t* s, const uint8_t* s_base, const uint8_t* d,
+                   const uint8_t* d_base, uint64_t c, uint64_t a, uint64_t fl, const uint8_t* hashed) {
+  guest_printf("%s: si%+ld di%+ld cx=%lu ax=%016lx fl=%03lx mem=%016lx\n", name, (long)(s - s_base),
+               (long)(d - d_base), c, a, fl & FLAGS_MASK_DF, Fnv1a(hashed, SIZE));
+}
+
+// One instruction (with its prefix) run from the middle of the buffers, with
+// DF set by `dir` ("cld" or "std"), from known flags (those of xor).
+#define STRING_CASE(name, dir, insn, sbuf, dbuf, count, ax, hashed)                                   \
+  do {                                                                                               \
+    const uint8_t* s = (sbuf) + MID;                                                                 \
+    uint8_t* d = (dbuf) + MID;                                                                       \
+    uint64_t c = (count), a = (ax), fl;                                                              \
+    __asm__ volatile("xorl %k[fl], %k[fl]\n\t" dir "\n\t" insn "\n\tpushfq\n\tpopq %[fl]\n\tcld"    \
+                     : "+S"(s), "+D"(d), "+c"(c), "+a"(a), [fl] "=&r"(fl)                            \
+                     :                                                                               \
+                     : "memory", "cc");                                                              \
+    Report(name, s, (sbuf) + MID, d, (dbuf) + MID, c, a, fl, hashed);                                \
+  } while (0)
+
+#define MOVE_CASES(dir, tag)                                                                          \
+  do {                                                                                               \
+    static const char* const kNames[] = {"movsb " tag, "movsw " tag, "movsl " tag, "movsq " tag,      \
+                                         "rep movsb " tag, "rep movsw " tag, "rep movsl " tag,        \
+                                         "rep movsq " tag};                                           \
+    Reset(); STRING_CASE(kNames[0], dir, "movsb", src, dst, 77, 0, dst);                             \
+    Reset(); STRING_CASE(kNames[1], dir, "movsw", src, dst, 77, 0, dst);                             \
+    Reset(); STRING_CASE(kNames[2], dir, "movsl", src, dst, 77, 0, dst);                             \
+    Reset(); STRING_CASE(kNames[3], dir, "movsq", src, dst, 77, 0, dst);                             \
+    Reset(); STRING_CASE(kNames[4], dir, "rep movsb", src, dst, 301, 0, dst);                        \
+    Reset(); STRING_CASE(kNames[5], dir, "rep movsw", src, dst, 301, 0, dst);                        \
+    Reset(); STRING_CASE(kNames[6], dir, "rep movsl", src, dst, 301, 0, dst);                        \
+    Reset(); STRING_CASE(kNames[7], dir, "rep movsq", src, dst, 301, 0, dst);                        \
+  } while (0)
+
+#define STORE_LOAD_CASES(dir, tag)                                                                    \
+  do {                                                                                               \
+    static const char* const kNames[] = {"stosb " tag, "stosw " tag, "stosl " tag, "stosq " tag,      \
+                                         "rep stosb " tag, "rep stosw " tag, "rep stosl " tag,        \
+                                         "rep stosq " tag, "lodsb " tag, "lodsw " tag, "lodsl " tag,  \
+                                         "lodsq " tag, "rep lodsb " tag, "rep lodsq " tag};          \
+    const uint64_t v = 0x8877665544332211ull;                                                        \
+    Reset(); STRING_CASE(kNames[0], dir, "stosb", src, dst, 9, v, dst);                              \
+    Reset(); STRING_CASE(kNames[1], dir, "stosw", src, dst, 9, v, dst);                              \
+    Reset(); STRING_CASE(kNames[2], dir, "stosl", src, dst, 9, v, dst);                              \
+    Reset(); STRING_CASE(kNames[3], dir, "stosq", src, dst, 9, v, dst);                              \
+    Reset(); STRING_CASE(kNames[4], dir, "rep stosb", src, dst, 513, v, dst);                        \
+    Reset(); STRING_CASE(kNames[5], dir, "rep stosw", src, dst, 513, v, dst);                        \
+    Reset(); STRING_CASE(kNames[6], dir, "rep stosl", src, dst, 513, v, dst);                        \
+    Reset(); STRING_CASE(kNames[7], dir, "rep stosq", src, dst, 479, v, dst);                        \
+    Reset(); STRING_CASE(kNames[8], dir, "lodsb", src, dst, 9, v, src);                              \
+    Reset(); STRING_CASE(kNames[9], dir, "lodsw", src, dst, 9, v, src);                              \
+    Reset(); STRING_CASE(kNames[10], dir, "lodsl", src, dst, 9, v, src);                             \
+    Reset(); STRING_CASE(kNames[11], dir, "lodsq", src, dst, 9, v, src);                             \
+    Reset(); STRING_CASE(kNames[12], dir, "rep lodsb", src, dst, 33, v, src);                        \
+    Reset(); STRING_CASE(kNames[13], dir, "rep lodsq", src, dst, 33, v, src);                        \
+  } while (0)
+
+#define COMPARE_CASES(dir, tag)                                                                       \
+  do {                                                                                               \
+    static const char* const kNames[] = {                                                            \
+        "cmpsb " tag,       "cmpsw " tag,       "cmpsl " tag,       "cmpsq " tag,                     \
+        "repe cmpsb " tag,  "repe cmpsw " tag,  "repe cmpsl " tag,  "repe cmpsq " tag,                \
+        "repne cmpsb " tag, "repne cmpsq " tag, "scasb " tag,       "scasw " tag,                     \
+        "scasl " tag,       "scasq " tag,       "repe scasb " tag,  "repe scasw " tag,                \
+        "repe scasl " tag,  "repe scasq " tag,  "repne scasb " tag, "repne scasw " tag,               \
+        "repne scasl " tag, "repne scasq " tag, "repe cmpsb-equal " tag};                             \
+    const uint64_t ee = 0xeeeeeeeeeeeeeeeeull;                                                       \
+    ResetForCompare(); STRING_CASE(kNames[0], dir, "cmpsb", src, dst, 5, 0, dst);                    \
+    ResetForCompare(); STRING_CASE(kNames[1], dir, "cmpsw", src, dst, 5, 0, dst);                    \
+    ResetForCompare(); STRING_CASE(kNames[2], dir, "cmpsl", src, dst, 5, 0, dst);                    \
+    ResetForCompare(); STRING_CASE(kNames[3], dir, "cmpsq", src, dst, 5, 0, dst);                    \
+    ResetForCompare(); STRING_CASE(kNames[4], dir, "repe cmpsb", src, dst, 400, 0, dst);             \
+    ResetForCompare(); STRING_CASE(kNames[5], dir, "repe cmpsw", src, dst, 400, 0, dst);             \
+    ResetForCompare(); STRING_CASE(kNames[6], dir, "repe cmpsl", src, dst, 400, 0, dst);             \
+    ResetForCompare(); STRING_CASE(kNames[7], dir, "repe cmpsq", src, dst, 400, 0, dst);             \
+    ResetForCompare(); STRING_CASE(kNames[8], dir, "repne cmpsb", src, scan, 400, 0, dst);           \
+    ResetForCompare(); STRING_CASE(kNames[9], dir, "repne cmpsq", src, src, 400, 0, dst);            \
+    ResetForCompare(); STRING_CASE(kNames[10], dir, "scasb", src, scan, 5, 0, scan);                 \
+    ResetForCompare(); STRING_CASE(kNames[11], dir, "scasw", src, scan, 5, 1, scan);                 \
+    ResetForCompare(); STRING_CASE(kNames[12], dir, "scasl", src, scan, 5, 0, scan);                 \
+    ResetForCompare(); STRING_CASE(kNames[13], dir, "scasq", src, scan, 5, ee, scan);                \
+    ResetForCompare(); STRING_CASE(kNames[14], dir, "repe scasb", src, scan, 400, 0, scan);          \
+    ResetForCompare(); STRING_CASE(kNames[15], dir, "repe scasw", src, scan, 400, 0, scan);          \
+    ResetForCompare(); STRING_CASE(kNames[16], dir, "repe scasl", src, scan, 400, 0, scan);          \
+    ResetForCompare(); STRING_CASE(kNames[17], dir, "repe scasq", src, scan, 400, 0, scan);          \
+    ResetForCompare(); STRING_CASE(kNames[18], dir, "repne scasb", src, scan, 400, ee, scan);        \
+    ResetForCompare(); STRING_CASE(kNames[19], dir, "repne scasw", src, scan, 400, ee, scan);        \
+    ResetForCompare(); STRING_CASE(kNames[20], dir, "repne scasl", src, scan, 400, ee, scan);        \
+    ResetForCompare(); STRING_CASE(kNames[21], dir, "repne scasq", src, scan, 400, ee, scan);        \
+    ResetForCompare(); STRING_CASE(kNames[22], dir, "repe cmpsb", src, src, 100, 0, src);            \
+  } while (0)
+
+static void ZeroCount(void) {
+  // rep with rcx = 0 does nothing, not even to the flags.
+  uint64_t fl_in = 0x8d5;  // all arithmetic flags set
+  static const char* const kNames[] = {"rep movsq rcx=0", "rep stosb rcx=0", "repe cmpsb rcx=0",
+                                       "repne scasq rcx=0"};
+#define ZERO_CASE(i, insn)                                                                               \
+  do {                                                                                                  \
+    Reset();                                                                                            \
+    const uint8_t* s = src + MID;                                                                       \
+    uint8_t* d = dst + MID;                                                                             \
+    uint64_t c = 0, a = 7, fl;                                                                          \
+    __asm__ volatile("pushq %[in]\n\tpopfq\n\t" insn "\n\tpushfq\n\tpopq %[fl]"                          \
+                     : "+S"(s), "+D"(d), "+c"(c), "+a"(a), [fl] "=&r"(fl)                               \
+                     : [in] "r"(fl_in)                                                                   \
+                     : "memory", "cc");                                                                 \
+    Report(kNames[i], s, src + MID, d, dst + MID, c, a, fl, dst);                                       \
+  } while (0)
+  ZERO_CASE(0, "rep movsq");
+  ZERO_CASE(1, "rep stosb");
+  ZERO_CASE(2, "repe cmpsb");
+  ZERO_CASE(3, "repne scasq");
+}
+
+static void Special(void) {
+  // Overlapping forward copy one byte ahead replicates the first byte: rep
+  // movsb is defined element by element.
+  Reset();
+  STRING_CASE("rep movsb overlap+1", "cld", "rep movsb", dst - 1, dst, 200, 0, dst);
+  Reset();
+  STRING_CASE("rep movsq overlap+8", "cld", "rep movsq", dst - 8, dst, 60, 0, dst);
+  Reset();
+  STRING_CASE("rep movsb overlap-3 df1", "std", "rep movsb", dst + 3, dst, 200, 0, dst);
+  // A long move across many pages.
+  Reset();
+  {
+    static uint8_t big_src[100000], big_dst[100000];
+    for (int i = 0; i < 100000; i++) big_src[i] = (uint8_t)(i * 13 + (i >> 8));
+    const void* s = big_src;
+    void* d = big_dst;
+    uint64_t c = 100000 - 3;
+    __asm__ volatile("rep movsb" : "+S"(s), "+D"(d), "+c"(c) : : "memory");
+    REPORT("rep movsb 100k", Mix(Fnv1a(big_dst, sizeof big_dst), c));
+    d = big_dst + 1;
+    c = 12000;
+    __asm__ volatile("rep stosq" : "+D"(d), "+c"(c) : "a"(0x0102030405060708ull) : "memory");
+    REPORT("rep stosq 96k", Fnv1a(big_dst, sizeof big_dst));
+  }
+  // 32-bit address size: esi/edi/ecx, upper halves ignored. The buffers sit
+  // below 4 GiB in both builds (non-PIE .bss, guest RAM).
+  Reset();
+  {
+    uint64_t s = (uint64_t)(uintptr_t)(src + MID) | 0xdead000000000000ull;
+    uint64_t d = (uint64_t)(uintptr_t)(dst + MID) | 0xbeef000000000000ull;
+    uint64_t c = 0x5555000000000000ull | 40;
+    __asm__ volatile("addr32 rep movsb" : "+S"(s), "+D"(d), "+c"(c) : : "memory");
+    guest_printf("addr32 rep movsb: si%+ld di%+ld cx=%lx mem=%016lx\n", (long)(s - (uintptr_t)(src + MID)),
+                 (long)(d - (uintptr_t)(dst + MID)), c, Fnv1a(dst, SIZE));
+    d = (uint64_t)(uintptr_t)(dst + 100);
+    __asm__ volatile("addr32 stosl" : "+D"(d) : "a"(0xfeedface) : "memory");
+    guest_printf("addr32 stosl: di%+ld mem=%016lx\n", (long)(d - (uintptr_t)(dst + 100)), Fnv1a(dst, SIZE));
+  }
+  // Segment prefix on the source (ignored in 64-bit mode for cs/ds/es/ss).
+  Reset();
+  STRING_CASE("rep movsb cs-source", "cld", "rep movsb %%cs:(%%rsi), %%es:(%%rdi)", src, dst, 50, 0, dst);
+  Reset();
+  STRING_CASE("rep cmpsb ss-source", "cld", "repe cmpsb %%es:(%%rdi), %%ss:(%%rsi)", src, src, 50, 0, dst);
+}
+
+static void Xlat(void) {
+  static uint8_t table[256] ASM_VISIBLE;
+  for (int i = 0; i < 256; i++) table[i] = (uint8_t)(255 - i * 3);
+  uint64_t h = 0;
+  for (uint64_t i = 0; i < 300; i += 7) {
+    uint64_t a = 0xabcdef0000000000ull | i;  // only al indexes; the rest stays
+    __asm__ volatile("xlatb" : "+a"(a) : "b"(table) : "memory");
+    h = Mix(h, a);
+  }
+  REPORT("xlatb", h);
+}
+
+int main(void) {
+  FillRandom(initial, SIZE, 0x5eed);
+  MOVE_CASES("cld", "df0");
+  MOVE_CASES("std", "df1");
+  STORE_LOAD_CASES("cld", "df0");
+  STORE_LOAD_CASES("std", "df1");
+  COMPARE_CASES("cld", "df0");
+  COMPARE_CASES("std", "df1");
+  ZeroCount();
+  Special();
+  Xlat();
+  return 0;
+}

@@ -1,0 +1,151 @@
+#!/bin/sh
+# The command line of xlat as a user meets it.
+#   cli_test.sh errors XLAT MAKE_ELF   bad command lines: exit status 1, nothing on
+#                                      stdout, exactly one line on stderr that starts
+#                                      with "xlat: " and names the problem; plus the
+#                                      informational options (exit 0, text on stdout)
+#   cli_test.sh run XLAT MAKE_ELF      a guest that runs (needs a working core)
+set -u
+
+mode=$1
+xlat=$2
+make_elf=$3
+if [ ! -x "$xlat" ]; then
+  echo "FAIL: $xlat was not built (does the core link?)" >&2
+  exit 1
+fi
+tmp=$(mktemp -d /tmp/xlat-cli-test.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() {
+  echo "FAIL: $*" >&2
+  failures=$((failures + 1))
+}
+
+# expect_error "needle" ARGS... : exit 1, empty stdout, one stderr line "xlat: ...needle...".
+expect_error() {
+  needle=$1
+  shift
+  "$xlat" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+  status=$?
+  lines=$(wc -l <"$tmp/err")
+  err=$(cat "$tmp/err")
+  if [ "$status" -ne 1 ]; then
+    fail "xlat $*: exit status $status, expected 1 (stderr: $err)"
+  elif [ -s "$tmp/out" ]; then
+    fail "xlat $*: wrote to stdout: $(cat "$tmp/out")"
+  elif [ "$lines" -ne 1 ]; then
+    fail "xlat $*: $lines lines on stderr, expected 1: $err"
+  else
+    case $err in
+      "xlat: "*"$needle"*) echo "ok: xlat $* -> $err" ;;
+      *) fail "xlat $*: stderr '$err' does not say '$needle'" ;;
+    esac
+  fi
+}
+
+# expect_info "needle" ARGS... : exit 0, stdout contains needle, stderr empty.
+expect_info() {
+  needle=$1
+  shift
+  "$xlat" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+  status=$?
+  if [ "$status" -ne 0 ]; then
+    fail "xlat $*: exit status $status, expected 0"
+  elif [ -s "$tmp/err" ]; then
+    fail "xlat $*: wrote to stderr: $(cat "$tmp/err")"
+  elif ! grep -q -e "$needle" "$tmp/out"; then
+    fail "xlat $*: stdout does not contain '$needle'"
+  else
+    echo "ok: xlat $*"
+  fi
+}
+
+"$make_elf" valid "$tmp/valid.elf" || exit 1
+"$make_elf" high "$tmp/high.elf" || exit 1
+"$make_elf" top "$tmp/top.elf" || exit 1
+printf 'hello\n' >"$tmp/text"
+: >"$tmp/empty"
+mkdir "$tmp/dir"
+
+case $mode in
+errors)
+  expect_info "usage: xlat" -h
+  expect_info "usage: xlat" --help
+  expect_info "-kernel FILE" -help
+  expect_info "xlat version" -version
+  expect_info "xlat version" --version
+  expect_info "in_asm" -d help
+  expect_info "tcg" -accel help
+  expect_info "usage: xlat" -h -bogus
+
+  expect_error "-foo: invalid option" -foo
+  expect_error "--foo: invalid option" --foo
+  expect_error "disk.img: unexpected argument" disk.img
+  expect_error "give one with -kernel FILE"
+  expect_error "give one with -kernel FILE" -m 64
+  expect_error "-kernel: requires an argument" -kernel
+  expect_error "-m: requires an argument" -kernel "$tmp/valid.elf" -m
+  expect_error "--stats: does not take an argument" --stats=yes
+  expect_error "-m 0: RAM size must be greater than 0" -m 0 -kernel "$tmp/valid.elf"
+  expect_error "-m abc: invalid RAM size" -m abc -kernel "$tmp/valid.elf"
+  expect_error "too small" -m 512K -kernel "$tmp/valid.elf"
+  expect_error "too large" -m 2T -kernel "$tmp/valid.elf"
+  expect_error "multiple of 4 KiB" -m 4097K -kernel "$tmp/valid.elf"
+  expect_error "not available" -accel kvm -kernel "$tmp/valid.elf"
+  expect_error "tb-size must be" -accel tcg,tb-size=0 -kernel "$tmp/valid.elf"
+  expect_error "tb-size must be" -accel tcg,tb-size=2048 -kernel "$tmp/valid.elf"
+  expect_error "already given" -accel tcg -accel tcg -kernel "$tmp/valid.elf"
+  expect_error "unknown logging category 'foo'" -d foo -kernel "$tmp/valid.elf"
+  expect_error "unsupported serial backend" -serial tcp::4444 -kernel "$tmp/valid.elf"
+  expect_error "only one serial port" -serial stdio -serial none -kernel "$tmp/valid.elf"
+  expect_error "is not emulated" -device e1000 -kernel "$tmp/valid.elf"
+  expect_error "-gdb tcp::1234: the gdb stub is not supported yet" -gdb tcp::1234 -kernel "$tmp/valid.elf"
+  expect_error "-s: the gdb stub is not supported yet" -s -kernel "$tmp/valid.elf"
+  expect_error "-S: " -S -kernel "$tmp/valid.elf"
+
+  expect_error "$tmp/missing.elf: cannot open: No such file or directory" -kernel "$tmp/missing.elf"
+  expect_error "$tmp/dir: is a directory" -kernel "$tmp/dir"
+  expect_error "$tmp/empty: empty file" -kernel "$tmp/empty"
+  expect_error "$tmp/text: not an ELF file" -kernel "$tmp/text"
+  expect_error "file too large" -m 1M -kernel /dev/zero
+  expect_error "-initrd: needs a Linux kernel" -kernel "$tmp/valid.elf" -initrd "$tmp/text"
+  expect_error "-append: needs a Linux kernel" -kernel "$tmp/valid.elf" -append "console=ttyS0"
+  expect_error "--stats-json $tmp/nodir/s.json: cannot write" -kernel "$tmp/valid.elf" --stats-json "$tmp/nodir/s.json"
+  expect_error "--stats-json $tmp/dir: cannot write" -kernel "$tmp/valid.elf" --stats-json "$tmp/dir"
+  expect_error "would be overwritten" -kernel "$tmp/valid.elf" --stats-json "$tmp/valid.elf"
+  # The stats file is checked before the kernel is read: a typo fails fast.
+  expect_error "cannot write" -kernel "$tmp/missing.elf" --stats-json "$tmp/nodir/s.json"
+  # These need the board (RAM) to exist, so a core that builds.
+  expect_error "lies outside guest RAM" -kernel "$tmp/high.elf"
+  expect_error "holds the page tables" -m 2M -kernel "$tmp/top.elf"
+  ;;
+run)
+  # The standard image writes 0x10 to isa-debug-exit: exit status (0x10 << 1) | 1 = 33.
+  "$xlat" -kernel "$tmp/valid.elf" --stats --stats-json "$tmp/s.json" \
+    -device isa-debug-exit,iobase=0xf4,iosize=0x04 >"$tmp/out" 2>"$tmp/err"
+  status=$?
+  [ "$status" -eq 33 ] || fail "valid.elf: exit status $status, expected 33 (stderr: $(cat "$tmp/err"))"
+  grep -q "Translator" "$tmp/err" || fail "--stats: no report on stderr"
+  grep -q '"schema": "xlat-stats/1"' "$tmp/s.json" || fail "--stats-json: no JSON in $tmp/s.json"
+  grep -q '"run_ns": [1-9]' "$tmp/s.json" || fail "--stats-json: run_ns not filled"
+  if command -v python3 >/dev/null; then
+    python3 -m json.tool "$tmp/s.json" >/dev/null || fail "--stats-json: invalid JSON"
+  fi
+  # -serial none still runs the guest.
+  "$xlat" -kernel "$tmp/valid.elf" -serial none >/dev/null 2>&1
+  status=$?
+  [ "$status" -eq 33 ] || fail "-serial none: exit status $status, expected 33"
+  [ "$failures" -eq 0 ] && echo "ok: run"
+  ;;
+*)
+  echo "usage: $0 errors|run XLAT MAKE_ELF" >&2
+  exit 2
+  ;;
+esac
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures failure(s)" >&2
+  exit 1
+fi

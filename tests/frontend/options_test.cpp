@@ -1,0 +1,436 @@
+// The option parser: every option in every spelling, and every error.
+#include "frontend/options.h"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <vector>
+
+#include "frontend/log_categories.h"
+
+namespace xlat {
+namespace {
+
+constexpr uint64_t KiB = 1ull << 10, MiB = 1ull << 20, GiB = 1ull << 30, TiB = 1ull << 40;
+
+Options Parse(std::initializer_list<const char*> args) {
+  std::vector<const char*> v(args);
+  Options o;
+  std::string error;
+  EXPECT_TRUE(ParseOptions(v, &o, &error)) << error;
+  EXPECT_EQ(error, "");
+  return o;
+}
+
+std::string ParseError(std::initializer_list<const char*> args) {
+  std::vector<const char*> v(args);
+  Options o;
+  std::string error;
+  EXPECT_FALSE(ParseOptions(v, &o, &error));
+  EXPECT_EQ(error.find('\n'), std::string::npos) << "error is not one line: " << error;
+  return error;
+}
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+#define EXPECT_CONTAINS(haystack, needle) EXPECT_PRED2(Contains, haystack, needle)
+
+// ---- Defaults and spellings ----
+
+TEST(Options, Defaults) {
+  Options o = Parse({});
+  EXPECT_EQ(o.action, Options::Action::kRun);
+  EXPECT_EQ(o.kernel, "");
+  EXPECT_EQ(o.ram_bytes, 128 * MiB);
+  EXPECT_EQ(o.code_cache_bytes, 64 * MiB);
+  EXPECT_EQ(o.serial, SerialBackend::kStdio);
+  EXPECT_FALSE(o.stats);
+  EXPECT_EQ(o.stats_json_path, "");
+  EXPECT_EQ(o.log_mask, 0u);
+  EXPECT_FALSE(o.append.has_value());
+  EXPECT_FALSE(o.no_reboot);
+  EXPECT_FALSE(o.nographic);
+  EXPECT_FALSE(o.gdb_default_port);
+  EXPECT_FALSE(o.start_stopped);
+  EXPECT_EQ(o.gdb_dev, "");
+  std::string error;
+  EXPECT_TRUE(CheckImplemented(o, &error));
+}
+
+TEST(Options, KernelInEverySpelling) {
+  EXPECT_EQ(Parse({"-kernel", "a.elf"}).kernel, "a.elf");
+  EXPECT_EQ(Parse({"--kernel", "a.elf"}).kernel, "a.elf");
+  EXPECT_EQ(Parse({"-kernel=a.elf"}).kernel, "a.elf");
+  EXPECT_EQ(Parse({"--kernel=a.elf"}).kernel, "a.elf");
+  EXPECT_EQ(Parse({"-kernel=x=y"}).kernel, "x=y");
+}
+
+TEST(Options, KernelLastWins) { EXPECT_EQ(Parse({"-kernel", "a", "-kernel", "b"}).kernel, "b"); }
+
+TEST(Options, KernelErrors) {
+  EXPECT_EQ(ParseError({"-kernel"}), "-kernel: requires an argument");
+  EXPECT_EQ(ParseError({"--kernel"}), "--kernel: requires an argument");
+  EXPECT_EQ(ParseError({"-kernel", ""}), "-kernel: empty file name");
+  EXPECT_EQ(ParseError({"-kernel="}), "-kernel: empty file name");
+}
+
+TEST(Options, ValueMayStartWithADash) {
+  Options o = Parse({"-append", "-v", "-kernel", "-weird-name"});
+  EXPECT_EQ(o.append, "-v");
+  EXPECT_EQ(o.kernel, "-weird-name");
+}
+
+// ---- Unknown options and stray arguments ----
+
+TEST(Options, UnknownOption) {
+  EXPECT_EQ(ParseError({"-foo"}), "-foo: invalid option");
+  EXPECT_EQ(ParseError({"--foo"}), "--foo: invalid option");
+  EXPECT_EQ(ParseError({"-foo=1"}), "-foo=1: invalid option");
+  EXPECT_EQ(ParseError({"--"}), "--: invalid option");
+  EXPECT_EQ(ParseError({"---kernel", "x"}), "---kernel: invalid option");
+  EXPECT_EQ(ParseError({"-enable-kvm"}), "-enable-kvm: invalid option");
+  // Option names are case-sensitive, as in QEMU (-d and -D are different options).
+  EXPECT_EQ(ParseError({"-KERNEL", "x"}), "-KERNEL: invalid option");
+}
+
+TEST(Options, StrayArgument) {
+  EXPECT_CONTAINS(ParseError({"disk.img"}), "disk.img: unexpected argument");
+  EXPECT_CONTAINS(ParseError({"disk.img"}), "-kernel FILE");
+  EXPECT_CONTAINS(ParseError({"-"}), "-: unexpected argument");
+  EXPECT_CONTAINS(ParseError({""}), "unexpected argument");
+  EXPECT_CONTAINS(ParseError({"-kernel", "a", "b"}), "b: unexpected argument");
+}
+
+TEST(Options, FlagWithValue) {
+  EXPECT_EQ(ParseError({"--stats=1"}), "--stats: does not take an argument");
+  EXPECT_EQ(ParseError({"-nographic=yes"}), "-nographic: does not take an argument");
+}
+
+TEST(Options, FirstErrorIsReported) {
+  EXPECT_EQ(ParseError({"-foo", "-bar"}), "-foo: invalid option");
+}
+
+// ---- -h, -version: act at once ----
+
+TEST(Options, Help) {
+  EXPECT_EQ(Parse({"-h"}).action, Options::Action::kHelp);
+  EXPECT_EQ(Parse({"-help"}).action, Options::Action::kHelp);
+  EXPECT_EQ(Parse({"--help"}).action, Options::Action::kHelp);
+  // What follows -h is not parsed (QEMU prints the help at once).
+  EXPECT_EQ(Parse({"-h", "-bogus"}).action, Options::Action::kHelp);
+  // What precedes it is.
+  EXPECT_EQ(ParseError({"-bogus", "-h"}), "-bogus: invalid option");
+}
+
+TEST(Options, Version) {
+  EXPECT_EQ(Parse({"-version"}).action, Options::Action::kVersion);
+  EXPECT_EQ(Parse({"--version"}).action, Options::Action::kVersion);
+  EXPECT_EQ(Parse({"--version", "-m", "0"}).action, Options::Action::kVersion);
+  EXPECT_CONTAINS(VersionText(), std::string("xlat version ") + kXlatVersion);
+}
+
+TEST(Options, HelpListsEveryOptionOnItsOwnLine) {
+  const std::string help = HelpText();
+  for (const char* line_start : {"-h, -help", "-version", "-m [size=]SIZE", "-accel tcg[,tb-size=N]", "-nographic",
+                                 "-no-reboot", "-serial DEV", "-device DEV", "-kernel FILE",
+                                 "-initrd FILE", "-append STRING", "-d LIST", "-D FILE", "-gdb DEV", "-s ", "-S ",
+                                 "-stats ", "-stats-json PATH"}) {
+    EXPECT_CONTAINS(help, std::string("\n") + line_start) << line_start;
+  }
+  for (const char* line_start : {"-h", "-version", "-m", "-accel", "-nographic", "-no-reboot", "-serial", "-device",
+                                 "-kernel", "-initrd", "-append", "-d", "-D", "-gdb", "-s", "-S", "-stats",
+                                 "-stats-json"}) {
+    // Every option the help names is accepted by the parser.
+    std::string name = line_start;
+    std::vector<const char*> args{name.c_str(), "stdio"};
+    Options o;
+    std::string error;
+    ParseOptions(args, &o, &error);
+    EXPECT_FALSE(Contains(error, "invalid option")) << name;
+  }
+}
+
+// ---- -m ----
+
+uint64_t Ram(const char* value) { return Parse({"-m", value}).ram_bytes; }
+
+TEST(Options, MemorySizes) {
+  EXPECT_EQ(Ram("512"), 512 * MiB);  // plain number: MiB
+  EXPECT_EQ(Ram("512M"), 512 * MiB);
+  EXPECT_EQ(Ram("512m"), 512 * MiB);
+  EXPECT_EQ(Ram("1G"), 1 * GiB);
+  EXPECT_EQ(Ram("1g"), 1 * GiB);
+  EXPECT_EQ(Ram("2048K"), 2 * MiB);
+  EXPECT_EQ(Ram("2048k"), 2 * MiB);
+  EXPECT_EQ(Ram("1T"), 1 * TiB);
+  EXPECT_EQ(Ram("1048576B"), 1 * MiB);
+  EXPECT_EQ(Ram("1.5G"), 1536 * MiB);
+  EXPECT_EQ(Ram("1.5"), 1536 * KiB);
+  EXPECT_EQ(Ram("0x100"), 256 * MiB);
+  EXPECT_EQ(Ram("1"), 1 * MiB);  // the minimum
+  EXPECT_EQ(Ram("size=512M"), 512 * MiB);
+  EXPECT_EQ(Ram("size=256"), 256 * MiB);
+  EXPECT_EQ(Ram("4100K"), 4100 * KiB);  // a multiple of 4 KiB
+  EXPECT_EQ(Parse({"--m=64"}).ram_bytes, 64 * MiB);
+  EXPECT_EQ(Parse({"-m", "256", "-m", "512"}).ram_bytes, 512 * MiB);  // last wins
+}
+
+TEST(Options, MemoryErrors) {
+  EXPECT_EQ(ParseError({"-m"}), "-m: requires an argument");
+  EXPECT_EQ(ParseError({"-m", "0"}), "-m 0: RAM size must be greater than 0");
+  EXPECT_EQ(ParseError({"-m", "0M"}), "-m 0M: RAM size must be greater than 0");
+  EXPECT_EQ(ParseError({"-m", "size=0"}), "-m size=0: RAM size must be greater than 0");
+  EXPECT_EQ(ParseError({"-m", "512K"}), "-m 512K: RAM size too small: the minimum is 1 MiB");
+  EXPECT_EQ(ParseError({"-m", "2T"}), "-m 2T: RAM size too large: the maximum is 1 TiB");
+  EXPECT_EQ(ParseError({"-m", "1E"}), "-m 1E: RAM size too large: the maximum is 1 TiB");
+  EXPECT_EQ(ParseError({"-m", "4097K"}), "-m 4097K: RAM size must be a multiple of 4 KiB");
+  EXPECT_EQ(ParseError({"-m", "1.1"}), "-m 1.1: RAM size must be a multiple of 4 KiB");
+  EXPECT_CONTAINS(ParseError({"-m", "abc"}), "-m abc: invalid RAM size: 'abc' is not a size");
+  EXPECT_CONTAINS(ParseError({"-m", "12Q"}), "invalid RAM size");
+  EXPECT_CONTAINS(ParseError({"-m", "12MB"}), "invalid RAM size");
+  EXPECT_CONTAINS(ParseError({"-m", "-5"}), "invalid RAM size");
+  EXPECT_CONTAINS(ParseError({"-m", " 5"}), "invalid RAM size");
+  EXPECT_CONTAINS(ParseError({"-m", "1."}), "invalid RAM size");
+  EXPECT_CONTAINS(ParseError({"-m", ".5"}), "invalid RAM size");
+  EXPECT_CONTAINS(ParseError({"-m", "0x"}), "invalid RAM size");
+  EXPECT_CONTAINS(ParseError({"-m", "1.0000000001G"}), "too many decimal places");
+  EXPECT_CONTAINS(ParseError({"-m", "99999999999999999999999"}), "too large");
+  EXPECT_CONTAINS(ParseError({"-m", "0x1ffffffffffffffff"}), "too large");
+  EXPECT_CONTAINS(ParseError({"-m", "17592186044416T"}), "too large");  // 2^44 T overflows 64 bits
+  EXPECT_EQ(ParseError({"-m", ""}), "-m: empty item in the memory description");
+  EXPECT_EQ(ParseError({"-m", "size="}), "-m size=: invalid RAM size: empty size");
+  EXPECT_EQ(ParseError({"-m", "512M,"}), "-m 512M,: empty item in the memory description");
+  EXPECT_EQ(ParseError({"-m", "slots=2"}), "-m slots=2: memory hotplug ('slots') is not supported");
+  EXPECT_EQ(ParseError({"-m", "512M,maxmem=1G"}), "-m 512M,maxmem=1G: memory hotplug ('maxmem') is not supported");
+  EXPECT_EQ(ParseError({"-m", "512M,foo=1"}),
+            "-m 512M,foo=1: unknown memory property 'foo' (only size is supported)");
+  EXPECT_EQ(ParseError({"-m", "512M,1G"}), "-m 512M,1G: '1G': expected key=value");
+}
+
+TEST(Options, ParseSize) {
+  uint64_t v = 0;
+  std::string e;
+  EXPECT_TRUE(ParseSize("10", 1, &v, &e));
+  EXPECT_EQ(v, 10u);
+  EXPECT_TRUE(ParseSize("0xf4", 1, &v, &e));
+  EXPECT_EQ(v, 0xf4u);
+  EXPECT_TRUE(ParseSize("0X10k", 1, &v, &e));
+  EXPECT_EQ(v, 16 * KiB);
+  EXPECT_TRUE(ParseSize("1P", 1, &v, &e));
+  EXPECT_EQ(v, 1ull << 50);
+  EXPECT_TRUE(ParseSize("15E", 1, &v, &e));
+  EXPECT_EQ(v, 15ull << 60);
+  EXPECT_FALSE(ParseSize("16E", 1, &v, &e));
+  EXPECT_CONTAINS(e, "too large");
+  EXPECT_TRUE(ParseSize("18446744073709551615", 1, &v, &e));
+  EXPECT_EQ(v, UINT64_MAX);
+  EXPECT_FALSE(ParseSize("18446744073709551616", 1, &v, &e));
+  EXPECT_TRUE(ParseSize("0.5K", 1, &v, &e));
+  EXPECT_EQ(v, 512u);
+  EXPECT_FALSE(ParseSize("1.5x", 1, &v, &e));
+  EXPECT_FALSE(ParseSize("0x1.8", 1, &v, &e));
+}
+
+// ---- -accel ----
+
+TEST(Options, Accel) {
+  EXPECT_EQ(Parse({"-accel", "tcg"}).code_cache_bytes, 64 * MiB);
+  EXPECT_EQ(Parse({"-accel", "tcg,tb-size=1"}).code_cache_bytes, 1 * MiB);
+  EXPECT_EQ(Parse({"-accel", "tcg,tb-size=1024"}).code_cache_bytes, 1024 * MiB);
+  EXPECT_EQ(Parse({"-accel", "accel=tcg,tb-size=8"}).code_cache_bytes, 8 * MiB);
+  EXPECT_EQ(Parse({"--accel=tcg,tb-size=16"}).code_cache_bytes, 16 * MiB);
+  EXPECT_EQ(Parse({"-accel", "help"}).action, Options::Action::kListAccelerators);
+  EXPECT_CONTAINS(AcceleratorsText(), "tcg");
+}
+
+TEST(Options, AccelErrors) {
+  EXPECT_EQ(ParseError({"-accel"}), "-accel: requires an argument");
+  EXPECT_CONTAINS(ParseError({"-accel", "kvm"}), "-accel kvm: accelerator 'kvm' is not available");
+  EXPECT_CONTAINS(ParseError({"-accel", "hvf"}), "(use tcg)");
+  EXPECT_CONTAINS(ParseError({"-accel", "accel=kvm"}), "'kvm' is not available");
+  const std::string range = "tb-size must be a whole number of MiB from 1 to 1024";
+  EXPECT_EQ(ParseError({"-accel", "tcg,tb-size=0"}), "-accel tcg,tb-size=0: " + range);
+  EXPECT_EQ(ParseError({"-accel", "tcg,tb-size=1025"}), "-accel tcg,tb-size=1025: " + range);
+  EXPECT_EQ(ParseError({"-accel", "tcg,tb-size=abc"}), "-accel tcg,tb-size=abc: " + range);
+  EXPECT_EQ(ParseError({"-accel", "tcg,tb-size=-1"}), "-accel tcg,tb-size=-1: " + range);
+  EXPECT_EQ(ParseError({"-accel", "tcg,tb-size="}), "-accel tcg,tb-size=: " + range);
+  EXPECT_EQ(ParseError({"-accel", "tcg,tb-size=64M"}), "-accel tcg,tb-size=64M: " + range);
+  EXPECT_EQ(ParseError({"-accel", "tcg,tb-size=99999999999999999999999"}),
+            "-accel tcg,tb-size=99999999999999999999999: " + range);
+  EXPECT_EQ(ParseError({"-accel", "tcg,thread=single"}),
+            "-accel tcg,thread=single: unknown tcg property 'thread' (xlat's tcg has tb-size)");
+  EXPECT_EQ(ParseError({"-accel", "tb-size=8"}), "-accel tb-size=8: no accelerator named (use -accel tcg[,tb-size=N])");
+  EXPECT_EQ(ParseError({"-accel", ""}), "-accel: empty item in the accelerator description");
+  EXPECT_EQ(ParseError({"-accel", "tcg,,tb-size=8"}), "-accel tcg,,tb-size=8: empty item in the accelerator description");
+  EXPECT_EQ(ParseError({"-accel", "tcg,kvm"}), "-accel tcg,kvm: 'kvm': expected key=value");
+  EXPECT_EQ(ParseError({"-accel", "tcg", "-accel", "tcg,tb-size=8"}),
+            "-accel tcg,tb-size=8: -accel was already given; xlat has one accelerator (tcg)");
+}
+
+// ---- Statistics ----
+
+TEST(Options, Stats) {
+  EXPECT_TRUE(Parse({"--stats"}).stats);
+  EXPECT_TRUE(Parse({"-stats"}).stats);
+  EXPECT_EQ(Parse({"--stats-json", "out.json"}).stats_json_path, "out.json");
+  EXPECT_EQ(Parse({"--stats-json=out.json"}).stats_json_path, "out.json");
+  EXPECT_EQ(Parse({"-stats-json", "a", "-stats-json", "b"}).stats_json_path, "b");
+  EXPECT_FALSE(Parse({"--stats-json", "out.json"}).stats);  // independent of --stats
+  EXPECT_EQ(ParseError({"--stats-json"}), "--stats-json: requires an argument");
+  EXPECT_EQ(ParseError({"--stats-json", ""}), "--stats-json: empty path");
+}
+
+// ---- Flags accepted for QEMU compatibility ----
+
+TEST(Options, NographicAndNoReboot) {
+  EXPECT_TRUE(Parse({"-nographic"}).nographic);
+  EXPECT_TRUE(Parse({"--nographic"}).nographic);
+  EXPECT_TRUE(Parse({"-no-reboot"}).no_reboot);
+  EXPECT_TRUE(Parse({"--no-reboot"}).no_reboot);
+}
+
+// ---- -serial ----
+
+TEST(Options, Serial) {
+  Options o = Parse({"-serial", "stdio"});
+  EXPECT_EQ(o.serial, SerialBackend::kStdio);
+  EXPECT_TRUE(o.serial_given);
+  EXPECT_EQ(Parse({"-serial", "mon:stdio"}).serial, SerialBackend::kMonStdio);
+  EXPECT_EQ(Parse({"-serial", "none"}).serial, SerialBackend::kNone);
+  EXPECT_EQ(Parse({"--serial=none"}).serial, SerialBackend::kNone);
+}
+
+TEST(Options, SerialErrors) {
+  EXPECT_EQ(ParseError({"-serial"}), "-serial: requires an argument");
+  const std::string supported = "unsupported serial backend (xlat supports stdio, mon:stdio and none)";
+  EXPECT_EQ(ParseError({"-serial", "tcp::4444"}), "-serial tcp::4444: " + supported);
+  EXPECT_EQ(ParseError({"-serial", "file:out.txt"}), "-serial file:out.txt: " + supported);
+  EXPECT_EQ(ParseError({"-serial", ""}), "-serial: " + supported);
+  EXPECT_EQ(ParseError({"-serial", "STDIO"}), "-serial STDIO: " + supported);
+  EXPECT_EQ(ParseError({"-serial", "stdio", "-serial", "none"}),
+            "-serial none: only one serial port is emulated, and -serial was already given");
+}
+
+// ---- -device ----
+
+TEST(Options, Device) {
+  EXPECT_TRUE(Parse({"-device", "isa-debug-exit"}).debug_exit_device);
+  EXPECT_TRUE(Parse({"-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"}).debug_exit_device);
+  EXPECT_TRUE(Parse({"-device", "isa-debug-exit,iosize=1"}).debug_exit_device);
+  EXPECT_TRUE(Parse({"-device", "driver=isa-debug-exit,iobase=244"}).debug_exit_device);
+}
+
+TEST(Options, DeviceErrors) {
+  EXPECT_EQ(ParseError({"-device"}), "-device: requires an argument");
+  EXPECT_CONTAINS(ParseError({"-device", "e1000"}), "-device e1000: device 'e1000' is not emulated");
+  EXPECT_CONTAINS(ParseError({"-device", ""}), "device '' is not emulated");
+  EXPECT_EQ(ParseError({"-device", "isa-debug-exit,iobase=0x501"}),
+            "-device isa-debug-exit,iobase=0x501: isa-debug-exit is fixed at iobase=0xf4");
+  EXPECT_EQ(ParseError({"-device", "isa-debug-exit,iosize=3"}),
+            "-device isa-debug-exit,iosize=3: isa-debug-exit iosize must be 1, 2 or 4");
+  EXPECT_EQ(ParseError({"-device", "isa-debug-exit,iosize"}),
+            "-device isa-debug-exit,iosize: isa-debug-exit iosize must be 1, 2 or 4");
+  EXPECT_CONTAINS(ParseError({"-device", "isa-debug-exit,foo=1"}), "unknown isa-debug-exit property 'foo'");
+  EXPECT_CONTAINS(ParseError({"-device", "isa-debug-exit", "-device", "isa-debug-exit"}), "already given");
+}
+
+// ---- Boot: -initrd, -append ----
+
+TEST(Options, InitrdAndAppend) {
+  Options o = Parse({"-initrd", "root.cpio", "-append", "console=ttyS0 quiet"});
+  EXPECT_EQ(o.initrd, "root.cpio");
+  EXPECT_EQ(o.append, "console=ttyS0 quiet");
+  EXPECT_EQ(Parse({"-append", ""}).append, "");  // given, empty: still "given"
+  EXPECT_EQ(Parse({"-append=a=b"}).append, "a=b");
+  EXPECT_EQ(Parse({"-initrd", "a", "-initrd", "b"}).initrd, "b");
+  EXPECT_EQ(ParseError({"-initrd"}), "-initrd: requires an argument");
+  EXPECT_EQ(ParseError({"-initrd", ""}), "-initrd: empty file name");
+  EXPECT_EQ(ParseError({"-append"}), "-append: requires an argument");
+}
+
+// ---- -d, -D ----
+
+TEST(Options, LogCategories) {
+  EXPECT_EQ(Parse({"-d", "in_asm"}).log_mask, kLogInAsm);
+  EXPECT_EQ(Parse({"-d", "in_asm,out_asm,exec,int,exits,mmu,io,cpu"}).log_mask,
+            kLogInAsm | kLogOutAsm | kLogExec | kLogInt | kLogExits | kLogMmu | kLogIo | kLogCpu);
+  EXPECT_EQ(Parse({"-d", "int,int"}).log_mask, kLogInt);
+  EXPECT_EQ(Parse({"-d", "int", "-d", "mmu"}).log_mask, kLogMmu);  // last wins, as in QEMU
+  EXPECT_EQ(Parse({"-d=exits"}).log_mask, kLogExits);
+  for (const LogCategoryInfo& c : kLogCategories) {
+    std::string name(c.name);
+    EXPECT_EQ(Parse({"-d", name.c_str()}).log_mask, c.bit) << name;
+    EXPECT_CONTAINS(LogCategoriesText(), "\n" + name + " ");
+  }
+}
+
+TEST(Options, LogHelp) {
+  EXPECT_EQ(Parse({"-d", "help"}).action, Options::Action::kListLogCategories);
+  EXPECT_EQ(Parse({"-d", "in_asm,help"}).action, Options::Action::kListLogCategories);
+  EXPECT_EQ(Parse({"-d", "help", "-bogus"}).action, Options::Action::kListLogCategories);
+}
+
+TEST(Options, LogErrors) {
+  EXPECT_EQ(ParseError({"-d"}), "-d: requires an argument");
+  EXPECT_EQ(ParseError({"-d", "foo"}), "-d foo: unknown logging category 'foo' (-d help lists them)");
+  EXPECT_EQ(ParseError({"-d", "in_asm,foo"}), "-d in_asm,foo: unknown logging category 'foo' (-d help lists them)");
+  EXPECT_EQ(ParseError({"-d", "IN_ASM"}), "-d IN_ASM: unknown logging category 'IN_ASM' (-d help lists them)");
+  EXPECT_EQ(ParseError({"-d", ""}), "-d: empty logging category");
+  EXPECT_EQ(ParseError({"-d", "in_asm,"}), "-d in_asm,: empty logging category");
+}
+
+TEST(Options, LogFile) {
+  EXPECT_EQ(Parse({"-D", "trace.log"}).log_file, "trace.log");
+  EXPECT_EQ(Parse({"-D", "a", "-D", "b"}).log_file, "b");
+  EXPECT_EQ(ParseError({"-D"}), "-D: requires an argument");
+  EXPECT_EQ(ParseError({"-D", ""}), "-D: empty file name");
+}
+
+// ---- -s, -S, -gdb: parsed, then refused until the gdb stub exists ----
+
+TEST(Options, GdbParsedButNotImplemented) {
+  std::string error;
+  Options o = Parse({"-gdb", "tcp::1234"});
+  EXPECT_EQ(o.gdb_dev, "tcp::1234");
+  EXPECT_FALSE(CheckImplemented(o, &error));
+  EXPECT_EQ(error, "-gdb tcp::1234: the gdb stub is not supported yet");
+
+  o = Parse({"-s"});
+  EXPECT_TRUE(o.gdb_default_port);
+  EXPECT_FALSE(CheckImplemented(o, &error));
+  EXPECT_EQ(error, "-s: the gdb stub is not supported yet");
+
+  o = Parse({"-S"});
+  EXPECT_TRUE(o.start_stopped);
+  EXPECT_FALSE(CheckImplemented(o, &error));
+  EXPECT_CONTAINS(error, "-S: ");
+  EXPECT_CONTAINS(error, "not supported yet");
+
+  EXPECT_EQ(ParseError({"-gdb"}), "-gdb: requires an argument");
+  EXPECT_EQ(ParseError({"-gdb", ""}), "-gdb: empty device");
+}
+
+// ---- A realistic command line ----
+
+TEST(Options, QemuStyleCommandLine) {
+  Options o = Parse({"-nographic", "-no-reboot", "-m", "256M", "-accel", "tcg,tb-size=32", "-serial", "mon:stdio",
+                     "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", "guest.elf", "--stats",
+                     "--stats-json", "s.json", "-d", "int,exits", "-D", "log.txt"});
+  EXPECT_EQ(o.action, Options::Action::kRun);
+  EXPECT_EQ(o.ram_bytes, 256 * MiB);
+  EXPECT_EQ(o.code_cache_bytes, 32 * MiB);
+  EXPECT_EQ(o.serial, SerialBackend::kMonStdio);
+  EXPECT_EQ(o.kernel, "guest.elf");
+  EXPECT_TRUE(o.stats);
+  EXPECT_EQ(o.stats_json_path, "s.json");
+  EXPECT_EQ(o.log_mask, kLogInt | kLogExits);
+  EXPECT_EQ(o.log_file, "log.txt");
+  EXPECT_TRUE(o.no_reboot && o.nographic && o.debug_exit_device);
+  std::string error;
+  EXPECT_TRUE(CheckImplemented(o, &error));
+}
+
+}  // namespace
+}  // namespace xlat

@@ -1,0 +1,139 @@
+#include "translator/emit_context.h"
+
+#include "codecache/code_cache.h"
+#include "cpu/thunks.h"
+#include "cpu/vcpu_context.h"
+
+namespace xlat {
+
+using namespace asmjit;
+
+x86::Gp Gpr64Reg(unsigned n) { return x86::gpq(n); }
+
+BlockEmitter::BlockEmitter(CodeCache& cache_in, const Thunks& thunks_in, PrivClass priv_in, CodeHolder& code)
+    : a(&code), cache(cache_in), thunks(thunks_in), priv(priv_in), code_(code) {}
+
+unsigned BlockEmitter::TakeScratch(uint16_t avoid, int prefer) {
+  avoid |= 1u << kRsp;
+  avoid |= displaced_;  // a displaced register is already somebody's scratch
+  unsigned pick = 16;
+  if (prefer >= 0 && !(avoid & (1u << prefer))) {
+    pick = static_cast<unsigned>(prefer);
+  } else {
+    // Prefer registers compilers use least as memory bases.
+    static constexpr uint8_t kOrder[] = {kR11, kR10, kR9, kR8, kRdx, kRsi, kRdi, kRax,
+                                         kRcx, kRbx, kRbp, kR12, kR13, kR14, kR15};
+    for (uint8_t r : kOrder)
+      if (!(avoid & (1u << r))) {
+        pick = r;
+        break;
+      }
+  }
+  // Every instruction names at most a handful of registers, so one is free.
+  Displace(pick);
+  return pick;
+}
+
+void BlockEmitter::Displace(unsigned reg) {
+  if (displaced_ & (1u << reg)) return;
+  a.mov(Ctx(CtxSpillOff(reg)), Gpr64Reg(reg));
+  displaced_ |= static_cast<uint16_t>(1u << reg);
+}
+
+void BlockEmitter::Restore(unsigned reg) {
+  if (!(displaced_ & (1u << reg))) return;
+  a.mov(Gpr64Reg(reg), Ctx(CtxSpillOff(reg)));
+  displaced_ &= static_cast<uint16_t>(~(1u << reg));
+}
+
+void BlockEmitter::RestoreAll() {
+  for (unsigned r = 0; r < 16; ++r) Restore(r);
+}
+
+uint32_t BlockEmitter::NewSite(Site site) {
+  site.block = block;
+  if (insn) {
+    site.guest_rip = insn->d.rip;
+    site.next_rip = insn->d.next_rip();
+  }
+  site.displaced = displaced_;
+  uint32_t id = cache.AddSite(site);
+  site_ids_.push_back(id);
+  return id;
+}
+
+void BlockEmitter::JumpToThunk(uint32_t site_id, const uint8_t* thunk) {
+  a.mov(Ctx(XLAT_CTX_OFF(site), 4), site_id);
+  a.jmp(Imm(reinterpret_cast<uint64_t>(thunk)));
+}
+
+void BlockEmitter::ResolveLater(const Label& label, uint32_t site_id, uint8_t* Site::*field) {
+  addrs_.push_back({label, site_id, field});
+}
+
+void BlockEmitter::EmitColdCode() {
+  // Cold emitters may queue more cold code (a stub that needs a stub).
+  for (size_t i = 0; i < cold_.size(); ++i) {
+    auto fn = std::move(cold_[i]);
+    fn();
+  }
+  cold_.clear();
+}
+
+void BlockEmitter::BeginNative() { BeginNative(displaced_, insn ? insn->index : 0); }
+
+void BlockEmitter::BeginNative(uint16_t displaced, uint16_t insn_index) {
+  open_span_.begin = a.newLabel();
+  open_span_.end = a.newLabel();
+  open_span_.insn = insn_index;
+  open_span_.displaced = displaced;
+  a.bind(open_span_.begin);
+  in_native_ = true;
+}
+
+void BlockEmitter::EndNative() {
+  a.bind(open_span_.end);
+  spans_.push_back(open_span_);
+  in_native_ = false;
+}
+
+void BlockEmitter::DirectExit(uint64_t target, x86::CondCode cond) {
+  PendingExit e{a.newLabel(), a.newLabel(), target};
+  // Long forms always: the rel32 is what linking patches.
+  if (cond == x86::CondCode::kMaxValue)
+    a.long_().jmp(e.stub);
+  else
+    a.long_().j(cond, e.stub);
+  a.bind(e.patch_end);
+  uint32_t exit_index = static_cast<uint32_t>(exits_.size());
+  exits_.push_back(e);
+  Site s{};
+  s.kind = SiteKind::kBranchExit;
+  s.target = target;
+  s.exit_index = exit_index;
+  uint32_t id = NewSite(s);
+  Label stub = e.stub;
+  Cold([this, stub, id] {
+    a.bind(stub);
+    JumpToThunk(id, thunks.exit);
+  });
+}
+
+void BlockEmitter::Finalize(uint8_t* host_base) {
+  auto addr = [&](const Label& l) { return host_base + code_.labelOffsetFromBase(l); };
+  for (const PendingAddr& p : addrs_) cache.site(p.site_id).*p.field = addr(p.label);
+  for (const PendingSpan& s : spans_) {
+    uint32_t b = static_cast<uint32_t>(code_.labelOffsetFromBase(s.begin));
+    uint32_t e = static_cast<uint32_t>(code_.labelOffsetFromBase(s.end));
+    if (e > b) block->spans.push_back(NativeSpan{b, e, s.insn, s.displaced});
+  }
+  for (const PendingExit& p : exits_) {
+    BlockExit be;
+    be.guest_target = p.target;
+    be.patch_site = addr(p.patch_end) - 4;
+    be.stub = addr(p.stub);
+    block->exits.push_back(be);
+  }
+}
+
+}  // namespace xlat

@@ -1,0 +1,140 @@
+// The state shared by every rewrite while one block is being emitted: the
+// AsmJit assembler, the guest instructions, which guest registers are
+// displaced into spill slots, the cold code deferred to the end of the block,
+// and the sites and native spans the block will carry.
+//
+// Emitted code reaches the vCPU context through GS: `Ctx(offset)` is
+// gs:[disp32]. A rewrite that needs scratch registers takes them with
+// TakeScratch(), which spills the guest value (one store) and marks the
+// register displaced; Restore() reloads it. Every site and native span
+// records the displaced set at its point, which is what lets the VMM and the
+// signal handler rebuild precise guest registers anywhere.
+#pragma once
+
+#include <asmjit/x86.h>
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "codecache/block.h"
+#include "codecache/site.h"
+#include "translator/decoder.h"
+
+namespace xlat {
+
+class CodeCache;
+struct Thunks;
+struct Stats;
+
+namespace x86 = asmjit::x86;
+
+inline x86::Mem Ctx(int32_t off, uint32_t size = 8) {
+  x86::Mem m = x86::ptr_abs(static_cast<uint64_t>(static_cast<int64_t>(off)), size);
+  m.setSegment(x86::gs);
+  return m;
+}
+// gs:[index*scale + off]
+inline x86::Mem CtxIndexed(int32_t off, const x86::Gp& index, uint32_t shift, uint32_t size = 8) {
+  x86::Mem m = x86::ptr_abs(static_cast<uint64_t>(static_cast<int64_t>(off)), index.r64(), shift, size);
+  m.setSegment(x86::gs);
+  return m;
+}
+
+x86::Gp Gpr64Reg(unsigned n);
+
+// One guest instruction as the block driver hands it to a rewrite.
+struct GuestInsn {
+  DecodedInsn d;
+  uint32_t flags_live_in = 0;   // arithmetic flags live just before it (RFLAGS bit mask)
+  uint32_t flags_live_out = 0;  // ... just after it
+  uint16_t index = 0;           // position in the block
+};
+
+class BlockEmitter {
+ public:
+  BlockEmitter(CodeCache& cache, const Thunks& thunks, PrivClass priv, asmjit::CodeHolder& code);
+
+  x86::Assembler a;
+  CodeCache& cache;
+  const Thunks& thunks;
+  const PrivClass priv;
+
+  // ---- Registers. ----
+  // Picks a GPR not in `avoid` (bit mask; rsp is always avoided), spills its
+  // guest value and marks it displaced. `prefer` is tried first if free.
+  unsigned TakeScratch(uint16_t avoid, int prefer = -1);
+  // Spills a specific register (no-op if already displaced).
+  void Displace(unsigned reg);
+  // Reloads a displaced register's guest value and un-displaces it.
+  void Restore(unsigned reg);
+  // Forgets that reg is displaced without reloading it (the instruction just
+  // wrote the guest's new value into it).
+  void Undisplace(unsigned reg) { displaced_ &= static_cast<uint16_t>(~(1u << reg)); }
+  void RestoreAll();
+  uint16_t displaced() const { return displaced_; }
+
+  // ---- Sites and thunk calls. ----
+  // Adds a site for the current instruction (guest_rip/next_rip/displaced/block
+  // filled in) and returns its id.
+  uint32_t NewSite(Site site);
+  // mov dword gs:[ctx.site], id ; jmp thunk
+  void JumpToThunk(uint32_t site_id, const uint8_t* thunk);
+  // Once the block is placed, the host address of `label` goes into the
+  // site's field (resume_in_place, resume_bounce, resume_after).
+  void ResolveLater(const asmjit::Label& label, uint32_t site_id, uint8_t* Site::*field);
+
+  // ---- Cold code, emitted after the block's hot path. ----
+  void Cold(std::function<void()> fn) { cold_.push_back(std::move(fn)); }
+  void EmitColdCode();
+
+  // ---- Native spans (for precise faults). ----
+  // Brackets host code that executes the current guest instruction natively.
+  void BeginNative();
+  // For cold copies, whose instruction and displaced set are not the emitter's current ones.
+  void BeginNative(uint16_t displaced, uint16_t insn_index);
+  void EndNative();
+
+  // ---- Raw guest bytes. ----
+  void Embed(const uint8_t* bytes, size_t n) { a.embed(bytes, n); }
+
+  // ---- Direct exits. ----
+  // Emits `jmp rel32` (or `jcc rel32` when cond != kNone) to an exit stub
+  // that leaves for guest `target`; the block can later be linked there.
+  void DirectExit(uint64_t target, x86::CondCode cond = x86::CondCode::kMaxValue);
+
+  // The instruction being translated.
+  const GuestInsn* insn = nullptr;
+  Block* block = nullptr;         // the block under construction (not yet placed)
+
+  // Finishes the sites and spans once the block's host address is known.
+  void Finalize(uint8_t* host_base);
+
+ private:
+  struct PendingSpan {
+    asmjit::Label begin, end;
+    uint16_t insn;
+    uint16_t displaced;
+  };
+  struct PendingAddr {
+    asmjit::Label label;
+    uint32_t site_id;
+    uint8_t* Site::*field;
+  };
+  struct PendingExit {
+    asmjit::Label patch_end;   // bound right after the rel32 field
+    asmjit::Label stub;
+    uint64_t target;
+  };
+  uint16_t displaced_ = 0;
+  std::vector<std::function<void()>> cold_;
+  std::vector<PendingSpan> spans_;
+  std::vector<PendingAddr> addrs_;
+  std::vector<PendingExit> exits_;
+  std::vector<uint32_t> site_ids_;
+  bool in_native_ = false;
+  PendingSpan open_span_;
+  asmjit::CodeHolder& code_;
+};
+
+}  // namespace xlat

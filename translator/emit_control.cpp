@@ -1,0 +1,151 @@
+#include "translator/emit_control.h"
+
+#include "cpu/thunks.h"
+#include "cpu/vcpu_context.h"
+#include "translator/emit_memory.h"
+#include "translator/emit_stack.h"
+
+namespace xlat {
+
+using namespace asmjit;
+
+namespace {
+
+bool FlagsLive(const GuestInsn& gi) { return (gi.flags_live_in & kArithFlags) != 0; }
+
+// Puts an indirect branch's target into r11 (displacing it). A memory
+// operand is read through the TLB with the registers as they were before the
+// instruction.
+void LoadTargetIntoR11(BlockEmitter& e, const GuestInsn& gi) {
+  const DecodedInsn& d = gi.d;
+  const ZydisDecodedOperand& op = d.ops[0];
+  auto& a = e.a;
+  e.Displace(kR11);
+  if (op.type == ZYDIS_OPERAND_TYPE_REGISTER) {
+    const int n = GprNumber(op.reg.value);
+    if (n != kR11) a.mov(x86::r11, x86::gpq(n));
+    return;
+  }
+  const AddressExpr expr = AddressOf(d, op);
+  const uint16_t avoid = GprsUsed(d) | (FlagsLive(gi) ? (1u << kRcx) : 0);
+  const unsigned seg = expr.segment >= 0 ? e.TakeScratch(avoid) : 16;
+  EmitGuestAddress(e, kR11, seg, expr);
+  if (seg < 16) e.Restore(seg);
+  GuardedAccess ga{kR11, 8, kAccessRead, FlagsLive(gi)};
+  EmitGuardedAccess(e, ga, [&a] { a.mov(x86::r11, x86::qword_ptr(x86::r11)); });
+}
+
+// Pushes the return address `ret` (a guest VA).
+void PushReturnAddress(BlockEmitter& e, const GuestInsn& gi, uint64_t ret) {
+  auto& a = e.a;
+  const int64_t sret = static_cast<int64_t>(ret);
+  if (sret == static_cast<int32_t>(sret)) {
+    EmitPushStore(e, gi, 8, 0, [&a, sret](const x86::Gp& slot) {
+      a.mov(x86::qword_ptr(slot), static_cast<int32_t>(sret));
+    });
+    return;
+  }
+  const unsigned rv = e.TakeScratch(FlagsLive(gi) ? (1u << kRcx) : 0);
+  const x86::Gp V = Gpr64Reg(rv);
+  a.mov(V, ret);
+  EmitPushStore(e, gi, 8, static_cast<uint16_t>(1u << rv),
+                [&a, V](const x86::Gp& slot) { a.mov(x86::qword_ptr(slot), V); });
+  e.Restore(rv);
+}
+
+uint64_t DirectTarget(const DecodedInsn& d) {
+  return d.next_rip() + static_cast<uint64_t>(d.ops[0].imm.value.s);
+}
+
+}  // namespace
+
+void EmitIndirectJump(BlockEmitter& e) {
+  auto& a = e.a;
+  e.Displace(kRcx);
+  const int32_t jc = CtxJumpCacheOff(e.priv);
+  Label hit = a.newLabel(), miss = a.newLabel();
+  a.movzx(x86::ecx, x86::r11w);                      // index = target bits 15:0
+  a.lea(x86::rcx, x86::ptr(x86::rcx, x86::rcx));     // 16-byte entries
+  a.mov(x86::rcx, CtxIndexed(jc, x86::rcx, 3));      // -(tag)
+  a.lea(x86::rcx, x86::ptr(x86::rcx, x86::r11));     // 0 when the tag is the target
+  a.jecxz(x86::rcx, hit);
+  a.jmp(miss);
+  a.bind(hit);
+  a.movzx(x86::ecx, x86::r11w);
+  a.lea(x86::rcx, x86::ptr(x86::rcx, x86::rcx));
+  a.jmp(CtxIndexed(jc + 8, x86::rcx, 3));            // to the block's indirect entry
+  Site s{};
+  s.kind = SiteKind::kLookupMiss;
+  const uint32_t id = e.NewSite(s);
+  e.Cold([&e, miss, id] {
+    auto& a = e.a;
+    a.bind(miss);
+    a.mov(Ctx(XLAT_CTX_OFF(rip)), x86::r11);
+    a.mov(x86::rcx, Ctx(CtxSpillOff(kRcx)));
+    a.mov(x86::r11, Ctx(CtxSpillOff(kR11)));
+    e.JumpToThunk(id, e.thunks.exit);
+  });
+}
+
+void EmitFallthrough(BlockEmitter& e, uint64_t next) { e.DirectExit(next); }
+
+void EmitJmp(BlockEmitter& e, const GuestInsn& gi) {
+  const DecodedInsn& d = gi.d;
+  if (d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+    e.DirectExit(DirectTarget(d));
+    return;
+  }
+  LoadTargetIntoR11(e, gi);
+  EmitIndirectJump(e);
+}
+
+void EmitJcc(BlockEmitter& e, const GuestInsn& gi) {
+  const DecodedInsn& d = gi.d;
+  // The condition is the low nibble of the opcode in both the 7x rel8 and
+  // the 0F 8x rel32 forms, and AsmJit's CondCode uses the same numbering.
+  const auto cond = static_cast<x86::CondCode>(d.insn.opcode & 0xf);
+  e.DirectExit(DirectTarget(d), cond);
+  e.DirectExit(d.next_rip());
+}
+
+void EmitLoop(BlockEmitter& e, const GuestInsn& gi) {
+  // loop/loope/loopne/jrcxz run natively with their rel8 pointed over the
+  // fall-through exit (a 5-byte jmp rel32) at the taken exit. This keeps
+  // their exact semantics: rcx or ecx (0x67), ZF, no flags written.
+  const DecodedInsn& d = gi.d;
+  uint8_t bytes[16];
+  const unsigned n = d.length();
+  for (unsigned i = 0; i + 1 < n; ++i) bytes[i] = d.bytes[i];
+  bytes[n - 1] = 5;
+  e.BeginNative();
+  e.Embed(bytes, n);
+  e.EndNative();
+  e.DirectExit(d.next_rip());
+  e.DirectExit(DirectTarget(d));
+}
+
+void EmitCall(BlockEmitter& e, const GuestInsn& gi) {
+  const DecodedInsn& d = gi.d;
+  if (d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+    PushReturnAddress(e, gi, d.next_rip());
+    e.DirectExit(DirectTarget(d));
+    return;
+  }
+  LoadTargetIntoR11(e, gi);
+  PushReturnAddress(e, gi, d.next_rip());
+  EmitIndirectJump(e);
+}
+
+void EmitRet(BlockEmitter& e, const GuestInsn& gi) {
+  const DecodedInsn& d = gi.d;
+  auto& a = e.a;
+  const int32_t pop = 8 + (d.insn.operand_count_visible > 0 ? static_cast<int32_t>(d.ops[0].imm.value.u) : 0);
+  e.Displace(kR11);
+  a.mov(x86::r11, x86::rsp);
+  GuardedAccess ga{kR11, 8, kAccessRead, FlagsLive(gi)};
+  EmitGuardedAccess(e, ga, [&a] { a.mov(x86::r11, x86::qword_ptr(x86::r11)); });
+  a.lea(x86::rsp, x86::ptr(x86::rsp, pop));
+  EmitIndirectJump(e);
+}
+
+}  // namespace xlat

@@ -1,0 +1,24 @@
+// Control flow: the instructions that end a block. Direct targets leave
+// through patchable exits (linked by the VMM once the target is translated);
+// indirect targets and returns are looked up inline in the jump cache.
+#pragma once
+
+#include "translator/emit_context.h"
+
+namespace xlat {
+
+void EmitJmp(BlockEmitter& e, const GuestInsn& gi);
+void EmitJcc(BlockEmitter& e, const GuestInsn& gi);
+void EmitLoop(BlockEmitter& e, const GuestInsn& gi);   // loop/loope/loopne/jrcxz/jecxz
+void EmitCall(BlockEmitter& e, const GuestInsn& gi);
+void EmitRet(BlockEmitter& e, const GuestInsn& gi);
+
+// With the guest target in r11 (r11 displaced), looks the target up in the
+// jump cache and jumps there; on a miss, leaves to the VMM with ctx.rip =
+// target. Ends the block's hot path.
+void EmitIndirectJump(BlockEmitter& e);
+
+// Ends the block with a jump to the guest instruction at `next`.
+void EmitFallthrough(BlockEmitter& e, uint64_t next);
+
+}  // namespace xlat

@@ -1,0 +1,364 @@
+#include "translator/emit_memory.h"
+
+#include <Zydis/Encoder.h>
+
+#include "cpu/thunks.h"
+#include "cpu/vcpu_context.h"
+
+namespace xlat {
+
+using namespace asmjit;
+
+namespace {
+
+constexpr int32_t kTagReadOff = offsetof(TlbEntry, neg_tag_read);
+constexpr int32_t kTagWriteOff = offsetof(TlbEntry, neg_tag_write);
+constexpr int32_t kHostPageOff = offsetof(TlbEntry, host_page);
+
+bool IsGpr32or64(ZydisRegister r) {
+  ZydisRegisterClass c = ZydisRegisterGetClass(r);
+  return c == ZYDIS_REGCLASS_GPR32 || c == ZYDIS_REGCLASS_GPR64;
+}
+
+}  // namespace
+
+uint16_t GprsUsed(const DecodedInsn& d) {
+  uint16_t m = 0;
+  auto add = [&](ZydisRegister r) {
+    int n = GprNumber(r);
+    if (n >= 0) m |= static_cast<uint16_t>(1u << n);
+  };
+  for (unsigned i = 0; i < d.insn.operand_count; ++i) {
+    const ZydisDecodedOperand& op = d.ops[i];
+    if (op.type == ZYDIS_OPERAND_TYPE_REGISTER) add(op.reg.value);
+    if (op.type == ZYDIS_OPERAND_TYPE_MEMORY) {
+      add(op.mem.base);
+      add(op.mem.index);
+    }
+  }
+  return m;
+}
+
+AddressExpr AddressOf(const DecodedInsn& d, const ZydisDecodedOperand& op) {
+  AddressExpr x;
+  x.addr_bits = static_cast<uint8_t>(d.insn.address_width);
+  if (op.mem.segment == ZYDIS_REGISTER_FS) x.segment = 4;
+  if (op.mem.segment == ZYDIS_REGISTER_GS) x.segment = 5;
+  if (op.mem.base == ZYDIS_REGISTER_RIP || op.mem.base == ZYDIS_REGISTER_EIP) {
+    uint64_t abs = d.next_rip() + static_cast<uint64_t>(op.mem.disp.value);
+    if (op.mem.base == ZYDIS_REGISTER_EIP) abs &= 0xffffffffu;
+    x.disp = static_cast<int64_t>(abs);
+    x.addr_bits = 64;
+    return x;
+  }
+  x.base = static_cast<int8_t>(GprNumber(op.mem.base));
+  x.index = static_cast<int8_t>(GprNumber(op.mem.index));
+  x.scale = op.mem.scale ? op.mem.scale : 1;
+  x.disp = op.mem.disp.has_displacement ? op.mem.disp.value : 0;
+  return x;
+}
+
+void EmitGuestAddress(BlockEmitter& e, unsigned addr_reg, unsigned tmp, const AddressExpr& x) {
+  auto& a = e.a;
+  x86::Gp rs = Gpr64Reg(addr_reg);
+  if (x.base < 0 && x.index < 0) {
+    uint64_t abs = static_cast<uint64_t>(x.disp);
+    if (x.addr_bits == 32) abs &= 0xffffffffu;
+    a.mov(rs, abs);  // AsmJit picks the shortest encoding
+  } else {
+    uint32_t shift = x.scale == 8 ? 3 : x.scale == 4 ? 2 : x.scale == 2 ? 1 : 0;
+    int32_t disp = static_cast<int32_t>(x.disp);
+    x86::Mem m;
+    if (x.addr_bits == 32) {
+      if (x.base >= 0 && x.index >= 0)
+        m = x86::ptr(x86::gpd(x.base), x86::gpd(x.index), shift, disp);
+      else if (x.base >= 0)
+        m = x86::ptr(x86::gpd(x.base), disp);
+      else
+        m = x86::ptr(static_cast<uint64_t>(static_cast<uint32_t>(disp)), x86::gpd(x.index), shift);
+      a.lea(rs.r32(), m);  // 32-bit address: the sum wraps at 4 GiB and is zero-extended
+    } else {
+      if (x.base >= 0 && x.index >= 0)
+        m = x86::ptr(x86::gpq(x.base), x86::gpq(x.index), shift, disp);
+      else if (x.base >= 0)
+        m = x86::ptr(x86::gpq(x.base), disp);
+      else
+        m = x86::ptr_abs(static_cast<uint64_t>(static_cast<int64_t>(disp)), x86::gpq(x.index), shift);
+      a.lea(rs, m);
+    }
+  }
+  if (x.segment >= 0) {
+    x86::Gp t = Gpr64Reg(tmp);
+    a.mov(t, Ctx(x.segment == 4 ? XLAT_CTX_OFF(fs_base) : XLAT_CTX_OFF(gs_base)));
+    a.lea(rs, x86::ptr(rs, t));
+  }
+}
+
+void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::function<void()>& native) {
+  auto& a = e.a;
+  const PrivClass priv = e.priv;
+  const int32_t tlb = CtxTlbOff(priv);
+  const int32_t tag = tlb + ((ga.access & kAccessWrite) ? kTagWriteOff : kTagReadOff);
+  x86::Gp rs = Gpr64Reg(ga.addr_reg);
+
+  const uint16_t before = e.displaced();
+  uint16_t avoid = static_cast<uint16_t>(1u << ga.addr_reg);
+  if (ga.flags_live) avoid |= 1u << kRcx;
+  unsigned t_reg = e.TakeScratch(avoid);
+  x86::Gp rt = Gpr64Reg(t_reg);
+
+  Label slow = e.a.newLabel(), resume_in_place = e.a.newLabel(), after = e.a.newLabel();
+  a.pext(rt, rs, Ctx(XLAT_CTX_OFF(tlb_index_mask)));
+  a.lea(rt, x86::ptr(x86::Gp(), rt, 2));  // rt *= 4
+  if (!ga.flags_live) {
+    a.add(rs, CtxIndexed(tag, rt, 3));
+    a.cmp(rs, static_cast<int32_t>(4096 - ga.size));
+    a.ja(slow);
+    a.add(rs, CtxIndexed(tlb + kHostPageOff, rt, 3));
+  } else {
+    e.Displace(kRcx);
+    // rS keeps the VA until the hit is certain, so the slow path finds it there.
+    Label hit = e.a.newLabel();
+    a.mov(x86::rcx, CtxIndexed(tag, rt, 3));
+    a.lea(x86::rcx, x86::ptr(rs, x86::rcx, 0, static_cast<int32_t>(ga.size - 1)));
+    a.pext(x86::rcx, x86::rcx, Ctx(XLAT_CTX_OFF(page_high_mask)));
+    a.jecxz(x86::rcx, hit);
+    a.jmp(slow);
+    a.bind(hit);
+    a.mov(x86::rcx, CtxIndexed(tag, rt, 3));
+    a.lea(rs, x86::ptr(rs, x86::rcx));
+    a.mov(x86::rcx, CtxIndexed(tlb + kHostPageOff, rt, 3));
+    a.lea(rs, x86::ptr(rs, x86::rcx));
+  }
+  Site slow_site{};
+  slow_site.kind = SiteKind::kMemSlow;
+  slow_site.addr_reg = static_cast<uint8_t>(ga.addr_reg);
+  slow_site.access = ga.access;
+  slow_site.size = ga.size;
+  uint32_t slow_id = e.NewSite(slow_site);
+
+  a.bind(resume_in_place);
+  // Give back the lookup's own scratches; the caller's stay displaced.
+  const uint16_t lookup_regs = static_cast<uint16_t>(e.displaced() & ~before);
+  for (unsigned r = 0; r < 16; ++r)
+    if (lookup_regs & (1u << r)) e.Restore(r);
+  const uint16_t native_displaced = e.displaced();
+
+  uint32_t post_id = 0;
+  if (ga.access & kAccessWrite) {
+    Site post{};
+    post.kind = SiteKind::kMemPost;
+    post.addr_reg = static_cast<uint8_t>(ga.addr_reg);
+    post.access = ga.access;
+    post.size = ga.size;
+    post_id = e.NewSite(post);
+    e.ResolveLater(after, post_id, &Site::resume_after);
+  }
+  e.BeginNative();
+  native();
+  e.EndNative();
+  a.bind(after);
+
+  e.ResolveLater(resume_in_place, slow_id, &Site::resume_in_place);
+  Label bounce = e.a.newLabel();
+  e.ResolveLater(bounce, slow_id, &Site::resume_bounce);
+  const bool writes = ga.access & kAccessWrite;
+  const uint8_t* vmm_call = e.thunks.vmm_call;
+  const bool flags_live = ga.flags_live;
+  const unsigned rs_num = ga.addr_reg;
+  const uint16_t insn_index = e.insn ? e.insn->index : 0;
+  e.Cold([&e, slow, bounce, after, slow_id, post_id, lookup_regs, native_displaced, writes, vmm_call, native,
+          flags_live, rs_num, t_reg, tag, insn_index] {
+    auto& a = e.a;
+    a.bind(slow);
+    // The VMM takes the VA from rS: undo the tag add of the flag-clobbering
+    // lookup (flags are dead there; the flag-free lookup left rS alone).
+    if (!flags_live) a.sub(Gpr64Reg(rs_num), CtxIndexed(tag, Gpr64Reg(t_reg), 3));
+    e.JumpToThunk(slow_id, vmm_call);
+    // The VMM resumes here with rS pointing into the bounce buffer.
+    a.bind(bounce);
+    for (unsigned r = 0; r < 16; ++r)
+      if (lookup_regs & (1u << r)) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
+    e.BeginNative(native_displaced, insn_index);
+    native();
+    e.EndNative();
+    if (writes)
+      e.JumpToThunk(post_id, vmm_call);  // writes the bounce buffer back, resumes at `after`
+    else
+      a.jmp(after);
+  });
+}
+
+bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t* len, int reg_op,
+                      ZydisRegister new_reg) {
+  ZydisEncoderRequest req;
+  if (ZYAN_FAILED(ZydisEncoderDecodedInstructionToEncoderRequest(&d.insn, d.ops, d.insn.operand_count_visible,
+                                                                 &req)))
+    return false;
+  bool found = false;
+  for (unsigned i = 0; i < req.operand_count; ++i) {
+    ZydisEncoderOperand& op = req.operands[i];
+    if (op.type == ZYDIS_OPERAND_TYPE_MEMORY && !found) {
+      op.mem.base = Gpr64(base);
+      op.mem.index = ZYDIS_REGISTER_NONE;
+      op.mem.scale = 0;
+      op.mem.displacement = 0;
+      found = true;
+    }
+    if (static_cast<int>(i) == reg_op) op.reg.value = new_reg;
+  }
+  if (!found) return false;
+  req.prefixes &= ~(ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS | ZYDIS_ATTRIB_HAS_SEGMENT_DS |
+                    ZYDIS_ATTRIB_HAS_SEGMENT_ES | ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+  req.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+  ZyanUSize n = ZYDIS_MAX_INSTRUCTION_LENGTH;
+  if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(&req, out, &n))) return false;
+  *len = n;
+  return true;
+}
+
+void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
+  const DecodedInsn& d = gi.d;
+  const int mi = d.MemOperand();
+  const ZydisDecodedOperand& op = d.ops[mi];
+  GuardedAccess ga{};
+  ga.size = static_cast<uint16_t>(op.size / 8);
+  ga.access = static_cast<uint8_t>(((op.actions & ZYDIS_OPERAND_ACTION_MASK_READ) ? kAccessRead : 0) |
+                                   ((op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) ? kAccessWrite : 0));
+  const AddressExpr expr = AddressOf(d, op);
+  ga.flags_live = (gi.flags_live_in & kArithFlags) != 0;
+  const uint16_t used = GprsUsed(d);
+
+  // A load into a full-width register that the instruction only writes can
+  // hold the address itself: its old value needs one store (for precise
+  // faults) and no reload. (Not bsf/bsr: they leave it alone for a zero source.)
+  int dest = -1;
+  if (!(ga.access & kAccessWrite) && d.mnemonic() != ZYDIS_MNEMONIC_BSF && d.mnemonic() != ZYDIS_MNEMONIC_BSR) {
+    for (unsigned i = 0; i < d.insn.operand_count; ++i) {
+      const ZydisDecodedOperand& o = d.ops[i];
+      if (o.type != ZYDIS_OPERAND_TYPE_REGISTER || o.actions != ZYDIS_OPERAND_ACTION_WRITE ||
+          !IsGpr32or64(o.reg.value))
+        continue;
+      const int n = GprNumber(o.reg.value);
+      uint16_t others = 0;  // registers named by the other register operands
+      for (unsigned j = 0; j < d.insn.operand_count; ++j)
+        if (j != i && d.ops[j].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+          int m = GprNumber(d.ops[j].reg.value);
+          if (m >= 0) others |= static_cast<uint16_t>(1u << m);
+        }
+      if (!(others & (1u << n)) && n != kRsp && !(ga.flags_live && n == kRcx)) dest = n;
+      break;
+    }
+  }
+  uint16_t avoid = used;
+  if (ga.flags_live) avoid |= 1u << kRcx;
+  unsigned rs;
+  if (dest >= 0) {
+    rs = static_cast<unsigned>(dest);
+    e.Displace(rs);
+  } else {
+    rs = e.TakeScratch(avoid);
+  }
+  ga.addr_reg = rs;
+
+  uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+  size_t len = 0;
+  ReencodeWithBase(d, rs, bytes, &len);  // the block driver checked that this works
+
+  // The segment base needs a second register only for fs:/gs: operands.
+  unsigned seg_tmp = 16;
+  if (expr.segment >= 0) seg_tmp = e.TakeScratch(avoid | (1u << rs));
+  EmitGuestAddress(e, rs, seg_tmp, expr);
+  if (seg_tmp < 16) e.Restore(seg_tmp);
+
+  std::vector<uint8_t> code(bytes, bytes + len);
+  EmitGuardedAccess(e, ga, [&e, code] { e.Embed(code.data(), code.size()); });
+  if (dest >= 0)
+    e.Undisplace(rs);  // the instruction wrote the guest's new value
+  else
+    e.Restore(rs);
+}
+
+void EmitXlat(BlockEmitter& e, const GuestInsn& gi) {
+  // xlat: al = [rbx + zero-extended al] (ebx + al with a 0x67 prefix).
+  const DecodedInsn& d = gi.d;
+  GuardedAccess ga{};
+  ga.size = 1;
+  ga.access = kAccessRead;
+  ga.flags_live = (gi.flags_live_in & kArithFlags) != 0;
+  int segment = -1;
+  for (unsigned i = 0; i < d.insn.operand_count; ++i)
+    if (d.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+      if (d.ops[i].mem.segment == ZYDIS_REGISTER_FS) segment = 4;
+      if (d.ops[i].mem.segment == ZYDIS_REGISTER_GS) segment = 5;
+    }
+  const uint16_t avoid = (1u << kRax) | (1u << kRbx) | (ga.flags_live ? (1u << kRcx) : 0);
+  const unsigned rs = e.TakeScratch(avoid);
+  ga.addr_reg = rs;
+  auto& a = e.a;
+  const x86::Gp r = Gpr64Reg(rs);
+  a.movzx(r.r32(), x86::al);
+  if (d.insn.address_width == 32)
+    a.lea(r.r32(), x86::ptr(x86::ebx, r.r32()));
+  else
+    a.lea(r, x86::ptr(x86::rbx, r));
+  if (segment >= 0) {
+    const unsigned t = e.TakeScratch(avoid | (1u << rs));
+    a.mov(Gpr64Reg(t), Ctx(segment == 4 ? XLAT_CTX_OFF(fs_base) : XLAT_CTX_OFF(gs_base)));
+    a.lea(r, x86::ptr(r, Gpr64Reg(t)));
+    e.Restore(t);
+  }
+  EmitGuardedAccess(e, ga, [&e, r] { e.a.mov(x86::al, x86::byte_ptr(r)); });
+  e.Restore(rs);
+}
+
+void EmitBitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
+  // bt/bts/btr/btc [mem], reg: the register is a signed bit offset that can
+  // reach far outside the operand. The unit accessed is at
+  //   EA + (offset SAR log2(bits)) * (bits / 8)
+  // and the bit within it is offset & (bits - 1). Both are computed without
+  // touching flags; the native instruction then runs on [unit], masked bit.
+  const DecodedInsn& d = gi.d;
+  const int mi = d.MemOperand();
+  const ZydisDecodedOperand& op = d.ops[mi];
+  const ZydisDecodedOperand& bitreg = d.ops[1];
+  const unsigned bits = op.size;  // 16, 32 or 64
+  const unsigned log2bits = bits == 16 ? 4 : bits == 32 ? 5 : 6;
+  GuardedAccess ga{};
+  ga.size = static_cast<uint16_t>(bits / 8);
+  ga.access = static_cast<uint8_t>(d.mnemonic() == ZYDIS_MNEMONIC_BT ? kAccessRead : kAccessRead | kAccessWrite);
+  ga.flags_live = (gi.flags_live_in & kArithFlags) != 0;
+  const AddressExpr expr = AddressOf(d, op);
+  const uint16_t avoid = GprsUsed(d) | (ga.flags_live ? (1u << kRcx) : 0);
+  const unsigned rs = e.TakeScratch(avoid);
+  const unsigned rt = e.TakeScratch(avoid | (1u << rs));
+  const unsigned ru = e.TakeScratch(avoid | (1u << rs) | (1u << rt));
+  ga.addr_reg = rs;
+  auto& a = e.a;
+  const x86::Gp S = Gpr64Reg(rs), T = Gpr64Reg(rt), U = Gpr64Reg(ru);
+  const int off_reg = GprNumber(bitreg.reg.value);
+  EmitGuestAddress(e, rs, rt, expr);
+  if (bits == 16)
+    a.movsx(T, x86::gpw(off_reg));
+  else if (bits == 32)
+    a.movsxd(T, x86::gpd(off_reg));
+  else
+    a.mov(T, x86::gpq(off_reg));
+  a.mov(U.r32(), log2bits);
+  a.sarx(T, T, U);
+  a.lea(S, x86::ptr(S, T, bits == 16 ? 1 : bits == 32 ? 2 : 3));
+  a.pext(U, x86::gpq(off_reg), Ctx(XLAT_CTX_OFF(bit_offset_mask) + 8 * static_cast<int32_t>(log2bits - 4)));
+  e.Restore(rt);
+  uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+  size_t len = 0;
+  const ZydisRegister masked = ZydisRegisterEncode(
+      bits == 16 ? ZYDIS_REGCLASS_GPR16 : bits == 32 ? ZYDIS_REGCLASS_GPR32 : ZYDIS_REGCLASS_GPR64,
+      static_cast<ZyanU8>(ru));
+  ReencodeWithBase(d, rs, bytes, &len, 1, masked);
+  std::vector<uint8_t> code(bytes, bytes + len);
+  EmitGuardedAccess(e, ga, [&e, code] { e.Embed(code.data(), code.size()); });
+  e.Restore(ru);
+  e.Restore(rs);
+}
+
+}  // namespace xlat

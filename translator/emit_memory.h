@@ -1,0 +1,73 @@
+// Memory accesses through the inline TLB.
+//
+// A guest memory access becomes, on the hot path:
+//
+//     lea   rS, [guest address]            ; the guest virtual address
+//     pext  rT, rS, gs:[tlb_index_mask]    ; VA bits 27:12 -> TLB index
+//     lea   rT, [rT*4]                     ; 32-byte entries: gs:[rT*8 + tlb]
+//     add   rS, gs:[rT*8 + tlb.neg_tag]    ; rS = offset in page if the tag matches
+//     cmp   rS, 4096 - size                ; hit, and not crossing the page?
+//     ja    slow                           ; (cold: the VMM walks, fills, or bounces)
+//     add   rS, gs:[rT*8 + tlb.host_page]  ; rS = host address
+//   resume_in_place:
+//     <the guest instruction, re-encoded with [rS]>
+//
+// where the guest's flags are dead before the instruction. Where they are
+// live, the range check is done without touching flags: the offset goes
+// through `lea` into rcx, `pext` keeps its bits above 11, and `jrcxz` tests
+// for zero.
+//
+// The slow path calls the VMM with the site's id and the VA in rS. The VMM
+// either fills the TLB and resumes in place with rS = host address, or points rS at the bounce buffer and resumes at a cold copy of
+// the instruction, after which (for a store) it writes the bounce buffer back
+// to guest memory: that is how page-crossing accesses to discontiguous pages,
+// MMIO, and stores to pages holding translated code are done.
+#pragma once
+
+#include <functional>
+
+#include "codecache/site.h"
+#include "translator/emit_context.h"
+
+namespace xlat {
+
+struct GuardedAccess {
+  unsigned addr_reg;     // rS: holds the guest VA when the lookup starts (and
+                         // whenever the slow path is entered), the host address after
+  uint16_t size;         // bytes accessed
+  uint8_t access;        // MemAccessBits
+  bool flags_live;       // guest flags must survive the lookup
+};
+
+// Emits the lookup for an access whose VA is already in ga.addr_reg, then
+// `native` (the host instruction(s) doing the access through [rS], run
+// natively and recorded as a native span), then binds nothing more: on
+// return the hot path continues right after the native part. `native` is
+// emitted twice (hot path and bounce path) and must not depend on emitter
+// state that changes between the two.
+void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::function<void()>& native);
+
+// Emits `lea rS, [expr]` (or `mov rS, imm` for an absolute address) plus the
+// FS/GS base; `tmp` is a free scratch for the segment base.
+void EmitGuestAddress(BlockEmitter& e, unsigned addr_reg, unsigned tmp, const AddressExpr& expr);
+
+// Builds the AddressExpr of a decoded memory operand (RIP-relative operands
+// are resolved to an absolute address).
+AddressExpr AddressOf(const DecodedInsn& d, const ZydisDecodedOperand& op);
+
+// Bit mask of the GPRs an instruction names in any operand (explicit,
+// hidden, memory base/index).
+uint16_t GprsUsed(const DecodedInsn& d);
+
+// Rewrites of instructions with memory operands.
+void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi);     // explicit operand
+void EmitXlat(BlockEmitter& e, const GuestInsn& gi);        // [rbx + al]
+void EmitBitMemInsn(BlockEmitter& e, const GuestInsn& gi);  // bt/bts/btr/btc [mem], reg
+
+// Re-encodes `d` with its explicit memory operand replaced by [base]
+// (64-bit base, no index, displacement or segment); `reg_op`/`new_reg`
+// optionally replace a register operand too. False if Zydis cannot.
+bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t* len, int reg_op = -1,
+                      ZydisRegister new_reg = ZYDIS_REGISTER_NONE);
+
+}  // namespace xlat

@@ -1,0 +1,18 @@
+// Instructions the translator hands to the VMM: sensitive instructions
+// (emulated at a block boundary), instructions that must raise an exception,
+// and string instructions (done by the VMM in the middle of a block).
+#pragma once
+
+#include "translator/emit_context.h"
+
+namespace xlat {
+
+// Ends the block: the VMM emulates the instruction at gi's rip and continues.
+void EmitEmulateExit(BlockEmitter& e, const GuestInsn& gi);
+// Ends the block: raise exception `vector` with rip = gi's rip.
+void EmitRaise(BlockEmitter& e, const GuestInsn& gi, uint8_t vector);
+// movs/stos/lods/cmps/scas with or without rep: the VMM performs the whole
+// instruction and translated code resumes after it.
+void EmitString(BlockEmitter& e, const GuestInsn& gi);
+
+}  // namespace xlat

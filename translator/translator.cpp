@@ -1,0 +1,280 @@
+#include "translator/translator.h"
+
+#include <Zydis/Zydis.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "cpu/thunks.h"
+#include "frontend/stats.h"
+#include "translator/emit_context.h"
+#include "translator/emit_control.h"
+#include "translator/emit_memory.h"
+#include "translator/emit_sensitive.h"
+#include "translator/emit_stack.h"
+#include "translator/liveness.h"
+
+namespace xlat {
+
+using namespace asmjit;
+
+namespace {
+
+constexpr uint8_t kVectorUD = 6;
+
+bool EndsBlock(InsnKind k) {
+  switch (k) {
+    case InsnKind::kJmp: case InsnKind::kJcc: case InsnKind::kLoop: case InsnKind::kCall:
+    case InsnKind::kRet: case InsnKind::kCallout: case InsnKind::kUndefined:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Forms the rewrites do not cover are refused with #UD rather than run
+// wrongly; each is rare in real code (and reported once on stderr).
+InsnKind Refine(const DecodedInsn& d, InsnKind k) {
+  const bool far = d.insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR;
+  switch (k) {
+    case InsnKind::kJmp: case InsnKind::kCall: case InsnKind::kRet:
+      if (far) return InsnKind::kCallout;
+      if (d.insn.operand_width != 64) return InsnKind::kUndefined;
+      return k;
+    case InsnKind::kEnter:
+      if (d.ops[1].imm.value.u != 0 || d.insn.operand_width != 64) return InsnKind::kUndefined;
+      return k;
+    case InsnKind::kLeave:
+      return d.insn.operand_width == 64 ? k : InsnKind::kUndefined;
+    case InsnKind::kMem: case InsnKind::kBitMem: {
+      int mi = d.MemOperand();
+      if (mi < 0) return InsnKind::kCopy;
+      unsigned size = d.ops[mi].size / 8;
+      uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+      size_t len;
+      if (size == 0 || size > 1024 || !ReencodeWithBase(d, kR11, bytes, &len)) {
+        static bool warned = false;
+        if (!warned) {
+          std::fprintf(stderr, "xlat: warning: cannot rewrite instruction at %#llx (%s): raising #UD\n",
+                       static_cast<unsigned long long>(d.rip), ZydisMnemonicGetString(d.mnemonic()));
+          warned = true;
+        }
+        return InsnKind::kUndefined;
+      }
+      return k;
+    }
+    default:
+      return k;
+  }
+}
+
+// A RIP-relative lea computes a guest address: it becomes a constant.
+bool EmitRipRelativeLea(BlockEmitter& e, const DecodedInsn& d) {
+  const ZydisDecodedOperand& src = d.ops[1];
+  if (src.type != ZYDIS_OPERAND_TYPE_MEMORY ||
+      (src.mem.base != ZYDIS_REGISTER_RIP && src.mem.base != ZYDIS_REGISTER_EIP))
+    return false;
+  uint64_t value = d.next_rip() + static_cast<uint64_t>(src.mem.disp.value);
+  if (src.mem.base == ZYDIS_REGISTER_EIP) value &= 0xffffffffu;
+  const int n = GprNumber(d.ops[0].reg.value);
+  switch (d.ops[0].size) {
+    case 64: e.a.mov(x86::gpq(n), value); break;
+    case 32: e.a.mov(x86::gpd(n), static_cast<uint32_t>(value)); break;
+    default: e.a.mov(x86::gpw(n), static_cast<uint16_t>(value)); break;
+  }
+  return true;
+}
+
+void CountKind(Stats& s, InsnKind k) {
+  switch (k) {
+    case InsnKind::kCopy: case InsnKind::kDrop: ++s.insns_copied; break;
+    case InsnKind::kMem: case InsnKind::kBitMem: ++s.insns_mem_rewritten; break;
+    case InsnKind::kXlat: case InsnKind::kPush: case InsnKind::kPop: case InsnKind::kLeave:
+    case InsnKind::kEnter: case InsnKind::kString: ++s.insns_implicit_mem; break;
+    case InsnKind::kJmp: case InsnKind::kJcc: case InsnKind::kLoop: case InsnKind::kCall:
+    case InsnKind::kRet: ++s.insns_control; break;
+    case InsnKind::kCallout: ++s.insns_callout; break;
+    case InsnKind::kUndefined: ++s.insns_undefined; break;
+  }
+}
+
+}  // namespace
+
+Translator::Translator(CodeCache& cache, const Thunks& thunks, Stats& stats)
+    : cache_(cache), thunks_(thunks), stats_(stats) {}
+
+TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFetcher& fetch) {
+  TranslateResult result;
+  if (cache_.room() < kMaxBlockHostBytes) {
+    result.kind = TranslateResult::Kind::kCacheFull;
+    return result;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t page0_va = rip & ~0xfffull;
+  const CodePage page0 = fetch(page0_va);
+  if (!page0.ok) {
+    result.kind = TranslateResult::Kind::kFetchFault;
+    result.fault_va = rip;
+    result.pf_error = page0.pf_error;
+    return result;
+  }
+  CodePage page1;
+  bool fetched_page1 = false;
+
+  // ---- Decode the block. ----
+  std::vector<DecodedInsn> decoded;
+  std::vector<InsnKind> kinds;
+  decoded.reserve(32);
+  uint64_t pc = rip;
+  bool crosses = false;
+  while (decoded.size() < kMaxBlockInsns) {
+    const uint64_t off = pc - page0_va;
+    if (off >= 4096) break;  // the next instruction starts on the next page
+    DecodedInsn d;
+    const size_t avail = 4096 - off;
+    Decoder::Status st = decoder_.Decode(page0.host + off, avail < 15 ? avail : 15, pc, &d);
+    if (st == Decoder::Status::kNeedMoreBytes && avail < 15) {
+      if (!fetched_page1) {
+        page1 = fetch(page0_va + 4096);
+        fetched_page1 = true;
+      }
+      if (!page1.ok) {
+        if (decoded.empty()) {
+          result.kind = TranslateResult::Kind::kFetchFault;
+          result.fault_va = page0_va + 4096;
+          result.pf_error = page1.pf_error;
+          return result;
+        }
+        break;  // end before it; running there will raise the #PF precisely
+      }
+      uint8_t buf[15];
+      std::memcpy(buf, page0.host + off, avail);
+      std::memcpy(buf + avail, page1.host, 15 - avail);
+      st = decoder_.Decode(buf, 15, pc, &d);
+      if (st == Decoder::Status::kOk) crosses = true;
+    }
+    InsnKind kind;
+    if (st != Decoder::Status::kOk) {
+      d = DecodedInsn{};
+      d.rip = pc;
+      kind = InsnKind::kUndefined;
+    } else {
+      kind = Refine(d, Classify(d));
+    }
+    decoded.push_back(d);
+    kinds.push_back(kind);
+    if (EndsBlock(kind) || crosses) break;
+    pc = d.next_rip();
+  }
+  const DecodedInsn& last = decoded.back();
+  const uint64_t end_rip = kinds.back() == InsnKind::kUndefined ? last.rip : last.next_rip();
+
+  // ---- Flag liveness. ----
+  std::vector<FlagEffect> effects(decoded.size());
+  for (size_t i = 0; i < decoded.size(); ++i) {
+    // An instruction the VMM handles (or that raises) may see every flag.
+    if (kinds[i] == InsnKind::kUndefined || kinds[i] == InsnKind::kCallout || kinds[i] == InsnKind::kString)
+      effects[i].reads = kArithFlags;
+    else
+      effects[i] = FlagEffectOf(decoded[i]);
+  }
+  std::vector<uint32_t> live_in(decoded.size()), live_out(decoded.size());
+  ComputeFlagLiveness(effects, live_in, live_out);
+
+  // ---- Emit. ----
+  auto block = std::make_unique<Block>();
+  block->guest_rip = rip;
+  block->guest_phys = page0.pa + (rip - page0_va);
+  block->priv = priv;
+  block->key = BlockKey(block->guest_phys, priv);
+  block->guest_size = static_cast<uint32_t>(end_rip - rip);
+  block->pages[0] = page0.pa;
+  if (crosses) block->pages[1] = page1.pa;
+
+  const uint32_t first_site = cache_.site_count();
+  uint8_t* const base = cache_.cursor();
+  CodeHolder code;
+  code.init(Environment(Arch::kX64), reinterpret_cast<uint64_t>(base));
+  BlockEmitter e(cache_, thunks_, priv, code);
+  e.block = block.get();
+
+  // Entries: the jump cache enters at the indirect entry, which restores the
+  // two registers its lookup displaced; every entry polls for interrupts.
+  e.a.mov(x86::rcx, Ctx(CtxSpillOff(kRcx)));
+  e.a.mov(x86::r11, Ctx(CtxSpillOff(kR11)));
+  Label entry = e.a.newLabel();
+  e.a.bind(entry);
+  GuestInsn gi;
+  gi.d = decoded[0];
+  gi.index = 0;
+  e.insn = &gi;
+  e.BeginNative();
+  e.a.mov(Ctx(XLAT_CTX_OFF(poll_page), 1), 0);  // faults when a poll is pending
+  e.EndNative();
+
+  bool ended = false;
+  for (size_t i = 0; i < decoded.size(); ++i) {
+    gi.d = decoded[i];
+    gi.index = static_cast<uint16_t>(i);
+    gi.flags_live_in = live_in[i];
+    gi.flags_live_out = live_out[i];
+    e.insn = &gi;
+    block->insn_rips.push_back(gi.d.rip);
+    CountKind(stats_, kinds[i]);
+    switch (kinds[i]) {
+      case InsnKind::kCopy:
+        if (gi.d.mnemonic() == ZYDIS_MNEMONIC_LEA && EmitRipRelativeLea(e, gi.d)) break;
+        e.BeginNative();
+        e.Embed(gi.d.bytes, gi.d.length());
+        e.EndNative();
+        break;
+      case InsnKind::kDrop: break;
+      case InsnKind::kMem: EmitMemInsn(e, gi); break;
+      case InsnKind::kBitMem: EmitBitMemInsn(e, gi); break;
+      case InsnKind::kXlat: EmitXlat(e, gi); break;
+      case InsnKind::kPush: EmitPush(e, gi); break;
+      case InsnKind::kPop: EmitPop(e, gi); break;
+      case InsnKind::kLeave: EmitLeave(e, gi); break;
+      case InsnKind::kEnter: EmitEnter(e, gi); break;
+      case InsnKind::kString: EmitString(e, gi); break;
+      case InsnKind::kJmp: EmitJmp(e, gi); ended = true; break;
+      case InsnKind::kJcc: EmitJcc(e, gi); ended = true; break;
+      case InsnKind::kLoop: EmitLoop(e, gi); ended = true; break;
+      case InsnKind::kCall: EmitCall(e, gi); ended = true; break;
+      case InsnKind::kRet: EmitRet(e, gi); ended = true; break;
+      case InsnKind::kCallout: EmitEmulateExit(e, gi); ended = true; break;
+      case InsnKind::kUndefined: EmitRaise(e, gi, kVectorUD); ended = true; break;
+    }
+  }
+  if (!ended) {
+    e.RestoreAll();
+    EmitFallthrough(e, end_rip);
+  }
+  e.EmitColdCode();
+
+  if (code.flatten() || code.resolveUnresolvedLinks() || code.relocateToBase(reinterpret_cast<uint64_t>(base)) ||
+      code.codeSize() > cache_.room()) {
+    cache_.TruncateSites(first_site);
+    result.kind = TranslateResult::Kind::kCacheFull;
+    return result;
+  }
+  const size_t size = code.codeSize();
+  code.copyFlattenedData(base, cache_.room());
+  block->host_code = base;
+  block->entry = base + code.labelOffsetFromBase(entry);
+  block->host_size = static_cast<uint32_t>(size);
+  e.Finalize(base);
+  Block* placed = cache_.Commit(std::move(block));
+
+  stats_.blocks_translated++;
+  stats_.guest_insns_translated += decoded.size();
+  stats_.guest_bytes_translated += placed->guest_size;
+  stats_.host_bytes_emitted += size;
+  stats_.translate_ns += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+  result.block = placed;
+  return result;
+}
+
+}  // namespace xlat

@@ -1,0 +1,58 @@
+// The translator: guest code at a guest virtual address -> a Block in the
+// code cache. It decodes a basic block (Zydis), classifies each instruction
+// (classify.h), computes flag liveness, and hands each instruction to the
+// rewrite for its kind (emit_*.cpp).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "codecache/code_cache.h"
+#include "translator/classify.h"
+#include "translator/decoder.h"
+
+namespace xlat {
+
+struct Thunks;
+struct Stats;
+
+// A guest code page as the translator sees it.
+struct CodePage {
+  bool ok = false;
+  uint64_t pa = 0;                // guest physical address of the page
+  const uint8_t* host = nullptr;  // its 4096 bytes
+  uint32_t pf_error = 0;          // #PF error code when !ok
+};
+// Maps a 4 KiB-aligned guest VA to its code page (walking the guest's page
+// tables for an instruction fetch at the block's privilege).
+using CodeFetcher = std::function<CodePage(uint64_t va_page)>;
+
+struct TranslateResult {
+  enum class Kind { kOk, kFetchFault, kCacheFull } kind = Kind::kOk;
+  Block* block = nullptr;
+  uint64_t fault_va = 0;   // kFetchFault: CR2
+  uint32_t pf_error = 0;   // kFetchFault: #PF error code
+};
+
+class Translator {
+ public:
+  Translator(CodeCache& cache, const Thunks& thunks, Stats& stats);
+
+  // Translates the block starting at guest VA `rip`. kCacheFull: the caller
+  // must flush the code cache and retry.
+  TranslateResult Translate(uint64_t rip, PrivClass priv, const CodeFetcher& fetch);
+
+  // The most host code a block may need, with its cold code: translation
+  // needs at least this much room.
+  static constexpr uint64_t kMaxBlockHostBytes = 256 * 1024;
+  static constexpr unsigned kMaxBlockInsns = 128;
+
+ private:
+  CodeCache& cache_;
+  const Thunks& thunks_;
+  Stats& stats_;
+  Decoder decoder_;
+};
+
+}  // namespace xlat
