@@ -17,12 +17,15 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "cpu/emulate.h"
 #include "cpu/host_signals.h"
 #include "cpu/string_ops.h"
 #include "cpu/vcpu_runtime.h"
+#include "translator/block_dump.h"
 #include "devices/port_bus.h"
 #include "frontend/stats.h"
 #include "mmu/guest_ram.h"
@@ -434,6 +437,13 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     TranslateResult r = translator_->Translate(rip, p, fetch);
     if (r.kind == TranslateResult::Kind::kOk) {
+      static const bool dump = std::getenv("XLAT_DUMP") != nullptr;
+      if (dump) {
+        std::vector<uint8_t> guest(r.block->guest_size);
+        GuestFault ignored;
+        ReadVirt(rip, guest.data(), guest.size(), &ignored, AccessKind::kExecute);
+        std::fputs(DumpBlock(*r.block, guest.data(), true, true).c_str(), stderr);
+      }
       // Stores to the block's pages must now leave the fast path.
       for (uint64_t page : r.block->pages)
         if (page != ~0ull) tlb_->RevokeWrite(page);

@@ -13,7 +13,10 @@
 # zone in either build: inline asm in the tests pushes and calls, and the
 # guest may one day take an exception frame below rsp. The guest build adds
 # -ffreestanding -nostdlib and links with runtime/guest.ld.
-include_guard(GLOBAL)
+#
+# Include it from any directory that makes guest programs (roms/ and bench/
+# do): the flag variables below are directory-scoped, the runtime targets are
+# made once.
 
 set(XLAT_GUEST_RUNTIME_DIR ${CMAKE_CURRENT_LIST_DIR}/runtime)
 

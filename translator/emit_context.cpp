@@ -97,13 +97,13 @@ void BlockEmitter::EndNative() {
   in_native_ = false;
 }
 
-void BlockEmitter::DirectExit(uint64_t target, x86::CondCode cond) {
+void BlockEmitter::DirectExitImpl(uint64_t target, bool conditional, x86::CondCode cond) {
   PendingExit e{a.newLabel(), a.newLabel(), target};
   // Long forms always: the rel32 is what linking patches.
-  if (cond == x86::CondCode::kMaxValue)
-    a.long_().jmp(e.stub);
-  else
+  if (conditional)
     a.long_().j(cond, e.stub);
+  else
+    a.long_().jmp(e.stub);
   a.bind(e.patch_end);
   uint32_t exit_index = static_cast<uint32_t>(exits_.size());
   exits_.push_back(e);
@@ -112,6 +112,7 @@ void BlockEmitter::DirectExit(uint64_t target, x86::CondCode cond) {
   s.target = target;
   s.exit_index = exit_index;
   uint32_t id = NewSite(s);
+  direct_exit_count++;
   Label stub = e.stub;
   Cold([this, stub, id] {
     a.bind(stub);

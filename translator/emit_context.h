@@ -99,9 +99,12 @@ class BlockEmitter {
   void Embed(const uint8_t* bytes, size_t n) { a.embed(bytes, n); }
 
   // ---- Direct exits. ----
-  // Emits `jmp rel32` (or `jcc rel32` when cond != kNone) to an exit stub
-  // that leaves for guest `target`; the block can later be linked there.
-  void DirectExit(uint64_t target, x86::CondCode cond = x86::CondCode::kMaxValue);
+  // Emits `jmp rel32` to an exit stub that leaves for guest `target`; the
+  // block can later be linked there. DirectExitIf: `jcc rel32`.
+  void DirectExit(uint64_t target) { DirectExitImpl(target, false, x86::CondCode::kO); }
+  void DirectExitIf(x86::CondCode cond, uint64_t target) { DirectExitImpl(target, true, cond); }
+
+  uint32_t direct_exit_count = 0;  // for Stats::direct_branch_sites
 
   // The instruction being translated.
   const GuestInsn* insn = nullptr;
@@ -111,6 +114,7 @@ class BlockEmitter {
   void Finalize(uint8_t* host_base);
 
  private:
+  void DirectExitImpl(uint64_t target, bool conditional, x86::CondCode cond);
   struct PendingSpan {
     asmjit::Label begin, end;
     uint16_t insn;

@@ -104,7 +104,7 @@ void EmitJcc(BlockEmitter& e, const GuestInsn& gi) {
   // The condition is the low nibble of the opcode in both the 7x rel8 and
   // the 0F 8x rel32 forms, and AsmJit's CondCode uses the same numbering.
   const auto cond = static_cast<x86::CondCode>(d.insn.opcode & 0xf);
-  e.DirectExit(DirectTarget(d), cond);
+  e.DirectExitIf(cond, DirectTarget(d));
   e.DirectExit(d.next_rip());
 }
 

@@ -268,6 +268,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   Block* placed = cache_.Commit(std::move(block));
 
   stats_.blocks_translated++;
+  stats_.direct_branch_sites += e.direct_exit_count;
   stats_.guest_insns_translated += decoded.size();
   stats_.guest_bytes_translated += placed->guest_size;
   stats_.host_bytes_emitted += size;

@@ -146,7 +146,7 @@ int main(void) {
   int64_t executed = Run(kSieve, r);
   guest_printf("interp-sieve: primes-x12=%ld bytecodes=%ld\n", (long)r[0], (long)executed);
   int64_t f[16] = {0};
-  f[1] = 20000000;
+  f[1] = 40000000;
   executed = Run(kFib, f);
   guest_printf("interp-fib: value=%ld bytecodes=%ld\n", (long)f[3], (long)executed);
   return 0;

@@ -1,9 +1,9 @@
-// matmul.c — double-precision matrix multiply, C = A * B for 1024x1024
+// matmul.c — double-precision matrix multiply, C = A * B for 2048x2048
 // matrices, blocked i-k-j loops (the inner loop vectorizes to AVX2/FMA):
 // floating-point throughput and streaming memory access.
 #include "common.h"
 
-#define N 1024
+#define N 2048
 #define BLOCK 64
 static double a[N][N] __attribute__((aligned(64)));
 static double b[N][N] __attribute__((aligned(64)));
@@ -38,7 +38,7 @@ int main(void) {
     memcpy(&bits, &c[i][(i * 31) % N], 8);
     h = MixIn(h, bits);
   }
-  guest_printf("matmul-1024-f64: trace*1e6=%ld weighted*1e6=%ld bits-hash=%016lx\n", (long)(trace * 1e6),
+  guest_printf("matmul-2048-f64: trace*1e6=%ld weighted*1e6=%ld bits-hash=%016lx\n", (long)(trace * 1e6),
                (long)(weighted * 1e6), h);
   return 0;
 }

@@ -5,7 +5,7 @@
 #include "common.h"
 
 #define ENTRIES (32u << 20)  // 32 Mi x 8 bytes = 256 MiB
-#define STEPS (24u << 20)
+#define STEPS (4u << 20)
 static uint64_t next[ENTRIES];
 
 int main(void) {
