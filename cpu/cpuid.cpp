@@ -25,7 +25,7 @@ constexpr uint32_t kLeaf1Edx = Bit(0) /*FPU*/ | Bit(3) /*PSE*/ | Bit(4) /*TSC*/ 
                                Bit(25) /*SSE*/ | Bit(26) /*SSE2*/;
 // Leaf 7.0.
 constexpr uint32_t kLeaf7Ebx = Bit(3) /*BMI1*/ | Bit(5) /*AVX2*/ | Bit(8) /*BMI2*/ | Bit(9) /*ERMS*/ |
-                               Bit(19) /*ADX*/;
+                               Bit(19) /*ADX*/ | Bit(23) /*CLFLUSHOPT*/ | Bit(24) /*CLWB*/;
 constexpr uint32_t kLeaf7Ecx = Bit(22) /*RDPID*/;
 // Leaf 0x80000001.
 constexpr uint32_t kExt1Ecx = Bit(0) /*LAHF/SAHF in 64-bit mode*/ | Bit(5) /*LZCNT*/;

@@ -75,6 +75,9 @@ class Emulator {
   void Gather();
   void MaskMove();
   void SegmentMove();
+  void Enter();
+  void Iret();
+  void FarRet();
 
   VcpuRuntime& rt_;
   VcpuContext& c_;
@@ -201,6 +204,9 @@ void Emulator::Run() {
     case ZYDIS_MNEMONIC_PUSH: case ZYDIS_MNEMONIC_POP:
       SegmentMove();
       return;
+    case ZYDIS_MNEMONIC_ENTER: Enter(); return;
+    case ZYDIS_MNEMONIC_IRET: case ZYDIS_MNEMONIC_IRETD: case ZYDIS_MNEMONIC_IRETQ: Iret(); return;
+    case ZYDIS_MNEMONIC_RET: FarRet(); return;
     default:
       // syscall/sysret, iret, far transfers and segment loads come with
       // privilege levels and descriptor tables (the system issue).
@@ -723,6 +729,72 @@ void Emulator::SegmentMove() {
     c_.gpr[kRsp] += size;
   }
   Next();
+}
+
+void Emulator::Enter() {
+  // enter size, level with level > 0 (the translator does level 0 itself):
+  // copies level-1 frame pointers of the enclosing frames, then the new one.
+  if (d_.insn.operand_width != 64) return Fault(kVecUD);
+  const uint64_t size = d_.ops[0].imm.value.u & 0xffff;
+  const unsigned level = d_.ops[1].imm.value.u & 31;
+  uint64_t rsp = c_.gpr[kRsp];
+  uint64_t rbp = c_.gpr[kRbp];
+  auto push = [&](uint64_t v) {
+    rsp -= 8;
+    return Write(rsp, &v, 8);
+  };
+  if (!push(rbp)) return;
+  const uint64_t frame = rsp;
+  if (level > 0) {
+    for (unsigned i = 1; i < level; ++i) {
+      rbp -= 8;
+      uint64_t v;
+      if (!Read(rbp, &v, 8) || !push(v)) return;
+    }
+    if (!push(frame)) return;
+  }
+  c_.gpr[kRbp] = frame;
+  c_.gpr[kRsp] = rsp - size;
+  Next();
+}
+
+void Emulator::Iret() {
+  // iret in 64-bit mode pops rip, cs, rflags, rsp, ss (operand-size each).
+  // Descriptor checks and the privilege change come with the system issue;
+  // here the new CPL is the RPL of the popped CS.
+  const unsigned size = d_.insn.operand_width / 8;
+  uint64_t frame[5] = {};
+  uint64_t rsp = c_.gpr[kRsp];
+  for (int i = 0; i < 5; ++i) {
+    if (!Read(rsp, &frame[i], size)) return;
+    rsp += size;
+  }
+  const unsigned new_cpl = frame[1] & 3;
+  if (new_cpl < c_.cpl) return rt_.RaiseWithError(kVecGP, static_cast<uint32_t>(frame[1] & 0xfffc));
+  uint64_t changeable = kArithFlags | kFlagTF | kFlagDF | kFlagNT | kFlagAC | kFlagID | kFlagRF;
+  if (c_.cpl == 0) changeable |= kFlagIOPL | kFlagVIF | kFlagVIP;
+  if (c_.cpl <= Iopl()) changeable |= kFlagIF;
+  if (size == 2) changeable &= 0xffff;
+  c_.rip = size == 4 ? (frame[0] & 0xffffffffu) : size == 2 ? (frame[0] & 0xffff) : frame[0];
+  c_.sel[1] = static_cast<uint16_t>(frame[1]);
+  c_.rflags = (c_.rflags & ~changeable) | (frame[2] & changeable) | 2;
+  c_.gpr[kRsp] = frame[3];
+  c_.sel[2] = static_cast<uint16_t>(frame[4]);
+  c_.cpl = new_cpl;
+}
+
+void Emulator::FarRet() {
+  // ret far [imm16]: pops rip and cs (operand-size each, 32-bit by default).
+  if (d_.insn.meta.branch_type != ZYDIS_BRANCH_TYPE_FAR) return Fault(kVecUD);
+  const unsigned size = d_.insn.operand_width / 8;
+  uint64_t rip = 0, cs = 0;
+  if (!Read(c_.gpr[kRsp], &rip, size) || !Read(c_.gpr[kRsp] + size, &cs, size)) return;
+  const unsigned new_cpl = cs & 3;
+  if (new_cpl != c_.cpl) return rt_.RaiseWithError(kVecGP, static_cast<uint32_t>(cs & 0xfffc));
+  const uint64_t pop = d_.insn.operand_count_visible > 0 ? (d_.ops[0].imm.value.u & 0xffff) : 0;
+  c_.gpr[kRsp] += 2 * size + pop;
+  c_.sel[1] = static_cast<uint16_t>(cs);
+  c_.rip = rip;
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 # Runs as root (CI, containers) or through sudo.
 set -eu
 PKGS="cmake make g++ pkg-config libzydis-dev libasmjit-dev libcapstone-dev libsdl2-dev \
-libgtest-dev libbenchmark-dev clang"
+libgtest-dev libbenchmark-dev clang time python3"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

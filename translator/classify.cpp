@@ -61,7 +61,9 @@ constexpr Rule kRules[] = {
     {ZYDIS_MNEMONIC_XSAVES, InsnKind::kUndefined}, {ZYDIS_MNEMONIC_XSAVES64, InsnKind::kUndefined},
     {ZYDIS_MNEMONIC_XRSTORS, InsnKind::kUndefined}, {ZYDIS_MNEMONIC_XRSTORS64, InsnKind::kUndefined},
     {ZYDIS_MNEMONIC_XGETBV, InsnKind::kCallout}, {ZYDIS_MNEMONIC_XSETBV, InsnKind::kCallout},
-    {ZYDIS_MNEMONIC_CLFLUSH, InsnKind::kDrop},
+    // Cache write-back hints: no architectural effect on a coherent machine.
+    {ZYDIS_MNEMONIC_CLFLUSH, InsnKind::kDrop}, {ZYDIS_MNEMONIC_CLFLUSHOPT, InsnKind::kDrop},
+    {ZYDIS_MNEMONIC_CLWB, InsnKind::kDrop},
     // Sensitive: privileged, or different in a host user process.
     {ZYDIS_MNEMONIC_CLI, InsnKind::kCallout}, {ZYDIS_MNEMONIC_STI, InsnKind::kCallout},
     {ZYDIS_MNEMONIC_PUSHF, InsnKind::kCallout}, {ZYDIS_MNEMONIC_PUSHFQ, InsnKind::kCallout},
@@ -119,7 +121,7 @@ bool ExtensionSupported(ZydisISAExt ext) {
     case ZYDIS_ISA_EXT_MOVBE: case ZYDIS_ISA_EXT_AES: case ZYDIS_ISA_EXT_AVXAES:
     case ZYDIS_ISA_EXT_PCLMULQDQ: case ZYDIS_ISA_EXT_PAUSE: case ZYDIS_ISA_EXT_CLFSH:
     case ZYDIS_ISA_EXT_XSAVE: case ZYDIS_ISA_EXT_RDTSCP: case ZYDIS_ISA_EXT_RDPID:
-    case ZYDIS_ISA_EXT_MONITOR:
+    case ZYDIS_ISA_EXT_MONITOR: case ZYDIS_ISA_EXT_CLFLUSHOPT: case ZYDIS_ISA_EXT_CLWB:
       return true;
     default:
       return false;
@@ -191,6 +193,12 @@ InsnKind Classify(const DecodedInsn& d) {
   int mem = d.MemOperand();
   if (k >= 0) {
     InsnKind kind = static_cast<InsnKind>(k);
+    // movsd/cmpsd name both string instructions and SSE2 scalar-double ones.
+    // (The string forms have only implicit operands.)
+    if (kind == InsnKind::kString && d.insn.operand_count_visible > 0) {
+      if (HasHiddenMemory(d)) return InsnKind::kUndefined;
+      return mem >= 0 ? InsnKind::kMem : InsnKind::kCopy;
+    }
     if (kind == InsnKind::kBitMem && mem < 0) return InsnKind::kCopy;
     if (kind == InsnKind::kBitMem && d.ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) return InsnKind::kMem;
     if (kind == InsnKind::kMem) kind = mem >= 0 ? InsnKind::kMem : InsnKind::kCopy;

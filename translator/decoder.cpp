@@ -43,3 +43,13 @@ bool IsHighByteReg(ZydisRegister reg) {
 ZydisRegister Gpr64(unsigned num) { return ZydisRegisterEncode(ZYDIS_REGCLASS_GPR64, static_cast<ZyanU8>(num)); }
 
 }  // namespace xlat
+
+namespace xlat {
+
+bool UsesHighByteRegister(const DecodedInsn& d) {
+  for (unsigned i = 0; i < d.insn.operand_count; ++i)
+    if (d.ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER && IsHighByteReg(d.ops[i].reg.value)) return true;
+  return false;
+}
+
+}  // namespace xlat

@@ -39,5 +39,8 @@ int GprNumber(ZydisRegister reg);
 // True for ah, ch, dh, bh (not encodable together with a REX prefix).
 bool IsHighByteReg(ZydisRegister reg);
 ZydisRegister Gpr64(unsigned num);
+// True when an operand is ah/ch/dh/bh: the instruction cannot take a REX
+// prefix, so a rewrite may only use rax..rdi in its operands.
+bool UsesHighByteRegister(const DecodedInsn& d);
 
 }  // namespace xlat

@@ -252,12 +252,14 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   }
   uint16_t avoid = used;
   if (ga.flags_live) avoid |= 1u << kRcx;
+  // With ah..bh in the instruction there is no REX prefix: the base must be one of rax..rdi.
+  const uint16_t base_avoid = UsesHighByteRegister(d) ? static_cast<uint16_t>(avoid | 0xff00) : avoid;
   unsigned rs;
   if (dest >= 0) {
     rs = static_cast<unsigned>(dest);
     e.Displace(rs);
   } else {
-    rs = e.TakeScratch(avoid);
+    rs = e.TakeScratch(base_avoid);
   }
   ga.addr_reg = rs;
 

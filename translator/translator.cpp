@@ -43,7 +43,9 @@ InsnKind Refine(const DecodedInsn& d, InsnKind k) {
       if (d.insn.operand_width != 64) return InsnKind::kUndefined;
       return k;
     case InsnKind::kEnter:
-      if (d.ops[1].imm.value.u != 0 || d.insn.operand_width != 64) return InsnKind::kUndefined;
+      // Nesting levels above 0 copy frame pointers in a loop: the VMM does those.
+      if ((d.ops[1].imm.value.u & 31) != 0) return InsnKind::kCallout;
+      if (d.insn.operand_width != 64) return InsnKind::kUndefined;
       return k;
     case InsnKind::kLeave:
       return d.insn.operand_width == 64 ? k : InsnKind::kUndefined;
@@ -53,7 +55,7 @@ InsnKind Refine(const DecodedInsn& d, InsnKind k) {
       unsigned size = d.ops[mi].size / 8;
       uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
       size_t len;
-      if (size == 0 || size > 1024 || !ReencodeWithBase(d, kR11, bytes, &len)) {
+      if (size == 0 || size > 1024 || !ReencodeWithBase(d, UsesHighByteRegister(d) ? kRsi : kR11, bytes, &len)) {
         static bool warned = false;
         if (!warned) {
           std::fprintf(stderr, "xlat: warning: cannot rewrite instruction at %#llx (%s): raising #UD\n",

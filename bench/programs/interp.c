@@ -1,7 +1,8 @@
 // interp.c — a bytecode interpreter dominated by indirect branches: a
 // register VM dispatched by computed goto (one indirect jump per bytecode,
-// from a different site per opcode: "threaded code"). It runs a sieve of
-// Eratosthenes and an iterative Fibonacci-mod loop written in its bytecode.
+// from several sites: "threaded code"). It runs a sieve of Eratosthenes and
+// an iterative Fibonacci-mod loop written in its bytecode, ~560 million
+// dispatches in all.
 #include "common.h"
 
 enum Op {
