@@ -24,9 +24,10 @@ set(XLAT_GUEST_RUNTIME_DIR ${CMAKE_CURRENT_LIST_DIR}/runtime)
 set(XLAT_GUEST_COMMON_FLAGS -O2 -march=x86-64-v3 -fno-pie -fno-stack-protector -mno-red-zone
     -fno-asynchronous-unwind-tables -fcf-protection=none -Wall -Wextra)
 # Only the guest build: no hosted C library, but the compiler may still
-# inline memcpy & co. as it does natively (-fbuiltin).
-set(XLAT_GUEST_ONLY_FLAGS -ffreestanding -fbuiltin)
-set(XLAT_GUEST_LINK_FLAGS -nostdlib -static -no-pie
+# inline memcpy & co. as it does natively (-fbuiltin). No sanitizer runtime
+# exists in the guest, whatever CMAKE_C_FLAGS a sanitizer build adds.
+set(XLAT_GUEST_ONLY_FLAGS -ffreestanding -fbuiltin -fno-sanitize=all)
+set(XLAT_GUEST_LINK_FLAGS -nostdlib -static -no-pie -fno-sanitize=all
     -T ${XLAT_GUEST_RUNTIME_DIR}/guest.ld
     -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noexecstack
     -Wl,--no-dynamic-linker)
