@@ -192,11 +192,9 @@ bool VcpuRuntime::Init(std::string* error) {
   if (!GenerateThunks(*vcpu_.cache_, &VcpuRuntime::HandleSiteThunk, &thunks_, error)) return false;
   translator_ = std::make_unique<Translator>(*vcpu_.cache_, thunks_, stats_);
   tlb_ = std::make_unique<InlineTlb>(ctx_);
-  for (unsigned p = 0; p < kPrivClasses; ++p)
-    for (uint64_t i = 0; i < kJumpCacheEntries; ++i) ctx_.jump_cache[p][i] = {kTlbInvalidNegTag, 0};
+  ClearJumpCache();
   vcpu_.cache_->AddFlushListener([this] {
-    for (unsigned p = 0; p < kPrivClasses; ++p)
-      for (uint64_t i = 0; i < kJumpCacheEntries; ++i) ctx_.jump_cache[p][i] = {kTlbInvalidNegTag, 0};
+    ClearJumpCache();
     string_insns_.clear();
     last_block_ = nullptr;
     stats_.cache_flushes++;
@@ -214,8 +212,7 @@ void VcpuRuntime::FlushTranslations() {
 void VcpuRuntime::FlushAddressSpace() {
   tlb_->FlushAll();
   stats_.tlb_flushes++;
-  for (unsigned p = 0; p < kPrivClasses; ++p)
-    for (uint64_t i = 0; i < kJumpCacheEntries; ++i) ctx_.jump_cache[p][i] = {kTlbInvalidNegTag, 0};
+  ClearJumpCache();
   // Direct links between blocks on different guest pages assume the mapping
   // that was current when they were made.
   CodeCache& cache = *vcpu_.cache_;
@@ -399,9 +396,9 @@ std::string VcpuRuntime::FatalExceptionMessage() const {
 Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
   const PrivClass p = priv();
   // The jump cache knows recent VA -> block mappings.
-  const JumpCacheEntry& jc = ctx_.jump_cache[static_cast<unsigned>(p)][rip & (kJumpCacheEntries - 1)];
-  if (jc.neg_tag == 0 - rip && jc.host_entry) {
-    Block* b = vcpu_.cache_->FindByHostPc(reinterpret_cast<uint8_t*>(jc.host_entry));
+  const unsigned jci = rip & (kJumpCacheEntries - 1);
+  if (ctx_.jc_tag[static_cast<unsigned>(p)][jci] == 0 - rip && ctx_.jc_code[static_cast<unsigned>(p)][jci]) {
+    Block* b = vcpu_.cache_->FindByHostPc(reinterpret_cast<uint8_t*>(ctx_.jc_code[static_cast<unsigned>(p)][jci]));
     if (b && b->valid && b->guest_rip == rip) return b;
   }
   uint64_t pa;
@@ -462,15 +459,26 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
 }
 
 void VcpuRuntime::FillJumpCache(Block* b) {
-  JumpCacheEntry& jc = ctx_.jump_cache[static_cast<unsigned>(b->priv)][b->guest_rip & (kJumpCacheEntries - 1)];
-  jc.neg_tag = 0 - b->guest_rip;
-  jc.host_entry = reinterpret_cast<uint64_t>(b->host_code);
+  const unsigned p = static_cast<unsigned>(b->priv), i = b->guest_rip & (kJumpCacheEntries - 1);
+  ctx_.jc_tag[p][i] = 0 - b->guest_rip;
+  ctx_.jc_code[p][i] = reinterpret_cast<uint64_t>(b->host_code);
   stats_.jump_cache_fills++;
 }
 
 void VcpuRuntime::ForgetBlockInJumpCache(Block* b) {
-  JumpCacheEntry& jc = ctx_.jump_cache[static_cast<unsigned>(b->priv)][b->guest_rip & (kJumpCacheEntries - 1)];
-  if (jc.host_entry == reinterpret_cast<uint64_t>(b->host_code)) jc = {kTlbInvalidNegTag, 0};
+  const unsigned p = static_cast<unsigned>(b->priv), i = b->guest_rip & (kJumpCacheEntries - 1);
+  if (ctx_.jc_code[p][i] == reinterpret_cast<uint64_t>(b->host_code)) {
+    ctx_.jc_tag[p][i] = kTlbInvalidNegTag;
+    ctx_.jc_code[p][i] = 0;
+  }
+}
+
+void VcpuRuntime::ClearJumpCache() {
+  for (unsigned p = 0; p < kPrivClasses; ++p)
+    for (uint64_t i = 0; i < kJumpCacheEntries; ++i) {
+      ctx_.jc_tag[p][i] = kTlbInvalidNegTag;
+      ctx_.jc_code[p][i] = 0;
+    }
 }
 
 namespace {
@@ -730,6 +738,7 @@ uint32_t VcpuRuntime::HandleString(Site& s) {
     }
     it = string_insns_.emplace(ctx_.site, d).first;
   }
+  MakePrecise(s.displaced);
   ctx_.rip = s.guest_rip;
   GuestFault f;
   if (!ExecuteStringInsn(*this, it->second, &f)) {

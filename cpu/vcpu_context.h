@@ -14,9 +14,8 @@
 //  - spill[r] holds guest GPR r while r is displaced by a rewrite: a slow path
 //    or signal that must make guest state precise takes spill[r] for every r
 //    in the site's displaced mask;
-//  - TLB entries are 32 bytes and jump-cache entries 16 bytes, so emitted code
-//    indexes them as gs:[idx*8 + base] after scaling idx by 4 (resp. 2) with a
-//    flag-free `lea`;
+//  - the TLB and the jump cache are arrays of uint64_t, one per field, so
+//    emitted code indexes them as gs:[idx*8 + base];
 //  - the xsave area is 64-byte aligned, the poll page 4 KiB aligned.
 #pragma once
 
@@ -51,25 +50,20 @@ inline constexpr uint64_t kTlbIndexMask = (kTlbEntries - 1) << 12;   // pext mas
 // A negated tag that never matches: va + tag lands far above any page offset.
 inline constexpr uint64_t kTlbInvalidNegTag = uint64_t{1} << 62;
 
-struct TlbEntry {
-  // -(guest page VA) when reads of the page may go straight to host memory,
-  // else kTlbInvalidNegTag. A hit for an access of n bytes at va is
-  // (va + neg_tag_read) <= 4096 - n, unsigned.
-  uint64_t neg_tag_read;
-  uint64_t neg_tag_write;  // same, for writes (only RAM pages without translated code)
-  uint64_t host_page;      // host address of the guest page
-  uint64_t guest_page_pa;  // guest physical address of the page (for the VMM)
-};
-static_assert(sizeof(TlbEntry) == 32);
+// An entry i is spread over four arrays so that emitted code indexes each
+// one as gs:[i*8 + base]:
+//   tlb_read_tag[i]   -(guest page VA) when reads of the page may go straight
+//                     to host memory, else kTlbInvalidNegTag. A hit for an
+//                     access of n bytes at va is (va + tag) <= 4096 - n, unsigned;
+//   tlb_write_tag[i]  the same for writes (RAM pages without translated code);
+//   tlb_host_page[i]  host address of the guest page;
+//   tlb_guest_pa[i]   its guest physical address (for the VMM only).
 
 // Jump cache: guest VA -> host code, direct-mapped on VA bits [15:0].
 inline constexpr unsigned kJumpCacheBits = 16;
 inline constexpr uint64_t kJumpCacheEntries = uint64_t{1} << kJumpCacheBits;
-struct JumpCacheEntry {
-  uint64_t neg_tag;     // -(guest VA), or kTlbInvalidNegTag
-  uint64_t host_entry;  // the block's indirect entry (restores rcx and r11)
-};
-static_assert(sizeof(JumpCacheEntry) == 16);
+// Entry i: jc_tag[i] = -(guest VA) or kTlbInvalidNegTag, jc_code[i] = the
+// block's indirect entry (which expects rcx and r11 displaced).
 
 // Translations and TLB entries are split by privilege: code translated for
 // CPL 3 only ever consults the user arrays, which hold only U=1 pages.
@@ -156,10 +150,14 @@ struct alignas(64) VcpuContext {
   alignas(64) uint8_t bounce[1024 + 64];
 
   // ---- Inline TLB, one set per privilege class. ----
-  alignas(64) TlbEntry tlb[kPrivClasses][kTlbEntries];
+  alignas(64) uint64_t tlb_read_tag[kPrivClasses][kTlbEntries];
+  uint64_t tlb_write_tag[kPrivClasses][kTlbEntries];
+  uint64_t tlb_host_page[kPrivClasses][kTlbEntries];
+  uint64_t tlb_guest_pa[kPrivClasses][kTlbEntries];
 
   // ---- Jump cache: guest VA -> host code entry. ----
-  JumpCacheEntry jump_cache[kPrivClasses][kJumpCacheEntries];
+  uint64_t jc_tag[kPrivClasses][kJumpCacheEntries];
+  uint64_t jc_code[kPrivClasses][kJumpCacheEntries];
 
   // The poll page: every block starts with a one-byte store here. Making the
   // page read-only (mprotect) makes the next block entry fault, which is how
@@ -176,12 +174,12 @@ static_assert(sizeof(VcpuContext) < (uint64_t{1} << 31), "context must be disp32
 
 inline constexpr int32_t CtxSpillOff(unsigned reg) { return XLAT_CTX_OFF(spill) + 8 * static_cast<int32_t>(reg); }
 inline constexpr int32_t CtxGprOff(unsigned reg) { return XLAT_CTX_OFF(gpr) + 8 * static_cast<int32_t>(reg); }
-inline constexpr int32_t CtxTlbOff(PrivClass p) {
-  return XLAT_CTX_OFF(tlb) + static_cast<int32_t>(static_cast<unsigned>(p) * kTlbEntries * sizeof(TlbEntry));
-}
-inline constexpr int32_t CtxJumpCacheOff(PrivClass p) {
-  return XLAT_CTX_OFF(jump_cache) +
-         static_cast<int32_t>(static_cast<unsigned>(p) * kJumpCacheEntries * sizeof(JumpCacheEntry));
-}
+#define XLAT_CTX_ARRAY_OFF(field, p, n) \
+  (XLAT_CTX_OFF(field) + static_cast<int32_t>(static_cast<unsigned>(p) * (n) * 8))
+inline constexpr int32_t CtxTlbReadTagOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_read_tag, p, kTlbEntries); }
+inline constexpr int32_t CtxTlbWriteTagOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_write_tag, p, kTlbEntries); }
+inline constexpr int32_t CtxTlbHostPageOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_host_page, p, kTlbEntries); }
+inline constexpr int32_t CtxJcTagOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(jc_tag, p, kJumpCacheEntries); }
+inline constexpr int32_t CtxJcCodeOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(jc_code, p, kJumpCacheEntries); }
 
 }  // namespace xlat

@@ -110,6 +110,7 @@ class VcpuRuntime {
   Block* FindOrTranslate(uint64_t rip);
   void FillJumpCache(Block* b);
   void ForgetBlockInJumpCache(Block* b);
+  void ClearJumpCache();
   std::string FatalExceptionMessage() const;
 
   Vcpu& vcpu_;

@@ -9,20 +9,18 @@ InlineTlb::InlineTlb(VcpuContext& ctx) : ctx_(ctx) {
 }
 
 void InlineTlb::Clear(unsigned p, unsigned i) {
-  TlbEntry& e = ctx_.tlb[p][i];
-  e.neg_tag_read = kTlbInvalidNegTag;
-  e.neg_tag_write = kTlbInvalidNegTag;
-  e.host_page = 0;
-  e.guest_page_pa = ~0ull;
+  ctx_.tlb_read_tag[p][i] = kTlbInvalidNegTag;
+  ctx_.tlb_write_tag[p][i] = kTlbInvalidNegTag;
+  ctx_.tlb_host_page[p][i] = 0;
+  ctx_.tlb_guest_pa[p][i] = ~0ull;
 }
 
 void InlineTlb::Fill(PrivClass priv, uint64_t va_page, uint64_t pa_page, uint8_t* host_page, bool writable) {
   const unsigned p = static_cast<unsigned>(priv), i = Index(va_page);
-  TlbEntry& e = ctx_.tlb[p][i];
-  e.neg_tag_read = 0 - va_page;
-  e.neg_tag_write = writable ? 0 - va_page : kTlbInvalidNegTag;
-  e.host_page = reinterpret_cast<uint64_t>(host_page);
-  e.guest_page_pa = pa_page;
+  ctx_.tlb_read_tag[p][i] = 0 - va_page;
+  ctx_.tlb_write_tag[p][i] = writable ? 0 - va_page : kTlbInvalidNegTag;
+  ctx_.tlb_host_page[p][i] = reinterpret_cast<uint64_t>(host_page);
+  ctx_.tlb_guest_pa[p][i] = pa_page;
   if (filled_[p].size() <= kMaxTracked) filled_[p].push_back(i);
   ++fills_;
 }
@@ -30,13 +28,13 @@ void InlineTlb::Fill(PrivClass priv, uint64_t va_page, uint64_t pa_page, uint8_t
 void InlineTlb::FlushPage(uint64_t va_page) {
   const unsigned i = Index(va_page);
   for (unsigned p = 0; p < kPrivClasses; ++p)
-    if (ctx_.tlb[p][i].neg_tag_read == 0 - va_page) Clear(p, i);
+    if (ctx_.tlb_read_tag[p][i] == 0 - va_page) Clear(p, i);
 }
 
 void InlineTlb::RevokeWrite(uint64_t pa_page) {
   for (unsigned p = 0; p < kPrivClasses; ++p) {
     auto revoke = [&](uint32_t i) {
-      if (ctx_.tlb[p][i].guest_page_pa == pa_page) ctx_.tlb[p][i].neg_tag_write = kTlbInvalidNegTag;
+      if (ctx_.tlb_guest_pa[p][i] == pa_page) ctx_.tlb_write_tag[p][i] = kTlbInvalidNegTag;
     };
     if (filled_[p].size() <= kMaxTracked) {
       for (uint32_t i : filled_[p]) revoke(i);

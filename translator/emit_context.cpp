@@ -13,41 +13,73 @@ x86::Gp Gpr64Reg(unsigned n) { return x86::gpq(n); }
 BlockEmitter::BlockEmitter(CodeCache& cache_in, const Thunks& thunks_in, PrivClass priv_in, CodeHolder& code)
     : a(&code), cache(cache_in), thunks(thunks_in), priv(priv_in), code_(code) {}
 
-unsigned BlockEmitter::TakeScratch(uint16_t avoid, int prefer) {
+namespace {
+
+// Registers compilers use least as memory bases come first.
+constexpr uint8_t kScratchOrder[] = {kR11, kR10, kR9, kR8, kRdx, kRsi, kRdi, kRax,
+                                     kRcx, kRbx, kRbp, kR12, kR13, kR14, kR15};
+
+}  // namespace
+
+unsigned BlockEmitter::TakeScratch(uint16_t avoid) {
   avoid |= 1u << kRsp;
-  avoid |= displaced_;  // a displaced register is already somebody's scratch
-  unsigned pick = 16;
-  if (prefer >= 0 && !(avoid & (1u << prefer))) {
-    pick = static_cast<unsigned>(prefer);
-  } else {
-    // Prefer registers compilers use least as memory bases.
-    static constexpr uint8_t kOrder[] = {kR11, kR10, kR9, kR8, kRdx, kRsi, kRdi, kRax,
-                                         kRcx, kRbx, kRbp, kR12, kR13, kR14, kR15};
-    for (uint8_t r : kOrder)
-      if (!(avoid & (1u << r))) {
-        pick = r;
-        break;
-      }
-  }
-  // Every instruction names at most a handful of registers, so one is free.
-  Displace(pick);
-  return pick;
+  const uint16_t free_pool = static_cast<uint16_t>(pool_ & ~pool_busy_ & ~avoid);
+  for (uint8_t r : kScratchOrder)
+    if (free_pool & (1u << r)) {
+      pool_busy_ |= static_cast<uint16_t>(1u << r);
+      return r;
+    }
+  // Outside the pool: a register no rewrite holds right now.
+  avoid |= displaced_ | pool_;
+  for (uint8_t r : kScratchOrder)
+    if (!(avoid & (1u << r))) {
+      Displace(r);
+      return r;
+    }
+  // Every instruction names at most a handful of registers: unreachable.
+  return kR11;
 }
 
 void BlockEmitter::Displace(unsigned reg) {
-  if (displaced_ & (1u << reg)) return;
+  const uint16_t bit = static_cast<uint16_t>(1u << reg);
+  if (pool_ & bit) {
+    pool_busy_ |= bit;
+    return;
+  }
+  if (displaced_ & bit) return;
   a.mov(Ctx(CtxSpillOff(reg)), Gpr64Reg(reg));
-  displaced_ |= static_cast<uint16_t>(1u << reg);
+  displaced_ |= bit;
 }
 
-void BlockEmitter::Restore(unsigned reg) {
-  if (!(displaced_ & (1u << reg))) return;
+bool BlockEmitter::Restore(unsigned reg) {
+  const uint16_t bit = static_cast<uint16_t>(1u << reg);
+  if (pool_ & bit) {
+    pool_busy_ &= static_cast<uint16_t>(~bit);
+    return false;
+  }
+  if (!(displaced_ & bit)) return false;
   a.mov(Gpr64Reg(reg), Ctx(CtxSpillOff(reg)));
-  displaced_ &= static_cast<uint16_t>(~(1u << reg));
+  displaced_ &= static_cast<uint16_t>(~bit);
+  return true;
 }
 
 void BlockEmitter::RestoreAll() {
-  for (unsigned r = 0; r < 16; ++r) Restore(r);
+  for (unsigned r = 0; r < 16; ++r)
+    if (displaced_ & (1u << r)) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
+  // The block is leaving: what follows in the hot path (another exit) has no pool.
+  displaced_ = 0;
+  pool_ = 0;
+  pool_busy_ = 0;
+}
+
+void BlockEmitter::SpillPool(uint16_t regs) {
+  for (unsigned r = 0; r < 16; ++r)
+    if (regs & (1u << r)) a.mov(Ctx(CtxSpillOff(r)), Gpr64Reg(r));
+}
+
+void BlockEmitter::StartPool() {
+  displaced_ |= pool_;
+  pool_busy_ = 0;
 }
 
 uint32_t BlockEmitter::NewSite(Site site) {

@@ -5,10 +5,17 @@
 //
 // Emitted code reaches the vCPU context through GS: `Ctx(offset)` is
 // gs:[disp32]. A rewrite that needs scratch registers takes them with
-// TakeScratch(), which spills the guest value (one store) and marks the
-// register displaced; Restore() reloads it. Every site and native span
-// records the displaced set at its point, which is what lets the VMM and the
-// signal handler rebuild precise guest registers anywhere.
+// TakeScratch() and gives them back with Restore(). Every site and native
+// span records the displaced set at its point, which is what lets the VMM and
+// the signal handler rebuild precise guest registers anywhere.
+//
+// Scratch registers come first from the block's pool: registers that no
+// instruction of the block names. They are spilled once at the block's entry
+// and stay displaced until the block leaves, so rewrites inside the block
+// take and give them back for free, and a loop that branches back to its own
+// block keeps them displaced across iterations (no store-to-load chain
+// through the spill slots). Only when the pool is exhausted does a rewrite
+// spill a register around one instruction.
 #pragma once
 
 #include <asmjit/x86.h>
@@ -61,18 +68,28 @@ class BlockEmitter {
   const PrivClass priv;
 
   // ---- Registers. ----
-  // Picks a GPR not in `avoid` (bit mask; rsp is always avoided), spills its
-  // guest value and marks it displaced. `prefer` is tried first if free.
-  unsigned TakeScratch(uint16_t avoid, int prefer = -1);
-  // Spills a specific register (no-op if already displaced).
+  // Picks a GPR not in `avoid` (bit mask; rsp is always avoided) whose guest
+  // value is safe in its spill slot: a free pool register, or another one,
+  // spilled now.
+  unsigned TakeScratch(uint16_t avoid);
+  // Takes a specific register as scratch (spilling it unless it is a pool register).
   void Displace(unsigned reg);
-  // Reloads a displaced register's guest value and un-displaces it.
-  void Restore(unsigned reg);
+  // Gives a scratch back: a pool register stays displaced, any other gets its
+  // guest value reloaded. True if a reload was emitted.
+  bool Restore(unsigned reg);
   // Forgets that reg is displaced without reloading it (the instruction just
   // wrote the guest's new value into it).
   void Undisplace(unsigned reg) { displaced_ &= static_cast<uint16_t>(~(1u << reg)); }
+  // Reloads every displaced register, pool included (before the block leaves).
   void RestoreAll();
   uint16_t displaced() const { return displaced_; }
+
+  // The pool. SpillPool() emits the stores of an entry path; StartPool()
+  // marks the pool displaced and free for the body.
+  void SetPool(uint16_t pool) { pool_ = pool; }
+  uint16_t pool() const { return pool_; }
+  void SpillPool(uint16_t regs);
+  void StartPool();
 
   // ---- Sites and thunk calls. ----
   // Adds a site for the current instruction (guest_rip/next_rip/displaced/block
@@ -105,6 +122,10 @@ class BlockEmitter {
   void DirectExitIf(x86::CondCode cond, uint64_t target) { DirectExitImpl(target, true, cond); }
 
   uint32_t direct_exit_count = 0;  // for Stats::direct_branch_sites
+  // Where a branch back to the block's own start may go (after the entry
+  // spills and the poll); self_loop records that one did.
+  asmjit::Label loop_head;
+  bool self_loop = false;
 
   // The instruction being translated.
   const GuestInsn* insn = nullptr;
@@ -131,6 +152,8 @@ class BlockEmitter {
     uint64_t target;
   };
   uint16_t displaced_ = 0;
+  uint16_t pool_ = 0;       // registers reserved for the block
+  uint16_t pool_busy_ = 0;  // ... currently held by a rewrite
   std::vector<std::function<void()>> cold_;
   std::vector<PendingSpan> spans_;
   std::vector<PendingAddr> addrs_;

@@ -61,19 +61,19 @@ uint64_t DirectTarget(const DecodedInsn& d) {
 
 void EmitIndirectJump(BlockEmitter& e) {
   auto& a = e.a;
+  // Every block's indirect entry expects exactly rcx and r11 displaced.
   e.Displace(kRcx);
-  const int32_t jc = CtxJumpCacheOff(e.priv);
+  for (unsigned r = 0; r < 16; ++r)
+    if (r != kRcx && r != kR11 && (e.displaced() & (1u << r))) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
   Label hit = a.newLabel(), miss = a.newLabel();
-  a.movzx(x86::ecx, x86::r11w);                      // index = target bits 15:0
-  a.lea(x86::rcx, x86::ptr(x86::rcx, x86::rcx));     // 16-byte entries
-  a.mov(x86::rcx, CtxIndexed(jc, x86::rcx, 3));      // -(tag)
-  a.lea(x86::rcx, x86::ptr(x86::rcx, x86::r11));     // 0 when the tag is the target
+  a.movzx(x86::ecx, x86::r11w);                                // index = target bits 15:0
+  a.mov(x86::rcx, CtxIndexed(CtxJcTagOff(e.priv), x86::rcx, 3));  // -(tag)
+  a.lea(x86::rcx, x86::ptr(x86::rcx, x86::r11));               // 0 when the tag is the target
   a.jecxz(x86::rcx, hit);
   a.jmp(miss);
   a.bind(hit);
   a.movzx(x86::ecx, x86::r11w);
-  a.lea(x86::rcx, x86::ptr(x86::rcx, x86::rcx));
-  a.jmp(CtxIndexed(jc + 8, x86::rcx, 3));            // to the block's indirect entry
+  a.jmp(CtxIndexed(CtxJcCodeOff(e.priv), x86::rcx, 3));        // to the block's indirect entry
   Site s{};
   s.kind = SiteKind::kLookupMiss;
   const uint32_t id = e.NewSite(s);
@@ -92,6 +92,7 @@ void EmitFallthrough(BlockEmitter& e, uint64_t next) { e.DirectExit(next); }
 void EmitJmp(BlockEmitter& e, const GuestInsn& gi) {
   const DecodedInsn& d = gi.d;
   if (d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+    e.RestoreAll();
     e.DirectExit(DirectTarget(d));
     return;
   }
@@ -104,6 +105,16 @@ void EmitJcc(BlockEmitter& e, const GuestInsn& gi) {
   // The condition is the low nibble of the opcode in both the 7x rel8 and
   // the 0F 8x rel32 forms, and AsmJit's CondCode uses the same numbering.
   const auto cond = static_cast<x86::CondCode>(d.insn.opcode & 0xf);
+  if (DirectTarget(d) == e.block->guest_rip && e.loop_head.isValid()) {
+    // A loop that is its own block: branch back inside the block, past the
+    // entry's spills, with the pool still displaced.
+    e.a.j(cond, e.loop_head);
+    e.RestoreAll();
+    e.DirectExit(d.next_rip());
+    e.self_loop = true;
+    return;
+  }
+  e.RestoreAll();
   e.DirectExitIf(cond, DirectTarget(d));
   e.DirectExit(d.next_rip());
 }
@@ -117,6 +128,7 @@ void EmitLoop(BlockEmitter& e, const GuestInsn& gi) {
   const unsigned n = d.length();
   for (unsigned i = 0; i + 1 < n; ++i) bytes[i] = d.bytes[i];
   bytes[n - 1] = 5;
+  e.RestoreAll();
   e.BeginNative();
   e.Embed(bytes, n);
   e.EndNative();
@@ -128,6 +140,7 @@ void EmitCall(BlockEmitter& e, const GuestInsn& gi) {
   const DecodedInsn& d = gi.d;
   if (d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
     PushReturnAddress(e, gi, d.next_rip());
+    e.RestoreAll();
     e.DirectExit(DirectTarget(d));
     return;
   }

@@ -11,10 +11,6 @@ using namespace asmjit;
 
 namespace {
 
-constexpr int32_t kTagReadOff = offsetof(TlbEntry, neg_tag_read);
-constexpr int32_t kTagWriteOff = offsetof(TlbEntry, neg_tag_write);
-constexpr int32_t kHostPageOff = offsetof(TlbEntry, host_page);
-
 bool IsGpr32or64(ZydisRegister r) {
   ZydisRegisterClass c = ZydisRegisterGetClass(r);
   return c == ZYDIS_REGCLASS_GPR32 || c == ZYDIS_REGCLASS_GPR64;
@@ -97,37 +93,35 @@ void EmitGuestAddress(BlockEmitter& e, unsigned addr_reg, unsigned tmp, const Ad
 void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::function<void()>& native) {
   auto& a = e.a;
   const PrivClass priv = e.priv;
-  const int32_t tlb = CtxTlbOff(priv);
-  const int32_t tag = tlb + ((ga.access & kAccessWrite) ? kTagWriteOff : kTagReadOff);
-  x86::Gp rs = Gpr64Reg(ga.addr_reg);
+  const int32_t tag = (ga.access & kAccessWrite) ? CtxTlbWriteTagOff(priv) : CtxTlbReadTagOff(priv);
+  const int32_t host_page = CtxTlbHostPageOff(priv);
+  const x86::Gp rs = Gpr64Reg(ga.addr_reg);
 
-  const uint16_t before = e.displaced();
   uint16_t avoid = static_cast<uint16_t>(1u << ga.addr_reg);
   if (ga.flags_live) avoid |= 1u << kRcx;
-  unsigned t_reg = e.TakeScratch(avoid);
-  x86::Gp rt = Gpr64Reg(t_reg);
+  const unsigned t_reg = e.TakeScratch(avoid);
+  const x86::Gp rt = Gpr64Reg(t_reg);
 
-  Label slow = e.a.newLabel(), resume_in_place = e.a.newLabel(), after = e.a.newLabel();
-  a.pext(rt, rs, Ctx(XLAT_CTX_OFF(tlb_index_mask)));
-  a.lea(rt, x86::ptr(x86::Gp(), rt, 2));  // rt *= 4
+  Label slow = a.newLabel(), resume_in_place = a.newLabel(), after = a.newLabel();
+  a.pext(rt, rs, Ctx(XLAT_CTX_OFF(tlb_index_mask)));  // TLB index = VA bits 27:12
   if (!ga.flags_live) {
-    a.add(rs, CtxIndexed(tag, rt, 3));
-    a.cmp(rs, static_cast<int32_t>(4096 - ga.size));
+    a.add(rs, CtxIndexed(tag, rt, 3));                   // offset within the page, if the tag matches
+    a.cmp(rs, static_cast<int32_t>(4096 - ga.size));     // and the access stays inside it
     a.ja(slow);
-    a.add(rs, CtxIndexed(tlb + kHostPageOff, rt, 3));
+    a.add(rs, CtxIndexed(host_page, rt, 3));
   } else {
-    e.Displace(kRcx);
     // rS keeps the VA until the hit is certain, so the slow path finds it there.
-    Label hit = e.a.newLabel();
+    e.Displace(kRcx);
+    Label hit = a.newLabel();
     a.mov(x86::rcx, CtxIndexed(tag, rt, 3));
     a.lea(x86::rcx, x86::ptr(rs, x86::rcx, 0, static_cast<int32_t>(ga.size - 1)));
-    a.pext(x86::rcx, x86::rcx, Ctx(XLAT_CTX_OFF(page_high_mask)));
+    a.pext(x86::rcx, x86::rcx, Ctx(XLAT_CTX_OFF(page_high_mask)));  // zero iff hit
     a.jecxz(x86::rcx, hit);
     a.jmp(slow);
     a.bind(hit);
     a.mov(x86::rcx, CtxIndexed(tag, rt, 3));
     a.lea(rs, x86::ptr(rs, x86::rcx));
-    a.mov(x86::rcx, CtxIndexed(tlb + kHostPageOff, rt, 3));
+    a.mov(x86::rcx, CtxIndexed(host_page, rt, 3));
     a.lea(rs, x86::ptr(rs, x86::rcx));
   }
   Site slow_site{};
@@ -135,13 +129,14 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
   slow_site.addr_reg = static_cast<uint8_t>(ga.addr_reg);
   slow_site.access = ga.access;
   slow_site.size = ga.size;
-  uint32_t slow_id = e.NewSite(slow_site);
+  const uint32_t slow_id = e.NewSite(slow_site);
 
   a.bind(resume_in_place);
-  // Give back the lookup's own scratches; the caller's stay displaced.
-  const uint16_t lookup_regs = static_cast<uint16_t>(e.displaced() & ~before);
-  for (unsigned r = 0; r < 16; ++r)
-    if (lookup_regs & (1u << r)) e.Restore(r);
+  // Give back the lookup's own scratches; the caller's stay. (Pool registers
+  // need no reload.)
+  uint16_t reloaded = 0;
+  if (e.Restore(t_reg)) reloaded |= static_cast<uint16_t>(1u << t_reg);
+  if (ga.flags_live && e.Restore(kRcx)) reloaded |= 1u << kRcx;
   const uint16_t native_displaced = e.displaced();
 
   uint32_t post_id = 0;
@@ -160,30 +155,29 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
   a.bind(after);
 
   e.ResolveLater(resume_in_place, slow_id, &Site::resume_in_place);
-  Label bounce = e.a.newLabel();
+  const Label bounce = a.newLabel();
   e.ResolveLater(bounce, slow_id, &Site::resume_bounce);
   const bool writes = ga.access & kAccessWrite;
-  const uint8_t* vmm_call = e.thunks.vmm_call;
   const bool flags_live = ga.flags_live;
   const unsigned rs_num = ga.addr_reg;
   const uint16_t insn_index = e.insn ? e.insn->index : 0;
-  e.Cold([&e, slow, bounce, after, slow_id, post_id, lookup_regs, native_displaced, writes, vmm_call, native,
-          flags_live, rs_num, t_reg, tag, insn_index] {
+  e.Cold([&e, slow, bounce, after, slow_id, post_id, reloaded, native_displaced, writes, native, flags_live,
+          rs_num, t_reg, tag, insn_index] {
     auto& a = e.a;
     a.bind(slow);
     // The VMM takes the VA from rS: undo the tag add of the flag-clobbering
     // lookup (flags are dead there; the flag-free lookup left rS alone).
     if (!flags_live) a.sub(Gpr64Reg(rs_num), CtxIndexed(tag, Gpr64Reg(t_reg), 3));
-    e.JumpToThunk(slow_id, vmm_call);
+    e.JumpToThunk(slow_id, e.thunks.vmm_call);
     // The VMM resumes here with rS pointing into the bounce buffer.
     a.bind(bounce);
     for (unsigned r = 0; r < 16; ++r)
-      if (lookup_regs & (1u << r)) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
+      if (reloaded & (1u << r)) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
     e.BeginNative(native_displaced, insn_index);
     native();
     e.EndNative();
     if (writes)
-      e.JumpToThunk(post_id, vmm_call);  // writes the bounce buffer back, resumes at `after`
+      e.JumpToThunk(post_id, e.thunks.vmm_call);  // writes the bounce buffer back, resumes at `after`
     else
       a.jmp(after);
   });

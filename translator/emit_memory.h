@@ -4,11 +4,10 @@
 //
 //     lea   rS, [guest address]            ; the guest virtual address
 //     pext  rT, rS, gs:[tlb_index_mask]    ; VA bits 27:12 -> TLB index
-//     lea   rT, [rT*4]                     ; 32-byte entries: gs:[rT*8 + tlb]
-//     add   rS, gs:[rT*8 + tlb.neg_tag]    ; rS = offset in page if the tag matches
+//     add   rS, gs:[rT*8 + tlb_read_tag]   ; rS = offset in page if the tag matches
 //     cmp   rS, 4096 - size                ; hit, and not crossing the page?
 //     ja    slow                           ; (cold: the VMM walks, fills, or bounces)
-//     add   rS, gs:[rT*8 + tlb.host_page]  ; rS = host address
+//     add   rS, gs:[rT*8 + tlb_host_page]  ; rS = host address
 //   resume_in_place:
 //     <the guest instruction, re-encoded with [rS]>
 //

@@ -20,7 +20,9 @@ void EmitRaise(BlockEmitter& e, const GuestInsn&, uint8_t vector) {
 }
 
 void EmitString(BlockEmitter& e, const GuestInsn&) {
-  e.RestoreAll();
+  // Only pool registers are displaced here; the VMM takes their guest values
+  // from the spill slots (which the string instruction cannot change: the
+  // pool holds no register it names).
   Site s{};
   s.kind = SiteKind::kString;
   const uint32_t id = e.NewSite(s);

@@ -88,6 +88,37 @@ bool EmitRipRelativeLea(BlockEmitter& e, const DecodedInsn& d) {
   return true;
 }
 
+// Up to three registers that no instruction of the block names, if the
+// block's rewrites need scratch registers at all. rcx and r11 come first:
+// the jump-cache lookup and the flag-preserving TLB check use them.
+uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds) {
+  bool needs = false;
+  uint16_t named = 1u << kRsp;
+  for (size_t i = 0; i < insns.size(); ++i) {
+    switch (kinds[i]) {
+      case InsnKind::kMem: case InsnKind::kBitMem: case InsnKind::kXlat: case InsnKind::kPush:
+      case InsnKind::kPop: case InsnKind::kLeave: case InsnKind::kEnter: case InsnKind::kCall:
+      case InsnKind::kRet: case InsnKind::kJmp:
+        needs = true;
+        break;
+      default:
+        break;
+    }
+    if (kinds[i] != InsnKind::kUndefined) named |= GprsUsed(insns[i]);
+  }
+  if (!needs) return 0;
+  static constexpr uint8_t kOrder[] = {kR11, kRcx, kR10, kR9, kR8, kRdx, kRsi, kRdi,
+                                       kRax, kRbx, kRbp, kR12, kR13, kR14, kR15};
+  uint16_t pool = 0;
+  unsigned n = 0;
+  for (uint8_t r : kOrder)
+    if (!(named & (1u << r)) && n < 3) {
+      pool |= static_cast<uint16_t>(1u << r);
+      ++n;
+    }
+  return pool;
+}
+
 void CountKind(Stats& s, InsnKind k) {
   switch (k) {
     case InsnKind::kCopy: case InsnKind::kDrop: ++s.insns_copied; break;
@@ -201,12 +232,28 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   BlockEmitter e(cache_, thunks_, priv, code);
   e.block = block.get();
 
-  // Entries: the jump cache enters at the indirect entry, which restores the
-  // two registers its lookup displaced; every entry polls for interrupts.
-  e.a.mov(x86::rcx, Ctx(CtxSpillOff(kRcx)));
-  e.a.mov(x86::r11, Ctx(CtxSpillOff(kR11)));
-  Label entry = e.a.newLabel();
+  // The pool: registers no instruction of the block names, reserved as
+  // scratch for the whole block when its rewrites need any.
+  const uint16_t pool = ChoosePool(decoded, kinds);
+  e.SetPool(pool);
+  constexpr uint16_t kLookupRegs = (1u << kRcx) | (1u << kR11);
+
+  // Entries. The jump cache enters at the indirect entry with rcx and r11
+  // displaced: it restores them unless the block keeps them as scratch.
+  // Both entries then spill the rest of the pool and meet at the head, which
+  // polls for interrupts; a loop that is its own block branches back there.
+  for (unsigned r : {kRcx, kR11})
+    if (!(pool & (1u << r))) e.a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
+  Label entry = e.a.newLabel(), head = e.a.newLabel();
+  if (pool) {
+    e.SpillPool(pool & ~kLookupRegs);
+    e.a.jmp(head);
+  }
   e.a.bind(entry);
+  e.SpillPool(pool);
+  e.a.bind(head);
+  e.StartPool();
+  e.loop_head = head;
   GuestInsn gi;
   gi.d = decoded[0];
   gi.index = 0;

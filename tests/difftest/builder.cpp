@@ -112,6 +112,26 @@ bool Builder::EmitBranch(ZydisMnemonic m, int label, bool rel8, ZydisAddressSize
   return true;
 }
 
+bool Builder::EmitLeaLabel(ZydisRegister reg, int label) {
+  ZydisEncoderRequest r = MakeRequest(ZYDIS_MNEMONIC_LEA);
+  AddReg(r, reg);
+  ZydisEncoderOperand m;
+  std::memset(&m, 0, sizeof m);
+  m.type = ZYDIS_OPERAND_TYPE_MEMORY;
+  m.mem.base = ZYDIS_REGISTER_RIP;
+  m.mem.displacement = 0x12345678;  // forces disp32; patched when resolving
+  m.mem.size = 8;
+  AddOperand(r, m);
+  uint8_t buf[ZYDIS_MAX_INSTRUCTION_LENGTH];
+  ZyanUSize n = sizeof buf;
+  if (!ZYAN_SUCCESS(ZydisEncoderEncodeInstruction(&r, buf, &n))) return false;
+  const size_t start = bytes_.size();
+  if (!Append(buf, n)) return false;
+  // lea has no immediate: the displacement is the last four bytes.
+  fixups_.push_back({static_cast<uint32_t>(start + n - 4), 4, label, static_cast<uint32_t>(start + n)});
+  return true;
+}
+
 int Builder::NewLabel() {
   labels_.push_back(-1);
   return static_cast<int>(labels_.size() - 1);

@@ -31,6 +31,9 @@ class Builder {
   // A branch (jcc, jmp, call, loop*, jrcxz/jecxz) to a label, rel8 or rel32.
   bool EmitBranch(ZydisMnemonic m, int label, bool rel8, ZydisAddressSizeHint asz = ZYDIS_ADDRESS_SIZE_HINT_NONE);
 
+  // `lea reg, [rip + label]` (the address of a label, resolved later).
+  bool EmitLeaLabel(ZydisRegister reg, int label);
+
   int NewLabel();
   void Bind(int label);
   bool IsBound(int label) const { return labels_[label] >= 0; }

@@ -205,23 +205,28 @@ bool Gen::PlanMem(const MemReq& q, MemPlan* p) {
   if (hi < lo) return false;
   const uint64_t pages = bytes / kPage;
   int64_t ea = -1;
-  const unsigned how = static_cast<unsigned>(rng_.Below(100));
-  if (q.allow_cross && q.size > align && how < 22) {
-    // Straddle an interior page boundary.
-    const int64_t boundary = static_cast<int64_t>(area + kPage * rng_.Range(1, static_cast<int64_t>(pages) - 1));
-    ea = boundary - rng_.Range(1, q.size - 1);
-    ea &= ~static_cast<int64_t>(align - 1);
-  } else if (how < 45) {
-    // Near a page boundary, on either side.
-    const int64_t boundary = static_cast<int64_t>(area + kPage * rng_.Range(0, static_cast<int64_t>(pages)));
-    ea = boundary + rng_.Range(-96, 96);
-    ea &= ~static_cast<int64_t>(align - 1);
-  }
-  if (ea < lo || ea > hi) {
-    ea = lo + static_cast<int64_t>(rng_.Below(static_cast<uint64_t>(hi - lo) + 1));
-    ea &= ~static_cast<int64_t>(align - 1);
-    if (ea < lo) ea += static_cast<int64_t>(align);
-    if (ea > hi) return false;
+  for (int attempt = 0;; attempt++) {
+    if (attempt == 16) return false;
+    ea = -1;
+    const unsigned how = static_cast<unsigned>(rng_.Below(100));
+    if (q.allow_cross && q.size > align && how < 22) {
+      // Straddle an interior page boundary.
+      const int64_t boundary = static_cast<int64_t>(area + kPage * rng_.Range(1, static_cast<int64_t>(pages) - 1));
+      ea = boundary - rng_.Range(1, q.size - 1);
+      ea &= ~static_cast<int64_t>(align - 1);
+    } else if (how < 45) {
+      // Near a page boundary, on either side.
+      const int64_t boundary = static_cast<int64_t>(area + kPage * rng_.Range(0, static_cast<int64_t>(pages)));
+      ea = boundary + rng_.Range(-96, 96);
+      ea &= ~static_cast<int64_t>(align - 1);
+    }
+    if (ea < lo || ea > hi) {
+      ea = lo + static_cast<int64_t>(rng_.Below(static_cast<uint64_t>(hi - lo) + 1));
+      ea &= ~static_cast<int64_t>(align - 1);
+      if (ea < lo) ea += static_cast<int64_t>(align);
+      if (ea > hi) continue;
+    }
+    if (Writable(static_cast<uint64_t>(ea + q.foot_lo), static_cast<uint64_t>(ea + q.size + q.foot_hi))) break;
   }
   p->ea = static_cast<uint64_t>(ea);
   if (stats_ && q.size > 1 && (p->ea & ~(kPage - 1)) != ((p->ea + q.size - 1) & ~(kPage - 1))) stats_->page_crossing++;
@@ -314,6 +319,12 @@ bool Gen::PlanMem(const MemReq& q, MemPlan* p) {
   }
   const uint64_t scaled = p->index == ZYDIS_REGISTER_NONE ? 0 : p->index_val * p->scale;
   p->base_val = fits(p->ea - scaled - static_cast<uint64_t>(p->disp)) | garbage_hi;
+  return true;
+}
+
+bool Gen::Writable(uint64_t lo, uint64_t hi) const {
+  for (const auto& r : protected_)
+    if (lo < r.second && r.first < hi) return false;
   return true;
 }
 
@@ -582,6 +593,7 @@ bool Gen::EmitItem(int form_index) {
   const int fpu0 = fpu_depth_;
   const bool rsp_ok0 = rsp_write_ok_;
   const size_t pending0 = pending_.size();
+  const size_t protected0 = protected_.size();
   rsp_write_ok_ = false;
   bool ok = EmitFpuFixups(f);
   if (ok) ok = f.gen ? f.gen(*this, f) : EmitGeneric(f);
@@ -604,6 +616,7 @@ bool Gen::EmitItem(int form_index) {
     rsp_ = rsp0;
     fpu_depth_ = fpu0;
     pending_.resize(pending0);
+    protected_.resize(protected0);
     if (stats_) stats_->retries++;
     return false;
   }

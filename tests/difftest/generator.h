@@ -124,6 +124,12 @@ class Gen {
   // at top level (everything emitted until then is neutral).
   void AddPendingLabel(int label, int skip, bool short_branch, uint32_t branch_end);
 
+  // Memory that items must not write while it is live (return addresses
+  // pushed by a composite's call while its body runs).
+  void Protect(uint64_t lo, uint64_t hi) { protected_.push_back({lo, hi}); }
+  void Unprotect() { protected_.pop_back(); }
+  bool Writable(uint64_t lo, uint64_t hi) const;
+
   // Tracked state.
   uint64_t rsp() const { return rsp_; }
   void set_rsp(uint64_t v) { rsp_ = v; }
@@ -165,6 +171,7 @@ class Gen {
     uint32_t branch_end;
   };
   std::vector<Pending> pending_;
+  std::vector<std::pair<uint64_t, uint64_t>> protected_;
   std::vector<int> candidates_;
   std::vector<double> cumulative_;
 };
