@@ -83,7 +83,7 @@ bool GenerateThunks(CodeCache& cache, SiteHandlerFn handler, Thunks* out, std::s
   Assembler a(&code);
 
   Label enter = a.newLabel(), exit = a.newLabel(), to_host = a.newLabel();
-  Label vmm_call = a.newLabel(), signal_exit = a.newLabel();
+  Label vmm_call = a.newLabel(), signal_exit = a.newLabel(), lookup_miss = a.newLabel();
 
   // enter_guest: a host C ABI function. Saves callee-saved registers, records
   // the host stack, loads the guest and jumps to ctx.entry_target.
@@ -117,6 +117,15 @@ bool GenerateThunks(CodeCache& cache, SiteHandlerFn handler, Thunks* out, std::s
   a.je(to_host);
   EmitLoadGuestAndJump(a, XLAT_CTX_OFF(thunk_ret));
 
+  // lookup_miss: no block for ctx.ind_target. r11 is the only displaced register.
+  a.align(AlignMode::kCode, 16);
+  a.bind(lookup_miss);
+  a.mov(r11, Ctx(XLAT_CTX_OFF(ind_target)));
+  a.mov(Ctx(XLAT_CTX_OFF(rip)), r11);
+  a.mov(r11, Ctx(CtxSpillOff(kR11)));
+  a.mov(Ctx(XLAT_CTX_OFF(site), 4), kLookupMissSite);
+  a.jmp(exit);
+
   // signal_exit: the handler already wrote guest GPRs and flags; the guest's
   // vector state is live in the registers.
   a.align(AlignMode::kCode, 16);
@@ -147,6 +156,7 @@ bool GenerateThunks(CodeCache& cache, SiteHandlerFn handler, Thunks* out, std::s
   out->exit = addr(exit);
   out->vmm_call = addr(vmm_call);
   out->signal_exit = addr(signal_exit);
+  out->lookup_miss = addr(lookup_miss);
   return true;
 }
 

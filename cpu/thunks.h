@@ -13,6 +13,9 @@
 //               everything, calls the VMM's site handler on the host stack,
 //               then either resumes translated code at ctx.thunk_ret with the
 //               (possibly changed) context loaded, or leaves as `exit` does.
+//  - lookup_miss: an indirect branch found no block for ctx.ind_target (r11
+//               displaced, everything else guest). Leaves like `exit` with
+//               ctx.rip = ind_target and ctx.site = kLookupMissSite.
 //  - signal_exit: a host signal handler points the interrupted context here
 //               after it has written precise guest GPRs and flags into the
 //               context (the guest vector state is still in the registers).
@@ -26,6 +29,10 @@ namespace xlat {
 struct VcpuContext;
 class CodeCache;
 
+// ctx.site values of exits that do not come from a block's own site.
+inline constexpr uint32_t kSignalSite = 0xffffffffu;
+inline constexpr uint32_t kLookupMissSite = 0xfffffffeu;
+
 // The site handler: returns a HelperAction.
 using SiteHandlerFn = uint32_t (*)(VcpuContext* ctx);
 
@@ -33,6 +40,7 @@ struct Thunks {
   void (*enter_guest)() = nullptr;   // runs ctx.entry_target until an exit
   uint8_t* exit = nullptr;
   uint8_t* vmm_call = nullptr;
+  uint8_t* lookup_miss = nullptr;
   uint8_t* signal_exit = nullptr;
 };
 

@@ -397,7 +397,7 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
   const PrivClass p = priv();
   // The jump cache knows recent VA -> block mappings.
   const unsigned jci = rip & (kJumpCacheEntries - 1);
-  if (ctx_.jc_tag[static_cast<unsigned>(p)][jci] == 0 - rip && ctx_.jc_code[static_cast<unsigned>(p)][jci]) {
+  if (ctx_.jc_tag[static_cast<unsigned>(p)][jci] == 0 - rip) {
     Block* b = vcpu_.cache_->FindByHostPc(reinterpret_cast<uint8_t*>(ctx_.jc_code[static_cast<unsigned>(p)][jci]));
     if (b && b->valid && b->guest_rip == rip) return b;
   }
@@ -469,15 +469,16 @@ void VcpuRuntime::ForgetBlockInJumpCache(Block* b) {
   const unsigned p = static_cast<unsigned>(b->priv), i = b->guest_rip & (kJumpCacheEntries - 1);
   if (ctx_.jc_code[p][i] == reinterpret_cast<uint64_t>(b->host_code)) {
     ctx_.jc_tag[p][i] = kTlbInvalidNegTag;
-    ctx_.jc_code[p][i] = 0;
+    ctx_.jc_code[p][i] = reinterpret_cast<uint64_t>(thunks_.lookup_miss);
   }
 }
 
 void VcpuRuntime::ClearJumpCache() {
+  const uint64_t miss = reinterpret_cast<uint64_t>(thunks_.lookup_miss);
   for (unsigned p = 0; p < kPrivClasses; ++p)
     for (uint64_t i = 0; i < kJumpCacheEntries; ++i) {
       ctx_.jc_tag[p][i] = kTlbInvalidNegTag;
-      ctx_.jc_code[p][i] = 0;
+      ctx_.jc_code[p][i] = miss;
     }
 }
 
@@ -564,6 +565,10 @@ void VcpuRuntime::OnSignalExit(const GuestFault* fault) {
 void VcpuRuntime::HandleExit() {
   CodeCache& cache = *vcpu_.cache_;
   if (ctx_.site == kSignalSite) return;  // state and pending exception already set
+  if (ctx_.site == kLookupMissSite) {
+    stats_.exits[static_cast<unsigned>(ExitReason::kLookupMiss)]++;
+    return;  // ctx.rip is the target; the loop translates it and fills the jump cache
+  }
   if (ctx_.site >= cache.site_count()) {
     std::fprintf(stderr, "xlat: internal error: exit from unknown site %u\n", ctx_.site);
     vcpu_.RequestExit(1);
@@ -587,8 +592,6 @@ void VcpuRuntime::HandleExit() {
       return;
     }
     case SiteKind::kLookupMiss:
-      stats_.exits[static_cast<unsigned>(ExitReason::kLookupMiss)]++;
-      return;  // ctx.rip is the target; the loop translates and fills the jump cache
     case SiteKind::kEmulate: {
       stats_.exits[static_cast<unsigned>(ExitReason::kEmulate)]++;
       ctx_.rip = s.guest_rip;

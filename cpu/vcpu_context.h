@@ -62,8 +62,11 @@ inline constexpr uint64_t kTlbInvalidNegTag = uint64_t{1} << 62;
 // Jump cache: guest VA -> host code, direct-mapped on VA bits [15:0].
 inline constexpr unsigned kJumpCacheBits = 16;
 inline constexpr uint64_t kJumpCacheEntries = uint64_t{1} << kJumpCacheBits;
-// Entry i: jc_tag[i] = -(guest VA) or kTlbInvalidNegTag, jc_code[i] = the
-// block's indirect entry (which expects rcx and r11 displaced).
+// An indirect branch puts its target VA in ctx.ind_target and jumps through
+// jc_code[VA bits 15:0] unconditionally: to a block's indirect entry, which
+// checks that ind_target is its own address, or to the lookup-miss thunk.
+// jc_tag[i] = -(guest VA of the block in jc_code[i]) is for the VMM's own
+// lookups. Entry and thunk expect r11 displaced.
 
 // Translations and TLB entries are split by privilege: code translated for
 // CPL 3 only ever consults the user arrays, which hold only U=1 pages.
@@ -91,6 +94,7 @@ enum class HelperAction : uint32_t {
 struct alignas(64) VcpuContext {
   // ---- Hot fields used by emitted code (first cache lines). ----
   uint64_t spill[kGprCount];      // displaced guest GPRs, indexed by Gpr
+  uint64_t ind_target;            // guest VA an indirect branch is going to (checked by the target)
   uint64_t tlb_index_mask;        // kTlbIndexMask (pext operand)
   uint64_t page_high_mask;        // ~0xfff (pext operand of the flag-free range check)
   uint64_t bit_offset_mask[3];    // 15, 31, 63: pext operands for bt* [mem], reg

@@ -19,9 +19,6 @@
 
 namespace xlat {
 
-// ctx.site value of an exit made by the host signal handler.
-inline constexpr uint32_t kSignalSite = 0xffffffffu;
-
 struct GuestFault {
   uint8_t vector = 0;
   uint32_t error_code = 0;

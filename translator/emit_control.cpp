@@ -61,30 +61,12 @@ uint64_t DirectTarget(const DecodedInsn& d) {
 
 void EmitIndirectJump(BlockEmitter& e) {
   auto& a = e.a;
-  // Every block's indirect entry expects exactly rcx and r11 displaced.
-  e.Displace(kRcx);
+  // The target's indirect entry expects exactly r11 displaced.
   for (unsigned r = 0; r < 16; ++r)
-    if (r != kRcx && r != kR11 && (e.displaced() & (1u << r))) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
-  Label hit = a.newLabel(), miss = a.newLabel();
-  a.movzx(x86::ecx, x86::r11w);                                // index = target bits 15:0
-  a.mov(x86::rcx, CtxIndexed(CtxJcTagOff(e.priv), x86::rcx, 3));  // -(tag)
-  a.lea(x86::rcx, x86::ptr(x86::rcx, x86::r11));               // 0 when the tag is the target
-  a.jecxz(x86::rcx, hit);
-  a.jmp(miss);
-  a.bind(hit);
-  a.movzx(x86::ecx, x86::r11w);
-  a.jmp(CtxIndexed(CtxJcCodeOff(e.priv), x86::rcx, 3));        // to the block's indirect entry
-  Site s{};
-  s.kind = SiteKind::kLookupMiss;
-  const uint32_t id = e.NewSite(s);
-  e.Cold([&e, miss, id] {
-    auto& a = e.a;
-    a.bind(miss);
-    a.mov(Ctx(XLAT_CTX_OFF(rip)), x86::r11);
-    a.mov(x86::rcx, Ctx(CtxSpillOff(kRcx)));
-    a.mov(x86::r11, Ctx(CtxSpillOff(kR11)));
-    e.JumpToThunk(id, e.thunks.exit);
-  });
+    if (r != kR11 && (e.displaced() & (1u << r))) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
+  a.mov(Ctx(XLAT_CTX_OFF(ind_target)), x86::r11);       // the target checks this
+  a.movzx(x86::r11d, x86::r11w);                        // jump-cache index = VA bits 15:0
+  a.jmp(CtxIndexed(CtxJcCodeOff(e.priv), x86::r11, 3));  // a block's indirect entry, or lookup_miss
 }
 
 void EmitFallthrough(BlockEmitter& e, uint64_t next) { e.DirectExit(next); }

@@ -236,19 +236,43 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // scratch for the whole block when its rewrites need any.
   const uint16_t pool = ChoosePool(decoded, kinds);
   e.SetPool(pool);
-  constexpr uint16_t kLookupRegs = (1u << kRcx) | (1u << kR11);
 
-  // Entries. The jump cache enters at the indirect entry with rcx and r11
-  // displaced: it restores them unless the block keeps them as scratch.
-  // Both entries then spill the rest of the pool and meet at the head, which
-  // polls for interrupts; a loop that is its own block branches back there.
-  for (unsigned r : {kRcx, kR11})
-    if (!(pool & (1u << r))) e.a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
-  Label entry = e.a.newLabel(), head = e.a.newLabel();
-  if (pool) {
-    e.SpillPool(pool & ~kLookupRegs);
-    e.a.jmp(head);
+  // Entries. An indirect branch arrives at the indirect entry with r11
+  // displaced and its target in ctx.ind_target, without having compared
+  // anything: the entry checks that the target is this block (with a cmp
+  // where the block's flags are dead on entry, else flag-free through rcx)
+  // and sends a mismatch to the lookup-miss thunk. Both entries then spill
+  // the pool and meet at the head, which polls for interrupts; a loop that is
+  // its own block branches back there.
+  uint16_t spilled_on_indirect = 1u << kR11;
+  const int64_t srip = static_cast<int64_t>(rip);
+  const bool rip_fits_imm32 = srip == static_cast<int32_t>(srip);
+  const uint64_t miss = reinterpret_cast<uint64_t>(thunks_.lookup_miss);
+  if ((live_in[0] & kArithFlags) == 0) {
+    if (rip_fits_imm32) {
+      e.a.cmp(Ctx(XLAT_CTX_OFF(ind_target)), static_cast<int32_t>(srip));
+    } else {
+      e.a.mov(x86::r11, rip);
+      e.a.cmp(x86::r11, Ctx(XLAT_CTX_OFF(ind_target)));
+    }
+    e.a.jne(Imm(miss));
+  } else {
+    Label ok = e.a.newLabel();
+    e.a.mov(Ctx(CtxSpillOff(kRcx)), x86::rcx);
+    e.a.mov(x86::rcx, Ctx(XLAT_CTX_OFF(ind_target)));
+    e.a.mov(x86::r11, 0 - rip);
+    e.a.lea(x86::rcx, x86::ptr(x86::rcx, x86::r11));
+    e.a.jecxz(x86::rcx, ok);
+    e.a.mov(x86::rcx, Ctx(CtxSpillOff(kRcx)));
+    e.a.jmp(Imm(miss));
+    e.a.bind(ok);
+    spilled_on_indirect |= 1u << kRcx;
+    if (!(pool & (1u << kRcx))) e.a.mov(x86::rcx, Ctx(CtxSpillOff(kRcx)));
   }
+  if (!(pool & (1u << kR11))) e.a.mov(x86::r11, Ctx(CtxSpillOff(kR11)));
+  Label entry = e.a.newLabel(), head = e.a.newLabel();
+  e.SpillPool(pool & ~spilled_on_indirect);
+  e.a.jmp(head);
   e.a.bind(entry);
   e.SpillPool(pool);
   e.a.bind(head);

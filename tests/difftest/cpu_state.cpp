@@ -1,6 +1,8 @@
 #include "tests/difftest/cpu_state.h"
 
+#include <algorithm>
 #include <cinttypes>
+#include <cstdarg>
 #include <cstdio>
 
 namespace difftest {

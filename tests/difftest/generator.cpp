@@ -705,8 +705,10 @@ bool Gen::Generate(Sequence* out, std::string* error) {
   InitState(out);
   out->entry = kCodeVa + rng_.Below(kPage - 16);
   b_.Reset(out->entry);
-  const int n = opt_.exact_items >= 0 ? opt_.exact_items
-                                      : static_cast<int>(rng_.Range(opt_.min_items, opt_.max_items));
+  // Always drawn, so that a prefix (exact_items) is generated from the same
+  // random stream as the full sequence.
+  int n = static_cast<int>(rng_.Range(opt_.min_items, opt_.max_items));
+  if (opt_.exact_items >= 0) n = opt_.exact_items;
   out->items.clear();
   for (int i = 0; i < n; i++) {
     bool done = false;

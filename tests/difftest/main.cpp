@@ -1,0 +1,486 @@
+// xlat_difftest: the differential test. The host CPU is the reference.
+//
+//   xlat_difftest [--seed S] [--sequences N] [--long] [--form NAME]
+//                 [--seq-seed X] [--items N] [--max-reports K]
+//   xlat_difftest --selfcheck [--sequences N]   native only: table, tracing, determinism
+//   xlat_difftest --native-only ...             the "guest" is a second native run
+//   xlat_difftest --list-forms
+//
+// Every sequence is generated from its own seed (derived from --seed and its
+// number), run natively and in an xlat guest, and the two final states and
+// data areas are compared. A mismatch is reported with the smallest failing
+// prefix of the sequence, disassembled, and the command that reproduces it.
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "tests/difftest/forms.h"
+#include "tests/difftest/generator.h"
+#include "tests/difftest/guest_runner.h"
+#include "tests/difftest/native_runner.h"
+#include "tests/difftest/report.h"
+
+namespace difftest {
+namespace {
+
+struct Options {
+  uint64_t seed = 1;
+  uint64_t sequences = 0;  // 0: the mode's default
+  bool long_run = false;
+  std::string form;
+  bool selfcheck = false;
+  bool native_only = false;
+  bool have_seq_seed = false;
+  uint64_t seq_seed = 0;
+  int items = -1;
+  int max_reports = 3;
+  int min_forms = 500;
+  bool list_forms = false;
+  double timeout_s = 30;
+  std::string argv0;
+};
+
+[[noreturn]] void Usage(const char* msg) {
+  std::fprintf(stderr,
+               "%s\nusage: xlat_difftest [--seed S] [--sequences N] [--long] [--form NAME] [--seq-seed X]\n"
+               "                     [--items N] [--max-reports K] [--min-forms N] [--timeout SECONDS]\n"
+               "                     [--selfcheck] [--native-only] [--list-forms]\n",
+               msg);
+  std::exit(2);
+}
+
+Options Parse(int argc, char** argv) {
+  Options o;
+  o.argv0 = argv[0];
+  for (int i = 1; i < argc; i++) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) Usage(("missing value for " + a).c_str());
+      return argv[++i];
+    };
+    auto number = [&]() { return std::strtoull(value().c_str(), nullptr, 0); };
+    if (a == "--seed") o.seed = number();
+    else if (a == "--sequences") o.sequences = number();
+    else if (a == "--long") o.long_run = true;
+    else if (a == "--form") o.form = value();
+    else if (a == "--selfcheck") o.selfcheck = true;
+    else if (a == "--native-only") o.native_only = true;
+    else if (a == "--seq-seed") o.have_seq_seed = true, o.seq_seed = number();
+    else if (a == "--items") o.items = static_cast<int>(number());
+    else if (a == "--max-reports") o.max_reports = static_cast<int>(number());
+    else if (a == "--min-forms") o.min_forms = static_cast<int>(number());
+    else if (a == "--timeout") o.timeout_s = std::strtod(value().c_str(), nullptr);
+    else if (a == "--list-forms") o.list_forms = true;
+    else if (a == "--help" || a == "-h") Usage("");
+    else Usage(("unknown option " + a).c_str());
+  }
+  return o;
+}
+
+uint64_t SequenceSeed(uint64_t run_seed, uint64_t i) {
+  uint64_t x = run_seed * 0x9e3779b97f4a7c15ull + i;
+  return SplitMix64(x);
+}
+
+// ---- watchdog: a guest that never reaches its hlt must not hang ctest ----
+
+struct Watchdog {
+  std::atomic<uint64_t> progress{0};
+  std::atomic<int> phase{0};  // 0 idle, 1 native, 2 guest
+  std::atomic<uint64_t> seq_seed{0};
+  std::atomic<bool> quit{false};
+  GuestRunner* guest = nullptr;
+  double timeout_s = 30;
+  std::thread thread;
+
+  void Start() {
+    thread = std::thread([this] {
+      uint64_t last = progress.load();
+      auto since = std::chrono::steady_clock::now();
+      bool stop_sent = false;
+      while (!quit.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        const uint64_t p = progress.load();
+        const auto now = std::chrono::steady_clock::now();
+        if (p != last) {
+          last = p;
+          since = now;
+          stop_sent = false;
+          continue;
+        }
+        const double idle = std::chrono::duration<double>(now - since).count();
+        if (phase.load() == 2 && idle > timeout_s && !stop_sent && guest) {
+          std::fprintf(stderr, "watchdog: guest run of sequence %#" PRIx64 " exceeded %.0fs, requesting stop\n",
+                       seq_seed.load(), timeout_s);
+          guest->RequestStop();
+          stop_sent = true;
+        }
+        if (idle > timeout_s + 15) {
+          std::fprintf(stderr, "watchdog: %s run of sequence %#" PRIx64 " is stuck; aborting\n",
+                       phase.load() == 2 ? "guest" : "native", seq_seed.load());
+          std::fflush(stderr);
+          _exit(3);
+        }
+      }
+    });
+  }
+  void Stop() {
+    quit = true;
+    if (thread.joinable()) thread.join();
+  }
+};
+
+// ---- one comparison ----
+
+struct Outcome {
+  bool ok = true;
+  std::string diffs;  // formatted differences
+  CpuState native, guest;
+};
+
+// The native run used in place of a guest (--native-only).
+class NativeAsGuest final : public GuestRunner {
+ public:
+  explicit NativeAsGuest(NativeRunner& n) : n_(n) {}
+  bool Run(const Sequence& s, CpuState* out, std::vector<uint8_t>* data, std::vector<uint8_t>* low,
+           std::string*) override {
+    n_.Run(s, out);
+    data->assign(n_.data(), n_.data() + kDataBytes);
+    low->assign(n_.low(), n_.low() + kLowBytes);
+    return true;
+  }
+  void RequestStop() override {}
+
+ private:
+  NativeRunner& n_;
+};
+
+class Tester {
+ public:
+  Tester(const Options& o, NativeRunner& native, GuestRunner& guest, Watchdog& wd)
+      : opt_(o), native_(native), guest_(guest), wd_(wd) {}
+
+  bool Generate(uint64_t seq_seed, int exact_items, Sequence* s, GenStats* stats, std::string* error) {
+    GenOptions go;
+    go.enabled = enabled_.empty() ? nullptr : &enabled_;
+    go.exact_items = exact_items;
+    if (opt_.items > 0) go.min_items = go.max_items = opt_.items;
+    return GenerateSequence(seq_seed, go, s, stats, error);
+  }
+
+  void Compare(const Sequence& s, Outcome* out) {
+    wd_.seq_seed = s.seed;
+    wd_.phase = 1;
+    native_.Run(s, &out->native);
+    ndata_.assign(native_.data(), native_.data() + kDataBytes);
+    nlow_.assign(native_.low(), native_.low() + kLowBytes);
+    wd_.phase = 2;
+    std::string note;
+    const bool ran = guest_.Run(s, &out->guest, &gdata_, &glow_, &note);
+    wd_.phase = 0;
+    wd_.progress++;
+    std::vector<std::string> d;
+    if (!ran) d.push_back("guest run did not complete: " + note);
+    auto add = [&](const std::vector<std::string>& v) { d.insert(d.end(), v.begin(), v.end()); };
+    if (ran) add(CompareStates(out->native, out->guest, out->native.vector == kNoFault));
+    add(CompareBytes(ndata_.data(), gdata_.data(), kDataBytes, kDataVa, 6));
+    add(CompareBytes(nlow_.data(), glow_.data(), kLowBytes, kLowVa, 6));
+    out->ok = d.empty();
+    out->diffs.clear();
+    for (auto& x : d) out->diffs += "  " + x + "\n";
+  }
+
+  // The smallest failing prefix (binary search; failures are assumed to
+  // persist once an item has gone wrong).
+  int Bisect(uint64_t seq_seed, int n) {
+    int lo = 1, hi = n;  // hi fails
+    while (lo < hi) {
+      const int mid = (lo + hi) / 2;
+      Sequence s;
+      std::string err;
+      Outcome o;
+      if (!Generate(seq_seed, mid, &s, nullptr, &err)) return n;
+      Compare(s, &o);
+      if (o.ok) lo = mid + 1;
+      else hi = mid;
+    }
+    return hi;
+  }
+
+  std::string Repro(uint64_t seq_seed, int items) const {
+    char b[512];
+    std::snprintf(b, sizeof b, "%s --seq-seed %#" PRIx64 "%s%s%s%s", opt_.argv0.c_str(), seq_seed,
+                  items > 0 ? (" --items " + std::to_string(items)).c_str() : "",
+                  opt_.form.empty() ? "" : " --form '", opt_.form.c_str(), opt_.form.empty() ? "" : "'");
+    return b;
+  }
+
+  void Report(uint64_t run_index, const Sequence& s, const Outcome& o) {
+    std::printf("\n==== MISMATCH in sequence %" PRIu64 " (seed %#" PRIx64 ", %zu items)\n", run_index, s.seed,
+                s.items.size());
+    std::printf("%s", o.diffs.c_str());
+    const int k = opt_.items > 0 ? static_cast<int>(s.items.size()) : Bisect(s.seed, static_cast<int>(s.items.size()));
+    Sequence m;
+    std::string err;
+    Outcome mo;
+    if (k < static_cast<int>(s.items.size()) && Generate(s.seed, k, &m, nullptr, &err)) {
+      Compare(m, &mo);
+      if (!mo.ok) {
+        std::printf("-- smallest failing prefix: %d items; the last one is \"%s\"\n", k,
+                    AllForms()[m.items.back().form].name.c_str());
+        std::printf("%s", mo.diffs.c_str());
+        PrintSequence(m, mo);
+        std::printf("-- reproduce: %s\n", Repro(s.seed, k).c_str());
+        culprits_[AllForms()[m.items.back().form].name]++;
+        return;
+      }
+    }
+    if (!s.items.empty()) culprits_[AllForms()[s.items.back().form].name + " (or earlier)"]++;
+    PrintSequence(s, o);
+    std::printf("-- reproduce: %s\n", Repro(s.seed, -1).c_str());
+  }
+
+  void PrintSequence(const Sequence& s, const Outcome& o) {
+    std::printf("-- sequence (>> marks where the native run stopped: %s)\n",
+                o.native.vector == kNoFault ? "the end" : "a fault");
+    std::printf("%s", DisassembleSequence(s, o.native.rip).c_str());
+    std::printf("-- initial state\n%s", FormatState(s.init).c_str());
+    std::printf("-- native final state\n%s", FormatState(o.native).c_str());
+    std::printf("-- xlat final state\n%s", FormatState(o.guest).c_str());
+  }
+
+  std::vector<char> enabled_;
+  std::map<std::string, int> culprits_;
+
+ private:
+  const Options& opt_;
+  NativeRunner& native_;
+  GuestRunner& guest_;
+  Watchdog& wd_;
+  std::vector<uint8_t> ndata_, nlow_, gdata_, glow_;
+};
+
+int FindForm(const std::string& name) {
+  const auto& forms = AllForms();
+  for (size_t i = 0; i < forms.size(); i++)
+    if (forms[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+void PrintCoverage(const GenStats& st, uint64_t sequences) {
+  const auto& forms = AllForms();
+  uint64_t per_cat[static_cast<int>(Cat::kCount)] = {};
+  int forms_cat[static_cast<int>(Cat::kCount)] = {};
+  int used = 0;
+  for (size_t i = 0; i < forms.size(); i++) {
+    per_cat[static_cast<int>(forms[i].cat)] += st.per_form[i];
+    if (st.per_form[i]) used++, forms_cat[static_cast<int>(forms[i].cat)]++;
+  }
+  std::printf("coverage: %zu forms in the table, %d exercised, %" PRIu64 " sequences, %" PRIu64
+              " items (%" PRIu64 " page-crossing accesses, %" PRIu64 " with 0x67, %" PRIu64 " RIP-relative)\n",
+              forms.size(), used, sequences, st.items, st.page_crossing, st.a32, st.rip_relative);
+  std::printf("  by category:");
+  for (int c = 0; c < static_cast<int>(Cat::kCount); c++)
+    std::printf(" %s %d/%" PRIu64, CatName(static_cast<Cat>(c)), forms_cat[c], per_cat[c]);
+  std::printf("  (forms/items)\n");
+}
+
+int CountUsed(const GenStats& st) {
+  int used = 0;
+  for (uint64_t c : st.per_form) used += c != 0;
+  return used;
+}
+
+// ---- the self-check: everything that can be verified without a guest ----
+
+int SelfCheck(const Options& o, NativeRunner& native) {
+  const auto& forms = AllForms();
+  int failures = 0;
+  std::printf("selfcheck: %zu instruction forms\n", forms.size());
+  if (static_cast<int>(forms.size()) < o.min_forms) {
+    std::printf("FAIL: fewer than %d forms\n", o.min_forms);
+    failures++;
+  }
+  auto run_both = [&](const Sequence& s, const char* what) {
+    CpuState a, b;
+    TraceResult tr;
+    native.Run(s, &a, &tr);
+    std::vector<uint8_t> d(native.data(), native.data() + kDataBytes), l(native.low(), native.low() + kLowBytes);
+    native.Run(s, &b);
+    std::vector<std::string> diffs = CompareStates(a, b, false);
+    auto m1 = CompareBytes(d.data(), native.data(), kDataBytes, kDataVa, 4);
+    auto m2 = CompareBytes(l.data(), native.low(), kLowBytes, kLowVa, 4);
+    diffs.insert(diffs.end(), m1.begin(), m1.end());
+    diffs.insert(diffs.end(), m2.begin(), m2.end());
+    if (diffs.empty() && tr.violations.empty()) return std::make_pair(a, tr.steps);
+    failures++;
+    if (failures <= 5) {
+      std::printf("FAIL (%s, seed %#" PRIx64 "):\n", what, s.seed);
+      for (auto& v : tr.violations) std::printf("  trace: %s\n", v.c_str());
+      for (auto& x : diffs) std::printf("  traced vs untraced: %s\n", x.c_str());
+      std::printf("%s", DisassembleSequence(s, a.rip).c_str());
+    }
+    return std::make_pair(a, tr.steps);
+  };
+
+  // 1. Every form can be generated and runs within bounds.
+  GenStats st;
+  int unemitted = 0;
+  for (size_t i = 0; i < forms.size(); i++) {
+    std::vector<char> only(forms.size(), 0);
+    only[i] = 1;
+    GenOptions go;
+    go.enabled = &only;
+    go.min_items = 1;
+    go.max_items = 4;
+    for (int rep = 0; rep < 4; rep++) {
+      Sequence s;
+      std::string err;
+      GenStats one;
+      const uint64_t seed = SequenceSeed(o.seed ^ 0x5e1fc4ec, i * 4 + static_cast<uint64_t>(rep));
+      if (!GenerateSequence(seed, go, &s, &one, &err) || one.per_form[i] == 0) {
+        if (++unemitted <= 20) std::printf("FAIL: form \"%s\" cannot be generated: %s\n", forms[i].name.c_str(), err.c_str());
+        failures++;
+        break;
+      }
+      run_both(s, forms[i].name.c_str());
+    }
+  }
+  std::printf("selfcheck: every form generated and traced: %s\n", unemitted ? "NO" : "yes");
+
+  // 2. Random sequences: traced (bounds) vs untraced (determinism).
+  const uint64_t n = o.sequences ? o.sequences : 3000;
+  std::map<int, int> ends;
+  uint64_t steps = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    Sequence s;
+    std::string err;
+    GenOptions go;
+    if (!GenerateSequence(SequenceSeed(o.seed, i), go, &s, &st, &err)) {
+      std::printf("FAIL: generation error for sequence %" PRIu64 ": %s\n", i, err.c_str());
+      failures++;
+      continue;
+    }
+    auto [state, k] = run_both(s, "random sequence");
+    ends[state.vector]++;
+    steps += k;
+  }
+  PrintCoverage(st, n);
+  std::printf("selfcheck: %" PRIu64 " random sequences run twice (traced, untraced), %" PRIu64
+              " instructions single-stepped; endings:",
+              n, steps);
+  for (auto& [v, c] : ends) std::printf(" %s=%d", v == kNoFault ? "end" : ("vector" + std::to_string(v)).c_str(), c);
+  std::printf("\n");
+  const double faulted = 1.0 - static_cast<double>(ends[kNoFault]) / static_cast<double>(n);
+  if (faulted > 0.10) {
+    std::printf("FAIL: %.1f%% of sequences end in a fault (generator too careless)\n", 100 * faulted);
+    failures++;
+  }
+  std::printf("selfcheck: %s\n", failures ? "FAILED" : "PASSED");
+  return failures ? 1 : 0;
+}
+
+int Main(int argc, char** argv) {
+  Options o = Parse(argc, argv);
+  const auto& forms = AllForms();
+  if (o.list_forms) {
+    for (const Form& f : forms) std::printf("%-8s %s\n", CatName(f.cat), f.name.c_str());
+    std::printf("%zu forms\n", forms.size());
+    return 0;
+  }
+  NativeRunner native;
+  std::string err;
+  if (!native.Init(&err)) {
+    std::fprintf(stderr, "xlat_difftest: %s\n", err.c_str());
+    return 2;
+  }
+  if (o.selfcheck) return SelfCheck(o, native);
+
+  std::unique_ptr<GuestRunner> guest;
+  if (o.native_only) {
+    guest = std::make_unique<NativeAsGuest>(native);
+  } else {
+    guest = MakeXlatRunner(&err);
+    if (!guest) {
+      std::fprintf(stderr, "xlat_difftest: cannot create the xlat guest: %s\n", err.c_str());
+      return 2;
+    }
+  }
+  Watchdog wd;
+  wd.guest = guest.get();
+  wd.timeout_s = o.timeout_s;
+  wd.Start();
+  Tester t(o, native, *guest, wd);
+  if (!o.form.empty()) {
+    const int i = FindForm(o.form);
+    if (i < 0) {
+      std::fprintf(stderr, "xlat_difftest: no form named \"%s\" (see --list-forms)\n", o.form.c_str());
+      wd.Stop();
+      return 2;
+    }
+    t.enabled_.assign(forms.size(), 0);
+    t.enabled_[static_cast<size_t>(i)] = 1;
+  }
+
+  uint64_t n = o.sequences ? o.sequences : 25000;
+  if (o.long_run) n *= 10;
+  if (o.have_seq_seed) n = 1;
+  GenStats st;
+  uint64_t failures = 0, reported = 0;
+  std::map<int, uint64_t> ends;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (uint64_t i = 0; i < n; i++) {
+    const uint64_t seq_seed = o.have_seq_seed ? o.seq_seed : SequenceSeed(o.seed, i);
+    Sequence s;
+    if (!t.Generate(seq_seed, -1, &s, &st, &err)) {
+      std::printf("generation error (seed %#" PRIx64 "): %s\n", seq_seed, err.c_str());
+      failures++;
+      continue;
+    }
+    Outcome out;
+    t.Compare(s, &out);
+    ends[out.native.vector]++;
+    if (!out.ok) {
+      failures++;
+      if (reported < static_cast<uint64_t>(o.max_reports) || o.have_seq_seed) {
+        reported++;
+        t.Report(i, s, out);
+      } else if (!s.items.empty()) {
+        t.culprits_[forms[s.items.back().form].name + " (or earlier, not bisected)"]++;
+      }
+    }
+  }
+  wd.Stop();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("\n");
+  PrintCoverage(st, n);
+  std::printf("endings (native):");
+  for (auto& [v, c] : ends)
+    std::printf(" %s=%" PRIu64, v == kNoFault ? "end" : ("vector" + std::to_string(v)).c_str(), c);
+  std::printf("\n");
+  if (!t.culprits_.empty()) {
+    std::printf("failing forms (last item of the smallest failing prefix):\n");
+    for (auto& [name, c] : t.culprits_) std::printf("  %5d  %s\n", c, name.c_str());
+  }
+  std::printf("%s: %" PRIu64 " sequences (seed %" PRIu64 "), %" PRIu64 " mismatches, %.1fs\n",
+              o.native_only ? "native-vs-native" : "native-vs-xlat", n, o.seed, failures, secs);
+  int rc = failures ? 1 : 0;
+  if (o.form.empty() && !o.have_seq_seed && n >= 2000 && CountUsed(st) < o.min_forms) {
+    std::printf("FAIL: only %d forms exercised (need %d)\n", CountUsed(st), o.min_forms);
+    rc = 1;
+  }
+  return rc;
+}
+
+}  // namespace
+}  // namespace difftest
+
+int main(int argc, char** argv) { return difftest::Main(argc, argv); }

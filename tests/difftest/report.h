@@ -1,0 +1,19 @@
+// Human-readable output: sequences disassembled item by item (Zydis, Intel
+// syntax, at their real addresses) and the initial state.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tests/difftest/generator.h"
+
+namespace difftest {
+
+// Every instruction of `s`, grouped by item, with a marker on the
+// instruction at `mark_rip` (0: none). The terminator shows as `hlt`.
+std::string DisassembleSequence(const Sequence& s, uint64_t mark_rip);
+
+// One instruction at `va` from `bytes`; returns its length (0 if invalid).
+size_t FormatInstruction(const uint8_t* bytes, size_t avail, uint64_t va, std::string* text);
+
+}  // namespace difftest
