@@ -88,6 +88,7 @@ class BlockEmitter {
   // marks the pool displaced and free for the body.
   void SetPool(uint16_t pool) { pool_ = pool; }
   uint16_t pool() const { return pool_; }
+  bool PoolHasFree(uint16_t avoid) const { return (pool_ & ~pool_busy_ & ~avoid) != 0; }
   void SpillPool(uint16_t regs);
   void StartPool();
 

@@ -226,8 +226,10 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   // A load into a full-width register that the instruction only writes can
   // hold the address itself: its old value needs one store (for precise
   // faults) and no reload. (Not bsf/bsr: they leave it alone for a zero source.)
+  // (Only when the pool has no free register: a pool register needs neither.)
   int dest = -1;
-  if (!(ga.access & kAccessWrite) && d.mnemonic() != ZYDIS_MNEMONIC_BSF && d.mnemonic() != ZYDIS_MNEMONIC_BSR) {
+  if (!e.PoolHasFree(used) && !(ga.access & kAccessWrite) && d.mnemonic() != ZYDIS_MNEMONIC_BSF &&
+      d.mnemonic() != ZYDIS_MNEMONIC_BSR) {
     for (unsigned i = 0; i < d.insn.operand_count; ++i) {
       const ZydisDecodedOperand& o = d.ops[i];
       if (o.type != ZYDIS_OPERAND_TYPE_REGISTER || o.actions != ZYDIS_OPERAND_ACTION_WRITE ||

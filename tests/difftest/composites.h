@@ -48,5 +48,6 @@ bool GenFxsave(Gen& g, const Form& f);           // param: 0 fxsave, 1 fxsave64;
 bool GenFpuEnv(Gen& g, const Form& f);           // param: 0 fnstenv/fldenv, 1 fnsave/frstor
 bool GenFldcw(Gen& g, const Form& f);
 bool GenLdmxcsr(Gen& g, const Form& f);          // param: 0 ldmxcsr, 1 vldmxcsr
+bool GenFucomp(Gen& g, const Form& f);           // fucomp st(i), which the encoder lacks
 
 }  // namespace difftest

@@ -106,6 +106,15 @@ bool GenDiv(Gen& g, const Form& f) {
   q.a32 = r.Chance(0.05);
   MemPlan p;
   if (!g.PlanMem(q, &p) || !g.EmitMemSetup(p)) return false;
+  if (r.Chance(0.7)) {
+    // Usually a known nonzero divisor (the data areas hold many zeros).
+    uint64_t v = r.Interesting() & SizeMask(size > 4 ? 4 : size);
+    if (v == 0) v = 3;
+    ZydisEncoderRequest st = MakeRequest(ZYDIS_MNEMONIC_MOV);
+    AddOperand(st, Gen::MemOperand(p, static_cast<uint16_t>(size)));
+    AddImm(st, size == 8 ? static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(v))) : v);
+    if (!g.b().Emit(st)) return false;
+  }
   return Emit1(g, f.mnemonic, Gen::MemOperand(p, static_cast<uint16_t>(size)));
 }
 
@@ -194,7 +203,7 @@ bool GenMoffs(Gen& g, const Form& f) {
   const bool a32 = f.flags & kFA32;
   const uint64_t area = a32 ? kLowVa : kDataVa;
   const uint64_t bytes = a32 ? kLowBytes : kDataBytes;
-  uint64_t ea = area + g.rng().Below(bytes - 16);
+  uint64_t ea = area + g.rng().Below(bytes - kPage);  // not in the last page
   if (g.rng().Chance(0.3)) ea = (ea | (kPage - 1)) - g.rng().Below(static_cast<uint64_t>(size));
   if (store && !g.Writable(ea, ea + static_cast<uint64_t>(size))) return false;
   ZydisEncoderOperand m;
@@ -325,7 +334,7 @@ bool GenMaskedStore(Gen& g, const Form& f) {
   const uint64_t size = mmx ? 8 : 16;
   const uint64_t area = a32 ? kLowVa : kDataVa;
   const uint64_t bytes = a32 ? kLowBytes : kDataBytes;
-  uint64_t ea = area + g.rng().Below(bytes - 32);
+  uint64_t ea = area + g.rng().Below(bytes - kPage);  // not in the last page
   if (g.rng().Chance(0.3)) ea = (ea | (kPage - 1)) - g.rng().Below(size - 1);
   if (!g.Writable(ea, ea + size)) return false;
   if (!g.EmitMovImm(7, ea | (a32 ? g.rng().Next() << 32 : 0))) return false;

@@ -93,8 +93,9 @@ bool GenGather(Gen& g, const Form& f) {
     if (!on && r.Chance(0.3)) {
       t = kDataVa + kDataBytes + r.Below(kPage - 8);  // masked off: must not be touched
     } else {
-      t = kDataVa + r.Below(kDataBytes - 8);
+      t = kDataVa + 16 + r.Below(kDataBytes - 64);
       if (r.Chance(0.25)) t = (t | (kPage - 1)) - r.Below(static_cast<uint64_t>(elem - 1));  // straddle
+      if (t > kDataVa + kDataBytes - 16) t = kDataVa + kDataBytes - 16 - r.Below(kPage);
     }
     t -= (t - base_val - static_cast<uint64_t>(disp)) & (scale - 1);
     // Signed: the element may lie below the base.
@@ -189,6 +190,14 @@ bool GenLdmxcsr(Gen& g, const Form& f) {
   if (!PlaceWritable(g, 4, 1, &p)) return false;
   return EmitMemImm(g, ZYDIS_MNEMONIC_MOV, Gen::MemOperand(p, 4), v) &&
          Emit1(g, f.param == 0 ? ZYDIS_MNEMONIC_LDMXCSR : ZYDIS_MNEMONIC_VLDMXCSR, Gen::MemOperand(p, 4));
+}
+
+bool GenFucomp(Gen& g, const Form&) {
+  const int depth = g.fpu_depth() < 1 ? 1 : g.fpu_depth();
+  const uint8_t i = static_cast<uint8_t>(g.rng().Below(static_cast<uint64_t>(depth)));
+  if (!g.b().EmitRaw({0xdd, static_cast<uint8_t>(0xe8 + i)})) return false;
+  g.set_fpu_depth(g.fpu_depth() - 1);
+  return true;
 }
 
 }  // namespace difftest

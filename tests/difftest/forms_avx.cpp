@@ -103,7 +103,8 @@ void AddAvxForms(FormTable& t) {
   t.Family({ZYDIS_MNEMONIC_VPEXTRQ}, {{kR64, kXmm, kI8}, {kM64, kXmm, kI8}});
   t.Family({ZYDIS_MNEMONIC_VPINSRB}, {{kXmm, kXmm, kR32, kI8}, {kXmm, kXmm, kM8, kI8}});
   t.Family({ZYDIS_MNEMONIC_VPINSRW}, {{kXmm, kXmm, kR32, kI8}, {kXmm, kXmm, kM16, kI8}});
-  t.Family({ZYDIS_MNEMONIC_VPINSRD, ZYDIS_MNEMONIC_VINSERTPS}, {{kXmm, kXmm, kR32, kI8}, {kXmm, kXmm, kM32, kI8}});
+  t.Family({ZYDIS_MNEMONIC_VPINSRD}, {{kXmm, kXmm, kR32, kI8}, {kXmm, kXmm, kM32, kI8}});
+  t.Family({ZYDIS_MNEMONIC_VINSERTPS}, {{kXmm, kXmm, kXmm, kI8}, {kXmm, kXmm, kM32, kI8}});
   t.Family({ZYDIS_MNEMONIC_VPINSRQ}, {{kXmm, kXmm, kR64, kI8}, {kXmm, kXmm, kM64, kI8}});
   t.Family({ZYDIS_MNEMONIC_VBROADCASTSS}, {{kXmm, kM32}, {kYmm, kM32}, {kXmm, kXmm}, {kYmm, kXmm}});
   t.Family({ZYDIS_MNEMONIC_VBROADCASTSD}, {{kYmm, kM64}, {kYmm, kXmm}});

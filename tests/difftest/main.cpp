@@ -360,6 +360,7 @@ int SelfCheck(const Options& o, NativeRunner& native) {
   const uint64_t n = o.sequences ? o.sequences : 3000;
   std::map<int, int> ends;
   uint64_t steps = 0;
+  int unexpected = 0;
   for (uint64_t i = 0; i < n; i++) {
     Sequence s;
     std::string err;
@@ -372,6 +373,21 @@ int SelfCheck(const Options& o, NativeRunner& native) {
     auto [state, k] = run_both(s, "random sequence");
     ends[state.vector]++;
     steps += k;
+    if (state.vector != kNoFault) {
+      // Faults must come from forms that are meant to (or allowed to) fault.
+      const Form* culprit = nullptr;
+      for (const ItemInfo& it : s.items)
+        if (state.rip >= s.entry + it.begin && state.rip < s.entry + it.end) culprit = &forms[it.form];
+      if (!culprit || !(culprit->flags & (kFFault | kFMayFault))) {
+        failures++;
+        if (++unexpected <= 5) {
+          std::printf("FAIL: unexpected fault (vector %d) in form \"%s\", seed %#" PRIx64 "\n", state.vector,
+                      culprit ? culprit->name.c_str() : "?", s.seed);
+          std::printf("%s", DisassembleSequence(s, state.rip).c_str());
+          std::printf("%s", FormatState(state).c_str());
+        }
+      }
+    }
   }
   PrintCoverage(st, n);
   std::printf("selfcheck: %" PRIu64 " random sequences run twice (traced, untraced), %" PRIu64
