@@ -14,8 +14,9 @@
 //               then either resumes translated code at ctx.thunk_ret with the
 //               (possibly changed) context loaded, or leaves as `exit` does.
 //  - lookup_miss: an indirect branch found no block for ctx.ind_target (r11
-//               displaced, everything else guest). Leaves like `exit` with
-//               ctx.rip = ind_target and ctx.site = kLookupMissSite.
+//               displaced, the guest's flags in ctx.flags_slot, everything
+//               else guest). Leaves like `exit` with ctx.rip = ind_target and
+//               ctx.site = kLookupMissSite.
 //  - signal_exit: a host signal handler points the interrupted context here
 //               after it has written precise guest GPRs and flags into the
 //               context (the guest vector state is still in the registers).

@@ -95,6 +95,9 @@ struct alignas(64) VcpuContext {
   // ---- Hot fields used by emitted code (first cache lines). ----
   uint64_t spill[kGprCount];      // displaced guest GPRs, indexed by Gpr
   uint64_t ind_target;            // guest VA an indirect branch is going to (checked by the target)
+  uint64_t flags_push_sp;         // &flags_slot + 8: rsp for the pushfq that saves guest flags
+  uint64_t flags_pop_sp;          // &flags_slot: rsp for the popfq that restores them
+  uint64_t flags_slot;            // guest flags saved before an indirect branch
   uint64_t tlb_index_mask;        // kTlbIndexMask (pext operand)
   uint64_t page_high_mask;        // ~0xfff (pext operand of the flag-free range check)
   uint64_t bit_offset_mask[3];    // 15, 31, 63: pext operands for bt* [mem], reg

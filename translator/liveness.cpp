@@ -25,6 +25,7 @@ FlagEffect FlagEffectOf(const DecodedInsn& d) {
   if (!f) return fx;
   fx.reads = f->tested & kArithFlags;
   fx.kills = (f->modified | f->set_0 | f->set_1) & ~f->undefined & kArithFlags;
+  fx.writes = (f->modified | f->set_0 | f->set_1 | f->undefined) & kArithFlags;
   if (IsShiftOrRotate(d.mnemonic())) {
     // A count of zero (in cl, or an immediate that masks to zero) leaves
     // every flag alone: the instruction passes flags through.
@@ -37,9 +38,10 @@ FlagEffect FlagEffectOf(const DecodedInsn& d) {
 }
 
 void ComputeFlagLiveness(std::span<const FlagEffect> effects, std::span<uint32_t> live_in,
-                         std::span<uint32_t> live_out) {
-  uint32_t live = kArithFlags;
+                         std::span<uint32_t> live_out, uint32_t live_at_end, int read_all_after) {
+  uint32_t live = live_at_end;
   for (size_t i = effects.size(); i-- > 0;) {
+    if (static_cast<int>(i) == read_all_after) live = kArithFlags;
     live_out[i] = live;
     const FlagEffect& fx = effects[i];
     live = (live & ~fx.kills) | fx.reads;

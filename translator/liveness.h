@@ -17,12 +17,16 @@ namespace xlat {
 struct FlagEffect {
   uint32_t reads = 0;   // RFLAGS bit mask of arithmetic flags read
   uint32_t kills = 0;   // ... always written
+  uint32_t writes = 0;  // ... possibly written (including "undefined")
 };
 
 FlagEffect FlagEffectOf(const DecodedInsn& d);
 
 // live_in[i] / live_out[i]: arithmetic flags live before / after insn i.
+// `live_at_end`: flags live when the block leaves. `read_all_after`: an index
+// after which a pseudo-instruction reads every flag (-1: none; used for the
+// flags save before an indirect branch).
 void ComputeFlagLiveness(std::span<const FlagEffect> effects, std::span<uint32_t> live_in,
-                         std::span<uint32_t> live_out);
+                         std::span<uint32_t> live_out, uint32_t live_at_end, int read_all_after);
 
 }  // namespace xlat

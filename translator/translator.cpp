@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cpu/flags_slot.h"
 #include "cpu/thunks.h"
 #include "frontend/stats.h"
 #include "translator/emit_context.h"
@@ -137,6 +138,45 @@ void CountKind(Stats& s, InsnKind k) {
 Translator::Translator(CodeCache& cache, const Thunks& thunks, Stats& stats)
     : cache_(cache), thunks_(thunks), stats_(stats) {}
 
+uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher& fetch, int depth) {
+  constexpr unsigned kMaxLookahead = 24;
+  uint32_t live = 0, unknown = kArithFlags;  // flags read / not yet decided
+  CodePage page;
+  uint64_t page_va = ~0ull;
+  for (unsigned n = 0; n < kMaxLookahead && unknown; ++n) {
+    if ((va & ~0xfffull) != page_va) {
+      page_va = va & ~0xfffull;
+      page = fetch(page_va);
+      if (!page.ok) break;
+    }
+    const size_t off = va & 0xfff;
+    const size_t avail = 4096 - off;
+    DecodedInsn d;
+    if (avail < 15 || decoder_.Decode(page.host + off, 15, va, &d) != Decoder::Status::kOk) break;
+    const InsnKind k = Classify(d);
+    if (k == InsnKind::kCallout || k == InsnKind::kUndefined || k == InsnKind::kString) break;
+    const FlagEffect fx = FlagEffectOf(d);
+    live |= fx.reads & unknown;
+    unknown &= ~fx.kills;
+    if (!unknown) break;
+    const bool direct = d.insn.operand_count_visible > 0 && d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
+    const uint64_t target = direct ? d.next_rip() + static_cast<uint64_t>(d.ops[0].imm.value.s) : 0;
+    if (k == InsnKind::kJmp || k == InsnKind::kCall) {
+      if (!direct || d.insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) break;
+      va = target;
+      continue;
+    }
+    if (k == InsnKind::kJcc || k == InsnKind::kLoop) {
+      if (depth <= 0) break;
+      return live | (unknown & (FlagsLiveAt(target, priv, fetch, depth - 1) |
+                                FlagsLiveAt(d.next_rip(), priv, fetch, depth - 1)));
+    }
+    if (k == InsnKind::kRet) break;
+    va = d.next_rip();
+  }
+  return live | unknown;
+}
+
 TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFetcher& fetch) {
   TranslateResult result;
   if (cache_.room() < kMaxBlockHostBytes) {
@@ -212,8 +252,40 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     else
       effects[i] = FlagEffectOf(decoded[i]);
   }
+  // A block that leaves by an indirect branch saves the guest's flags after
+  // its last flag-writing instruction (the target restores them if it reads
+  // them), so nothing is live when it leaves.
+  int save_flags_after = -2;  // index of the instruction the save follows; -1: before the first
+  const DecodedInsn& tail = decoded.back();
+  const bool indirect_tail = kinds.back() == InsnKind::kRet ||
+                             ((kinds.back() == InsnKind::kJmp || kinds.back() == InsnKind::kCall) &&
+                              tail.ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE);
+  if (indirect_tail) {
+    save_flags_after = -1;
+    for (size_t i = decoded.size(); i-- > 0;)
+      if (effects[i].writes || effects[i].reads == kArithFlags) {
+        save_flags_after = static_cast<int>(i);
+        break;
+      }
+  }
+  // Flags live when the block leaves: what its direct successors read.
+  uint32_t live_at_end = kArithFlags;
+  if (!indirect_tail) {
+    const InsnKind k = kinds.back();
+    const bool direct = tail.insn.operand_count_visible > 0 && tail.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
+    const uint64_t target = direct ? tail.next_rip() + static_cast<uint64_t>(tail.ops[0].imm.value.s) : 0;
+    if ((k == InsnKind::kJmp || k == InsnKind::kCall) && direct) {
+      live_at_end = FlagsLiveAt(target, priv, fetch, 2);
+    } else if ((k == InsnKind::kJcc || k == InsnKind::kLoop) && direct) {
+      live_at_end = FlagsLiveAt(target, priv, fetch, 2) | FlagsLiveAt(end_rip, priv, fetch, 2);
+    } else if (!EndsBlock(k)) {
+      live_at_end = FlagsLiveAt(end_rip, priv, fetch, 2);
+    }
+  }
   std::vector<uint32_t> live_in(decoded.size()), live_out(decoded.size());
-  ComputeFlagLiveness(effects, live_in, live_out);
+  ComputeFlagLiveness(effects, live_in, live_out, indirect_tail ? 0 : live_at_end,
+                      save_flags_after >= 0 ? save_flags_after : -1);
+  const uint32_t block_live_in = save_flags_after == -1 ? kArithFlags : live_in[0];
 
   // ---- Emit. ----
   auto block = std::make_unique<Block>();
@@ -244,31 +316,16 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // and sends a mismatch to the lookup-miss thunk. Both entries then spill
   // the pool and meet at the head, which polls for interrupts; a loop that is
   // its own block branches back there.
-  uint16_t spilled_on_indirect = 1u << kR11;
+  const uint16_t spilled_on_indirect = 1u << kR11;
   const int64_t srip = static_cast<int64_t>(rip);
-  const bool rip_fits_imm32 = srip == static_cast<int32_t>(srip);
-  const uint64_t miss = reinterpret_cast<uint64_t>(thunks_.lookup_miss);
-  if ((live_in[0] & kArithFlags) == 0) {
-    if (rip_fits_imm32) {
-      e.a.cmp(Ctx(XLAT_CTX_OFF(ind_target)), static_cast<int32_t>(srip));
-    } else {
-      e.a.mov(x86::r11, rip);
-      e.a.cmp(x86::r11, Ctx(XLAT_CTX_OFF(ind_target)));
-    }
-    e.a.jne(Imm(miss));
+  if (srip == static_cast<int32_t>(srip)) {
+    e.a.cmp(Ctx(XLAT_CTX_OFF(ind_target)), static_cast<int32_t>(srip));
   } else {
-    Label ok = e.a.newLabel();
-    e.a.mov(Ctx(CtxSpillOff(kRcx)), x86::rcx);
-    e.a.mov(x86::rcx, Ctx(XLAT_CTX_OFF(ind_target)));
-    e.a.mov(x86::r11, 0 - rip);
-    e.a.lea(x86::rcx, x86::ptr(x86::rcx, x86::r11));
-    e.a.jecxz(x86::rcx, ok);
-    e.a.mov(x86::rcx, Ctx(CtxSpillOff(kRcx)));
-    e.a.jmp(Imm(miss));
-    e.a.bind(ok);
-    spilled_on_indirect |= 1u << kRcx;
-    if (!(pool & (1u << kRcx))) e.a.mov(x86::rcx, Ctx(CtxSpillOff(kRcx)));
+    e.a.mov(x86::r11, rip);
+    e.a.cmp(x86::r11, Ctx(XLAT_CTX_OFF(ind_target)));
   }
+  e.a.jne(Imm(reinterpret_cast<uint64_t>(thunks_.lookup_miss)));
+  if (block_live_in & kArithFlags) EmitRestoreGuestFlags(e.a);  // the source saved them
   if (!(pool & (1u << kR11))) e.a.mov(x86::r11, Ctx(CtxSpillOff(kR11)));
   Label entry = e.a.newLabel(), head = e.a.newLabel();
   e.SpillPool(pool & ~spilled_on_indirect);
@@ -287,6 +344,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   e.EndNative();
 
   bool ended = false;
+  if (save_flags_after == -1) EmitSaveGuestFlags(e.a);
   for (size_t i = 0; i < decoded.size(); ++i) {
     gi.d = decoded[i];
     gi.index = static_cast<uint16_t>(i);
@@ -319,6 +377,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       case InsnKind::kCallout: EmitEmulateExit(e, gi); ended = true; break;
       case InsnKind::kUndefined: EmitRaise(e, gi, kVectorUD); ended = true; break;
     }
+    if (static_cast<int>(i) == save_flags_after) EmitSaveGuestFlags(e.a);
   }
   if (!ended) {
     e.RestoreAll();

@@ -49,6 +49,11 @@ class Translator {
   static constexpr unsigned kMaxBlockInsns = 128;
 
  private:
+  // Arithmetic flags live at guest VA `va`, found by decoding ahead along
+  // direct control flow until each flag is read or killed (conservative:
+  // all live when the path is unknown).
+  uint32_t FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher& fetch, int depth);
+
   CodeCache& cache_;
   const Thunks& thunks_;
   Stats& stats_;

@@ -1,7 +1,6 @@
 #include "tests/difftest/generator.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cmath>
 #include <cstring>
 
@@ -340,7 +339,7 @@ bool Gen::EmitMemSetup(const MemPlan& p) {
   const bool has_index = p.index != ZYDIS_REGISTER_NONE && p.index != p.base;
   const bool index_first = rng_.Chance(0.5);
   if (has_index && index_first && !EmitMovImm(idx(p.index), p.index_val)) return false;
-  if (has_base && !EmitMovImm(idx(p.base), p.base_val + (getenv("DT_BREAK") ? 0x200000 : 0))) return false;
+  if (has_base && !EmitMovImm(idx(p.base), p.base_val)) return false;
   if (p.base == p.index && p.index != ZYDIS_REGISTER_NONE && !has_base && !EmitMovImm(idx(p.index), p.index_val))
     return false;
   if (has_index && !index_first && !EmitMovImm(idx(p.index), p.index_val)) return false;

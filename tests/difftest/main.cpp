@@ -10,6 +10,7 @@
 // number), run natively and in an xlat guest, and the two final states and
 // data areas are compared. A mismatch is reported with the smallest failing
 // prefix of the sequence, disassembled, and the command that reproduces it.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -41,7 +42,8 @@ struct Options {
   bool have_seq_seed = false;
   uint64_t seq_seed = 0;
   int items = -1;
-  int max_reports = 3;
+  int max_reports = 5;   // full reports, one per distinct culprit form
+  int max_bisect = 200;  // failures narrowed down to their culprit item
   int min_forms = 500;
   bool list_forms = false;
   double timeout_s = 30;
@@ -51,7 +53,8 @@ struct Options {
 [[noreturn]] void Usage(const char* msg) {
   std::fprintf(stderr,
                "%s\nusage: xlat_difftest [--seed S] [--sequences N] [--long] [--form NAME] [--seq-seed X]\n"
-               "                     [--items N] [--max-reports K] [--min-forms N] [--timeout SECONDS]\n"
+               "                     [--items N] [--max-reports K] [--max-bisect N] [--min-forms N]\n"
+               "                     [--timeout SECONDS]\n"
                "                     [--selfcheck] [--native-only] [--list-forms]\n",
                msg);
   std::exit(2);
@@ -76,6 +79,7 @@ Options Parse(int argc, char** argv) {
     else if (a == "--seq-seed") o.have_seq_seed = true, o.seq_seed = number();
     else if (a == "--items") o.items = static_cast<int>(number());
     else if (a == "--max-reports") o.max_reports = static_cast<int>(number());
+    else if (a == "--max-bisect") o.max_bisect = static_cast<int>(number());
     else if (a == "--min-forms") o.min_forms = static_cast<int>(number());
     else if (a == "--timeout") o.timeout_s = std::strtod(value().c_str(), nullptr);
     else if (a == "--list-forms") o.list_forms = true;
@@ -223,29 +227,56 @@ class Tester {
     return b;
   }
 
-  void Report(uint64_t run_index, const Sequence& s, const Outcome& o) {
-    std::printf("\n==== MISMATCH in sequence %" PRIu64 " (seed %#" PRIx64 ", %zu items)\n", run_index, s.seed,
-                s.items.size());
-    std::printf("%s", o.diffs.c_str());
-    const int k = opt_.items > 0 ? static_cast<int>(s.items.size()) : Bisect(s.seed, static_cast<int>(s.items.size()));
+  // Narrows a failing sequence down to its smallest failing prefix; the
+  // prefix's last item is the culprit. Prints a full report the first time
+  // a culprit form is seen (up to --max-reports reports).
+  void Analyze(uint64_t run_index, const Sequence& s, const Outcome& o, bool bisect) {
+    const auto& forms = AllForms();
     Sequence m;
-    std::string err;
     Outcome mo;
-    if (k < static_cast<int>(s.items.size()) && Generate(s.seed, k, &m, nullptr, &err)) {
-      Compare(m, &mo);
-      if (!mo.ok) {
-        std::printf("-- smallest failing prefix: %d items; the last one is \"%s\"\n", k,
-                    AllForms()[m.items.back().form].name.c_str());
-        std::printf("%s", mo.diffs.c_str());
-        PrintSequence(m, mo);
-        std::printf("-- reproduce: %s\n", Repro(s.seed, k).c_str());
-        culprits_[AllForms()[m.items.back().form].name]++;
-        return;
+    bool minimal = false;
+    int k = static_cast<int>(s.items.size());
+    if (bisect && opt_.items <= 0 && k > 1) {
+      k = Bisect(s.seed, k);
+      std::string err;
+      if (k < static_cast<int>(s.items.size()) && Generate(s.seed, k, &m, nullptr, &err)) {
+        Compare(m, &mo);
+        minimal = !mo.ok;
       }
     }
-    if (!s.items.empty()) culprits_[AllForms()[s.items.back().form].name + " (or earlier)"]++;
-    PrintSequence(s, o);
-    std::printf("-- reproduce: %s\n", Repro(s.seed, -1).c_str());
+    const Sequence& r = minimal ? m : s;
+    const Outcome& ro = minimal ? mo : o;
+    std::string culprit = r.items.empty() ? std::string("(empty)") : forms[r.items.back().form].name;
+    if (!bisect) culprit += " (or earlier; not bisected)";
+    // A native fault before the last item: the items after it never run,
+    // yet they change the outcome (e.g. state at the fault that the
+    // translator considered dead because a later instruction overwrites it).
+    int fault_item = -1;
+    if (ro.native.vector != kNoFault) {
+      for (size_t i = 0; i < r.items.size(); i++)
+        if (ro.native.rip >= r.entry + r.items[i].begin && ro.native.rip < r.entry + r.items[i].end)
+          fault_item = static_cast<int>(i);
+    }
+    const bool after_fault = fault_item >= 0 && fault_item + 1 < static_cast<int>(r.items.size());
+    if (after_fault && minimal) {
+      culprit = "state at a fault in \"" + forms[r.items[fault_item].form].name +
+                "\" depends on the (never executed) items after it";
+    }
+    const bool first = culprits_[culprit]++ == 0;
+    if (!first || reports_ >= opt_.max_reports) return;
+    reports_++;
+    std::printf("\n==== MISMATCH in sequence %" PRIu64 " (seed %#" PRIx64 ", %zu items)\n", run_index, s.seed,
+                s.items.size());
+    if (minimal)
+      std::printf("-- smallest failing prefix: %d items; the last one is \"%s\"\n", k,
+                  forms[r.items.back().form].name.c_str());
+    if (fault_item >= 0)
+      std::printf("-- the native run ends with exception %d in item %d (\"%s\")%s\n", ro.native.vector, fault_item,
+                  forms[r.items[fault_item].form].name.c_str(),
+                  after_fault ? "; the items after it never execute natively" : "");
+    std::printf("%s", ro.diffs.c_str());
+    PrintSequence(r, ro);
+    std::printf("-- reproduce: %s\n", Repro(s.seed, minimal ? k : -1).c_str());
   }
 
   void PrintSequence(const Sequence& s, const Outcome& o) {
@@ -259,6 +290,7 @@ class Tester {
 
   std::vector<char> enabled_;
   std::map<std::string, int> culprits_;
+  int reports_ = 0;
 
  private:
   const Options& opt_;
@@ -450,7 +482,7 @@ int Main(int argc, char** argv) {
   if (o.long_run) n *= 10;
   if (o.have_seq_seed) n = 1;
   GenStats st;
-  uint64_t failures = 0, reported = 0;
+  uint64_t failures = 0;
   std::map<int, uint64_t> ends;
   const auto t0 = std::chrono::steady_clock::now();
   for (uint64_t i = 0; i < n; i++) {
@@ -466,12 +498,7 @@ int Main(int argc, char** argv) {
     ends[out.native.vector]++;
     if (!out.ok) {
       failures++;
-      if (reported < static_cast<uint64_t>(o.max_reports) || o.have_seq_seed) {
-        reported++;
-        t.Report(i, s, out);
-      } else if (!s.items.empty()) {
-        t.culprits_[forms[s.items.back().form].name + " (or earlier, not bisected)"]++;
-      }
+      t.Analyze(i, s, out, failures <= static_cast<uint64_t>(o.max_bisect));
     }
   }
   wd.Stop();
@@ -483,8 +510,11 @@ int Main(int argc, char** argv) {
     std::printf(" %s=%" PRIu64, v == kNoFault ? "end" : ("vector" + std::to_string(v)).c_str(), c);
   std::printf("\n");
   if (!t.culprits_.empty()) {
-    std::printf("failing forms (last item of the smallest failing prefix):\n");
-    for (auto& [name, c] : t.culprits_) std::printf("  %5d  %s\n", c, name.c_str());
+    std::vector<std::pair<int, std::string>> sorted;
+    for (auto& [name, c] : t.culprits_) sorted.push_back({-c, name});
+    std::sort(sorted.begin(), sorted.end());
+    std::printf("failing forms (last item of the smallest failing prefix), most frequent first:\n");
+    for (auto& [c, name] : sorted) std::printf("  %5d  %s\n", -c, name.c_str());
   }
   std::printf("%s: %" PRIu64 " sequences (seed %" PRIu64 "), %" PRIu64 " mismatches, %.1fs\n",
               o.native_only ? "native-vs-native" : "native-vs-xlat", n, o.seed, failures, secs);
