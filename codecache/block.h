@@ -66,9 +66,32 @@ struct Block {
   std::vector<NativeSpan> spans;   // sorted by begin
   std::vector<BlockExit> exits;
   std::vector<BlockExit*> incoming;  // exits of other blocks linked to this one
-  // Guest physical pages (4 KiB aligned) the block's code occupies: one, or
-  // two when its last instruction straddles a page boundary.
-  uint64_t pages[2] = {~0ull, ~0ull};
+  // Guest physical bytes the translation depends on, each range within one
+  // page: the block's own code (two ranges when its last instruction
+  // straddles a page boundary) and code it decoded ahead in its successors
+  // to learn their flag use. A store to any of them invalidates the block.
+  struct CodeRange {
+    uint64_t pa;
+    uint32_t len;
+  };
+  std::vector<CodeRange> ranges;
+
+  // The distinct pages of `ranges`.
+  std::vector<uint64_t> Pages() const {
+    std::vector<uint64_t> pages;
+    for (const CodeRange& r : ranges) {
+      const uint64_t page = r.pa & ~0xfffull;
+      bool seen = false;
+      for (uint64_t p : pages) seen |= p == page;
+      if (!seen) pages.push_back(page);
+    }
+    return pages;
+  }
+  bool Overlaps(uint64_t pa, uint64_t len) const {
+    for (const CodeRange& r : ranges)
+      if (pa < r.pa + r.len && r.pa < pa + len) return true;
+    return false;
+  }
 };
 
 }  // namespace xlat

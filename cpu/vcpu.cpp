@@ -321,13 +321,8 @@ void VcpuRuntime::InvalidateCode(uint64_t pa, size_t n) {
     if (!blocks) continue;
     // Copy: Invalidate edits the page's list.
     std::vector<Block*> victims;
-    for (Block* b : *blocks) {
-      // Only blocks whose bytes overlap the write.
-      uint64_t b_start = b->guest_phys, b_end = b->guest_phys + b->guest_size;
-      bool overlap = (pa < b_end && b_start < pa + n);
-      if (b->pages[1] != ~0ull && b->pages[1] == page) overlap = true;  // straddling tail
-      if (overlap) victims.push_back(b);
-    }
+    for (Block* b : *blocks)
+      if (b->Overlaps(pa, n)) victims.push_back(b);  // only blocks whose bytes the store touches
     for (Block* b : victims) {
       if (b == running_) running_hit_ = true;
       ForgetBlockInJumpCache(b);
@@ -444,8 +439,7 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
         std::fputs(DumpBlock(*r.block, guest.data(), true, true).c_str(), stderr);
       }
       // Stores to the block's pages must now leave the fast path.
-      for (uint64_t page : r.block->pages)
-        if (page != ~0ull) tlb_->RevokeWrite(page);
+      for (uint64_t page : r.block->Pages()) tlb_->RevokeWrite(page);
       FillJumpCache(r.block);
       return r.block;
     }

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 
 #include "cpu/flags_slot.h"
@@ -138,7 +139,8 @@ void CountKind(Stats& s, InsnKind k) {
 Translator::Translator(CodeCache& cache, const Thunks& thunks, Stats& stats)
     : cache_(cache), thunks_(thunks), stats_(stats) {}
 
-uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher& fetch, int depth) {
+uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher& fetch, int depth,
+                                 std::vector<Block::CodeRange>* deps) {
   constexpr unsigned kMaxLookahead = 24;
   uint32_t live = 0, unknown = kArithFlags;  // flags read / not yet decided
   CodePage page;
@@ -153,6 +155,7 @@ uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher&
     const size_t avail = 4096 - off;
     DecodedInsn d;
     if (avail < 15 || decoder_.Decode(page.host + off, 15, va, &d) != Decoder::Status::kOk) break;
+    deps->push_back({page.pa + off, d.length()});
     const InsnKind k = Classify(d);
     if (k == InsnKind::kCallout || k == InsnKind::kUndefined || k == InsnKind::kString) break;
     const FlagEffect fx = FlagEffectOf(d);
@@ -168,8 +171,8 @@ uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher&
     }
     if (k == InsnKind::kJcc || k == InsnKind::kLoop) {
       if (depth <= 0) break;
-      return live | (unknown & (FlagsLiveAt(target, priv, fetch, depth - 1) |
-                                FlagsLiveAt(d.next_rip(), priv, fetch, depth - 1)));
+      return live | (unknown & (FlagsLiveAt(target, priv, fetch, depth - 1, deps) |
+                                FlagsLiveAt(d.next_rip(), priv, fetch, depth - 1, deps)));
     }
     if (k == InsnKind::kRet) break;
     va = d.next_rip();
@@ -270,16 +273,17 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   }
   // Flags live when the block leaves: what its direct successors read.
   uint32_t live_at_end = kArithFlags;
+  std::vector<Block::CodeRange> deps;
   if (!indirect_tail) {
     const InsnKind k = kinds.back();
     const bool direct = tail.insn.operand_count_visible > 0 && tail.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
     const uint64_t target = direct ? tail.next_rip() + static_cast<uint64_t>(tail.ops[0].imm.value.s) : 0;
     if ((k == InsnKind::kJmp || k == InsnKind::kCall) && direct) {
-      live_at_end = FlagsLiveAt(target, priv, fetch, 2);
+      live_at_end = FlagsLiveAt(target, priv, fetch, 2, &deps);
     } else if ((k == InsnKind::kJcc || k == InsnKind::kLoop) && direct) {
-      live_at_end = FlagsLiveAt(target, priv, fetch, 2) | FlagsLiveAt(end_rip, priv, fetch, 2);
+      live_at_end = FlagsLiveAt(target, priv, fetch, 2, &deps) | FlagsLiveAt(end_rip, priv, fetch, 2, &deps);
     } else if (!EndsBlock(k)) {
-      live_at_end = FlagsLiveAt(end_rip, priv, fetch, 2);
+      live_at_end = FlagsLiveAt(end_rip, priv, fetch, 2, &deps);
     }
   }
   std::vector<uint32_t> live_in(decoded.size()), live_out(decoded.size());
@@ -294,8 +298,13 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   block->priv = priv;
   block->key = BlockKey(block->guest_phys, priv);
   block->guest_size = static_cast<uint32_t>(end_rip - rip);
-  block->pages[0] = page0.pa;
-  if (crosses) block->pages[1] = page1.pa;
+  {
+    const uint64_t start_off = rip - page0_va;
+    const uint64_t first_len = std::min<uint64_t>(block->guest_size, 4096 - start_off);
+    block->ranges.push_back({page0.pa + start_off, static_cast<uint32_t>(first_len)});
+    if (crosses) block->ranges.push_back({page1.pa, static_cast<uint32_t>(block->guest_size - first_len)});
+    for (const Block::CodeRange& r : deps) block->ranges.push_back(r);
+  }
 
   const uint32_t first_site = cache_.site_count();
   uint8_t* const base = cache_.cursor();

@@ -52,7 +52,9 @@ class Translator {
   // Arithmetic flags live at guest VA `va`, found by decoding ahead along
   // direct control flow until each flag is read or killed (conservative:
   // all live when the path is unknown).
-  uint32_t FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher& fetch, int depth);
+  // The bytes decoded are added to *deps.
+  uint32_t FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher& fetch, int depth,
+                       std::vector<Block::CodeRange>* deps);
 
   CodeCache& cache_;
   const Thunks& thunks_;

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -142,6 +143,24 @@ struct Watchdog {
   }
 };
 
+// ---- a VMM that aborts still says which sequence it was running ----
+
+std::atomic<uint64_t> g_current_seed{0};
+std::atomic<int> g_in_guest{0};
+
+void OnAbort(int sig) {
+  if (g_in_guest.load()) {
+    char msg[] = "\nxlat_difftest: aborted while the guest ran sequence --seq-seed 0x0000000000000000\n";
+    const uint64_t v = g_current_seed.load();
+    char* p = std::strstr(msg, "0x") + 2;
+    for (int i = 0; i < 16; i++) p[i] = "0123456789abcdef"[(v >> (60 - 4 * i)) & 0xf];
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 // ---- one comparison ----
 
 struct Outcome {
@@ -187,8 +206,11 @@ class Tester {
     ndata_.assign(native_.data(), native_.data() + kDataBytes);
     nlow_.assign(native_.low(), native_.low() + kLowBytes);
     wd_.phase = 2;
+    g_current_seed = s.seed;
+    g_in_guest = 1;
     std::string note;
     const bool ran = guest_.Run(s, &out->guest, &gdata_, &glow_, &note);
+    g_in_guest = 0;
     wd_.phase = 0;
     wd_.progress++;
     std::vector<std::string> d;
@@ -258,7 +280,7 @@ class Tester {
           fault_item = static_cast<int>(i);
     }
     const bool after_fault = fault_item >= 0 && fault_item + 1 < static_cast<int>(r.items.size());
-    if (after_fault && minimal) {
+    if (after_fault) {
       culprit = "state at a fault in \"" + forms[r.items[fault_item].form].name +
                 "\" depends on the (never executed) items after it";
     }
@@ -462,6 +484,7 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
+  signal(SIGABRT, OnAbort);
   Watchdog wd;
   wd.guest = guest.get();
   wd.timeout_s = o.timeout_s;
