@@ -18,6 +18,7 @@ enum class SiteKind : uint8_t {
   kRaise,         // raise exception `vector` at guest_rip (e.g. #UD)
   kMemSlow,       // inline TLB miss or page-crossing access
   kMemPost,       // after an instruction that wrote to the bounce buffer
+  kMemGroup,      // the one check of a group of accesses (translator/mem_groups.h)
   kString,        // string instruction (with or without rep) done by the VMM
   kFetchFault,    // the next instruction could not be fetched: retry at guest_rip
 };

@@ -601,6 +601,7 @@ void VcpuRuntime::HandleExit() {
       return;
     case SiteKind::kMemSlow:
     case SiteKind::kMemPost:
+    case SiteKind::kMemGroup:
     case SiteKind::kString:
       // A vmm_call that chose to leave: an exception, or the running block
       // was invalidated. HandleSite already set everything.
@@ -624,6 +625,7 @@ uint32_t VcpuRuntime::HandleSite(uint32_t site_id) {
   switch (s.kind) {
     case SiteKind::kMemSlow: return HandleMemSlow(s);
     case SiteKind::kMemPost: return HandleMemPost(s);
+    case SiteKind::kMemGroup: return HandleMemGroup(s);
     case SiteKind::kString: return HandleString(s);
     default:
       std::fprintf(stderr, "xlat: internal error: vmm_call from site kind %d\n", static_cast<int>(s.kind));
@@ -705,6 +707,49 @@ uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
   return static_cast<uint32_t>(HelperAction::kResume);
 }
 
+uint32_t VcpuRuntime::HandleMemGroup(Site& s) {
+  // One check for a group of accesses covering [va, va + size): it stands
+  // only if the whole span is plain RAM the group may access, contiguous in
+  // host memory. Otherwise the block is translated again without groups and
+  // resumes at the group's first member, which then checks for itself.
+  stats_.tlb_misses++;
+  const uint64_t va = ctx_.gpr[s.addr_reg];
+  const bool write = s.access & kAccessWrite;
+  const AccessKind kind = write ? AccessKind::kWrite : AccessKind::kRead;
+  const uint64_t last = va + s.size - 1;
+  CodeCache& cache = *vcpu_.cache_;
+  bool ok = IsCanonical(va) && IsCanonical(last) && last >= va;
+  uint8_t* host0 = nullptr;
+  WalkResult w0;
+  if (ok) {
+    w0 = WalkPageTables(vcpu_.ram_, paging(), va, kind, user_mode());
+    ok = w0.ok;
+  }
+  if (ok) {
+    host0 = vcpu_.ram_.HostPtr(GuestPhysAddr(w0.pa & ~0xfffull), 4096);
+    ok = host0 && !(write && cache.IsCodePage(w0.pa & ~0xfffull));
+  }
+  if (ok && (last & ~0xfffull) != (va & ~0xfffull)) {
+    WalkResult w1 = WalkPageTables(vcpu_.ram_, paging(), last & ~0xfffull, kind, user_mode());
+    uint8_t* host1 = w1.ok ? vcpu_.ram_.HostPtr(GuestPhysAddr(w1.pa & ~0xfffull), 4096) : nullptr;
+    ok = host1 && host1 == host0 + 4096 && !(write && cache.IsCodePage(w1.pa & ~0xfffull));
+  }
+  if (ok) {
+    tlb_->Fill(priv(), va & ~0xfffull, w0.pa & ~0xfffull, host0,
+               w0.writable && w0.dirty && !cache.IsCodePage(w0.pa & ~0xfffull));
+    ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(host0 + (va & 0xfff));
+    ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_in_place);
+    return static_cast<uint32_t>(HelperAction::kResume);
+  }
+  stats_.mem_group_declines++;
+  translator_->DisableGroups(s.block->key);
+  ForgetBlockInJumpCache(s.block);
+  cache.Invalidate(s.block);
+  MakePrecise(s.displaced);
+  ctx_.rip = s.guest_rip;
+  return static_cast<uint32_t>(HelperAction::kExit);
+}
+
 uint32_t VcpuRuntime::HandleMemPost(Site& s) {
   const uint8_t* data = ctx_.bounce + (bounce_.va & 63);
   for (int i = 0; i < 2; ++i) {
@@ -737,6 +782,11 @@ uint32_t VcpuRuntime::HandleString(Site& s) {
     }
     it = string_insns_.emplace(ctx_.site, d).first;
   }
+  // The instruction sees precise registers; the displaced ones (pool
+  // registers, which may hold a group's host base) get their scratch values
+  // back afterwards: the string instruction names none of them.
+  uint64_t scratch[kGprCount];
+  std::memcpy(scratch, ctx_.gpr, sizeof scratch);
   MakePrecise(s.displaced);
   ctx_.rip = s.guest_rip;
   GuestFault f;
@@ -750,6 +800,8 @@ uint32_t VcpuRuntime::HandleString(Site& s) {
     stats_.exits[static_cast<unsigned>(ExitReason::kCodeInvalidated)]++;
     return static_cast<uint32_t>(HelperAction::kExit);
   }
+  for (unsigned r = 0; r < kGprCount; ++r)
+    if (s.displaced & (1u << r)) ctx_.gpr[r] = scratch[r];
   ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_after);
   return static_cast<uint32_t>(HelperAction::kResume);
 }

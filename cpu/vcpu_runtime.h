@@ -102,6 +102,7 @@ class VcpuRuntime {
   uint32_t HandleSite(uint32_t site_id);
   uint32_t HandleMemSlow(Site& site);
   uint32_t HandleMemPost(Site& site);
+  uint32_t HandleMemGroup(Site& site);
   uint32_t HandleString(Site& site);
   void HandleExit();
   Block* FindOrTranslate(uint64_t rip);

@@ -50,6 +50,8 @@ struct Stats {
   uint64_t bounced_accesses = 0;       // done through the bounce buffer (discontiguous, MMIO, code pages)
   uint64_t string_ops = 0;             // string instructions performed by the VMM
   uint64_t code_invalidations = 0;     // blocks dropped because their guest code was written
+  uint64_t mem_groups = 0;             // groups of accesses translated with one shared TLB check
+  uint64_t mem_group_declines = 0;     // group checks that could not stand (block translated again)
   uint64_t emulated_insns = 0;         // sensitive instructions emulated by the VMM
   uint64_t port_io = 0;                // port accesses (in/out/ins/outs)
   uint64_t host_signals = 0;           // faults raised by natively executed guest code

@@ -51,8 +51,11 @@ inline x86::Mem CtxIndexed(int32_t off, const x86::Gp& index, uint32_t shift, ui
 x86::Gp Gpr64Reg(unsigned n);
 
 // One guest instruction as the block driver hands it to a rewrite.
+struct MemGroup;
+
 struct GuestInsn {
   DecodedInsn d;
+  const MemGroup* group = nullptr;  // the access group it belongs to, if any
   uint32_t flags_live_in = 0;   // arithmetic flags live just before it (RFLAGS bit mask)
   uint32_t flags_live_out = 0;  // ... just after it
   uint16_t index = 0;           // position in the block
@@ -127,6 +130,9 @@ class BlockEmitter {
   // spills and the poll); self_loop records that one did.
   asmjit::Label loop_head;
   bool self_loop = false;
+
+  // Registers holding the host base of each active access group, by group index.
+  std::vector<int> group_reg;
 
   // The instruction being translated.
   const GuestInsn* insn = nullptr;

@@ -4,6 +4,7 @@
 
 #include "cpu/thunks.h"
 #include "cpu/vcpu_context.h"
+#include "translator/mem_groups.h"
 
 namespace xlat {
 
@@ -184,7 +185,7 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
 }
 
 bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t* len, int reg_op,
-                      ZydisRegister new_reg) {
+                      ZydisRegister new_reg, int64_t disp) {
   ZydisEncoderRequest req;
   if (ZYAN_FAILED(ZydisEncoderDecodedInstructionToEncoderRequest(&d.insn, d.ops, d.insn.operand_count_visible,
                                                                  &req)))
@@ -196,7 +197,7 @@ bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t*
       op.mem.base = Gpr64(base);
       op.mem.index = ZYDIS_REGISTER_NONE;
       op.mem.scale = 0;
-      op.mem.displacement = 0;
+      op.mem.displacement = disp;
       found = true;
     }
     if (static_cast<int>(i) == reg_op) op.reg.value = new_reg;
@@ -211,8 +212,82 @@ bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t*
   return true;
 }
 
+bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
+  const MemGroup& g = *gi.group;
+  const bool flags_live = (gi.flags_live_in & kArithFlags) != 0;
+  const uint16_t avoid = static_cast<uint16_t>(GprsUsed(gi.d) | (flags_live ? (1u << kRcx) : 0));
+  if (!e.PoolHasFree(avoid)) return false;
+  auto& a = e.a;
+  const unsigned p = e.TakeScratch(avoid);  // a pool register: held until the group's last member
+  const x86::Gp P = Gpr64Reg(p);
+  unsigned seg_tmp = 16;
+  if (g.base.segment >= 0) seg_tmp = e.TakeScratch(avoid | (1u << p));
+  EmitGuestAddress(e, p, seg_tmp, g.base);
+  if (seg_tmp < 16) e.Restore(seg_tmp);
+
+  const int32_t tag = (g.access & kAccessWrite) ? CtxTlbWriteTagOff(e.priv) : CtxTlbReadTagOff(e.priv);
+  const int32_t host_page = CtxTlbHostPageOff(e.priv);
+  const unsigned t = e.TakeScratch(avoid | (1u << p));
+  const x86::Gp T = Gpr64Reg(t);
+  Label slow = a.newLabel(), resume = a.newLabel();
+  a.pext(T, P, Ctx(XLAT_CTX_OFF(tlb_index_mask)));
+  if (!flags_live) {
+    a.add(P, CtxIndexed(tag, T, 3));
+    a.cmp(P, static_cast<int32_t>(4096 - g.span));
+    a.ja(slow);
+    a.add(P, CtxIndexed(host_page, T, 3));
+  } else {
+    e.Displace(kRcx);
+    Label hit = a.newLabel();
+    a.mov(x86::rcx, CtxIndexed(tag, T, 3));
+    a.lea(x86::rcx, x86::ptr(P, x86::rcx, 0, static_cast<int32_t>(g.span - 1)));
+    a.pext(x86::rcx, x86::rcx, Ctx(XLAT_CTX_OFF(page_high_mask)));
+    a.jecxz(x86::rcx, hit);
+    a.jmp(slow);
+    a.bind(hit);
+    a.mov(x86::rcx, CtxIndexed(tag, T, 3));
+    a.lea(P, x86::ptr(P, x86::rcx));
+    a.mov(x86::rcx, CtxIndexed(host_page, T, 3));
+    a.lea(P, x86::ptr(P, x86::rcx));
+  }
+  Site site{};
+  site.kind = SiteKind::kMemGroup;
+  site.addr_reg = static_cast<uint8_t>(p);
+  site.access = g.access;
+  site.size = static_cast<uint16_t>(g.span);
+  const uint32_t id = e.NewSite(site);
+  a.bind(resume);
+  e.ResolveLater(resume, id, &Site::resume_in_place);
+  e.Restore(t);
+  if (flags_live) e.Restore(kRcx);
+  e.group_reg[index] = static_cast<int>(p);
+  e.Cold([&e, slow, id, flags_live, p, t, tag] {
+    e.a.bind(slow);
+    if (!flags_live) e.a.sub(Gpr64Reg(p), CtxIndexed(tag, Gpr64Reg(t), 3));  // the VMM wants the VA
+    e.JumpToThunk(id, e.thunks.vmm_call);
+  });
+  return true;
+}
+
 void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   const DecodedInsn& d = gi.d;
+  if (gi.group) {
+    const int index = gi.group->index;
+    if (gi.index == gi.group->first && !EmitGroupCheck(e, gi, index)) e.group_reg[index] = -1;
+    const int p = e.group_reg[index];
+    if (p >= 0) {
+      // A member: natively on [host base of the group + its offset].
+      const AddressExpr x = AddressOf(d, d.ops[d.MemOperand()]);
+      uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+      size_t len = 0;
+      ReencodeWithBase(d, static_cast<unsigned>(p), bytes, &len, -1, ZYDIS_REGISTER_NONE, x.disp - gi.group->min_disp);
+      e.BeginNative();
+      e.Embed(bytes, len);
+      e.EndNative();
+      if (gi.index == gi.group->last) e.Restore(static_cast<unsigned>(p));
+      return;
+    }
+  }
   const int mi = d.MemOperand();
   const ZydisDecodedOperand& op = d.ops[mi];
   GuardedAccess ga{};

@@ -58,6 +58,11 @@ AddressExpr AddressOf(const DecodedInsn& d, const ZydisDecodedOperand& op);
 // hidden, memory base/index).
 uint16_t GprsUsed(const DecodedInsn& d);
 
+// The check of an access group (mem_groups.h) at its first member: leaves the
+// host address of the group's lowest byte in a pool register, recorded in
+// e.group_reg[index]. False (nothing emitted) when no pool register is free.
+bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index);
+
 // Rewrites of instructions with memory operands.
 void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi);     // explicit operand
 void EmitXlat(BlockEmitter& e, const GuestInsn& gi);        // [rbx + al]
@@ -67,6 +72,6 @@ void EmitBitMemInsn(BlockEmitter& e, const GuestInsn& gi);  // bt/bts/btr/btc [m
 // (64-bit base, no index, displacement or segment); `reg_op`/`new_reg`
 // optionally replace a register operand too. False if Zydis cannot.
 bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t* len, int reg_op = -1,
-                      ZydisRegister new_reg = ZYDIS_REGISTER_NONE);
+                      ZydisRegister new_reg = ZYDIS_REGISTER_NONE, int64_t disp = 0);
 
 }  // namespace xlat

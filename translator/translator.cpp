@@ -16,6 +16,7 @@
 #include "translator/emit_sensitive.h"
 #include "translator/emit_stack.h"
 #include "translator/liveness.h"
+#include "translator/mem_groups.h"
 
 namespace xlat {
 
@@ -317,6 +318,17 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // scratch for the whole block when its rewrites need any.
   const uint16_t pool = ChoosePool(decoded, kinds);
   e.SetPool(pool);
+  // Access groups, each holding a pool register while it is live (one pool
+  // register stays for the checks themselves).
+  std::vector<int> group_of;
+  const unsigned pool_size = static_cast<unsigned>(__builtin_popcount(pool));
+  std::vector<MemGroup> groups;
+  if (pool_size >= 2 && !no_groups_.count(block->key))
+    groups = FindMemGroups(decoded, kinds, pool_size - 1, &group_of);
+  else
+    group_of.assign(decoded.size(), -1);
+  e.group_reg.assign(groups.size(), -1);
+  stats_.mem_groups += groups.size();
 
   // Entries. An indirect branch arrives at the indirect entry with r11
   // displaced and its target in ctx.ind_target, without having compared
@@ -357,6 +369,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   for (size_t i = 0; i < decoded.size(); ++i) {
     gi.d = decoded[i];
     gi.index = static_cast<uint16_t>(i);
+    gi.group = group_of[i] >= 0 ? &groups[group_of[i]] : nullptr;
     gi.flags_live_in = live_in[i];
     gi.flags_live_out = live_out[i];
     e.insn = &gi;

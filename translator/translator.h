@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <unordered_set>
 #include <vector>
 
 #include "codecache/code_cache.h"
@@ -45,6 +46,10 @@ class Translator {
 
   // The most host code a block may need, with its cold code: translation
   // needs at least this much room.
+  // The block with this key gets no access groups from now on (its group
+  // check was declined at run time).
+  void DisableGroups(uint64_t key) { no_groups_.insert(key); }
+
   static constexpr uint64_t kMaxBlockHostBytes = 256 * 1024;
   static constexpr unsigned kMaxBlockInsns = 128;
 
@@ -60,6 +65,7 @@ class Translator {
   const Thunks& thunks_;
   Stats& stats_;
   Decoder decoder_;
+  std::unordered_set<uint64_t> no_groups_;
 };
 
 }  // namespace xlat

@@ -176,6 +176,12 @@ class Gen {
   std::vector<double> cumulative_;
 };
 
+// The seed of sequence number i of a run.
+inline uint64_t SequenceSeed(uint64_t run_seed, uint64_t i) {
+  uint64_t x = run_seed * 0x9e3779b97f4a7c15ull + i;
+  return SplitMix64(x);
+}
+
 // Convenience: generate the sequence for `seed`.
 bool GenerateSequence(uint64_t seed, const GenOptions& opt, Sequence* out, GenStats* stats, std::string* error);
 

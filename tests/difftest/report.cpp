@@ -51,4 +51,22 @@ std::string DisassembleSequence(const Sequence& s, uint64_t mark_rip) {
   return out;
 }
 
+void PrintCoverage(const GenStats& st, uint64_t sequences) {
+  const auto& forms = AllForms();
+  uint64_t per_cat[static_cast<int>(Cat::kCount)] = {};
+  int forms_cat[static_cast<int>(Cat::kCount)] = {};
+  int used = 0;
+  for (size_t i = 0; i < forms.size(); i++) {
+    per_cat[static_cast<int>(forms[i].cat)] += st.per_form[i];
+    if (st.per_form[i]) used++, forms_cat[static_cast<int>(forms[i].cat)]++;
+  }
+  std::printf("coverage: %zu forms in the table, %d exercised, %" PRIu64 " sequences, %" PRIu64
+              " items (%" PRIu64 " page-crossing accesses, %" PRIu64 " with 0x67, %" PRIu64 " RIP-relative)\n",
+              forms.size(), used, sequences, st.items, st.page_crossing, st.a32, st.rip_relative);
+  std::printf("  by category:");
+  for (int c = 0; c < static_cast<int>(Cat::kCount); c++)
+    std::printf(" %s %d/%" PRIu64, CatName(static_cast<Cat>(c)), forms_cat[c], per_cat[c]);
+  std::printf("  (forms/items)\n");
+}
+
 }  // namespace difftest

@@ -13,6 +13,9 @@ namespace difftest {
 // instruction at `mark_rip` (0: none). The terminator shows as `hlt`.
 std::string DisassembleSequence(const Sequence& s, uint64_t mark_rip);
 
+// Prints how many forms, sequences and items a run covered, by category.
+void PrintCoverage(const GenStats& st, uint64_t sequences);
+
 // One instruction at `va` from `bytes`; returns its length (0 if invalid).
 size_t FormatInstruction(const uint8_t* bytes, size_t avail, uint64_t va, std::string* text);
 
