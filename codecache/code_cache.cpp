@@ -8,11 +8,12 @@
 
 namespace xlat {
 
-std::unique_ptr<CodeCache> CodeCache::Create(uint64_t bytes, uint64_t runtime_bytes, std::string* error) {
-  if (bytes < runtime_bytes + (1u << 20) || bytes > (1ull << 30)) {
-    *error = "code cache size must be between 1 MiB and 1 GiB";
+std::unique_ptr<CodeCache> CodeCache::Create(uint64_t capacity, uint64_t runtime_bytes, std::string* error) {
+  if (capacity < (64u << 10) || capacity > (1ull << 30)) {
+    *error = "code cache size must be between 64 KiB and 1 GiB";
     return nullptr;
   }
+  const uint64_t bytes = capacity + runtime_bytes;
   // MAP_32BIT: host code addresses fit in a sign-extended imm32, which lets
   // translated code name its sites and reach the thunks with rel32 jumps.
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE | PROT_EXEC,

@@ -23,7 +23,8 @@ namespace xlat {
 
 class CodeCache {
  public:
-  static std::unique_ptr<CodeCache> Create(uint64_t bytes, uint64_t runtime_bytes, std::string* error);
+  // `capacity` bytes for translations, plus `runtime_bytes` for the thunks.
+  static std::unique_ptr<CodeCache> Create(uint64_t capacity, uint64_t runtime_bytes, std::string* error);
   ~CodeCache();
   CodeCache(const CodeCache&) = delete;
   CodeCache& operator=(const CodeCache&) = delete;

@@ -50,7 +50,7 @@ class Translator {
   // check was declined at run time).
   void DisableGroups(uint64_t key) { no_groups_.insert(key); }
 
-  static constexpr uint64_t kMaxBlockHostBytes = 256 * 1024;
+  static constexpr uint64_t kMaxBlockHostBytes = 64 * 1024;
   static constexpr unsigned kMaxBlockInsns = 128;
 
  private:

@@ -45,7 +45,7 @@ struct Options {
   uint64_t seq_seed = 0;
   int items = -1;
   int max_reports = 5;   // full reports, one per distinct culprit form
-  int max_bisect = 200;  // failures narrowed down to their culprit item
+  int max_bisect = 2000;  // failures narrowed down to their culprit item
   int min_forms = 500;
   bool list_forms = false;
   double timeout_s = 30;
