@@ -450,6 +450,7 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
     }
     cache.Flush();
   }
+  std::fprintf(stderr, "xlat: the block at %#" PRIx64 " does not fit in an empty code cache; use a larger -accel tcg,tb-size\n", rip);
   vcpu_.RequestExit(1);
   return nullptr;
 }

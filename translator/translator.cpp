@@ -183,7 +183,7 @@ uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher&
 
 TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFetcher& fetch) {
   TranslateResult result;
-  if (cache_.room() < kMaxBlockHostBytes) {
+  if (cache_.room() < std::min<uint64_t>(kMaxBlockHostBytes, cache_.capacity() / 4)) {
     result.kind = TranslateResult::Kind::kCacheFull;
     return result;
   }

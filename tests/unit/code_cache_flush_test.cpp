@@ -57,7 +57,7 @@ TEST_P(CodeCacheFlush, TinyCacheGivesNativeOutput) {
   const std::string name = GetParam();
   const std::string expected = RunNative(dir + "/" + name + ".native");
   ASSERT_FALSE(expected.empty());
-  GuestRun run = RunGuest(dir + "/" + name + ".elf", 160 << 10);
+  GuestRun run = RunGuest(dir + "/" + name + ".elf", 64 << 10);
   EXPECT_EQ(run.outcome.kind, RunOutcome::Kind::kDebugExit) << run.outcome.message;
   EXPECT_EQ(run.outcome.exit_status, 1);
   EXPECT_EQ(run.output, expected);
