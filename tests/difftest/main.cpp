@@ -298,9 +298,11 @@ class Tester {
   }
 
   void PrintSequence(const Sequence& s, const Outcome& o) {
-    std::printf("-- sequence (>> marks where the native run stopped: %s)\n",
-                o.native.vector == kNoFault ? "the end" : "a fault");
-    std::printf("%s", DisassembleSequence(s, o.native.rip).c_str());
+    const bool xlat_elsewhere = o.guest.rip != o.native.rip && o.guest.rip != o.native.rip + 1;
+    std::printf("-- sequence (>> marks where the native run stopped: %s%s)\n",
+                o.native.vector == kNoFault ? "the end" : "a fault",
+                xlat_elsewhere ? "; !! where the xlat run stopped" : "");
+    std::printf("%s", DisassembleSequence(s, o.native.rip, xlat_elsewhere ? o.guest.rip : 0).c_str());
     std::printf("-- initial state\n%s", FormatState(s.init).c_str());
     std::printf("-- native final state\n%s", FormatState(o.native).c_str());
     std::printf("-- xlat final state\n%s", FormatState(o.guest).c_str());

@@ -19,7 +19,7 @@ size_t FormatInstruction(const uint8_t* bytes, size_t avail, uint64_t va, std::s
   return insn.info.length;
 }
 
-std::string DisassembleSequence(const Sequence& s, uint64_t mark_rip) {
+std::string DisassembleSequence(const Sequence& s, uint64_t mark_rip, uint64_t other_rip) {
   std::string out;
   char line[256];
   const auto& forms = AllForms();
@@ -39,7 +39,9 @@ std::string DisassembleSequence(const Sequence& s, uint64_t mark_rip) {
         std::snprintf(b, sizeof b, "%02x", s.code[off + i]);
         hex += b;
       }
-      std::snprintf(line, sizeof line, "%s %012" PRIx64 "  %-24s %s\n", s.entry + off == mark_rip ? ">>" : "  ",
+      const uint64_t va = s.entry + off;
+      std::snprintf(line, sizeof line, "%s %012" PRIx64 "  %-24s %s\n",
+                    va == mark_rip ? ">>" : (va == other_rip ? "!!" : "  "),
                     s.entry + off, hex.c_str(), text.c_str());
       out += line;
       off += n;

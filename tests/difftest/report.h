@@ -9,9 +9,10 @@
 
 namespace difftest {
 
-// Every instruction of `s`, grouped by item, with a marker on the
-// instruction at `mark_rip` (0: none). The terminator shows as `hlt`.
-std::string DisassembleSequence(const Sequence& s, uint64_t mark_rip);
+// Every instruction of `s`, grouped by item, with ">>" on the instruction at
+// `mark_rip` and "!!" on the one at `other_rip` (0: none). The terminator
+// shows as `hlt`.
+std::string DisassembleSequence(const Sequence& s, uint64_t mark_rip, uint64_t other_rip = 0);
 
 // Prints how many forms, sequences and items a run covered, by category.
 void PrintCoverage(const GenStats& st, uint64_t sequences);

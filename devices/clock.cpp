@@ -1,0 +1,96 @@
+#include "devices/clock.h"
+
+#include <time.h>
+
+namespace xlat {
+
+namespace {
+uint64_t HostMonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+}  // namespace
+
+Clock::Clock() : origin_ns_(HostMonotonicNs()), watcher_([this] { WatchThread(); }) {}
+
+Clock::~Clock() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  watcher_.join();
+}
+
+uint64_t Clock::NowNs() const { return HostMonotonicNs() - origin_ns_; }
+
+Clock::TimerId Clock::Schedule(uint64_t deadline_ns, std::function<void()> fn) {
+  TimerId id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    id = next_id_++;
+    timers_.emplace(deadline_ns, std::make_pair(id, std::move(fn)));
+  }
+  cv_.notify_all();
+  return id;
+}
+
+void Clock::Cancel(TimerId id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = timers_.begin(); it != timers_.end(); ++it)
+    if (it->second.first == id) {
+      timers_.erase(it);
+      return;
+    }
+}
+
+uint64_t Clock::RunExpired() {
+  for (;;) {
+    std::function<void()> fn;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (timers_.empty()) return kNever;
+      auto it = timers_.begin();
+      if (it->first > NowNs()) return it->first;
+      fn = std::move(it->second.second);
+      timers_.erase(it);
+    }
+    fn();  // may schedule more
+  }
+}
+
+uint64_t Clock::NextDeadline() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return timers_.empty() ? kNever : timers_.begin()->first;
+}
+
+void Clock::WatchThread() {
+  std::unique_lock<std::mutex> lock(mu_);
+  uint64_t kicked_for = kNever;
+  while (!stop_) {
+    if (timers_.empty()) {
+      cv_.wait(lock);
+      continue;
+    }
+    const uint64_t next = timers_.begin()->first;
+    const uint64_t now = NowNs();
+    if (next > now) {
+      cv_.wait_for(lock, std::chrono::nanoseconds(next - now));
+      continue;
+    }
+    // Expired: tell the vCPU once per deadline, then wait for it to run them.
+    if (kicked_for != next) {
+      kicked_for = next;
+      auto kick = kick_;
+      lock.unlock();
+      if (kick) kick();
+      lock.lock();
+    } else {
+      cv_.wait_for(lock, std::chrono::milliseconds(1));
+      kicked_for = kNever;  // re-kick if it is still not run (the vCPU may have been busy in the VMM)
+    }
+  }
+}
+
+}  // namespace xlat

@@ -1,0 +1,31 @@
+#include "devices/mmio_bus.h"
+
+namespace xlat {
+
+void MmioBus::Register(std::string name, uint64_t base, uint64_t length, ReadFn read, WriteFn write) {
+  ranges_.push_back(Range{std::move(name), base, length, std::move(read), std::move(write)});
+}
+
+const MmioBus::Range* MmioBus::Find(uint64_t pa) const {
+  for (const Range& r : ranges_)
+    if (pa >= r.base && pa - r.base < r.length) return &r;
+  return nullptr;
+}
+
+bool MmioBus::Read(uint64_t pa, unsigned size, uint64_t* value) {
+  const Range* r = Find(pa);
+  if (!r || !r->read) {
+    *value = size == 8 ? ~0ull : (1ull << (8 * size)) - 1;
+    return r != nullptr;
+  }
+  *value = r->read(pa - r->base, size);
+  return true;
+}
+
+bool MmioBus::Write(uint64_t pa, unsigned size, uint64_t value) {
+  const Range* r = Find(pa);
+  if (r && r->write) r->write(pa - r->base, size, value);
+  return r != nullptr;
+}
+
+}  // namespace xlat
