@@ -50,6 +50,7 @@ struct NativeSpan {
   uint32_t end;
   uint16_t insn;        // index into Block::insn_rips
   uint16_t displaced;   // bit r: guest GPR r is in ctx.spill[r]
+  bool flags_saved;     // the guest's arithmetic flags and DF are in ctx.flags_slot
 };
 
 struct Block {

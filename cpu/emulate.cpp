@@ -657,20 +657,50 @@ void Emulator::MaskMove() {
   // Byte-masked store of a register to [rdi] (DS:EDI with a 0x67 prefix).
   const bool mmx = d_.mnemonic() == ZYDIS_MNEMONIC_MASKMOVQ;
   const unsigned n = mmx ? 8 : 16;
-  uint8_t data[32], mask[32];
-  auto reg = [&](ZydisRegister r, uint8_t* out) {
-    if (mmx) {
-      std::memcpy(out, c_.xsave_area + kXsaveSt0 + 16 * (r - ZYDIS_REGISTER_MM0), 8);
-    } else {
-      rt_.vcpu().GetYmm(static_cast<unsigned>(r - ZYDIS_REGISTER_XMM0), out);
-    }
-  };
-  reg(d_.ops[0].reg.value, data);
-  reg(d_.ops[1].reg.value, mask);
+  uint8_t data[32] = {}, mask[32] = {};
+  uint8_t* area = c_.xsave_area;
+  uint64_t in_use;
+  std::memcpy(&in_use, area + kXsaveHeader, 8);
+  if (mmx && !(in_use & 1)) {
+    // x87 in its initial state: make the image say so before using it.
+    std::memset(area, 0, 24);
+    std::memset(area + kXsaveSt0, 0, 128);
+    area[0] = 0x7f;
+    area[1] = 0x03;
+  }
+  uint16_t fsw;
+  std::memcpy(&fsw, area + kXsaveFsw, 2);
+  const unsigned top = (fsw >> 11) & 7;
+  if (mmx) {
+    // MMi is physical x87 register Ri; the image holds ST(j) = R((TOP + j) & 7).
+    auto mm = [&](ZydisRegister r, uint8_t* out) {
+      const unsigned i = static_cast<unsigned>(r - ZYDIS_REGISTER_MM0);
+      std::memcpy(out, area + kXsaveSt0 + 16 * ((i - top) & 7), 8);
+    };
+    mm(d_.ops[0].reg.value, data);
+    mm(d_.ops[1].reg.value, mask);
+  } else {
+    rt_.vcpu().GetYmm(static_cast<unsigned>(d_.ops[0].reg.value - ZYDIS_REGISTER_XMM0), data);
+    rt_.vcpu().GetYmm(static_cast<unsigned>(d_.ops[1].reg.value - ZYDIS_REGISTER_XMM0), mask);
+  }
   uint64_t va = c_.gpr[kRdi];
   if (d_.insn.address_width == 32) va &= 0xffffffffu;
   for (unsigned i = 0; i < n; ++i)
     if ((mask[i] & 0x80) && !Write(va + i, data + i, 1)) return;
+  if (mmx) {
+    // An MMX instruction leaves the x87 unit in MMX state: TOP = 0 and every
+    // register valid. The image is ST-relative, so it rotates with TOP.
+    uint8_t regs[8][16];
+    for (unsigned i = 0; i < 8; ++i) std::memcpy(regs[i], area + kXsaveSt0 + 16 * ((i - top) & 7), 16);
+    for (unsigned i = 0; i < 8; ++i) std::memcpy(area + kXsaveSt0 + 16 * i, regs[i], 16);
+    fsw &= static_cast<uint16_t>(~(7u << 11));
+    std::memcpy(area + kXsaveFsw, &fsw, 2);
+    area[kXsaveFtwAbridged] = 0xff;
+    uint64_t bv;
+    std::memcpy(&bv, area + kXsaveHeader, 8);
+    bv |= 1;
+    std::memcpy(area + kXsaveHeader, &bv, 8);
+  }
   Next();
 }
 

@@ -22,9 +22,11 @@ constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
 constexpr int kGregOf[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
                              REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
 
-void DieOfSignal(int sig, const char* why, const void* pc) {
-  char msg[160];
-  int n = std::snprintf(msg, sizeof msg, "xlat: internal error: %s (signal %d at host pc %p)\n", why, sig, pc);
+void DieOfSignal(int sig, const char* why, const void* pc, const void* addr = nullptr, uint64_t guest_rip = 0) {
+  char msg[256];
+  int n = std::snprintf(msg, sizeof msg,
+                        "xlat: internal error: %s (signal %d at host pc %p, address %p, guest rip %#llx)\n", why, sig,
+                        pc, addr, static_cast<unsigned long long>(guest_rip));
   if (n > 0) (void)!write(2, msg, static_cast<size_t>(n));
   signal(sig, SIG_DFL);
   raise(sig);
@@ -84,7 +86,8 @@ void OnHostSignal(int sig, siginfo_t* si, void* uc_void) {
   // Precise guest registers: host registers, displaced ones from their slots.
   for (unsigned r = 0; r < 16; ++r)
     ctx.gpr[r] = (span.displaced & (1u << r)) ? ctx.spill[r] : static_cast<uint64_t>(g[kGregOf[r]]);
-  ctx.rflags = (ctx.rflags & ~kHostCarriedFlags) | (static_cast<uint64_t>(g[REG_EFL]) & kHostCarriedFlags);
+  const uint64_t flags = span.flags_saved ? ctx.flags_slot : static_cast<uint64_t>(g[REG_EFL]);
+  ctx.rflags = (ctx.rflags & ~kHostCarriedFlags) | (flags & kHostCarriedFlags);
   ctx.rip = b->insn_rips[span.insn];
 
   const bool poll = sig == SIGSEGV && si->si_addr >= static_cast<void*>(ctx.poll_page) &&
@@ -98,7 +101,8 @@ void OnHostSignal(int sig, siginfo_t* si, void* uc_void) {
     const bool x87 = sig == SIGFPE && rt->DecodeAt(ctx.rip, &d, &ignored) &&
                      (d.insn.meta.isa_ext == ZYDIS_ISA_EXT_X87 || d.mnemonic() == ZYDIS_MNEMONIC_FWAIT);
     GuestFault f;
-    if (!GuestFaultOf(sig, si, x87, &f)) return DieOfSignal(sig, "unexpected fault in guest code", pc);
+    if (!GuestFaultOf(sig, si, x87, &f))
+      return DieOfSignal(sig, "unexpected fault in guest code", pc, si->si_addr, ctx.rip);
     rt->OnSignalExit(&f);
   }
   g[REG_RIP] = reinterpret_cast<greg_t>(rt->thunks().signal_exit);

@@ -83,9 +83,14 @@ bool Vcpu::Init(std::string* error) {
 }
 
 void Vcpu::SetYmm(unsigned i, const uint8_t bytes[32]) {
+  // A component whose XSTATE_BV bit is clear is in its initial state (zero)
+  // whatever the area holds: make the area say so before marking it in use.
+  const uint64_t bv = XstateBv(*ctx_);
+  if (!(bv & 2)) std::memset(ctx_->xsave_area + kXsaveXmm0, 0, 256);
+  if (!(bv & 4)) std::memset(ctx_->xsave_area + kXsaveYmmHi0, 0, 256);
   std::memcpy(ctx_->xsave_area + kXsaveXmm0 + 16 * i, bytes, 16);
   std::memcpy(ctx_->xsave_area + kXsaveYmmHi0 + 16 * i, bytes + 16, 16);
-  SetXstateBv(*ctx_, XstateBv(*ctx_) | 6);
+  SetXstateBv(*ctx_, bv | 6);
 }
 
 void Vcpu::GetYmm(unsigned i, uint8_t bytes[32]) const {
@@ -107,8 +112,8 @@ uint32_t Vcpu::mxcsr() const {
 }
 
 void Vcpu::set_mxcsr(uint32_t v) {
+  // MXCSR is saved and restored whatever XSTATE_BV says.
   std::memcpy(ctx_->xsave_area + kXsaveMxcsr, &v, 4);
-  SetXstateBv(*ctx_, XstateBv(*ctx_) | 2);
 }
 
 void Vcpu::ResetToLongMode(uint64_t rip, uint64_t cr3) {
@@ -357,9 +362,10 @@ void VcpuRuntime::Raise(const GuestFault& f) {
   stats_.exceptions[f.vector & 31]++;
 }
 
-void VcpuRuntime::MakePrecise(uint16_t displaced) {
+void VcpuRuntime::MakePrecise(uint16_t displaced, bool flags_saved) {
   for (unsigned r = 0; r < 16; ++r)
     if (displaced & (1u << r)) ctx_.gpr[r] = ctx_.spill[r];
+  if (flags_saved) ctx_.rflags = (ctx_.rflags & ~kHostCarriedFlags) | (ctx_.flags_slot & kHostCarriedFlags);
 }
 
 std::string VcpuRuntime::FatalExceptionMessage() const {
@@ -644,7 +650,7 @@ uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
   const bool crosses = (va & ~0xfffull) != (last & ~0xfffull);
   GuestFault f;
   auto fail = [&]() {
-    MakePrecise(s.displaced);
+    MakePrecise(s.displaced, s.flags_saved);
     ctx_.rip = s.guest_rip;
     if (f.vector == kVecGP && s.addr_reg == kRsp) f.vector = kVecSS;
     Raise(f);
@@ -746,7 +752,7 @@ uint32_t VcpuRuntime::HandleMemGroup(Site& s) {
   translator_->DisableGroups(s.block->key);
   ForgetBlockInJumpCache(s.block);
   cache.Invalidate(s.block);
-  MakePrecise(s.displaced);
+  MakePrecise(s.displaced, s.flags_saved);
   ctx_.rip = s.guest_rip;
   return static_cast<uint32_t>(HelperAction::kExit);
 }
@@ -761,7 +767,7 @@ uint32_t VcpuRuntime::HandleMemPost(Site& s) {
   if (TakeRunningBlockHit()) {
     // The store changed code of the block that is running: continue with a
     // fresh translation of what follows.
-    MakePrecise(s.displaced);
+    MakePrecise(s.displaced, s.flags_saved);
     ctx_.rip = s.next_rip;
     stats_.exits[static_cast<unsigned>(ExitReason::kCodeInvalidated)]++;
     return static_cast<uint32_t>(HelperAction::kExit);
@@ -788,7 +794,7 @@ uint32_t VcpuRuntime::HandleString(Site& s) {
   // back afterwards: the string instruction names none of them.
   uint64_t scratch[kGprCount];
   std::memcpy(scratch, ctx_.gpr, sizeof scratch);
-  MakePrecise(s.displaced);
+  MakePrecise(s.displaced, s.flags_saved);
   ctx_.rip = s.guest_rip;
   GuestFault f;
   if (!ExecuteStringInsn(*this, it->second, &f)) {

@@ -76,7 +76,8 @@ class VcpuRuntime {
 
   // Guest registers as the architecture sees them at a site: ctx.gpr with
   // displaced registers taken from their spill slots.
-  void MakePrecise(uint16_t displaced);
+  // `flags_saved`: the guest's flags are in ctx.flags_slot, not in ctx.rflags.
+  void MakePrecise(uint16_t displaced, bool flags_saved);
 
   // Decodes the guest instruction at `rip` (fetching as the guest would).
   bool DecodeAt(uint64_t rip, DecodedInsn* d, GuestFault* f);

@@ -1,5 +1,7 @@
 #include "translator/emit_context.h"
 
+#include <cstdlib>
+
 #include "codecache/code_cache.h"
 #include "cpu/thunks.h"
 #include "cpu/vcpu_context.h"
@@ -43,6 +45,8 @@ unsigned BlockEmitter::TakeScratch(uint16_t avoid) {
 void BlockEmitter::Displace(unsigned reg) {
   const uint16_t bit = static_cast<uint16_t>(1u << reg);
   if (pool_ & bit) {
+    // Taking a pool register another rewrite still holds would clobber it.
+    if (pool_busy_ & bit) std::abort();
     pool_busy_ |= bit;
     return;
   }
@@ -89,6 +93,7 @@ uint32_t BlockEmitter::NewSite(Site site) {
     site.next_rip = insn->d.next_rip();
   }
   site.displaced = displaced_;
+  site.flags_saved = flags_saved_;
   uint32_t id = cache.AddSite(site);
   site_ids_.push_back(id);
   return id;
@@ -112,13 +117,14 @@ void BlockEmitter::EmitColdCode() {
   cold_.clear();
 }
 
-void BlockEmitter::BeginNative() { BeginNative(displaced_, insn ? insn->index : 0); }
+void BlockEmitter::BeginNative() { BeginNative(displaced_, insn ? insn->index : 0, flags_saved_); }
 
-void BlockEmitter::BeginNative(uint16_t displaced, uint16_t insn_index) {
+void BlockEmitter::BeginNative(uint16_t displaced, uint16_t insn_index, bool flags_saved) {
   open_span_.begin = a.newLabel();
   open_span_.end = a.newLabel();
   open_span_.insn = insn_index;
   open_span_.displaced = displaced;
+  open_span_.flags_saved = flags_saved;
   a.bind(open_span_.begin);
   in_native_ = true;
 }
@@ -158,7 +164,7 @@ void BlockEmitter::Finalize(uint8_t* host_base) {
   for (const PendingSpan& s : spans_) {
     uint32_t b = static_cast<uint32_t>(code_.labelOffsetFromBase(s.begin));
     uint32_t e = static_cast<uint32_t>(code_.labelOffsetFromBase(s.end));
-    if (e > b) block->spans.push_back(NativeSpan{b, e, s.insn, s.displaced});
+    if (e > b) block->spans.push_back(NativeSpan{b, e, s.insn, s.displaced, s.flags_saved});
   }
   for (const PendingExit& p : exits_) {
     BlockExit be;

@@ -86,6 +86,9 @@ class BlockEmitter {
   // Reloads every displaced register, pool included (before the block leaves).
   void RestoreAll();
   uint16_t displaced() const { return displaced_; }
+  // After the flags save before an indirect branch, the guest's flags live in
+  // ctx.flags_slot: sites and spans record it so the VMM reads them there.
+  void MarkFlagsSaved() { flags_saved_ = true; }
 
   // The pool. SpillPool() emits the stores of an entry path; StartPool()
   // marks the pool displaced and free for the body.
@@ -113,7 +116,8 @@ class BlockEmitter {
   // Brackets host code that executes the current guest instruction natively.
   void BeginNative();
   // For cold copies, whose instruction and displaced set are not the emitter's current ones.
-  void BeginNative(uint16_t displaced, uint16_t insn_index);
+  void BeginNative(uint16_t displaced, uint16_t insn_index, bool flags_saved);
+  bool flags_saved() const { return flags_saved_; }
   void EndNative();
 
   // ---- Raw guest bytes. ----
@@ -147,6 +151,7 @@ class BlockEmitter {
     asmjit::Label begin, end;
     uint16_t insn;
     uint16_t displaced;
+    bool flags_saved;
   };
   struct PendingAddr {
     asmjit::Label label;
@@ -159,6 +164,7 @@ class BlockEmitter {
     uint64_t target;
   };
   uint16_t displaced_ = 0;
+  bool flags_saved_ = false;
   uint16_t pool_ = 0;       // registers reserved for the block
   uint16_t pool_busy_ = 0;  // ... currently held by a rewrite
   std::vector<std::function<void()>> cold_;

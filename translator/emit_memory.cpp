@@ -162,8 +162,9 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
   const bool flags_live = ga.flags_live;
   const unsigned rs_num = ga.addr_reg;
   const uint16_t insn_index = e.insn ? e.insn->index : 0;
+  const bool flags_saved = e.flags_saved();
   e.Cold([&e, slow, bounce, after, slow_id, post_id, reloaded, native_displaced, writes, native, flags_live,
-          rs_num, t_reg, tag, insn_index] {
+          rs_num, t_reg, tag, insn_index, flags_saved] {
     auto& a = e.a;
     a.bind(slow);
     // The VMM takes the VA from rS: undo the tag add of the flag-clobbering
@@ -174,7 +175,7 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
     a.bind(bounce);
     for (unsigned r = 0; r < 16; ++r)
       if (reloaded & (1u << r)) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
-    e.BeginNative(native_displaced, insn_index);
+    e.BeginNative(native_displaced, insn_index, flags_saved);
     native();
     e.EndNative();
     if (writes)
@@ -215,7 +216,9 @@ bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t*
 bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
   const MemGroup& g = *gi.group;
   const bool flags_live = (gi.flags_live_in & kArithFlags) != 0;
-  const uint16_t avoid = static_cast<uint16_t>(GprsUsed(gi.d) | (flags_live ? (1u << kRcx) : 0));
+  // Never rcx: the group's register lives across members, and any access in
+  // between may need rcx for a flag-preserving check.
+  const uint16_t avoid = static_cast<uint16_t>(GprsUsed(gi.d) | (1u << kRcx));
   if (!e.PoolHasFree(avoid)) return false;
   auto& a = e.a;
   const unsigned p = e.TakeScratch(avoid);  // a pool register: held until the group's last member

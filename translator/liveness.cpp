@@ -25,7 +25,8 @@ FlagEffect FlagEffectOf(const DecodedInsn& d) {
   if (!f) return fx;
   fx.reads = f->tested & kArithFlags;
   fx.kills = (f->modified | f->set_0 | f->set_1) & ~f->undefined & kArithFlags;
-  fx.writes = (f->modified | f->set_0 | f->set_1 | f->undefined) & kArithFlags;
+  // (DF too: a save of the guest's flags must come after a cld or std.)
+  fx.writes = (f->modified | f->set_0 | f->set_1 | f->undefined) & (kArithFlags | kFlagDF);
   if (IsShiftOrRotate(d.mnemonic())) {
     // A count of zero (in cl, or an immediate that masks to zero) leaves
     // every flag alone: the instruction passes flags through.
@@ -35,6 +36,35 @@ FlagEffect FlagEffectOf(const DecodedInsn& d) {
     // rcl/rcr read CF; with a non-zero count they also define it.
   }
   return fx;
+}
+
+bool MayFaultNatively(const DecodedInsn& d) {
+  switch (d.mnemonic()) {
+    case ZYDIS_MNEMONIC_DIV: case ZYDIS_MNEMONIC_IDIV: case ZYDIS_MNEMONIC_CMPXCHG16B:
+    case ZYDIS_MNEMONIC_MOVAPS: case ZYDIS_MNEMONIC_MOVAPD: case ZYDIS_MNEMONIC_MOVDQA:
+    case ZYDIS_MNEMONIC_MOVNTPS: case ZYDIS_MNEMONIC_MOVNTPD: case ZYDIS_MNEMONIC_MOVNTDQ:
+    case ZYDIS_MNEMONIC_MOVNTDQA: case ZYDIS_MNEMONIC_VMOVAPS: case ZYDIS_MNEMONIC_VMOVAPD:
+    case ZYDIS_MNEMONIC_VMOVDQA: case ZYDIS_MNEMONIC_VMOVNTPS: case ZYDIS_MNEMONIC_VMOVNTPD:
+    case ZYDIS_MNEMONIC_VMOVNTDQ: case ZYDIS_MNEMONIC_VMOVNTDQA: case ZYDIS_MNEMONIC_FXSAVE:
+    case ZYDIS_MNEMONIC_FXSAVE64: case ZYDIS_MNEMONIC_FXRSTOR: case ZYDIS_MNEMONIC_FXRSTOR64:
+      return d.MemOperand() >= 0 || d.mnemonic() == ZYDIS_MNEMONIC_DIV || d.mnemonic() == ZYDIS_MNEMONIC_IDIV;
+    default:
+      break;
+  }
+  // Legacy (non-VEX) SSE with a 16-byte memory operand requires alignment,
+  // except the few unaligned forms.
+  const int mi = d.MemOperand();
+  if (mi < 0 || d.ops[mi].size != 128 || d.insn.encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY) return false;
+  switch (d.mnemonic()) {
+    case ZYDIS_MNEMONIC_MOVUPS: case ZYDIS_MNEMONIC_MOVUPD: case ZYDIS_MNEMONIC_MOVDQU:
+    case ZYDIS_MNEMONIC_LDDQU: case ZYDIS_MNEMONIC_CMPXCHG16B:
+      return false;
+    default:
+      return d.insn.meta.isa_ext == ZYDIS_ISA_EXT_SSE || d.insn.meta.isa_ext == ZYDIS_ISA_EXT_SSE2 ||
+             d.insn.meta.isa_ext == ZYDIS_ISA_EXT_SSE3 || d.insn.meta.isa_ext == ZYDIS_ISA_EXT_SSSE3 ||
+             d.insn.meta.isa_ext == ZYDIS_ISA_EXT_SSE4 || d.insn.meta.isa_ext == ZYDIS_ISA_EXT_AES ||
+             d.insn.meta.isa_ext == ZYDIS_ISA_EXT_PCLMULQDQ;
+  }
 }
 
 void ComputeFlagLiveness(std::span<const FlagEffect> effects, std::span<uint32_t> live_in,

@@ -17,10 +17,15 @@ namespace xlat {
 struct FlagEffect {
   uint32_t reads = 0;   // RFLAGS bit mask of arithmetic flags read
   uint32_t kills = 0;   // ... always written
-  uint32_t writes = 0;  // ... possibly written (including "undefined")
+  uint32_t writes = 0;  // arithmetic flags and DF possibly written (including "undefined")
 };
 
 FlagEffect FlagEffectOf(const DecodedInsn& d);
+
+// True for instructions that raise an exception when run natively on some
+// operands: div/idiv (#DE), aligned SSE/AVX memory accesses and cmpxchg16b
+// (#GP). Their exception frame must hold the exact flags.
+bool MayFaultNatively(const DecodedInsn& d);
 
 // live_in[i] / live_out[i]: arithmetic flags live before / after insn i.
 // `live_at_end`: flags live when the block leaves. `read_all_after`: an index

@@ -159,7 +159,8 @@ uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher&
     deps->push_back({page.pa + off, d.length()});
     const InsnKind k = Classify(d);
     if (k == InsnKind::kCallout || k == InsnKind::kUndefined || k == InsnKind::kString) break;
-    const FlagEffect fx = FlagEffectOf(d);
+    FlagEffect fx = FlagEffectOf(d);
+    if (MayFaultNatively(d)) fx.reads = kArithFlags;  // its exception frame sees them
     live |= fx.reads & unknown;
     unknown &= ~fx.kills;
     if (!unknown) break;
@@ -250,11 +251,13 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // ---- Flag liveness. ----
   std::vector<FlagEffect> effects(decoded.size());
   for (size_t i = 0; i < decoded.size(); ++i) {
-    // An instruction the VMM handles (or that raises) may see every flag.
-    if (kinds[i] == InsnKind::kUndefined || kinds[i] == InsnKind::kCallout || kinds[i] == InsnKind::kString)
+    // An instruction the VMM handles (or that raises) may see every flag;
+    // so does the exception frame of one that can fault natively (#DE, #GP
+    // for alignment): flags must be exact up to it.
+    effects[i] = FlagEffectOf(decoded[i]);
+    if (kinds[i] == InsnKind::kUndefined || kinds[i] == InsnKind::kCallout || kinds[i] == InsnKind::kString ||
+        MayFaultNatively(decoded[i]))
       effects[i].reads = kArithFlags;
-    else
-      effects[i] = FlagEffectOf(decoded[i]);
   }
   // A block that leaves by an indirect branch saves the guest's flags after
   // its last flag-writing instruction (the target restores them if it reads
@@ -365,7 +368,10 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   e.EndNative();
 
   bool ended = false;
-  if (save_flags_after == -1) EmitSaveGuestFlags(e.a);
+  if (save_flags_after == -1) {
+    EmitSaveGuestFlags(e.a);
+    e.MarkFlagsSaved();
+  }
   for (size_t i = 0; i < decoded.size(); ++i) {
     gi.d = decoded[i];
     gi.index = static_cast<uint16_t>(i);
@@ -399,7 +405,10 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       case InsnKind::kCallout: EmitEmulateExit(e, gi); ended = true; break;
       case InsnKind::kUndefined: EmitRaise(e, gi, kVectorUD); ended = true; break;
     }
-    if (static_cast<int>(i) == save_flags_after) EmitSaveGuestFlags(e.a);
+    if (static_cast<int>(i) == save_flags_after) {
+      EmitSaveGuestFlags(e.a);
+      e.MarkFlagsSaved();
+    }
   }
   if (!ended) {
     e.RestoreAll();
