@@ -198,6 +198,7 @@ VcpuRuntime::~VcpuRuntime() = default;
 bool VcpuRuntime::Init(std::string* error) {
   if (!GenerateThunks(*vcpu_.cache_, &VcpuRuntime::HandleSiteThunk, &thunks_, error)) return false;
   translator_ = std::make_unique<Translator>(*vcpu_.cache_, thunks_, stats_);
+  translator_->set_precise_fault_flags(vcpu_.config_.precise_fault_flags);
   tlb_ = std::make_unique<InlineTlb>(ctx_);
   ClearJumpCache();
   vcpu_.cache_->AddFlushListener([this] {

@@ -46,6 +46,10 @@ struct RunOutcome {
 
 struct VcpuConfig {
   uint64_t code_cache_bytes = 64ull << 20;
+  // Keep the guest's arithmetic flags exact at every possible fault, even
+  // where they are dead (they then show in a #PF frame): slower; for
+  // debugging and the differential test.
+  bool precise_fault_flags = false;
 };
 
 class Vcpu {

@@ -19,6 +19,7 @@ namespace xlat {
 struct BoardConfig {
   uint64_t ram_bytes = 128ull << 20;
   uint64_t code_cache_bytes = 64ull << 20;
+  bool precise_fault_flags = false;  // see VcpuConfig
   // Where bytes the guest writes to the serial port go (default: stdout).
   std::function<void(uint8_t)> serial_out;
 };

@@ -96,8 +96,8 @@ class Uart16550 {
 
   // Ports base..base+7.
   void Register(PortBus& ports, uint16_t base = kCom1Base);
-  // Power-on state: 8 data bits, divisor 12 (9600 baud), FIFOs off, no
-  // interrupts enabled. The host input queue keeps its contents.
+  // Power-on state (QEMU's): LCR 0, divisor 12 (9600 baud), MCR OUT2, FIFOs
+  // off, no interrupts enabled. The host input queue keeps its contents.
   void Reset();
 
   // Where the host reader puts what the user types.
@@ -128,7 +128,7 @@ class Uart16550 {
   void ClearRxFifo();
   void PullHostInput();
   bool fifo_enabled() const { return fcr_ & 1; }
-  bool loopback() const { return mcr_ & 0x10; }
+  bool loopback() const { return mcr_ & 0x10; }  // MCR.LOOP
   unsigned rx_capacity() const { return fifo_enabled() ? kFifoSize : 1; }
   unsigned rx_trigger() const;
   uint8_t ModemInputs() const;

@@ -20,6 +20,7 @@
 #   OUT/initrd-NAME.gz   with --init FILE: FILE as /init (e.g. the benchmark's
 #                        guest-workload.sh); NAME is FILE's name without ".sh"
 #                        unless --name says otherwise
+#   OUT/busybox          the static busybox the images hold (runs on the host too)
 #   OUT/debs/            the downloaded .deb files (the cache)
 #
 # Every initramfs holds the static busybox as /bin/busybox with a symlink for
@@ -34,8 +35,8 @@
 # --refresh to look for a newer kernel), and a rebuild takes about a second.
 # Archives are reproducible: owner root, times zero, sorted.
 #
-# Usage: scripts/build-guest-image.sh [-o OUT] [--init FILE [--name NAME]] [--refresh]
-#   OUT defaults to build/guest under the source tree.
+# Usage: scripts/build-guest-image.sh [-o OUT] [--init FILE [--name NAME]] [--refresh] [-q]
+#   OUT defaults to build/guest under the source tree; -q: errors only.
 set -eu
 
 me=build-guest-image
@@ -85,7 +86,9 @@ download() {
   note "downloading $1"
   # shellcheck disable=SC2086
   if ! log=$(cd "$debs" && apt-get -q $apt_opts download "$1" 2>&1); then
-    die "apt-get download $1 failed: $(printf '%s\n' "$log" | grep -E '^(E|Err):' | head -n 1 | tr -s ' ')"
+    why=$(printf '%s\n' "$log" | grep -m 1 '^E:' || printf '%s\n' "$log" | grep -m 1 '^Err:' ||
+          printf '%s\n' "$log" | tail -n 1)
+    die "apt-get download $1 failed: $why"
   fi
 }
 

@@ -293,6 +293,9 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   std::vector<uint32_t> live_in(decoded.size()), live_out(decoded.size());
   ComputeFlagLiveness(effects, live_in, live_out, indirect_tail ? 0 : live_at_end,
                       save_flags_after >= 0 ? save_flags_after : -1);
+  if (precise_fault_flags_)
+    for (size_t i = 0; i < decoded.size(); ++i)
+      if (static_cast<int>(i) <= save_flags_after || save_flags_after == -2) live_in[i] |= kArithFlags;
   const uint32_t block_live_in = save_flags_after == -1 ? kArithFlags : live_in[0];
 
   // ---- Emit. ----

@@ -40,6 +40,9 @@ class Translator {
  public:
   Translator(CodeCache& cache, const Thunks& thunks, Stats& stats);
 
+  // Treat the flags as live before every instruction (VcpuConfig::precise_fault_flags).
+  void set_precise_fault_flags(bool on) { precise_fault_flags_ = on; }
+
   // Translates the block starting at guest VA `rip`. kCacheFull: the caller
   // must flush the code cache and retry.
   TranslateResult Translate(uint64_t rip, PrivClass priv, const CodeFetcher& fetch);
@@ -66,6 +69,7 @@ class Translator {
   Stats& stats_;
   Decoder decoder_;
   std::unordered_set<uint64_t> no_groups_;
+  bool precise_fault_flags_ = false;
 };
 
 }  // namespace xlat

@@ -23,7 +23,7 @@ case "$mode" in
   contents)
     for image in initrd.gz initrd-test.gz; do
       list=$(gzip -dc "$dir/$image" | "$dir/busybox" cpio -t 2>/dev/null)
-      for member in init bin/busybox bin/sh bin/mount sbin/poweroff bin/setsid bin/cttyhack dev/console proc sys tmp; do
+      for member in init bin/busybox bin/sh bin/mount sbin/poweroff usr/bin/setsid bin/cttyhack dev/console proc sys tmp; do
         printf '%s\n' "$list" | grep -qx "$member" || fail "$image lacks /$member"
       done
     done

@@ -26,6 +26,9 @@ class GuestRunner {
 
 // The xlat vCPU (xlat_runner.cpp), or nullptr with *error when this binary
 // was built without it (xlat_runner_stub.cpp).
-std::unique_ptr<GuestRunner> MakeXlatRunner(std::string* error);
+// `precise_flags`: xlat keeps arithmetic flags exact at every fault
+// (VcpuConfig::precise_fault_flags); without it they may differ in a #PF
+// frame where they are dead (README.md).
+std::unique_ptr<GuestRunner> MakeXlatRunner(std::string* error, bool precise_flags = false);
 
 }  // namespace difftest

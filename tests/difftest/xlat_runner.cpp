@@ -20,9 +20,10 @@ constexpr uint64_t kEferNxe = 1ull << 11;
 
 class XlatRunner final : public GuestRunner {
  public:
-  bool Init(std::string* error) {
+  bool Init(std::string* error, bool precise_flags) {
     xlat::BoardConfig cfg;
     cfg.ram_bytes = kGuestRamBytes;
+    cfg.precise_fault_flags = precise_flags;
     cfg.serial_out = [](uint8_t) {};
     board_ = xlat::Board::Create(cfg, error);
     if (!board_) return false;
@@ -123,9 +124,9 @@ class XlatRunner final : public GuestRunner {
 
 }  // namespace
 
-std::unique_ptr<GuestRunner> MakeXlatRunner(std::string* error) {
+std::unique_ptr<GuestRunner> MakeXlatRunner(std::string* error, bool precise_flags) {
   auto r = std::make_unique<XlatRunner>();
-  if (!r->Init(error)) return nullptr;
+  if (!r->Init(error, precise_flags)) return nullptr;
   return r;
 }
 

@@ -3,7 +3,7 @@
 
 namespace difftest {
 
-std::unique_ptr<GuestRunner> MakeXlatRunner(std::string* error) {
+std::unique_ptr<GuestRunner> MakeXlatRunner(std::string* error, bool) {
   *error = "this binary is built without xlat_core (native self-check only)";
   return nullptr;
 }
