@@ -7,9 +7,13 @@
 
 #include <x86intrin.h>
 
+#include <algorithm>
+
 #include <cstring>
 
 #include "cpu/cpuid.h"
+#include "cpu/descriptors.h"
+#include "devices/interrupts.h"
 #include "cpu/guest_regs.h"
 #include "cpu/vcpu_runtime.h"
 #include "devices/port_bus.h"
@@ -78,6 +82,8 @@ class Emulator {
   void Enter();
   void Iret();
   void FarRet();
+  void Syscall();
+  void Sysret();
 
   VcpuRuntime& rt_;
   VcpuContext& c_;
@@ -101,11 +107,17 @@ void Emulator::Run() {
     case ZYDIS_MNEMONIC_CLI:
     case ZYDIS_MNEMONIC_STI:
       if (c_.cpl > Iopl()) return Gp0();
-      if (d_.mnemonic() == ZYDIS_MNEMONIC_CLI)
+      if (d_.mnemonic() == ZYDIS_MNEMONIC_CLI) {
         c_.rflags &= ~kFlagIF;
-      else
+      } else {
+        // sti; hlt must not lose an interrupt: none is taken until after the
+        // instruction that follows an sti that set IF.
+        if (!(c_.rflags & kFlagIF)) rt_.SetInterruptShadow();
         c_.rflags |= kFlagIF;
+      }
       return Next();
+    case ZYDIS_MNEMONIC_SYSCALL: Syscall(); return;
+    case ZYDIS_MNEMONIC_SYSRET: Sysret(); return;
     case ZYDIS_MNEMONIC_PUSHF: case ZYDIS_MNEMONIC_PUSHFQ: Pushf(); return;
     case ZYDIS_MNEMONIC_POPF: case ZYDIS_MNEMONIC_POPFQ: Popf(); return;
     case ZYDIS_MNEMONIC_RDMSR: Rdmsr(); return;
@@ -175,15 +187,15 @@ void Emulator::Run() {
       return Next();
     case ZYDIS_MNEMONIC_INT3:
       Next();
-      rt_.Raise(kVecBP);
+      rt_.RaiseSoftware(kVecBP);
       return;
     case ZYDIS_MNEMONIC_INT1:
       Next();
-      rt_.Raise(kVecDB);
+      rt_.RaiseSoftware(kVecDB, /*privileged=*/true);
       return;
     case ZYDIS_MNEMONIC_INT:
       Next();
-      rt_.Raise(static_cast<uint8_t>(d_.ops[0].imm.value.u));
+      rt_.RaiseSoftware(static_cast<uint8_t>(d_.ops[0].imm.value.u));
       return;
     case ZYDIS_MNEMONIC_UD0: case ZYDIS_MNEMONIC_UD1: case ZYDIS_MNEMONIC_UD2:
     case ZYDIS_MNEMONIC_VMCALL: case ZYDIS_MNEMONIC_VMMCALL:
@@ -312,7 +324,12 @@ void Emulator::MovCr() {
       case 2: v = c_.cr2; break;
       case 3: v = c_.cr3; break;
       case 4: v = c_.cr4; break;
-      case 8: v = c_.cr8; break;
+      case 8: {
+        // CR8 is the local APIC's task priority, bits 7:4.
+        uint64_t tpr;
+        v = rt_.vcpu().msr_device() && rt_.vcpu().msr_device()->ReadMsr(0x808, &tpr) ? (tpr >> 4) & 0xf : c_.cr8;
+        break;
+      }
       default: return Fault(kVecUD);
     }
     WriteGpr(c_, gpr, v);
@@ -341,6 +358,7 @@ void Emulator::MovCr() {
     case 8:
       if (v & ~0xfull) return Gp0();
       c_.cr8 = v;
+      if (rt_.vcpu().msr_device()) rt_.vcpu().msr_device()->WriteMsr(0x808, v << 4);
       break;
     default: return Fault(kVecUD);
   }
@@ -387,7 +405,10 @@ void Emulator::Rdmsr() {
     case kMsrGsBase: v = c_.gs_base; break;
     case kMsrKernelGsBase: v = c_.kernel_gs_base; break;
     case kMsrTscAux: v = c_.tsc_aux; break;
-    default: return Gp0();  // as hardware does for an MSR it does not have
+    default:
+      // A device's (the local APIC's x2APIC registers, TSC deadline), or none: #GP as hardware.
+      if (!rt_.vcpu().msr_device() || !rt_.vcpu().msr_device()->ReadMsr(msr, &v)) return Gp0();
+      break;
   }
   c_.gpr[kRax] = v & 0xffffffffu;
   c_.gpr[kRdx] = v >> 32;
@@ -401,7 +422,10 @@ void Emulator::Wrmsr() {
   auto canonical = [&](uint64_t a) { return static_cast<uint64_t>(static_cast<int64_t>(a << 16) >> 16) == a; };
   switch (msr) {
     case kMsrTsc: c_.tsc_offset = v - __rdtsc(); break;
-    case kMsrApicBase: c_.apic_base = v; break;
+    case kMsrApicBase:
+      c_.apic_base = v;
+      if (rt_.vcpu().msr_device()) rt_.vcpu().msr_device()->WriteMsr(msr, v);  // enable / x2APIC mode
+      break;
     case kMsrMtrrDefType: break;
     case kMsrSysenterCs: case kMsrSysenterCs + 1: case kMsrSysenterCs + 2: break;
     case kMsrMiscEnable: c_.misc_enable = v; break;
@@ -422,7 +446,9 @@ void Emulator::Wrmsr() {
     case kMsrGsBase: if (!canonical(v)) return Gp0(); c_.gs_base = v; break;
     case kMsrKernelGsBase: if (!canonical(v)) return Gp0(); c_.kernel_gs_base = v; break;
     case kMsrTscAux: c_.tsc_aux = v & 0xffffffffu; break;
-    default: return Gp0();
+    default:
+      if (!rt_.vcpu().msr_device() || !rt_.vcpu().msr_device()->WriteMsr(msr, v)) return Gp0();
+      break;
   }
   Next();
 }
@@ -470,7 +496,8 @@ void Emulator::DescriptorTable() {
       } else {
         sel = static_cast<uint16_t>(ReadGpr(c_, d_.ops[0].reg.value));
       }
-      (m == ZYDIS_MNEMONIC_LLDT ? c_.ldtr : c_.tr) = sel;
+      GuestFault f;
+      if (!(m == ZYDIS_MNEMONIC_LLDT ? LoadLdtr(rt_, sel, &f) : LoadTaskRegister(rt_, sel, &f))) return rt_.Raise(f);
       break;
     }
     case ZYDIS_MNEMONIC_SLDT:
@@ -705,18 +732,26 @@ void Emulator::MaskMove() {
 }
 
 void Emulator::SegmentMove() {
-  // mov to/from a segment register, push/pop of FS/GS. In 64-bit mode the
-  // selectors of DS/ES/SS carry no base; FS/GS bases come from the MSRs.
+  // mov to/from a segment register, push/pop of FS/GS.
   auto seg_index = [](ZydisRegister r) -> int {
     switch (r) {
-      case ZYDIS_REGISTER_ES: return 0;
-      case ZYDIS_REGISTER_CS: return 1;
-      case ZYDIS_REGISTER_SS: return 2;
-      case ZYDIS_REGISTER_DS: return 3;
-      case ZYDIS_REGISTER_FS: return 4;
-      case ZYDIS_REGISTER_GS: return 5;
+      case ZYDIS_REGISTER_ES: return kSegEs;
+      case ZYDIS_REGISTER_CS: return kSegCs;
+      case ZYDIS_REGISTER_SS: return kSegSs;
+      case ZYDIS_REGISTER_DS: return kSegDs;
+      case ZYDIS_REGISTER_FS: return kSegFs;
+      case ZYDIS_REGISTER_GS: return kSegGs;
       default: return -1;
     }
+  };
+  auto load = [&](int seg, uint16_t sel) {
+    GuestFault f;
+    if (!LoadDataSegment(rt_, static_cast<unsigned>(seg), sel, &f)) {
+      rt_.Raise(f);
+      return false;
+    }
+    if (seg == kSegSs) rt_.SetInterruptShadow();  // mov ss / pop ss block interrupts for one instruction
+    return true;
   };
   const ZydisMnemonic m = d_.mnemonic();
   if (m == ZYDIS_MNEMONIC_MOV) {
@@ -724,14 +759,14 @@ void Emulator::SegmentMove() {
     const ZydisDecodedOperand& b = d_.ops[1];
     if (a.type == ZYDIS_OPERAND_TYPE_REGISTER && seg_index(a.reg.value) >= 0) {
       const int s = seg_index(a.reg.value);
-      if (s == 1) return Fault(kVecUD);
+      if (s == kSegCs) return Fault(kVecUD);
       uint16_t sel;
       if (b.type == ZYDIS_OPERAND_TYPE_MEMORY) {
         if (!Read(Ea(1), &sel, 2)) return;
       } else {
         sel = static_cast<uint16_t>(ReadGpr(c_, b.reg.value));
       }
-      c_.sel[s] = sel;
+      if (!load(s, sel)) return;
       return Next();
     }
     const int s = seg_index(b.reg.value);
@@ -755,7 +790,7 @@ void Emulator::SegmentMove() {
   } else {
     uint64_t v = 0;
     if (!Read(c_.gpr[kRsp], &v, size)) return;
-    c_.sel[s] = static_cast<uint16_t>(v);
+    if (!load(s, static_cast<uint16_t>(v))) return;
     c_.gpr[kRsp] += size;
   }
   Next();
@@ -789,9 +824,10 @@ void Emulator::Enter() {
 }
 
 void Emulator::Iret() {
-  // iret in 64-bit mode pops rip, cs, rflags, rsp, ss (operand-size each).
-  // Descriptor checks and the privilege change come with the system issue;
-  // here the new CPL is the RPL of the popped CS.
+  // iretq in 64-bit mode pops RIP, CS, RFLAGS, RSP and SS (operand-size
+  // each) and may return to an outer privilege level. (Task returns through
+  // NT are not possible in long mode: #GP.)
+  if (c_.rflags & kFlagNT) return Gp0();
   const unsigned size = d_.insn.operand_width / 8;
   uint64_t frame[5] = {};
   uint64_t rsp = c_.gpr[kRsp];
@@ -799,18 +835,52 @@ void Emulator::Iret() {
     if (!Read(rsp, &frame[i], size)) return;
     rsp += size;
   }
-  const unsigned new_cpl = frame[1] & 3;
-  if (new_cpl < c_.cpl) return rt_.RaiseWithError(kVecGP, static_cast<uint32_t>(frame[1] & 0xfffc));
+  const uint16_t cs = static_cast<uint16_t>(frame[1]);
+  const uint16_t ss = static_cast<uint16_t>(frame[4]);
+  const unsigned rpl = cs & 3;
+  GuestFault f;
+  if (rpl < c_.cpl || (cs & ~3u) == 0) return rt_.RaiseWithError(kVecGP, cs & 0xfffc);
+  Descriptor cd;
+  if (!ReadDescriptor(rt_, cs, false, &cd, &f)) return rt_.Raise(f);
+  if (!cd.code() || (cd.conforming() ? cd.dpl > rpl : cd.dpl != rpl) || !cd.l) {
+    // (Returns to compatibility mode are not supported: 64-bit code only.)
+    return rt_.RaiseWithError(kVecGP, cs & 0xfffc);
+  }
+  if (!cd.present) return rt_.RaiseWithError(kVecNP, cs & 0xfffc);
+  uint64_t rip = size == 4 ? (frame[0] & 0xffffffffu) : size == 2 ? (frame[0] & 0xffff) : frame[0];
+  if (!IsCanonical(rip)) return Gp0();
+  // SS: at an outer level it must be a valid writable data segment with
+  // RPL = DPL = the new CPL; a null SS is allowed when returning to CPL < 3.
+  if ((ss & ~3u) == 0) {
+    if (rpl == 3 || (ss & 3) != rpl) return rt_.RaiseWithError(kVecGP, 0);
+  } else {
+    Descriptor sd;
+    if (!ReadDescriptor(rt_, ss, false, &sd, &f)) return rt_.Raise(f);
+    if ((ss & 3) != rpl || !sd.writable_data() || sd.dpl != rpl) return rt_.RaiseWithError(kVecGP, ss & 0xfffc);
+    if (!sd.present) return rt_.RaiseWithError(kVecSS, ss & 0xfffc);
+  }
   uint64_t changeable = kArithFlags | kFlagTF | kFlagDF | kFlagNT | kFlagAC | kFlagID | kFlagRF;
   if (c_.cpl == 0) changeable |= kFlagIOPL | kFlagVIF | kFlagVIP;
   if (c_.cpl <= Iopl()) changeable |= kFlagIF;
   if (size == 2) changeable &= 0xffff;
-  c_.rip = size == 4 ? (frame[0] & 0xffffffffu) : size == 2 ? (frame[0] & 0xffff) : frame[0];
-  c_.sel[1] = static_cast<uint16_t>(frame[1]);
+  const bool if_was_clear = !(c_.rflags & kFlagIF);
+  c_.rip = rip;
+  c_.sel[kSegCs] = cs;
   c_.rflags = (c_.rflags & ~changeable) | (frame[2] & changeable) | 2;
   c_.gpr[kRsp] = frame[3];
-  c_.sel[2] = static_cast<uint16_t>(frame[4]);
-  c_.cpl = new_cpl;
+  c_.sel[kSegSs] = ss;
+  if (rpl > c_.cpl) {
+    // Data segment registers the outer level may not use become null.
+    for (unsigned sg : {kSegEs, kSegDs, kSegFs, kSegGs}) {
+      Descriptor dd;
+      GuestFault ignored;
+      if ((c_.sel[sg] & ~3u) != 0 && ReadDescriptor(rt_, c_.sel[sg], false, &dd, &ignored) &&
+          (dd.data() || !dd.conforming()) && dd.dpl < rpl)
+        c_.sel[sg] = 0;
+    }
+  }
+  c_.cpl = rpl;
+  (void)if_was_clear;
 }
 
 void Emulator::FarRet() {
@@ -825,6 +895,34 @@ void Emulator::FarRet() {
   c_.gpr[kRsp] += 2 * size + pop;
   c_.sel[1] = static_cast<uint16_t>(cs);
   c_.rip = rip;
+}
+
+void Emulator::Syscall() {
+  // 64-bit syscall: rcx = return address, r11 = rflags, flags masked by
+  // SFMASK, CS/SS from STAR[47:32], CPL 0, rip = LSTAR.
+  if (!(c_.efer & 1)) return Fault(kVecUD);  // EFER.SCE
+  c_.gpr[kRcx] = d_.next_rip();
+  c_.gpr[kR11] = c_.rflags & ~kFlagRF;
+  c_.rflags = (c_.rflags & ~(c_.sfmask | kFlagRF)) | 2;
+  const uint16_t base = static_cast<uint16_t>((c_.star >> 32) & 0xfffc);
+  c_.sel[kSegCs] = base;
+  c_.sel[kSegSs] = static_cast<uint16_t>(base + 8);
+  c_.cpl = 0;
+  c_.rip = c_.lstar;
+}
+
+void Emulator::Sysret() {
+  // sysretq: rip = rcx, rflags = r11, CS = STAR[63:48] + 16, SS = STAR[63:48] + 8, CPL 3.
+  if (!(c_.efer & 1)) return Fault(kVecUD);
+  if (c_.cpl != 0) return Gp0();
+  if (d_.insn.operand_width != 64) return Fault(kVecUD);  // to compatibility mode: not supported
+  if (!IsCanonical(c_.gpr[kRcx])) return Gp0();
+  const uint16_t base = static_cast<uint16_t>((c_.star >> 48) & 0xffff);
+  c_.rip = c_.gpr[kRcx];
+  c_.rflags = (c_.gpr[kR11] & ~(kFlagRF | kFlagVM | 0xffc08028ull)) | 2;
+  c_.sel[kSegCs] = static_cast<uint16_t>((base + 16) | 3);
+  c_.sel[kSegSs] = static_cast<uint16_t>((base + 8) | 3);
+  c_.cpl = 3;
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 
 #include <asm/prctl.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,6 +24,9 @@
 #include <vector>
 
 #include "cpu/emulate.h"
+#include "devices/clock.h"
+#include "devices/interrupts.h"
+#include "devices/mmio_bus.h"
 #include "cpu/host_signals.h"
 #include "cpu/string_ops.h"
 #include "cpu/vcpu_runtime.h"
@@ -57,6 +62,7 @@ Vcpu::Vcpu(GuestRam& ram, PortBus& ports, Stats& stats, const VcpuConfig& config
 
 Vcpu::~Vcpu() {
   runtime_.reset();
+  if (wake_fd_ >= 0) close(wake_fd_);
   if (ctx_) munmap(ctx_, sizeof(VcpuContext));
 }
 
@@ -77,6 +83,11 @@ bool Vcpu::Init(std::string* error) {
   ctx_->bit_offset_mask[2] = 63;
   cache_ = CodeCache::Create(config_.code_cache_bytes, kRuntimeBytes, error);
   if (!cache_) return false;
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    *error = std::string("cannot create the vCPU's wake-up eventfd: ") + std::strerror(errno);
+    return false;
+  }
   runtime_ = std::make_unique<VcpuRuntime>(*this);
   ctx_->owner = runtime_.get();
   return runtime_->Init(error);
@@ -149,10 +160,18 @@ void Vcpu::ResetToLongMode(uint64_t rip, uint64_t cr3) {
 
 RunOutcome Vcpu::Run() { return runtime_->Run(); }
 
+void Vcpu::Kick() {
+  kicked_.store(true, std::memory_order_release);
+  if (ctx_) mprotect(ctx_->poll_page, sizeof(ctx_->poll_page), PROT_READ);
+  if (wake_fd_ >= 0) {
+    const uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof one);
+  }
+}
+
 void Vcpu::RequestStop() {
   stop_requested_.store(true, std::memory_order_relaxed);
-  // Make the next block entry fault: the poll page goes read-only.
-  if (ctx_) mprotect(ctx_->poll_page, sizeof(ctx_->poll_page), PROT_READ);
+  Kick();
 }
 
 void Vcpu::FlushTranslations() {
@@ -161,7 +180,16 @@ void Vcpu::FlushTranslations() {
 
 void Vcpu::RequestExit(int status) {
   exit_requested_ = true;
+  exit_kind_ = RunOutcome::Kind::kDebugExit;
   exit_status_ = status;
+}
+
+void Vcpu::RequestPowerOff() {
+  exit_requested_ = true;
+  exit_kind_ = RunOutcome::Kind::kPowerOff;
+  exit_status_ = 0;
+  exit_message_ = "the guest powered the machine off";
+  Kick();
 }
 
 std::string Vcpu::DumpRegisters() const {
@@ -253,12 +281,12 @@ void VcpuRuntime::InvalidatePage(uint64_t va) {
 
 // ---- Guest memory from the VMM's side. ----
 
-bool VcpuRuntime::Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f) {
+bool VcpuRuntime::Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f, bool supervisor) {
   if (!IsCanonical(va)) {
     *f = GuestFault{kVecGP, 0, true, 0};
     return false;
   }
-  WalkResult w = WalkPageTables(vcpu_.ram_, paging(), va, kind, user_mode());
+  WalkResult w = WalkPageTables(vcpu_.ram_, paging(), va, kind, user_mode() && !supervisor);
   if (!w.ok) {
     *f = GuestFault{kVecPF, w.error_code, true, va};
     return false;
@@ -267,14 +295,14 @@ bool VcpuRuntime::Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFau
   return true;
 }
 
-bool VcpuRuntime::ReadVirt(uint64_t va, void* out, size_t n, GuestFault* f, AccessKind kind) {
+bool VcpuRuntime::ReadVirt(uint64_t va, void* out, size_t n, GuestFault* f, AccessKind kind, bool supervisor) {
   uint8_t* dst = static_cast<uint8_t*>(out);
   // Translate every page first: a faulting access changes nothing.
   uint64_t pas[3];
   size_t pieces = 0;
   for (uint64_t v = va; v < va + n || pieces == 0; v = (v & ~0xfffull) + 4096) {
     if (pieces == 3) break;
-    if (!Translate(v, kind, &pas[pieces], f)) return false;
+    if (!Translate(v, kind, &pas[pieces], f, supervisor)) return false;
     ++pieces;
     if (((va + n - 1) & ~0xfffull) == (v & ~0xfffull)) break;
   }
@@ -289,13 +317,13 @@ bool VcpuRuntime::ReadVirt(uint64_t va, void* out, size_t n, GuestFault* f, Acce
   return true;
 }
 
-bool VcpuRuntime::WriteVirt(uint64_t va, const void* in, size_t n, GuestFault* f) {
+bool VcpuRuntime::WriteVirt(uint64_t va, const void* in, size_t n, GuestFault* f, bool supervisor) {
   const uint8_t* src = static_cast<const uint8_t*>(in);
   uint64_t pas[3];
   size_t pieces = 0;
   for (uint64_t v = va;; v = (v & ~0xfffull) + 4096) {
     if (pieces == 3) break;
-    if (!Translate(v, AccessKind::kWrite, &pas[pieces], f)) return false;
+    if (!Translate(v, AccessKind::kWrite, &pas[pieces], f, supervisor)) return false;
     ++pieces;
     if (((va + n - 1) & ~0xfffull) == (v & ~0xfffull)) break;
   }
@@ -311,13 +339,41 @@ bool VcpuRuntime::WriteVirt(uint64_t va, const void* in, size_t n, GuestFault* f
 }
 
 void VcpuRuntime::ReadPhys(uint64_t pa, void* out, size_t n) {
-  if (!vcpu_.ram_.Read(GuestPhysAddr(pa), std::span<uint8_t>(static_cast<uint8_t*>(out), n)))
-    std::memset(out, 0xff, n);  // unbacked physical memory reads as all-ones
+  if (vcpu_.ram_.Read(GuestPhysAddr(pa), std::span<uint8_t>(static_cast<uint8_t*>(out), n))) return;
+  // Not RAM: a device, in naturally sized pieces, or all-ones.
+  uint8_t* dst = static_cast<uint8_t*>(out);
+  while (n) {
+    const unsigned piece = n >= 8 && !(pa & 7) ? 8 : n >= 4 && !(pa & 3) ? 4 : n >= 2 && !(pa & 1) ? 2 : 1;
+    uint64_t v = ~0ull;
+    if (vcpu_.mmio_) {
+      vcpu_.mmio_->Read(pa, piece, &v);
+      stats_.mmio++;
+    }
+    std::memcpy(dst, &v, piece);
+    dst += piece;
+    pa += piece;
+    n -= piece;
+  }
 }
 
 void VcpuRuntime::WritePhys(uint64_t pa, const void* in, size_t n) {
-  if (vcpu_.ram_.Write(GuestPhysAddr(pa), std::span<const uint8_t>(static_cast<const uint8_t*>(in), n)))
+  if (vcpu_.ram_.Write(GuestPhysAddr(pa), std::span<const uint8_t>(static_cast<const uint8_t*>(in), n))) {
     InvalidateCode(pa, n);
+    return;
+  }
+  const uint8_t* src = static_cast<const uint8_t*>(in);
+  while (n) {
+    const unsigned piece = n >= 8 && !(pa & 7) ? 8 : n >= 4 && !(pa & 3) ? 4 : n >= 2 && !(pa & 1) ? 2 : 1;
+    uint64_t v = 0;
+    std::memcpy(&v, src, piece);
+    if (vcpu_.mmio_) {
+      vcpu_.mmio_->Write(pa, piece, v);
+      stats_.mmio++;
+    }
+    src += piece;
+    pa += piece;
+    n -= piece;
+  }
 }
 
 void VcpuRuntime::InvalidateCode(uint64_t pa, size_t n) {
@@ -359,8 +415,12 @@ bool VcpuRuntime::DecodeAt(uint64_t rip, DecodedInsn* d, GuestFault* f) {
 
 void VcpuRuntime::Raise(const GuestFault& f) {
   exception_pending_ = true;
-  pending_fault_ = f;
-  stats_.exceptions[f.vector & 31]++;
+  pending_event_ = GuestEvent{f.vector, EventKind::kException, f.has_error, f.error_code, f.cr2};
+}
+
+void VcpuRuntime::RaiseSoftware(uint8_t vector, bool privileged) {
+  exception_pending_ = true;
+  pending_event_ = GuestEvent{vector, privileged ? EventKind::kPrivileged : EventKind::kSoftware, false, 0, 0};
 }
 
 void VcpuRuntime::MakePrecise(uint16_t displaced, bool flags_saved) {
@@ -375,7 +435,7 @@ std::string VcpuRuntime::FatalExceptionMessage() const {
                                          "#VE", "#CP", "#22", "#23", "#24", "#25", "#26", "#27", "#HV", "#VC",
                                          "#SX", "#31"};
   char line[200];
-  const GuestFault& f = pending_fault_;
+  const GuestEvent& f = pending_event_;
   if (f.vector < 32)
     std::snprintf(line, sizeof line, "unhandled guest exception %s (vector %u)", kNames[f.vector], f.vector);
   else
@@ -510,27 +570,10 @@ RunOutcome VcpuRuntime::Run() {
   CodeCache& cache = *vcpu_.cache_;
   for (;;) {
     if (vcpu_.exit_requested_) {
-      out.kind = RunOutcome::Kind::kDebugExit;
+      vcpu_.exit_requested_ = false;
+      out.kind = vcpu_.exit_kind_;
       out.exit_status = vcpu_.exit_status_;
-      break;
-    }
-    if (exception_pending_) {
-      // IDT delivery arrives with the system issue; until then an exception
-      // ends the run with a register dump.
-      ctx_.exc_vector = pending_fault_.vector;
-      ctx_.exc_error_code = pending_fault_.error_code;
-      ctx_.exc_has_error = pending_fault_.has_error;
-      ctx_.exc_cr2 = pending_fault_.cr2;
-      if (pending_fault_.vector == kVecPF) ctx_.cr2 = pending_fault_.cr2;
-      exception_pending_ = false;
-      out.kind = RunOutcome::Kind::kFatalException;
-      out.message = FatalExceptionMessage();
-      break;
-    }
-    if (halted_) {
-      halted_ = false;
-      out.kind = RunOutcome::Kind::kHalted;
-      out.message = "the guest halted with interrupts disabled";
+      out.message = vcpu_.exit_message_;
       break;
     }
     if (vcpu_.stop_requested_.load(std::memory_order_relaxed)) {
@@ -539,6 +582,24 @@ RunOutcome VcpuRuntime::Run() {
       out.kind = RunOutcome::Kind::kStopped;
       out.message = "stopped";
       break;
+    }
+    if (vcpu_.kicked_.exchange(false, std::memory_order_acq_rel)) {
+      // Let translated code run again, then see what the kick was for.
+      mprotect(ctx_.poll_page, sizeof(ctx_.poll_page), PROT_READ | PROT_WRITE);
+      if (vcpu_.on_kick_) vcpu_.on_kick_();
+      if (vcpu_.clock_) vcpu_.clock_->RunExpired();
+    }
+    if (exception_pending_) {
+      if (!DeliverPending(&out)) break;
+      continue;
+    }
+    if (interrupt_shadow_)
+      interrupt_shadow_ = false;
+    else
+      TakeInterrupt();
+    if (halted_) {
+      if (!WaitInHalt(&out)) break;
+      continue;
     }
     Block* b = FindOrTranslate(ctx_.rip);
     if (!b) continue;
@@ -562,8 +623,81 @@ void VcpuRuntime::OnSignalExit(const GuestFault* fault) {
     Raise(*fault);
     stats_.host_signals++;
   } else {
+    // A poll: whatever protected the page is dealt with as a kick.
+    vcpu_.kicked_.store(true, std::memory_order_release);
     stats_.exits[static_cast<unsigned>(ExitReason::kPoll)]++;
   }
+}
+
+bool VcpuRuntime::DeliverPending(RunOutcome* out) {
+  exception_pending_ = false;
+  const GuestEvent ev = pending_event_;
+  halted_ = false;
+  if (ev.kind != EventKind::kExternal) stats_.exceptions[ev.vector & 31]++;
+  if (ctx_.idtr_limit == 0) {
+    // No IDT: a bare-metal program without handlers. The CPU would shut
+    // down; report the exception itself, which is what helps.
+    ctx_.exc_vector = ev.vector;
+    ctx_.exc_error_code = ev.error_code;
+    ctx_.exc_has_error = ev.has_error;
+    ctx_.exc_cr2 = ev.cr2;
+    if (ev.vector == kVecPF) ctx_.cr2 = ev.cr2;
+    out->kind = RunOutcome::Kind::kFatalException;
+    out->message = FatalExceptionMessage();
+    return false;
+  }
+  if (DeliverEvent(*this, ev) == DeliveryResult::kDelivered) return true;
+  stats_.triple_faults++;
+  if (vcpu_.on_triple_fault_ && vcpu_.on_triple_fault_()) return true;  // the machine was reset
+  out->kind = RunOutcome::Kind::kTripleFault;
+  out->message = "triple fault while delivering " + FatalExceptionMessage();
+  return false;
+}
+
+bool VcpuRuntime::TakeInterrupt() {
+  if (!(ctx_.rflags & kFlagIF) || !vcpu_.irq_source_ || !vcpu_.irq_source_->HasPending()) return false;
+  const int vector = vcpu_.irq_source_->Acknowledge();
+  if (vector < 0) return false;
+  halted_ = false;
+  stats_.interrupts++;
+  RunOutcome ignored;
+  pending_event_ = GuestEvent{static_cast<uint8_t>(vector), EventKind::kExternal, false, 0, 0};
+  return DeliverPending(&ignored);
+}
+
+bool VcpuRuntime::WaitInHalt(RunOutcome* out) {
+  if (!(ctx_.rflags & kFlagIF)) {
+    halted_ = false;
+    out->kind = RunOutcome::Kind::kHalted;
+    out->message = "the guest halted with interrupts disabled";
+    return false;
+  }
+  // Sleep until a kick (an interrupt source, host input, a stop request) or
+  // the next timer deadline.
+  const auto t0 = std::chrono::steady_clock::now();
+  uint64_t deadline = vcpu_.clock_ ? vcpu_.clock_->RunExpired() : Clock::kNever;
+  if (vcpu_.kicked_.load(std::memory_order_acquire) || vcpu_.exit_requested_ || vcpu_.stop_requested_) return true;
+  if (TakeInterrupt()) return true;
+  int timeout_ms = -1;
+  if (deadline != Clock::kNever) {
+    const uint64_t now = vcpu_.clock_->NowNs();
+    timeout_ms = deadline > now ? static_cast<int>(std::min<uint64_t>((deadline - now + 999999) / 1000000, 1000)) : 0;
+  }
+  if (!vcpu_.clock_ && !vcpu_.irq_source_) {
+    // Nothing can ever wake this CPU.
+    halted_ = false;
+    out->kind = RunOutcome::Kind::kHalted;
+    out->message = "the guest halted and no device can interrupt it";
+    return false;
+  }
+  pollfd pfd{vcpu_.wake_fd_, POLLIN, 0};
+  poll(&pfd, 1, timeout_ms);
+  uint64_t drained;
+  while (read(vcpu_.wake_fd_, &drained, sizeof drained) > 0) {
+  }
+  stats_.idle_ns += static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+  return true;
 }
 
 void VcpuRuntime::HandleExit() {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,10 @@ namespace xlat {
 
 class GuestRam;
 class PortBus;
+class MmioBus;
+class Clock;
+class InterruptSource;
+class MsrDevice;
 class CodeCache;
 class Translator;
 class InlineTlb;
@@ -37,6 +42,8 @@ struct RunOutcome {
     kHalted,          // hlt with interrupts disabled: nothing can wake the CPU
     kFatalException,  // unhandled guest exception (no IDT delivery yet); message has the dump
     kStopped,         // stop requested from the host (signal)
+    kTripleFault,     // the CPU shut down (and no reset was asked for); message has the last state
+    kPowerOff,        // the guest turned the machine off (ACPI S5): exit status 0
     kError,           // VMM-internal failure (message says what)
   };
   Kind kind = Kind::kError;
@@ -92,6 +99,26 @@ class Vcpu {
 
   // Set by devices (isa-debug-exit) to end the run after the current instruction.
   void RequestExit(int status);
+  // ACPI S5: ends the run with kPowerOff.
+  void RequestPowerOff();
+
+  // ---- Platform wiring (once, before Run). ----
+  void AttachMmio(MmioBus* bus) { mmio_ = bus; }
+  void AttachClock(Clock* clock) { clock_ = clock; }
+  void AttachInterruptSource(InterruptSource* source) { irq_source_ = source; }
+  void AttachMsrDevice(MsrDevice* device) { msr_device_ = device; }
+  MsrDevice* msr_device() const { return msr_device_; }
+  // Called on the vCPU thread after a kick, before interrupts are looked at
+  // (devices that take host input poll it here).
+  void SetOnKick(std::function<void()> fn) { on_kick_ = std::move(fn); }
+  // What a triple fault does: true resets (the board reloads the machine and
+  // the run goes on), false ends the run (-no-reboot).
+  void SetOnTripleFault(std::function<bool()> fn) { on_triple_fault_ = std::move(fn); }
+
+  // Makes the vCPU look at its interrupts, timers and host input soon:
+  // leaves translated code at the next block boundary, or wakes it from hlt.
+  // Any thread; async-signal-safe.
+  void Kick();
 
   // Formats the guest register state for an error report.
   std::string DumpRegisters() const;
@@ -111,8 +138,18 @@ class Vcpu {
   std::unique_ptr<CodeCache> cache_;
   std::unique_ptr<class VcpuRuntime> runtime_;
   std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> kicked_{false};
+  MmioBus* mmio_ = nullptr;
+  Clock* clock_ = nullptr;
+  InterruptSource* irq_source_ = nullptr;
+  MsrDevice* msr_device_ = nullptr;
+  std::function<void()> on_kick_;
+  std::function<bool()> on_triple_fault_;
+  int wake_fd_ = -1;  // eventfd that wakes a halted vCPU
   bool exit_requested_ = false;
+  RunOutcome::Kind exit_kind_ = RunOutcome::Kind::kDebugExit;
   int exit_status_ = 0;
+  std::string exit_message_;
 };
 
 }  // namespace xlat

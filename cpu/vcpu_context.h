@@ -143,6 +143,8 @@ struct alignas(64) VcpuContext {
   uint16_t gdtr_limit, idtr_limit;
   uint16_t ldtr, tr;
   uint16_t sel[6];                // es cs ss ds fs gs
+  uint32_t ldtr_limit, tr_limit;
+  uint64_t ldtr_base, tr_base;
 
   // Model-specific registers the VMM keeps.
   uint64_t star, lstar, cstar, sfmask, tsc_aux, pat, apic_base, misc_enable, tsc_offset;

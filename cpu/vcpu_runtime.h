@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "codecache/code_cache.h"
+#include "cpu/delivery.h"
 #include "cpu/thunks.h"
 #include "cpu/vcpu.h"
 #include "mmu/page_walker.h"
@@ -50,9 +51,12 @@ class VcpuRuntime {
   void FlushAddressSpace();
 
   // ---- VMM accesses to guest memory, as the guest at its current CPL. ----
-  bool Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f);
-  bool ReadVirt(uint64_t va, void* out, size_t n, GuestFault* f, AccessKind kind = AccessKind::kRead);
-  bool WriteVirt(uint64_t va, const void* in, size_t n, GuestFault* f);
+  // `supervisor`: an implicit system access (descriptor tables, the TSS,
+  // the stack of an event delivery) made with CPL 0 rights whatever the CPL.
+  bool Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f, bool supervisor = false);
+  bool ReadVirt(uint64_t va, void* out, size_t n, GuestFault* f, AccessKind kind = AccessKind::kRead,
+                bool supervisor = false);
+  bool WriteVirt(uint64_t va, const void* in, size_t n, GuestFault* f, bool supervisor = false);
   // Physical accesses: RAM, or all-ones / ignored outside it. Writes drop the
   // translations of code they touch.
   void ReadPhys(uint64_t pa, void* out, size_t n);
@@ -72,7 +76,13 @@ class VcpuRuntime {
   void Raise(const GuestFault& f);
   void Raise(uint8_t vector) { Raise(GuestFault{vector, 0, false, 0}); }
   void RaiseWithError(uint8_t vector, uint32_t error) { Raise(GuestFault{vector, error, true, 0}); }
+  // int n / int3 / into (the gate's DPL is checked), int1. ctx.rip must be
+  // the next instruction's.
+  void RaiseSoftware(uint8_t vector, bool privileged = false);
+  // hlt: the CPU sleeps until an interrupt it can take.
   void Halt() { halted_ = true; }
+  // Interrupts stay blocked until after the next instruction (sti, mov ss).
+  void SetInterruptShadow() { interrupt_shadow_ = true; }
 
   // Guest registers as the architecture sees them at a site: ctx.gpr with
   // displaced registers taken from their spill slots.
@@ -129,8 +139,14 @@ class VcpuRuntime {
   } bounce_;
 
   bool exception_pending_ = false;
-  GuestFault pending_fault_;
+  GuestEvent pending_event_;
   bool halted_ = false;
+  bool interrupt_shadow_ = false;
+  // Until the guest loads an IDT, an exception ends the run with a report
+  // (a bare-metal program without handlers), as in the freestanding contract.
+  bool DeliverPending(RunOutcome* out);
+  bool TakeInterrupt();
+  bool WaitInHalt(RunOutcome* out);
   const Block* running_ = nullptr;  // the block a site handler was called from
   bool running_hit_ = false;
   Block* last_block_ = nullptr;  // for statistics and debugging

@@ -27,15 +27,24 @@ std::unique_ptr<Board> Board::Create(const BoardConfig& config, std::string* err
 Board::~Board() = default;
 
 uint64_t Board::flat_tables_base() const {
-  return (ram_->size() - PageTableBuilder::IdentityTableBytes(ram_->size())) & ~0xfffull;
+  // The page tables, then one page for the GDT.
+  return (ram_->size() - PageTableBuilder::IdentityTableBytes(ram_->size()) - 4096) & ~0xfffull;
 }
 
 bool Board::SetupFlatLongMode(uint64_t entry, std::string* error) {
-  uint64_t base = flat_tables_base();
-  PageTableBuilder pt(*ram_, base, ram_->size() - base);
+  const uint64_t base = flat_tables_base();
+  const uint64_t gdt_pa = ram_->size() - 4096;
+  PageTableBuilder pt(*ram_, base, gdt_pa - base);
   uint64_t bytes = (ram_->size() + (2ull << 20) - 1) & ~((2ull << 20) - 1);
   if (!pt.Map(0, 0, bytes, kPteWrite, 2ull << 20, error)) return false;
   vcpu_->ResetToLongMode(entry, pt.cr3());
+  // A GDT behind the selectors the CPU starts with, as the Linux boot
+  // protocol's: 0x10 = 64-bit code, 0x18 = data, both DPL 0 (entry 1 is an
+  // unused null-like slot).
+  const uint64_t gdt[4] = {0, 0, 0x00af9b000000ffffull, 0x00cf93000000ffffull};
+  ram_->Write(GuestPhysAddr(gdt_pa), std::span(reinterpret_cast<const uint8_t*>(gdt), sizeof gdt));
+  vcpu_->ctx().gdtr_base = gdt_pa;
+  vcpu_->ctx().gdtr_limit = sizeof gdt - 1;
   return true;
 }
 

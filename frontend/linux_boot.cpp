@@ -304,7 +304,8 @@ bool LoadLinux(GuestRam& ram, std::span<const uint8_t> file, const LinuxBootConf
     *error = "a reserved region overlaps the loader's boot data at " + Range(0, kBootDataEnd);
     return false;
   }
-  const uint64_t top = std::min(config.load_limit, ram_bytes);
+  // Everything the kernel is handed must be in the identity map.
+  const uint64_t top = std::min({config.load_limit, ram_bytes, kIdentityMapBytes});
   Placement place;
   uint64_t kernel_bytes = 0;
   if (!AlignUp(std::max(img.init_size, img.kernel_file_bytes), 4096, &kernel_bytes) ||

@@ -119,8 +119,8 @@ struct LinuxBootConfig {
   // regions (EBDA, VGA/ROM hole, BIOS area) are always there.
   std::vector<E820Entry> reserved;
   // The kernel and the initrd go wholly below this (e.g. the start of the
-  // top-of-RAM region the board keeps). RAM above it is still RAM to Linux
-  // unless it is also in `reserved`.
+  // top-of-RAM region the board keeps), and below 4 GiB (the identity map).
+  // RAM above it is still RAM to Linux unless it is also in `reserved`.
   uint64_t load_limit = UINT64_MAX;
   // Guest physical address of the ACPI RSDP, passed in boot_params.acpi_rsdp_addr
   // (protocol 2.14+) so that Linux need not scan for it. 0: not passed.

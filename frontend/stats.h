@@ -59,6 +59,10 @@ struct Stats {
   // Guest exceptions raised (by vector).
   uint64_t exceptions[32] = {};
 
+  uint64_t interrupts = 0;             // external interrupts delivered
+  uint64_t triple_faults = 0;
+  uint64_t mmio = 0;                   // MMIO accesses (naturally sized pieces)
+  uint64_t idle_ns = 0;                // time the vCPU slept in hlt
   uint64_t run_ns = 0;                 // wall time of Vcpu::Run
 };
 

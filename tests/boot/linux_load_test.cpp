@@ -282,6 +282,25 @@ TEST(LinuxLoad, KernelDoesNotFitInRam) {
   EXPECT_CONTAINS(LoadError(*ram2, BuildBzImage(), config), "below 0x1080000");
 }
 
+TEST(LinuxLoad, EverythingStaysInTheIdentityMapBelow4GiB) {
+  auto ram = MakeRam(6ull << 30);
+  std::vector<uint8_t> initrd = Bytes(4096, 4);
+  LinuxBootConfig config;
+  config.initrd = initrd;
+  FakeKernel k;
+  k.initrd_addr_max = 0xffffffff;
+  LinuxBootInfo info;
+  std::string error;
+  ASSERT_TRUE(LoadLinux(*ram, BuildBzImage(k), config, &info, &error)) << error;
+  EXPECT_EQ(info.initrd_base, (4ull << 30) - 4096);
+  EXPECT_EQ(info.e820.back(), (E820Entry{kMiB, (6ull << 30) - kMiB, E820Type::kRam}));
+  // With no room below 4 GiB, the kernel is not put above it.
+  auto ram2 = MakeRam(6ull << 30);
+  config.reserved = {{16 * kMiB, (4ull << 30) - 16 * kMiB, E820Type::kReserved}};
+  EXPECT_FALSE(LoadLinux(*ram2, BuildBzImage(k), config, &info, &error));
+  EXPECT_CONTAINS(error, "below 0x100000000");
+}
+
 // ---- Where the initrd goes ----
 
 TEST(LinuxLoad, InitrdAtTheTopOfRam) {
