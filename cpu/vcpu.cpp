@@ -28,6 +28,7 @@
 #include "devices/interrupts.h"
 #include "devices/mmio_bus.h"
 #include "cpu/host_signals.h"
+#include "cpu/mapping_caches.h"
 #include "cpu/string_ops.h"
 #include "cpu/vcpu_runtime.h"
 #include "translator/block_dump.h"
@@ -228,9 +229,9 @@ bool VcpuRuntime::Init(std::string* error) {
   translator_ = std::make_unique<Translator>(*vcpu_.cache_, thunks_, stats_);
   translator_->set_precise_fault_flags(vcpu_.config_.precise_fault_flags);
   tlb_ = std::make_unique<InlineTlb>(ctx_);
-  ClearJumpCache();
+  mapping_ = std::make_unique<MappingCaches>(ctx_, *tlb_, *vcpu_.cache_, thunks_, stats_);
   vcpu_.cache_->AddFlushListener([this] {
-    ClearJumpCache();
+    mapping_->OnCacheFlush();
     string_insns_.clear();
     last_block_ = nullptr;
     stats_.cache_flushes++;
@@ -245,39 +246,27 @@ void VcpuRuntime::FlushTranslations() {
   tlb_->FlushAll();
 }
 
-void VcpuRuntime::FlushAddressSpace() {
-  tlb_->FlushAll();
-  stats_.tlb_flushes++;
-  ClearJumpCache();
-  // Direct links between blocks on different guest pages assume the mapping
-  // that was current when they were made.
-  CodeCache& cache = *vcpu_.cache_;
-  for (const auto& b : cache.blocks())
-    for (BlockExit& e : b->exits)
-      if (e.linked_to && (e.linked_to->guest_rip & ~0xfffull) != (b->guest_rip & ~0xfffull)) cache.Link(e, nullptr);
-}
+void VcpuRuntime::FlushAddressSpace() { mapping_->OnPagingModeChange(); }
 
 void VcpuRuntime::WriteCr0(uint64_t v) {
+  const bool paging_bits = (ctx_.cr0 ^ v) & ((1ull << 31) | (1ull << 16) | 1ull);  // PG, WP, PE
   ctx_.cr0 = v;
-  FlushAddressSpace();
+  if (paging_bits) mapping_->OnPagingModeChange();
 }
 
 void VcpuRuntime::WriteCr3(uint64_t v) {
   ctx_.cr3 = v;
-  FlushAddressSpace();
+  mapping_->OnCr3Write();
 }
 
 void VcpuRuntime::WriteCr4(uint64_t v) {
+  // Any change of PGE, PAE, PSE flushes everything, global pages included.
+  const bool paging_bits = (ctx_.cr4 ^ v) & ((1ull << 7) | (1ull << 5) | (1ull << 4));
   ctx_.cr4 = v;
-  FlushAddressSpace();
+  if (paging_bits) mapping_->OnPagingModeChange();
 }
 
-void VcpuRuntime::InvalidatePage(uint64_t va) {
-  // The jump cache and cross-page links are keyed by VA too: simplest is to
-  // treat it as an address-space change.
-  (void)va;
-  FlushAddressSpace();
-}
+void VcpuRuntime::InvalidatePage(uint64_t va) { mapping_->OnInvlpg(va); }
 
 // ---- Guest memory from the VMM's side. ----
 
@@ -287,6 +276,7 @@ bool VcpuRuntime::Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFau
     return false;
   }
   WalkResult w = WalkPageTables(vcpu_.ram_, paging(), va, kind, user_mode() && !supervisor);
+  fetch_global_ = w.global;
   if (!w.ok) {
     *f = GuestFault{kVecPF, w.error_code, true, va};
     return false;
@@ -387,7 +377,7 @@ void VcpuRuntime::InvalidateCode(uint64_t pa, size_t n) {
       if (b->Overlaps(pa, n)) victims.push_back(b);  // only blocks whose bytes the store touches
     for (Block* b : victims) {
       if (b == running_) running_hit_ = true;
-      ForgetBlockInJumpCache(b);
+      mapping_->ForgetJumpCache(b);
       cache.Invalidate(b);
       stats_.code_invalidations++;
     }
@@ -460,11 +450,7 @@ std::string VcpuRuntime::FatalExceptionMessage() const {
 Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
   const PrivClass p = priv();
   // The jump cache knows recent VA -> block mappings.
-  const unsigned jci = rip & (kJumpCacheEntries - 1);
-  if (ctx_.jc_tag[static_cast<unsigned>(p)][jci] == 0 - rip) {
-    Block* b = vcpu_.cache_->FindByHostPc(reinterpret_cast<uint8_t*>(ctx_.jc_code[static_cast<unsigned>(p)][jci]));
-    if (b && b->valid && b->guest_rip == rip) return b;
-  }
+  if (Block* b = mapping_->LookupJumpCache(rip, p)) return b;
   uint64_t pa;
   GuestFault f;
   if (!Translate(rip, AccessKind::kExecute, &pa, &f)) {
@@ -474,7 +460,7 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
   }
   CodeCache& cache = *vcpu_.cache_;
   if (Block* b = cache.Lookup(BlockKey(pa, p)); b && b->guest_rip == rip) {
-    FillJumpCache(b);
+    mapping_->FillJumpCache(b);
     return b;
   }
   auto fetch = [this](uint64_t va_page) {
@@ -493,6 +479,7 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
     }
     cp.pa = page_pa;
     cp.ok = true;
+    cp.global = fetch_global_;
     return cp;
   };
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -507,7 +494,7 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
       }
       // Stores to the block's pages must now leave the fast path.
       for (uint64_t page : r.block->Pages()) tlb_->RevokeWrite(page);
-      FillJumpCache(r.block);
+      mapping_->FillJumpCache(r.block);
       return r.block;
     }
     if (r.kind == TranslateResult::Kind::kFetchFault) {
@@ -520,30 +507,6 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
   std::fprintf(stderr, "xlat: the block at %#" PRIx64 " does not fit in an empty code cache; use a larger -accel tcg,tb-size\n", rip);
   vcpu_.RequestExit(1);
   return nullptr;
-}
-
-void VcpuRuntime::FillJumpCache(Block* b) {
-  const unsigned p = static_cast<unsigned>(b->priv), i = b->guest_rip & (kJumpCacheEntries - 1);
-  ctx_.jc_tag[p][i] = 0 - b->guest_rip;
-  ctx_.jc_code[p][i] = reinterpret_cast<uint64_t>(b->host_code);
-  stats_.jump_cache_fills++;
-}
-
-void VcpuRuntime::ForgetBlockInJumpCache(Block* b) {
-  const unsigned p = static_cast<unsigned>(b->priv), i = b->guest_rip & (kJumpCacheEntries - 1);
-  if (ctx_.jc_code[p][i] == reinterpret_cast<uint64_t>(b->host_code)) {
-    ctx_.jc_tag[p][i] = kTlbInvalidNegTag;
-    ctx_.jc_code[p][i] = reinterpret_cast<uint64_t>(thunks_.lookup_miss);
-  }
-}
-
-void VcpuRuntime::ClearJumpCache() {
-  const uint64_t miss = reinterpret_cast<uint64_t>(thunks_.lookup_miss);
-  for (unsigned p = 0; p < kPrivClasses; ++p)
-    for (uint64_t i = 0; i < kJumpCacheEntries; ++i) {
-      ctx_.jc_tag[p][i] = kTlbInvalidNegTag;
-      ctx_.jc_code[p][i] = miss;
-    }
 }
 
 namespace {
@@ -724,7 +687,7 @@ void VcpuRuntime::HandleExit() {
       // Link unless the cache was flushed meanwhile (the exit is gone) or
       // either end was invalidated.
       if (to && cache.flush_count() == flushes && from->valid && to->valid && to->priv == from->priv) {
-        cache.Link(from->exits[exit_index], to);
+        mapping_->Link(from->exits[exit_index], to);
         stats_.links_made++;
       }
       return;
@@ -815,7 +778,7 @@ uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
   if (host0) {
     // Writable in the TLB only once the guest's dirty bit is set (so the walk
     // that sets it happens) and only if no translated code lives there.
-    tlb_->Fill(priv(), va & ~0xfffull, pa0_page, host0, w0.writable && w0.dirty && !code0);
+    tlb_->Fill(priv(), va & ~0xfffull, pa0_page, host0, w0.writable && w0.dirty && !code0, w0.global);
   }
   if (!crosses && host0 && !(write && code0)) {
     ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(host0 + (va & 0xfff));
@@ -878,14 +841,14 @@ uint32_t VcpuRuntime::HandleMemGroup(Site& s) {
   }
   if (ok) {
     tlb_->Fill(priv(), va & ~0xfffull, w0.pa & ~0xfffull, host0,
-               w0.writable && w0.dirty && !cache.IsCodePage(w0.pa & ~0xfffull));
+               w0.writable && w0.dirty && !cache.IsCodePage(w0.pa & ~0xfffull), w0.global);
     ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(host0 + (va & 0xfff));
     ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_in_place);
     return static_cast<uint32_t>(HelperAction::kResume);
   }
   stats_.mem_group_declines++;
   translator_->DisableGroups(s.block->key);
-  ForgetBlockInJumpCache(s.block);
+  mapping_->ForgetJumpCache(s.block);
   cache.Invalidate(s.block);
   MakePrecise(s.displaced, s.flags_saved);
   ctx_.rip = s.guest_rip;

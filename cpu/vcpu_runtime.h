@@ -117,9 +117,6 @@ class VcpuRuntime {
   uint32_t HandleString(Site& site);
   void HandleExit();
   Block* FindOrTranslate(uint64_t rip);
-  void FillJumpCache(Block* b);
-  void ForgetBlockInJumpCache(Block* b);
-  void ClearJumpCache();
   std::string FatalExceptionMessage() const;
 
   Vcpu& vcpu_;
@@ -128,6 +125,8 @@ class VcpuRuntime {
   Thunks thunks_;
   std::unique_ptr<Translator> translator_;
   std::unique_ptr<InlineTlb> tlb_;
+  std::unique_ptr<class MappingCaches> mapping_;
+  bool fetch_global_ = false;  // the last Translate() went through a global page
   Decoder decoder_;
 
   // An access the slow path is doing through the bounce buffer.

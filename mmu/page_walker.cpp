@@ -90,6 +90,7 @@ WalkResult WalkPageTables(GuestRam& ram, const PagingState& st, uint64_t va, Acc
   uint64_t* leaf = entries[leaf_level - 1];
   if (write && leaf && !(*leaf & kD)) *leaf |= kD;
   res.dirty = leaf ? (*leaf & kD) != 0 : true;
+  res.global = (st.cr4 & (1ull << 7)) && (entry & (1ull << 8));
 
   unsigned shift = 12 + 9 * (leaf_level - 1);
   res.page_size = 1ull << shift;

@@ -34,6 +34,7 @@ struct WalkResult {
   bool user = false;           // U=1 on every level
   bool executable = false;
   bool dirty = false;          // leaf D bit (after this walk)
+  bool global = false;         // leaf G bit with CR4.PGE: survives CR3 writes
   uint64_t page_size = 4096;
   uint32_t error_code = 0;     // #PF error code when !ok
 };

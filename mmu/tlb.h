@@ -21,13 +21,16 @@ class InlineTlb {
 
   // Maps guest page va_page (4 KiB aligned) -> guest physical pa_page at host
   // address host_page, for reads, and for writes too when `writable`.
-  void Fill(PrivClass priv, uint64_t va_page, uint64_t pa_page, uint8_t* host_page, bool writable);
+  void Fill(PrivClass priv, uint64_t va_page, uint64_t pa_page, uint8_t* host_page, bool writable,
+            bool global = false);
   // Drops any entry for va_page in both privilege classes.
   void FlushPage(uint64_t va_page);
   // Drops write permission from every entry that maps guest physical page
   // pa_page (when the page starts holding translated code).
   void RevokeWrite(uint64_t pa_page);
   void FlushAll();
+  // A CR3 write: drops every entry but those of global pages.
+  void FlushNonGlobal();
 
   uint64_t fills() const { return fills_; }
   uint64_t flushes() const { return flushes_; }
@@ -37,6 +40,7 @@ class InlineTlb {
   void Clear(unsigned priv, unsigned i);
   VcpuContext& ctx_;
   std::vector<uint32_t> filled_[kPrivClasses];
+  std::vector<bool> global_[kPrivClasses];
   static constexpr size_t kMaxTracked = 8192;
   uint64_t fills_ = 0;
   uint64_t flushes_ = 0;

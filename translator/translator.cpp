@@ -305,6 +305,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   block->priv = priv;
   block->key = BlockKey(block->guest_phys, priv);
   block->guest_size = static_cast<uint32_t>(end_rip - rip);
+  block->global_code = page0.global && (!crosses || page1.global);
   {
     const uint64_t start_off = rip - page0_va;
     const uint64_t first_len = std::min<uint64_t>(block->guest_size, 4096 - start_off);

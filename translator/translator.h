@@ -24,6 +24,7 @@ struct CodePage {
   uint64_t pa = 0;                // guest physical address of the page
   const uint8_t* host = nullptr;  // its 4096 bytes
   uint32_t pf_error = 0;          // #PF error code when !ok
+  bool global = false;            // mapped by a global page
 };
 // Maps a 4 KiB-aligned guest VA to its code page (walking the guest's page
 // tables for an instruction fetch at the block's privilege).

@@ -33,7 +33,7 @@ case "$mode" in
     qemu
     start=$(date +%s)
     out=$(timeout 300 qemu-system-x86_64 -kernel "$dir/vmlinuz" -initrd "$dir/initrd-test.gz" \
-            -append 'console=ttyS0 -- echo xlat-$((6 * 7)); exit 3' -m 512M -nographic -no-reboot </dev/null 2>&1) ||
+            -append 'console=ttyS0 -- echo xlat-$((6 * 7)); exit 3' -m 512M -accel tcg -nographic -no-reboot </dev/null 2>&1) ||
       fail "QEMU did not power off by itself (status $?); its output ends: $(printf '%s' "$out" | tail -n 5)"
     printf '%s\n' "$out" | tr -d '\r' | grep -qx 'xlat-42' || fail "the command did not run: $(printf '%s' "$out" | tail -n 5)"
     printf '%s\n' "$out" | tr -d '\r' | grep -qx '@@EXIT 3' || fail "no '@@EXIT 3' line: $(printf '%s' "$out" | tail -n 5)"
@@ -45,7 +45,7 @@ case "$mode" in
 import os, select, subprocess, sys, time
 d = sys.argv[1]
 cmd = ["qemu-system-x86_64", "-kernel", d + "/vmlinuz", "-initrd", d + "/initrd.gz", "-append", "console=ttyS0",
-       "-m", "512M", "-nographic", "-no-reboot"]
+       "-m", "512M", "-accel", "tcg", "-nographic", "-no-reboot"]
 t0 = time.monotonic()
 p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 out, state, deadline = b"", 0, t0 + 300

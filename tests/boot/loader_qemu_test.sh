@@ -23,7 +23,7 @@ ld -e 0xfffffff0 -Ttext=0xffff0000 --oformat=binary -o "$tmp/fw.bin" "$tmp/stub.
 python3 - "$tmp" "$KERNEL_BASE" "$INITRD_BASE" <<'PY'
 import os, select, subprocess, sys, time
 tmp, kernel, initrd = sys.argv[1:4]
-cmd = ["qemu-system-x86_64", "-bios", tmp + "/fw.bin", "-m", "512M", "-nographic", "-no-reboot",
+cmd = ["qemu-system-x86_64", "-bios", tmp + "/fw.bin", "-m", "512M", "-accel", "tcg", "-nographic", "-no-reboot",
        "-device", "loader,file=%s/low.bin,addr=0,force-raw=on" % tmp,
        "-device", "loader,file=%s/kernel.bin,addr=%s,force-raw=on" % (tmp, kernel),
        "-device", "loader,file=%s/initrd.bin,addr=%s,force-raw=on" % (tmp, initrd)]
