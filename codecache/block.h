@@ -64,6 +64,7 @@ struct Block {
   uint32_t host_size = 0;
   bool valid = true;
   bool global_code = false;        // every code page is mapped global (kept across CR3 writes)
+  bool single_step = false;        // one instruction for a TF trap: never linked, not in the jump cache
   std::vector<uint64_t> insn_rips; // guest RIP of each instruction, in order
   std::vector<NativeSpan> spans;   // sorted by begin
   std::vector<BlockExit> exits;

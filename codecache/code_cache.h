@@ -104,5 +104,7 @@ class CodeCache {
 inline uint64_t BlockKey(uint64_t guest_phys, PrivClass priv) {
   return (guest_phys << 1) | static_cast<uint64_t>(priv);
 }
+// Single-instruction translations made while the guest single-steps (TF).
+inline constexpr uint64_t kSingleStepKeyBit = 1ull << 63;
 
 }  // namespace xlat

@@ -421,7 +421,10 @@ void Emulator::Wrmsr() {
   const uint64_t v = (c_.gpr[kRdx] << 32) | (c_.gpr[kRax] & 0xffffffffu);
   auto canonical = [&](uint64_t a) { return static_cast<uint64_t>(static_cast<int64_t>(a << 16) >> 16) == a; };
   switch (msr) {
-    case kMsrTsc: c_.tsc_offset = v - __rdtsc(); break;
+    case kMsrTsc:
+      c_.tsc_offset = v - __rdtsc();
+      rt_.UpdateTscMode();
+      break;
     case kMsrApicBase:
       c_.apic_base = v;
       if (rt_.vcpu().msr_device()) rt_.vcpu().msr_device()->WriteMsr(msr, v);  // enable / x2APIC mode

@@ -262,11 +262,20 @@ void VcpuRuntime::WriteCr3(uint64_t v) {
 void VcpuRuntime::WriteCr4(uint64_t v) {
   // Any change of PGE, PAE, PSE flushes everything, global pages included.
   const bool paging_bits = (ctx_.cr4 ^ v) & ((1ull << 7) | (1ull << 5) | (1ull << 4));
+  const bool tsd = (ctx_.cr4 ^ v) & (1ull << 2);
   ctx_.cr4 = v;
   if (paging_bits) mapping_->OnPagingModeChange();
+  if (tsd) UpdateTscMode();
 }
 
 void VcpuRuntime::InvalidatePage(uint64_t va) { mapping_->OnInvlpg(va); }
+
+void VcpuRuntime::UpdateTscMode() {
+  const bool native = ctx_.tsc_offset == 0 && !(ctx_.cr4 & (1ull << 2));
+  if (native == translator_->native_rdtsc()) return;
+  translator_->set_native_rdtsc(native);
+  vcpu_.cache_->Flush();
+}
 
 // ---- Guest memory from the VMM's side. ----
 
@@ -447,10 +456,11 @@ std::string VcpuRuntime::FatalExceptionMessage() const {
 
 // ---- Finding and running translations. ----
 
-Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
+Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
   const PrivClass p = priv();
   // The jump cache knows recent VA -> block mappings.
-  if (Block* b = mapping_->LookupJumpCache(rip, p)) return b;
+  if (!single_step)
+    if (Block* b = mapping_->LookupJumpCache(rip, p)) return b;
   uint64_t pa;
   GuestFault f;
   if (!Translate(rip, AccessKind::kExecute, &pa, &f)) {
@@ -459,8 +469,9 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
     return nullptr;
   }
   CodeCache& cache = *vcpu_.cache_;
-  if (Block* b = cache.Lookup(BlockKey(pa, p)); b && b->guest_rip == rip) {
-    mapping_->FillJumpCache(b);
+  const uint64_t key = BlockKey(pa, p) ^ (single_step ? kSingleStepKeyBit : 0);
+  if (Block* b = cache.Lookup(key); b && b->guest_rip == rip) {
+    if (!single_step) mapping_->FillJumpCache(b);
     return b;
   }
   auto fetch = [this](uint64_t va_page) {
@@ -483,7 +494,7 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
     return cp;
   };
   for (int attempt = 0; attempt < 2; ++attempt) {
-    TranslateResult r = translator_->Translate(rip, p, fetch);
+    TranslateResult r = translator_->Translate(rip, p, fetch, single_step);
     if (r.kind == TranslateResult::Kind::kOk) {
       static const bool dump = std::getenv("XLAT_DUMP") != nullptr;
       if (dump) {
@@ -494,7 +505,7 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip) {
       }
       // Stores to the block's pages must now leave the fast path.
       for (uint64_t page : r.block->Pages()) tlb_->RevokeWrite(page);
-      mapping_->FillJumpCache(r.block);
+      if (!single_step) mapping_->FillJumpCache(r.block);
       return r.block;
     }
     if (r.kind == TranslateResult::Kind::kFetchFault) {
@@ -564,12 +575,18 @@ RunOutcome VcpuRuntime::Run() {
       if (!WaitInHalt(&out)) break;
       continue;
     }
-    Block* b = FindOrTranslate(ctx_.rip);
+    // With TF set, one instruction at a time and a #DB trap after each.
+    const bool single_step = ctx_.rflags & kFlagTF;
+    Block* b = FindOrTranslate(ctx_.rip, single_step);
     if (!b) continue;
     last_block_ = b;
     ctx_.entry_target = reinterpret_cast<uint64_t>(b->entry);
     thunks_.enter_guest();
     HandleExit();
+    if (single_step && !exception_pending_ && !halted_) {
+      ctx_.dr[6] |= 1ull << 14;  // BS
+      Raise(kVecDB);
+    }
   }
   stats_.run_ns += static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
@@ -686,7 +703,8 @@ void VcpuRuntime::HandleExit() {
       Block* to = FindOrTranslate(s.target);
       // Link unless the cache was flushed meanwhile (the exit is gone) or
       // either end was invalidated.
-      if (to && cache.flush_count() == flushes && from->valid && to->valid && to->priv == from->priv) {
+      if (to && cache.flush_count() == flushes && from->valid && to->valid && to->priv == from->priv &&
+          !from->single_step && !to->single_step) {
         mapping_->Link(from->exits[exit_index], to);
         stats_.links_made++;
       }

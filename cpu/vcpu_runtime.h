@@ -47,6 +47,8 @@ class VcpuRuntime {
   void WriteCr3(uint64_t v);
   void WriteCr4(uint64_t v);
   void InvalidatePage(uint64_t va);
+  // The guest's TSC offset or CR4.TSD changed: rdtsc may no longer run natively.
+  void UpdateTscMode();
   // The mapping of guest virtual memory may have changed: drop what depends on it.
   void FlushAddressSpace();
 
@@ -116,7 +118,7 @@ class VcpuRuntime {
   uint32_t HandleMemGroup(Site& site);
   uint32_t HandleString(Site& site);
   void HandleExit();
-  Block* FindOrTranslate(uint64_t rip);
+  Block* FindOrTranslate(uint64_t rip, bool single_step = false);
   std::string FatalExceptionMessage() const;
 
   Vcpu& vcpu_;

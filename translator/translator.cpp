@@ -182,7 +182,7 @@ uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher&
   return live | unknown;
 }
 
-TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFetcher& fetch) {
+TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFetcher& fetch, bool single_step) {
   TranslateResult result;
   if (cache_.room() < std::min<uint64_t>(kMaxBlockHostBytes, cache_.capacity() / 4)) {
     result.kind = TranslateResult::Kind::kCacheFull;
@@ -206,7 +206,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   decoded.reserve(32);
   uint64_t pc = rip;
   bool crosses = false;
-  while (decoded.size() < kMaxBlockInsns) {
+  const size_t max_insns = single_step ? 1 : kMaxBlockInsns;
+  while (decoded.size() < max_insns) {
     const uint64_t off = pc - page0_va;
     if (off >= 4096) break;  // the next instruction starts on the next page
     DecodedInsn d;
@@ -239,6 +240,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       kind = InsnKind::kUndefined;
     } else {
       kind = Refine(d, Classify(d));
+      if (kind == InsnKind::kCallout && d.mnemonic() == ZYDIS_MNEMONIC_RDTSC && native_rdtsc_) kind = InsnKind::kCopy;
     }
     decoded.push_back(d);
     kinds.push_back(kind);
@@ -303,7 +305,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   block->guest_rip = rip;
   block->guest_phys = page0.pa + (rip - page0_va);
   block->priv = priv;
-  block->key = BlockKey(block->guest_phys, priv);
+  block->key = BlockKey(block->guest_phys, priv) ^ (single_step ? kSingleStepKeyBit : 0);
+  block->single_step = single_step;
   block->guest_size = static_cast<uint32_t>(end_rip - rip);
   block->global_code = page0.global && (!crosses || page1.global);
   {

@@ -43,10 +43,16 @@ class Translator {
 
   // Treat the flags as live before every instruction (VcpuConfig::precise_fault_flags).
   void set_precise_fault_flags(bool on) { precise_fault_flags_ = on; }
+  // rdtsc may run natively: the guest's TSC is the host's (no offset) and
+  // CR4.TSD does not restrict it. Translations depend on it: flush on change.
+  void set_native_rdtsc(bool on) { native_rdtsc_ = on; }
+  bool native_rdtsc() const { return native_rdtsc_; }
 
   // Translates the block starting at guest VA `rip`. kCacheFull: the caller
   // must flush the code cache and retry.
-  TranslateResult Translate(uint64_t rip, PrivClass priv, const CodeFetcher& fetch);
+  // `single_step`: one instruction only, for a guest with RFLAGS.TF set (the
+  // block gets its own key and is never linked or put in the jump cache).
+  TranslateResult Translate(uint64_t rip, PrivClass priv, const CodeFetcher& fetch, bool single_step = false);
 
   // The most host code a block may need, with its cold code: translation
   // needs at least this much room.
@@ -71,6 +77,7 @@ class Translator {
   Decoder decoder_;
   std::unordered_set<uint64_t> no_groups_;
   bool precise_fault_flags_ = false;
+  bool native_rdtsc_ = true;
 };
 
 }  // namespace xlat

@@ -221,6 +221,9 @@ TEST_F(LapicTest, TaskPriorityHoldsBackLowerClasses) {
   EXPECT_FALSE(apic_.HasPending());
   EXPECT_EQ(apic_.Acknowledge(), -1);
   EXPECT_EQ(apic_.GetCr8(), 6u);
+  apic_.SetCr8(5);  // the same class as the vector still holds it back
+  EXPECT_EQ(Read(kTpr), 0x50u);
+  EXPECT_FALSE(apic_.HasPending());
   apic_.SetCr8(4);
   EXPECT_EQ(Read(kTpr), 0x40u);
   EXPECT_TRUE(apic_.HasPending());
@@ -234,11 +237,15 @@ TEST_F(LapicTest, HigherVectorFirstAndNesting) {
   apic_.DeliverVector(0x80, false);
   EXPECT_EQ(apic_.Acknowledge(), 0x80);
   EXPECT_FALSE(apic_.HasPending());  // 0x40 is below the in-service 0x80
+  apic_.DeliverVector(0x8f, false);
+  EXPECT_FALSE(apic_.HasPending());  // nor is 0x8f: same class as 0x80
   apic_.DeliverVector(0x90, false);
   EXPECT_EQ(apic_.Acknowledge(), 0x90);  // but 0x90 nests
   Write(kEoi, 0);
   EXPECT_TRUE(IsrHas(0x80));
   EXPECT_FALSE(IsrHas(0x90));
+  Write(kEoi, 0);
+  EXPECT_EQ(apic_.Acknowledge(), 0x8f);
   Write(kEoi, 0);
   EXPECT_EQ(apic_.Acknowledge(), 0x40);
 }
