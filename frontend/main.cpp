@@ -29,7 +29,11 @@
 
 #include "cpu/vcpu.h"
 #include "devices/board.h"
+#include "devices/pc_board.h"
+#include "devices/uart16550.h"
 #include "frontend/elf_loader.h"
+#include "frontend/linux_boot.h"
+#include "frontend/terminal.h"
 #include "frontend/options.h"
 #include "frontend/stats.h"
 #include "mmu/guest_ram.h"
@@ -212,9 +216,125 @@ int ExitStatusFor(const RunOutcome& outcome) {
     case RunOutcome::Kind::kError:
       std::fprintf(stderr, "xlat: %s\n", outcome.message.empty() ? "internal error" : outcome.message.c_str());
       return kExitError;
+    case RunOutcome::Kind::kPowerOff:
+      return 0;
+    case RunOutcome::Kind::kTripleFault:
+      std::fprintf(stderr, "xlat: %s\n", outcome.message.c_str());
+      return kExitGuestFault;
   }
   std::fprintf(stderr, "xlat: the run ended in an unknown way\n");
   return kExitError;
+}
+
+// After the run: the exit status, --stats, --stats-json.
+int Finish(const Options& opt, const RunOutcome& outcome, Stats& stats, StatsJsonFile& json,
+           std::chrono::steady_clock::time_point start) {
+  stats.run_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+  std::fflush(stdout);  // the guest's output first, then what xlat says about it
+  int status = ExitStatusFor(outcome);
+  std::string err;
+  if (opt.stats) std::fputs(FormatStats(stats).c_str(), stderr);
+  if (json.is_open() && !json.Write(FormatStatsJson(stats), &err)) {
+    std::fprintf(stderr, "xlat: %s\n", err.c_str());
+    if (status == 0) status = kExitError;
+  }
+  std::fflush(stdout);
+  return status;
+}
+
+// A freestanding ELF64 on the minimal machine (roms/README.md).
+int RunElf(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& json) {
+  std::string err;
+  ElfImage image;
+  if (!ParseElf(kernel_file, &image, &err)) return Fail(opt.kernel + ": " + err);
+  if (!opt.initrd.empty())
+    return Fail("-initrd: needs a Linux kernel; " + opt.kernel + " is an ELF executable, which takes no initrd");
+  if (opt.append)
+    return Fail("-append: needs a Linux kernel; " + opt.kernel + " is an ELF executable, which takes no command line");
+
+  BoardConfig config;
+  config.ram_bytes = opt.ram_bytes;
+  config.code_cache_bytes = opt.code_cache_bytes;
+  if (opt.serial == SerialBackend::kNone) config.serial_out = [](uint8_t) {};
+  std::unique_ptr<Board> board = Board::Create(config, &err);
+  if (!board) return Fail(err);
+  if (!PlaceElf(kernel_file, image, board->ram(), board->flat_tables_base(), &err))
+    return Fail(opt.kernel + ": " + err);
+  std::vector<uint8_t>().swap(kernel_file);  // the file is in guest RAM now
+  if (!board->SetupFlatLongMode(image.entry, &err)) return Fail(err);
+
+  AltSignalStack alt_stack;
+  if (!alt_stack.Install(&err)) return Fail(err);
+  g_vcpu.store(&board->vcpu());
+  if (!InstallStopHandlers(&err)) return Fail(err);
+  const auto start = std::chrono::steady_clock::now();
+  RunOutcome outcome = board->Run();
+  g_vcpu.store(nullptr);
+  return Finish(opt, outcome, board->stats(), json, start);
+}
+
+// A Linux bzImage on the PC, with the serial console on the terminal.
+int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& json) {
+  std::string err;
+  BzImage bz;
+  if (!ParseBzImage(kernel_file, &bz, &err)) return Fail(opt.kernel + ": " + err);
+  const std::string cmdline = opt.append.value_or("");
+  if (!CheckCommandLine(bz, cmdline, &err)) return Fail("-append: " + err);
+  std::vector<uint8_t> initrd;
+  if (!opt.initrd.empty() && !ReadFileBounded(opt.initrd, opt.ram_bytes, &initrd, &err))
+    return Fail(opt.initrd + ": " + err);
+
+  Terminal terminal;
+  PcConfig config;
+  config.ram_bytes = opt.ram_bytes;
+  config.code_cache_bytes = opt.code_cache_bytes;
+  config.no_reboot = opt.no_reboot;
+  if (opt.serial == SerialBackend::kNone)
+    config.serial_out = [](uint8_t) {};
+  else
+    config.serial_out = [&terminal](uint8_t c) { terminal.WriteByte(c); };
+  std::unique_ptr<PcBoard> board = PcBoard::Create(config, &err);
+  if (!board) return Fail(err);
+  auto loader = [&kernel_file, &initrd, &cmdline](PcBoard& pc, std::string* error) {
+    LinuxBootConfig boot;
+    boot.cmdline = cmdline;
+    boot.initrd = initrd;
+    boot.acpi_rsdp = pc.rsdp_pa();
+    for (const ReservedRegion& r : pc.reserved())
+      boot.reserved.push_back({r.base, r.size, r.acpi ? E820Type::kAcpi : E820Type::kReserved});
+    LinuxBootInfo info;
+    if (!LoadLinux(pc.ram(), kernel_file, boot, &info, error)) return false;
+    Vcpu& vcpu = pc.vcpu();
+    vcpu.ResetToLongMode(info.entry_rip, info.cr3);
+    vcpu.ctx().gdtr_base = info.gdt_base;
+    vcpu.ctx().gdtr_limit = info.gdt_limit;
+    vcpu.ctx().gpr[kRsi] = info.boot_params;
+    vcpu.ctx().gpr[kRsp] = info.stack_top;
+    return true;
+  };
+  if (!board->SetBootLoader(loader, &err)) return Fail(opt.kernel + ": " + err);
+
+  AltSignalStack alt_stack;
+  if (!alt_stack.Install(&err)) return Fail(err);
+  g_vcpu.store(&board->vcpu());
+  if (!InstallStopHandlers(&err)) return Fail(err);
+  if (opt.serial != SerialBackend::kNone) {
+    TerminalOptions t;
+    t.escapes = opt.serial == SerialBackend::kMonStdio;
+    Uart16550* uart = &board->uart();
+    t.to_guest = [uart](std::span<const uint8_t> bytes) { uart->input().Push(bytes); };
+    t.send_break = [uart] { uart->input().PushBreak(); };
+    Vcpu* vcpu = &board->vcpu();
+    t.quit = [vcpu] { vcpu->RequestStop(); };
+    if (!terminal.Start(std::move(t), &err)) return Fail(err);
+    InstallTerminalRestoreHandlers();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  RunOutcome outcome = board->Run();
+  g_vcpu.store(nullptr);
+  terminal.Stop();
+  return Finish(opt, outcome, board->stats(), json, start);
 }
 
 int Main(int argc, char** argv) {
@@ -236,49 +356,12 @@ int Main(int argc, char** argv) {
   if (!opt.stats_json_path.empty() && !json.Open(opt.stats_json_path, opt.kernel, &err)) return Fail(err);
 
   std::vector<uint8_t> kernel_file;
-  ElfImage image;
-  if (!ReadFileBounded(opt.kernel, opt.ram_bytes + kKernelFileSlack, &kernel_file, &err) ||
-      !ParseElf(kernel_file, &image, &err)) {
+  if (!ReadFileBounded(opt.kernel, opt.ram_bytes + kKernelFileSlack, &kernel_file, &err))
     return Fail(opt.kernel + ": " + err);
-  }
-  if (!opt.initrd.empty())
-    return Fail("-initrd: needs a Linux kernel; " + opt.kernel + " is an ELF executable, which takes no initrd");
-  if (opt.append)
-    return Fail("-append: needs a Linux kernel; " + opt.kernel + " is an ELF executable, which takes no command line");
   if (opt.log_mask != 0)
     std::fprintf(stderr, "xlat: warning: -d: tracing is not implemented yet; the categories are ignored\n");
-
-  BoardConfig config;
-  config.ram_bytes = opt.ram_bytes;
-  config.code_cache_bytes = opt.code_cache_bytes;
-  if (opt.serial == SerialBackend::kNone) config.serial_out = [](uint8_t) {};
-  std::unique_ptr<Board> board = Board::Create(config, &err);
-  if (!board) return Fail(err);
-  if (!PlaceElf(kernel_file, image, board->ram(), board->flat_tables_base(), &err))
-    return Fail(opt.kernel + ": " + err);
-  std::vector<uint8_t>().swap(kernel_file);  // the file is in guest RAM now
-  if (!board->SetupFlatLongMode(image.entry, &err)) return Fail(err);
-
-  AltSignalStack alt_stack;
-  if (!alt_stack.Install(&err)) return Fail(err);
-  g_vcpu.store(&board->vcpu());
-  if (!InstallStopHandlers(&err)) return Fail(err);
-
-  auto start = std::chrono::steady_clock::now();
-  RunOutcome outcome = board->Run();
-  auto end = std::chrono::steady_clock::now();
-  g_vcpu.store(nullptr);
-  board->stats().run_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
-
-  std::fflush(stdout);  // the guest's output first, then what xlat says about it
-  int status = ExitStatusFor(outcome);
-  if (opt.stats) std::fputs(FormatStats(board->stats()).c_str(), stderr);
-  if (json.is_open() && !json.Write(FormatStatsJson(board->stats()), &err)) {
-    std::fprintf(stderr, "xlat: %s\n", err.c_str());
-    if (status == 0) status = kExitError;
-  }
-  std::fflush(stdout);
-  return status;
+  if (LooksLikeBzImage(kernel_file)) return RunLinux(opt, std::move(kernel_file), json);
+  return RunElf(opt, std::move(kernel_file), json);
 }
 
 }  // namespace

@@ -30,6 +30,8 @@ bool GuestRam::Write(GuestPhysAddr pa, std::span<const uint8_t> bytes) {
   return true;
 }
 
+void GuestRam::Zero() { madvise(base_, size_, MADV_DONTNEED); }
+
 bool GuestRam::Read(GuestPhysAddr pa, std::span<uint8_t> out) const {
   const uint8_t* src = HostPtr(pa, out.size());
   if (!src) return false;

@@ -46,6 +46,9 @@ class GuestRam {
     return Contains(pa, len) ? base_ + pa.value : nullptr;
   }
   bool Write(GuestPhysAddr pa, std::span<const uint8_t> bytes);
+  // All of RAM back to zeros (a machine reset), without touching it: the
+  // host drops the pages and hands out zeroed ones on the next access.
+  void Zero();
   bool Read(GuestPhysAddr pa, std::span<uint8_t> out) const;
 
  private:

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -274,6 +275,33 @@ TEST_F(PtyTerminalTest, RestoredWhenTheProcessExits) {
   termios after{};
   ASSERT_EQ(tcgetattr(slave_, &after), 0);
   EXPECT_EQ(after.c_lflag, original_.c_lflag);
+}
+
+TEST_F(PtyTerminalTest, RestoredWhenTheProcessDiesOfASignal) {
+  for (int sig : {SIGABRT, SIGHUP, SIGQUIT}) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      signal(sig, SIG_DFL);
+      InstallTerminalRestoreHandlers();
+      TerminalOptions o;
+      o.in_fd = slave_;
+      o.out_fd = slave_;
+      static Terminal* term = new Terminal();
+      std::string error;
+      if (!term->Start(o, &error)) _exit(3);
+      if (sig == SIGABRT) abort();
+      raise(sig);
+      _exit(5);  // not reached: the handler re-raises with the default action
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFSIGNALED(status)) << "signal " << sig << " status " << status;
+    EXPECT_EQ(WTERMSIG(status), sig);
+    termios after{};
+    ASSERT_EQ(tcgetattr(slave_, &after), 0);
+    EXPECT_EQ(after.c_lflag, original_.c_lflag) << "signal " << sig;
+  }
 }
 
 }  // namespace

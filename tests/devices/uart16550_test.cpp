@@ -237,7 +237,7 @@ TEST_F(UartTest, PushSchedulesPollThroughTheClock) {
   uart.Write(IER, 0x01);
   Push("k");
   // The clock's watcher kicks the vCPU; the vCPU runs the expired timers.
-  for (int i = 0; i < 200 && kicks == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 2000 && kicks == 0; i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_GT(kicks.load(), 0);
   clock.RunExpired();
   EXPECT_EQ(uart.rx_count(), 1u);
