@@ -349,8 +349,10 @@ void Emulator::MovCr() {
       break;
     case 4: {
       // PAE must stay set in long mode; only architecturally defined bits we expose.
-      constexpr uint64_t kAllowed = (1ull << 2) | (1ull << 3) | (1ull << 5) | (1ull << 7) | (1ull << 8) |
-                                    (1ull << 9) | (1ull << 10) | (1ull << 18);
+      // TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT OSXSAVE: the bits of the
+      // features CPUID reports (and those every long-mode CPU has).
+      constexpr uint64_t kAllowed = (1ull << 2) | (1ull << 3) | (1ull << 4) | (1ull << 5) | (1ull << 6) |
+                                    (1ull << 7) | (1ull << 8) | (1ull << 9) | (1ull << 10) | (1ull << 18);
       if ((v & ~kAllowed) || !(v & (1ull << 5))) return Gp0();
       rt_.WriteCr4(v);
       break;
