@@ -19,8 +19,10 @@ constexpr uint32_t kLeaf1Ecx = Bit(0) /*SSE3*/ | Bit(1) /*PCLMULQDQ*/ | Bit(9) /
                                Bit(13) /*CX16*/ | Bit(19) /*SSE4.1*/ | Bit(20) /*SSE4.2*/ | Bit(22) /*MOVBE*/ |
                                Bit(23) /*POPCNT*/ | Bit(25) /*AES*/ | Bit(26) /*XSAVE*/ | Bit(28) /*AVX*/ |
                                Bit(29) /*F16C*/;
+// The local APIC's features are the device model's, not the host's.
+constexpr uint32_t kLeaf1EcxApic = Bit(21) /*x2APIC*/ | Bit(24) /*TSC-deadline timer*/;
 constexpr uint32_t kLeaf1Edx = Bit(0) /*FPU*/ | Bit(3) /*PSE*/ | Bit(4) /*TSC*/ | Bit(5) /*MSR*/ | Bit(6) /*PAE*/ |
-                               Bit(8) /*CX8*/ | Bit(13) /*PGE*/ | Bit(15) /*CMOV*/ | Bit(16) /*PAT*/ |
+                               Bit(8) /*CX8*/ | Bit(9) /*APIC*/ | Bit(13) /*PGE*/ | Bit(15) /*CMOV*/ | Bit(16) /*PAT*/ |
                                Bit(17) /*PSE36*/ | Bit(19) /*CLFSH*/ | Bit(23) /*MMX*/ | Bit(24) /*FXSR*/ |
                                Bit(25) /*SSE*/ | Bit(26) /*SSE2*/;
 // Leaf 7.0.
@@ -52,8 +54,8 @@ CpuidResult GuestCpuid(uint32_t leaf, uint32_t sub, bool osxsave, uint64_t xcr0)
       CpuidResult h = Host(1, 0);
       r.eax = h.eax;                                   // family/model/stepping
       r.ebx = (h.ebx & 0xff00) | (1u << 16);           // CLFLUSH line size; one logical CPU; APIC ID 0
-      r.ecx = (h.ecx & kLeaf1Ecx) | (osxsave ? Bit(27) : 0) | Bit(31) /*hypervisor*/;
-      r.edx = h.edx & kLeaf1Edx;
+      r.ecx = (h.ecx & kLeaf1Ecx) | kLeaf1EcxApic | (osxsave ? Bit(27) : 0) | Bit(31) /*hypervisor*/;
+      r.edx = (h.edx & kLeaf1Edx) | Bit(9);
       break;
     }
     case 7:

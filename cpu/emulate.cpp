@@ -28,7 +28,7 @@ constexpr uint32_t kMsrTsc = 0x10, kMsrApicBase = 0x1b, kMsrMtrrCap = 0xfe, kMsr
                    kMsrMiscEnable = 0x1a0, kMsrPat = 0x277, kMsrMtrrDefType = 0x2ff, kMsrEfer = 0xc0000080,
                    kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082, kMsrCstar = 0xc0000083,
                    kMsrSfmask = 0xc0000084, kMsrFsBase = 0xc0000100, kMsrGsBase = 0xc0000101,
-                   kMsrKernelGsBase = 0xc0000102, kMsrTscAux = 0xc0000103;
+                   kMsrKernelGsBase = 0xc0000102, kMsrTscAux = 0xc0000103, kMsrAmdNbCfg = 0xc001001f;
 
 constexpr uint64_t kCr0Ts = 1ull << 3, kCr0Pe = 1ull << 0;
 constexpr uint64_t kEferLma = 1ull << 10;
@@ -407,6 +407,7 @@ void Emulator::Rdmsr() {
     case kMsrGsBase: v = c_.gs_base; break;
     case kMsrKernelGsBase: v = c_.kernel_gs_base; break;
     case kMsrTscAux: v = c_.tsc_aux; break;
+    case kMsrAmdNbCfg: v = 0; break;  // AMD northbridge configuration: nothing to configure
     default:
       // A device's (the local APIC's x2APIC registers, TSC deadline), or none: #GP as hardware.
       if (!rt_.vcpu().msr_device() || !rt_.vcpu().msr_device()->ReadMsr(msr, &v)) return Gp0();
@@ -451,6 +452,7 @@ void Emulator::Wrmsr() {
     case kMsrGsBase: if (!canonical(v)) return Gp0(); c_.gs_base = v; break;
     case kMsrKernelGsBase: if (!canonical(v)) return Gp0(); c_.kernel_gs_base = v; break;
     case kMsrTscAux: c_.tsc_aux = v & 0xffffffffu; break;
+    case kMsrAmdNbCfg: break;
     default:
       if (!rt_.vcpu().msr_device() || !rt_.vcpu().msr_device()->WriteMsr(msr, v)) return Gp0();
       break;

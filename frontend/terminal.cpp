@@ -158,6 +158,10 @@ void Terminal::Stop() {
     ssize_t ignored = ::write(wake_pipe_[1], &wake, 1);
     (void)ignored;
     reader_.join();
+    for (int& fd : wake_pipe_) {  // a fresh pipe for a later Start(), without the wake byte
+      ::close(fd);
+      fd = -1;
+    }
   }
   if (raw_) {
     RestoreTerminal();

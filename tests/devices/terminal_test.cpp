@@ -171,6 +171,15 @@ TEST_F(PipeTerminalTest, StopWakesABlockedReader) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
 }
 
+TEST_F(PipeTerminalTest, StartsAgainAfterStop) {
+  std::string error;
+  ASSERT_TRUE(term_.Start(Options(true), &error)) << error;
+  term_.Stop();
+  ASSERT_TRUE(term_.Start(Options(true), &error)) << error;
+  Type("again");
+  ASSERT_TRUE(WaitFor([&] { return guest_ == "again"; })) << guest_;
+}
+
 TEST_F(PipeTerminalTest, WriteGoesToOutput) {
   std::string error;
   ASSERT_TRUE(term_.Start(Options(true), &error)) << error;

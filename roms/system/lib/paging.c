@@ -85,21 +85,35 @@ int max_phys_bits(void) {
   return a & 0xff;
 }
 
+// Writes an entry only when it differs: under a translator that
+// write-protects page tables, a store to one is not free.
+static inline void set_entry(uint64_t* e, uint64_t v) {
+  if (*e != v) *e = v;
+}
+
+// The identity map of slot 0; cases may have changed some of its entries.
+static void identity_map(void) {
+  const uint64_t leaf = PTE_P | PTE_W | PTE_U | PTE_A | PTE_D;
+  for (uint64_t i = 0; i < IDENTITY_BYTES / PAGE_SIZE; i++) set_entry(&kpt[i / 512][i % 512], i ? (i * PAGE_SIZE) | leaf : 0);
+  for (uint64_t j = 0; j < ARRAY_SIZE(kpt); j++) set_entry(&kpd[j], (uint64_t)(uintptr_t)kpt[j] | TABLE_FLAGS | PTE_A);
+  for (uint64_t j = ARRAY_SIZE(kpt); j < 512; j++) set_entry(&kpd[j], 0);
+  set_entry(&kpdpt[0], (uint64_t)(uintptr_t)kpd | TABLE_FLAGS | PTE_A);
+  for (int j = 1; j < 512; j++) set_entry(&kpdpt[j], 0);
+  set_entry(&kpml4[0], (uint64_t)(uintptr_t)kpdpt | TABLE_FLAGS | PTE_A);
+}
+
 void paging_init(void) {
   if ((uint64_t)(uintptr_t)__image_end > POOL_BASE) {
     guest_printf("FAIL fatal: the image ends at 0x%lx, above the frame pool\n", (uint64_t)(uintptr_t)__image_end);
     guest_exit(3);
   }
-  const uint64_t leaf = PTE_P | PTE_W | PTE_U | PTE_A | PTE_D;
-  for (uint64_t i = 0; i < IDENTITY_BYTES / PAGE_SIZE; i++) kpt[i / 512][i % 512] = i ? (i * PAGE_SIZE) | leaf : 0;
-  for (uint64_t j = 0; j < ARRAY_SIZE(kpt); j++) kpd[j] = (uint64_t)(uintptr_t)kpt[j] | TABLE_FLAGS | PTE_A;
-  kpdpt[0] = (uint64_t)(uintptr_t)kpd | TABLE_FLAGS | PTE_A;
-  kpml4[0] = (uint64_t)(uintptr_t)kpdpt | TABLE_FLAGS | PTE_A;
+  identity_map();
   write_cr3((uint64_t)(uintptr_t)kpml4);
 }
 
 void paging_reset(void) {
-  for (int i = 1; i < 512; i++) kpml4[i] = 0;
+  identity_map();
+  for (int i = 1; i < 512; i++) set_entry(&kpml4[i], 0);
   next_frame = POOL_BASE;
   next_slot = 2;
   next_scratch = 0;
