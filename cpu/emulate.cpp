@@ -942,6 +942,7 @@ void EmulateSensitive(VcpuRuntime& rt) {
     return;
   }
   rt.stats().emulated_insns++;
+  rt.stats().emulated_by_mnemonic[ZydisMnemonicGetString(d.mnemonic())]++;
   Emulator(rt, d).Run();
 }
 

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "frontend/stats.h"
 
 #include <cmath>
@@ -194,6 +195,18 @@ std::string FormatStats(const Stats& s) {
     t.Row(ExitKey(r), s.exits[r], ExitReasonHelp(static_cast<ExitReason>(r)));
   }
   t.Row("total", d.exits_total);
+  if (!s.emulated_by_mnemonic.empty()) {
+    // The instructions behind the emulation exits, most frequent first.
+    std::vector<std::pair<uint64_t, std::string>> by_count;
+    for (const auto& [name, count] : s.emulated_by_mnemonic) by_count.push_back({count, name});
+    std::sort(by_count.rbegin(), by_count.rend());
+    for (size_t i = 0; i < by_count.size() && i < 12; ++i)
+      t.Row("  emulated " + by_count[i].second, by_count[i].first);
+  }
+  t.Row("interrupts delivered", s.interrupts);
+  t.Row("MMIO accesses", s.mmio);
+  t.Row("port accesses", s.port_io);
+  t.Row("time idle in hlt", Duration(s.idle_ns));
 
   t.Section("Memory slow paths");
   t.Row("TLB misses", s.tlb_misses);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "cpu/vcpu_context.h"
@@ -53,6 +54,7 @@ struct Stats {
   uint64_t mem_groups = 0;             // groups of accesses translated with one shared TLB check
   uint64_t mem_group_declines = 0;     // group checks that could not stand (block translated again)
   uint64_t emulated_insns = 0;         // sensitive instructions emulated by the VMM
+  std::map<std::string, uint64_t> emulated_by_mnemonic;  // ... by mnemonic
   uint64_t port_io = 0;                // port accesses (in/out/ins/outs)
   uint64_t host_signals = 0;           // faults raised by natively executed guest code
 
