@@ -30,6 +30,7 @@ void MappingCaches::FillJumpCache(Block* b) {
   ctx_.jc_tag[p][i] = 0 - b->guest_rip;
   ctx_.jc_code[p][i] = reinterpret_cast<uint64_t>(b->host_code);
   jc_blocks_[p][i] = b;
+  jc_pages_.insert(PageOf(b->guest_rip));
   stats_.jump_cache_fills++;
 }
 
@@ -46,21 +47,33 @@ Block* MappingCaches::LookupJumpCache(uint64_t rip, PrivClass priv) const {
 
 void MappingCaches::Link(BlockExit& exit, Block* target) {
   cache_.Link(exit, target);
-  if (target && PageOf(target->guest_rip) != PageOf(exit.from->guest_rip)) cross_links_.push_back(&exit);
+  if (target && PageOf(target->guest_rip) != PageOf(exit.from->guest_rip))
+    cross_links_[PageOf(target->guest_rip)].push_back(&exit);
 }
 
-void MappingCaches::UnlinkCrossPage(bool keep_global, uint64_t only_page) {
-  size_t kept = 0;
-  for (BlockExit* e : cross_links_) {
-    Block* t = e->linked_to;
-    if (!t || PageOf(t->guest_rip) == PageOf(e->from->guest_rip)) continue;  // relinked or gone
-    const bool drop = only_page != ~0ull ? PageOf(t->guest_rip) == only_page : !(keep_global && t->global_code);
-    if (drop)
-      cache_.Link(*e, nullptr);
-    else
-      cross_links_[kept++] = e;
+void MappingCaches::UnlinkCrossPage(bool keep_global) {
+  for (auto it = cross_links_.begin(); it != cross_links_.end();) {
+    std::vector<BlockExit*>& v = it->second;
+    size_t kept = 0;
+    for (BlockExit* e : v) {
+      Block* t = e->linked_to;
+      if (!t || PageOf(t->guest_rip) != it->first) continue;  // relinked or gone
+      if (keep_global && t->global_code)
+        v[kept++] = e;
+      else
+        cache_.Link(*e, nullptr);
+    }
+    v.resize(kept);
+    it = v.empty() ? cross_links_.erase(it) : std::next(it);
   }
-  cross_links_.resize(kept);
+}
+
+void MappingCaches::UnlinkCrossPageTo(uint64_t page) {
+  auto it = cross_links_.find(page);
+  if (it == cross_links_.end()) return;
+  for (BlockExit* e : it->second)
+    if (e->linked_to && PageOf(e->linked_to->guest_rip) == page) cache_.Link(*e, nullptr);
+  cross_links_.erase(it);
 }
 
 void MappingCaches::OnCr3Write() {
@@ -86,19 +99,21 @@ void MappingCaches::OnCr3Write() {
     }
     jc_filled_[p].resize(kept);
   }
-  UnlinkCrossPage(/*keep_global=*/true, ~0ull);
+  UnlinkCrossPage(/*keep_global=*/true);
 }
 
 void MappingCaches::OnInvlpg(uint64_t va) {
   const uint64_t page = PageOf(va);
   tlb_.FlushPage(page);
-  for (unsigned p = 0; p < kPrivClasses; ++p)
-    for (uint64_t v = page; v < page + 4096; ++v) {
-      const unsigned i = v & (kJumpCacheEntries - 1);
-      Block* b = jc_blocks_[p][i];
-      if (b && PageOf(b->guest_rip) == page) ClearJumpCacheEntry(p, i);
-    }
-  UnlinkCrossPage(false, page);
+  if (jc_pages_.erase(page)) {
+    for (unsigned p = 0; p < kPrivClasses; ++p)
+      for (uint64_t v = page; v < page + 4096; ++v) {
+        const unsigned i = v & (kJumpCacheEntries - 1);
+        Block* b = jc_blocks_[p][i];
+        if (b && PageOf(b->guest_rip) == page) ClearJumpCacheEntry(p, i);
+      }
+  }
+  UnlinkCrossPageTo(page);
 }
 
 void MappingCaches::OnPagingModeChange() {
@@ -109,7 +124,8 @@ void MappingCaches::OnPagingModeChange() {
       if (jc_blocks_[p][i]) ClearJumpCacheEntry(p, i);
     jc_filled_[p].clear();
   }
-  UnlinkCrossPage(/*keep_global=*/false, ~0ull);
+  UnlinkCrossPage(/*keep_global=*/false);
+  jc_pages_.clear();
 }
 
 void MappingCaches::OnCacheFlush() {
@@ -119,6 +135,7 @@ void MappingCaches::OnCacheFlush() {
     jc_filled_[p].clear();
   }
   cross_links_.clear();
+  jc_pages_.clear();
 }
 
 }  // namespace xlat

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "codecache/code_cache.h"
@@ -47,7 +49,8 @@ class MappingCaches {
 
  private:
   void ClearJumpCacheEntry(unsigned priv, unsigned index);
-  void UnlinkCrossPage(bool keep_global, uint64_t only_page);
+  void UnlinkCrossPage(bool keep_global);
+  void UnlinkCrossPageTo(uint64_t page);
 
   VcpuContext& ctx_;
   InlineTlb& tlb_;
@@ -58,7 +61,11 @@ class MappingCaches {
   // to know whether it is global); and the entries in use.
   std::vector<Block*> jc_blocks_[kPrivClasses];
   std::vector<uint32_t> jc_filled_[kPrivClasses];
-  std::vector<BlockExit*> cross_links_;
+  // Cross-page links by the virtual page of their target.
+  std::unordered_map<uint64_t, std::vector<BlockExit*>> cross_links_;
+  // Virtual pages of the blocks in the jump cache (may hold pages no longer
+  // there; cleared with the jump cache).
+  std::unordered_set<uint64_t> jc_pages_;
 };
 
 }  // namespace xlat

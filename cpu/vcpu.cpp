@@ -494,6 +494,8 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
     return cp;
   };
   for (int attempt = 0; attempt < 2; ++attempt) {
+    // Pages that hold no translation yet: they become code pages now.
+    std::vector<uint64_t> new_code_pages;
     TranslateResult r = translator_->Translate(rip, p, fetch, single_step);
     if (r.kind == TranslateResult::Kind::kOk) {
       static const bool dump = std::getenv("XLAT_DUMP") != nullptr;
@@ -504,7 +506,13 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
         std::fputs(DumpBlock(*r.block, guest.data(), true, true).c_str(), stderr);
       }
       // Stores to the block's pages must now leave the fast path.
-      for (uint64_t page : r.block->Pages()) tlb_->RevokeWrite(page);
+      // Stores to a page that now holds code must leave the fast path. (A
+      // page that already held code lost its write tags then, and fills
+      // check IsCodePage.) The block itself is on the page list already.
+      for (uint64_t page : r.block->Pages()) {
+        const std::vector<Block*>* on_page = cache.BlocksOnPage(page);
+        if (on_page && on_page->size() == 1) tlb_->RevokeWrite(page);
+      }
       if (!single_step) mapping_->FillJumpCache(r.block);
       return r.block;
     }
