@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include <cstdio>
 #include <cstring>
 
 #include "cpu/cpuid.h"
@@ -942,7 +943,22 @@ void EmulateSensitive(VcpuRuntime& rt) {
     return;
   }
   rt.stats().emulated_insns++;
-  rt.stats().emulated_by_mnemonic[ZydisMnemonicGetString(d.mnemonic())]++;
+  std::string key = ZydisMnemonicGetString(d.mnemonic());
+  for (unsigned i = 0; i < d.insn.operand_count_visible; ++i)
+    if (d.ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+      const ZydisRegisterClass c = ZydisRegisterGetClass(d.ops[i].reg.value);
+      if (c == ZYDIS_REGCLASS_CONTROL || c == ZYDIS_REGCLASS_DEBUG || c == ZYDIS_REGCLASS_SEGMENT)
+        key += std::string(i == 0 ? " to " : " from ") + ZydisRegisterGetString(d.ops[i].reg.value);
+    }
+  if (d.mnemonic() == ZYDIS_MNEMONIC_IN || d.mnemonic() == ZYDIS_MNEMONIC_OUT) {
+    const ZydisDecodedOperand& port = d.mnemonic() == ZYDIS_MNEMONIC_IN ? d.ops[1] : d.ops[0];
+    char buf[16];
+    std::snprintf(buf, sizeof buf, " %#x",
+                  port.type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? static_cast<unsigned>(port.imm.value.u)
+                                                            : static_cast<unsigned>(rt.ctx().gpr[kRdx] & 0xffff));
+    key += buf;
+  }
+  rt.stats().emulated_by_mnemonic[key]++;
   Emulator(rt, d).Run();
 }
 

@@ -92,8 +92,12 @@ void OnHostSignal(int sig, siginfo_t* si, void* uc_void) {
 
   const bool poll = sig == SIGSEGV && si->si_addr >= static_cast<void*>(ctx.poll_page) &&
                     si->si_addr < static_cast<void*>(ctx.poll_page + sizeof(ctx.poll_page));
+  const bool sti_poll = sig == SIGSEGV && si->si_addr >= static_cast<void*>(ctx.irq_poll_page) &&
+                        si->si_addr < static_cast<void*>(ctx.irq_poll_page + sizeof(ctx.irq_poll_page));
   if (poll) {
     rt->OnSignalExit(nullptr);
+  } else if (sti_poll) {
+    rt->OnStiPoll();
   } else {
     // An x87 exception (#MF) is reported on a waiting x87 instruction.
     DecodedInsn d;

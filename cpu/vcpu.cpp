@@ -78,6 +78,7 @@ bool Vcpu::Init(std::string* error) {
   ctx_->tlb_index_mask = kTlbIndexMask;
   ctx_->flags_push_sp = reinterpret_cast<uint64_t>(&ctx_->flags_slot) + 8;
   ctx_->flags_pop_sp = reinterpret_cast<uint64_t>(&ctx_->flags_slot);
+  ctx_->arith_df_mask = kArithFlags | kFlagDF;
   ctx_->page_high_mask = ~0xfffull;
   ctx_->bit_offset_mask[0] = 15;
   ctx_->bit_offset_mask[1] = 31;
@@ -579,6 +580,7 @@ RunOutcome VcpuRuntime::Run() {
       interrupt_shadow_ = false;
     else
       TakeInterrupt();
+    UpdateIrqPoll();
     if (halted_) {
       if (!WaitInHalt(&out)) break;
       continue;
@@ -589,7 +591,9 @@ RunOutcome VcpuRuntime::Run() {
     if (!b) continue;
     last_block_ = b;
     ctx_.entry_target = reinterpret_cast<uint64_t>(b->entry);
+    SyncFlagsToGuest();
     thunks_.enter_guest();
+    SyncFlagsFromGuest();
     HandleExit();
     if (single_step && !exception_pending_ && !halted_) {
       ctx_.dr[6] |= 1ull << 14;  // BS
@@ -746,7 +750,29 @@ void VcpuRuntime::HandleExit() {
 // ---- Sites that call the VMM in the middle of a block. ----
 
 uint32_t VcpuRuntime::HandleSiteThunk(VcpuContext* ctx) {
-  return static_cast<VcpuRuntime*>(ctx->owner)->HandleSite(ctx->site);
+  VcpuRuntime* rt = static_cast<VcpuRuntime*>(ctx->owner);
+  rt->SyncFlagsFromGuest();
+  const uint32_t action = rt->HandleSite(ctx->site);
+  if (action == static_cast<uint32_t>(HelperAction::kResume)) rt->SyncFlagsToGuest();
+  return action;
+}
+
+void VcpuRuntime::UpdateIrqPoll() {
+  // While an interrupt waits for IF, an inline sti must leave translated code.
+  const bool waiting = !(ctx_.rflags & kFlagIF) && vcpu_.irq_source_ && vcpu_.irq_source_->HasPending();
+  if (waiting == irq_poll_armed_) return;
+  mprotect(ctx_.irq_poll_page, sizeof(ctx_.irq_poll_page), waiting ? PROT_READ : PROT_READ | PROT_WRITE);
+  irq_poll_armed_ = waiting;
+}
+
+void VcpuRuntime::OnStiPoll() {
+  ctx_.site = kSignalSite;
+  DecodedInsn d;
+  GuestFault ignored;
+  if (DecodeAt(ctx_.rip, &d, &ignored)) ctx_.rip = d.next_rip();
+  interrupt_shadow_ = true;
+  vcpu_.kicked_.store(true, std::memory_order_release);
+  stats_.exits[static_cast<unsigned>(ExitReason::kPoll)]++;
 }
 
 uint32_t VcpuRuntime::HandleSite(uint32_t site_id) {

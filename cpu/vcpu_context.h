@@ -98,6 +98,9 @@ struct alignas(64) VcpuContext {
   uint64_t flags_push_sp;         // &flags_slot + 8: rsp for the pushfq that saves guest flags
   uint64_t flags_pop_sp;          // &flags_slot: rsp for the popfq that restores them
   uint64_t flags_slot;            // guest flags saved before an indirect branch
+  uint64_t vif;                   // the guest's RFLAGS.IF (0 or 0x200) while translated code runs: cli/sti write it
+  uint64_t vflags;                // the guest's other virtual RFLAGS bits (IOPL, AC, ID, NT, bit 1) for pushf
+  uint64_t arith_df_mask;         // kArithFlags | DF: pext/pdep operand of pushf
   uint64_t tlb_index_mask;        // kTlbIndexMask (pext operand)
   uint64_t page_high_mask;        // ~0xfff (pext operand of the flag-free range check)
   uint64_t bit_offset_mask[3];    // 15, 31, 63: pext operands for bt* [mem], reg
@@ -172,10 +175,14 @@ struct alignas(64) VcpuContext {
   // page read-only (mprotect) makes the next block entry fault, which is how
   // an interrupt or a stop request reaches a guest spinning in chained code.
   alignas(4096) uint8_t poll_page[4096];
+  // The sti poll page: an inline sti stores here; it is read-only while an
+  // interrupt waits for IF, so the sti that enables it leaves translated code.
+  alignas(4096) uint8_t irq_poll_page[4096];
 };
 
 static_assert(offsetof(VcpuContext, xsave_area) % 64 == 0);
 static_assert(offsetof(VcpuContext, poll_page) % 4096 == 0);
+static_assert(offsetof(VcpuContext, irq_poll_page) % 4096 == 0);
 static_assert(sizeof(VcpuContext) < (uint64_t{1} << 31), "context must be disp32-addressable");
 
 // Offsets used by emitters, named once.

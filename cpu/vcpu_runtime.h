@@ -110,6 +110,16 @@ class VcpuRuntime {
   // Set by the host signal handler: a fault of natively executed guest code
   // (already made precise in ctx), or a poll.
   void OnSignalExit(const GuestFault* fault);
+  // An inline sti found an interrupt waiting: it has executed; the one after
+  // it runs before the interrupt is taken.
+  void OnStiPoll();
+
+  // RFLAGS.IF lives in ctx.vif while translated code runs (emit_virtual.cpp).
+  void SyncFlagsToGuest() {
+    ctx_.vif = ctx_.rflags & kFlagIF;
+    ctx_.vflags = (ctx_.rflags & (kFlagIOPL | kFlagAC | kFlagID | kFlagNT | kFlagVIF | kFlagVIP)) | 2;
+  }
+  void SyncFlagsFromGuest() { ctx_.rflags = (ctx_.rflags & ~kFlagIF) | (ctx_.vif & kFlagIF); }
 
  private:
   uint32_t HandleSite(uint32_t site_id);
@@ -143,6 +153,8 @@ class VcpuRuntime {
   GuestEvent pending_event_;
   bool halted_ = false;
   bool interrupt_shadow_ = false;
+  bool irq_poll_armed_ = false;  // irq_poll_page is read-only: an interrupt waits for IF
+  void UpdateIrqPoll();
   // Until the guest loads an IDT, an exception ends the run with a report
   // (a bare-metal program without handlers), as in the freestanding contract.
   bool DeliverPending(RunOutcome* out);

@@ -171,6 +171,7 @@ std::string FormatStats(const Stats& s) {
   t.Row("  implicit memory rewritten", s.insns_implicit_mem, Percent(s.insns_implicit_mem, s.guest_insns_translated));
   t.Row("  control flow", s.insns_control, Percent(s.insns_control, s.guest_insns_translated));
   t.Row("  emulated by the VMM", s.insns_callout, Percent(s.insns_callout, s.guest_insns_translated));
+  t.Row("  virtualized inline", s.insns_virtual, Percent(s.insns_virtual, s.guest_insns_translated));
   t.Row("  undefined (#UD)", s.insns_undefined, Percent(s.insns_undefined, s.guest_insns_translated));
   t.Row("guest bytes translated", s.guest_bytes_translated);
   t.Row("host bytes emitted", s.host_bytes_emitted);

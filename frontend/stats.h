@@ -28,6 +28,7 @@ struct Stats {
   uint64_t insns_implicit_mem = 0;     // push/pop/call/ret/string/... rewritten
   uint64_t insns_control = 0;          // branches
   uint64_t insns_callout = 0;          // sensitive: emulated by the VMM
+  uint64_t insns_virtual = 0;          // sensitive, done inline on virtual state (cli/sti/pushf...)
   uint64_t insns_undefined = 0;        // not supported: raise #UD
 
   // Code cache.

@@ -179,7 +179,7 @@ bool TouchesSystemRegister(const DecodedInsn& d) {
 const char* InsnKindName(InsnKind k) {
   static const char* const kNames[] = {"copy", "mem", "bitmem", "xlat", "push", "pop", "leave", "enter",
                                        "jmp", "jcc", "loop", "call", "ret", "string", "callout", "drop",
-                                       "undefined"};
+                                       "undefined", "virtual"};
   return kNames[static_cast<unsigned>(k)];
 }
 

@@ -32,6 +32,7 @@ enum class InsnKind : uint8_t {
   kCallout,    // sensitive: the block ends and the VMM emulates it
   kDrop,       // hints with no architectural effect (prefetch, nop with operands)
   kUndefined,  // not part of the guest CPU: #UD
+  kVirtual,    // sensitive, but done inline on virtual state (cli/sti at CPL 0, pushf, mov from a segment register)
 };
 
 const char* InsnKindName(InsnKind k);

@@ -15,6 +15,7 @@
 #include "translator/emit_memory.h"
 #include "translator/emit_sensitive.h"
 #include "translator/emit_stack.h"
+#include "translator/emit_virtual.h"
 #include "translator/liveness.h"
 #include "translator/mem_groups.h"
 
@@ -38,9 +39,28 @@ bool EndsBlock(InsnKind k) {
 
 // Forms the rewrites do not cover are refused with #UD rather than run
 // wrongly; each is rare in real code (and reported once on stderr).
-InsnKind Refine(const DecodedInsn& d, InsnKind k) {
+// Sensitive instructions that can stay inline (emit_virtual.cpp) are picked here.
+InsnKind Refine(const DecodedInsn& d, InsnKind k, PrivClass priv) {
   const bool far = d.insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR;
   switch (k) {
+    case InsnKind::kCallout:
+      switch (d.mnemonic()) {
+        case ZYDIS_MNEMONIC_CLI:
+        case ZYDIS_MNEMONIC_STI:
+          // At CPL 3 they depend on IOPL (and #GP): the VMM does those.
+          return priv == PrivClass::kSupervisor ? InsnKind::kVirtual : k;
+        case ZYDIS_MNEMONIC_PUSHF:
+        case ZYDIS_MNEMONIC_PUSHFQ:
+          return d.insn.operand_width == 64 ? InsnKind::kVirtual : k;
+        case ZYDIS_MNEMONIC_MOV:
+          if (d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && GprNumber(d.ops[0].reg.value) >= 0 &&
+              d.ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+              ZydisRegisterGetClass(d.ops[1].reg.value) == ZYDIS_REGCLASS_SEGMENT)
+            return InsnKind::kVirtual;
+          return k;
+        default:
+          return k;
+      }
     case InsnKind::kJmp: case InsnKind::kCall: case InsnKind::kRet:
       if (far) return InsnKind::kCallout;
       if (d.insn.operand_width != 64) return InsnKind::kUndefined;
@@ -132,6 +152,7 @@ void CountKind(Stats& s, InsnKind k) {
     case InsnKind::kRet: ++s.insns_control; break;
     case InsnKind::kCallout: ++s.insns_callout; break;
     case InsnKind::kUndefined: ++s.insns_undefined; break;
+    case InsnKind::kVirtual: ++s.insns_virtual; break;
   }
 }
 
@@ -239,7 +260,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       d.rip = pc;
       kind = InsnKind::kUndefined;
     } else {
-      kind = Refine(d, Classify(d));
+      kind = Refine(d, Classify(d), priv);
       if (kind == InsnKind::kCallout && d.mnemonic() == ZYDIS_MNEMONIC_RDTSC && native_rdtsc_) kind = InsnKind::kCopy;
     }
     decoded.push_back(d);
@@ -411,6 +432,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       case InsnKind::kRet: EmitRet(e, gi); ended = true; break;
       case InsnKind::kCallout: EmitEmulateExit(e, gi); ended = true; break;
       case InsnKind::kUndefined: EmitRaise(e, gi, kVectorUD); ended = true; break;
+      case InsnKind::kVirtual: EmitVirtualInsn(e, gi); break;
     }
     if (static_cast<int>(i) == save_flags_after) {
       EmitSaveGuestFlags(e.a);

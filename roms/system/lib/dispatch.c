@@ -65,6 +65,7 @@ static void fill_event(struct event* ev, const struct frame* f, const uint8_t* f
   memcpy(&ev->fop, fx + 6, 2);
   memcpy(&ev->fip, fx + 8, 8);
   memcpy(&ev->mxcsr, fx + 24, 4);
+  memcpy(ev->xmm0, fx + 160, 16);
 }
 
 static void land(struct frame* f, struct catcher* c) {

@@ -153,6 +153,7 @@ struct event {
   uint16_t fop;
   uint32_t mxcsr;
   uint64_t fip;             // x87 last instruction pointer (fxsave64)
+  uint64_t xmm0[2];         // XMM0 at the event
 };
 
 // A hook sees every event first (after it is logged). It may change the frame

@@ -61,7 +61,7 @@ start32:
         orl     $0x100, %eax
         wrmsr
         movl    %cr0, %eax
-        andl    $~0x4, %eax             // EM off
+        andl    $~0x60000004, %eax      // EM, CD, NW off
         orl     $0x80000022, %eax       // PG | NE | MP
         movl    %eax, %cr0
         ljmpl   $0x10, $start64

@@ -16,6 +16,6 @@ entry=$(od -An -t x8 -j 24 -N 8 "$elf" | tr -d ' ')
 ${CC:-cc} -c -o "$tmp/fw.o" -DENTRY=0x$entry "$here/firmware.S"
 ld -e 0xfffffff0 -Ttext=0xffff0000 --oformat=binary -o "$tmp/fw.bin" "$tmp/fw.o"
 set +e
-timeout "${QEMU_TIMEOUT:-60}" qemu-system-x86_64 -bios "$tmp/fw.bin" -m 256M -nographic -no-reboot \
+timeout "${QEMU_TIMEOUT:-60}" qemu-system-x86_64 -bios "$tmp/fw.bin" -m 256M -cpu max -nographic -no-reboot \
   -monitor none -serial stdio -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
   -device loader,file="$elf" "$@" </dev/null
