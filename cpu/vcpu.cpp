@@ -499,6 +499,15 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
     std::vector<uint64_t> new_code_pages;
     TranslateResult r = translator_->Translate(rip, p, fetch, single_step);
     if (r.kind == TranslateResult::Kind::kOk) {
+      static FILE* perf_map = [] {
+        if (!std::getenv("XLAT_PERF_MAP")) return static_cast<FILE*>(nullptr);
+        char path[64];
+        std::snprintf(path, sizeof path, "/tmp/perf-%d.map", static_cast<int>(getpid()));
+        return std::fopen(path, "w");
+      }();
+      if (perf_map)
+        std::fprintf(perf_map, "%lx %x guest_%016" PRIx64 "\n", reinterpret_cast<unsigned long>(r.block->host_code),
+                     r.block->host_size, r.block->guest_rip);
       static const bool dump = std::getenv("XLAT_DUMP") != nullptr;
       if (dump) {
         std::vector<uint8_t> guest(r.block->guest_size);
