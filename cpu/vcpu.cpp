@@ -186,6 +186,14 @@ void Vcpu::RequestExit(int status) {
   exit_status_ = status;
 }
 
+void Vcpu::RequestPanicExit(std::string message) {
+  exit_requested_ = true;
+  exit_kind_ = RunOutcome::Kind::kPanic;
+  exit_status_ = 0;
+  exit_message_ = std::move(message);
+  Kick();
+}
+
 void Vcpu::RequestPowerOff() {
   exit_requested_ = true;
   exit_kind_ = RunOutcome::Kind::kPowerOff;
@@ -590,6 +598,7 @@ RunOutcome VcpuRuntime::Run() {
     else
       TakeInterrupt();
     UpdateIrqPoll();
+    if (vcpu_.hang_timeout_ns_ && !CheckHang(&out)) break;
     if (halted_) {
       if (!WaitInHalt(&out)) break;
       continue;
@@ -764,6 +773,36 @@ uint32_t VcpuRuntime::HandleSiteThunk(VcpuContext* ctx) {
   const uint32_t action = rt->HandleSite(ctx->site);
   if (action == static_cast<uint32_t>(HelperAction::kResume)) rt->SyncFlagsToGuest();
   return action;
+}
+
+bool VcpuRuntime::CheckHang(RunOutcome* out) {
+  Clock* clock = vcpu_.clock_;
+  if (!clock) return true;
+  if (!watchdog_armed_) {
+    // A quarter-second tick makes sure a guest spinning in translated code
+    // is looked at.
+    watchdog_armed_ = true;
+    std::function<void()> rearm;
+    auto tick = std::make_shared<std::function<void()>>();
+    *tick = [clock, tick] { clock->Schedule(clock->NowNs() + 250000000, *tick); };
+    clock->Schedule(clock->NowNs() + 250000000, *tick);
+  }
+  if (ctx_.rflags & kFlagIF) {
+    interrupts_enabled_once_ = true;
+    masked_since_ns_ = 0;
+    return true;
+  }
+  if (!interrupts_enabled_once_) return true;
+  const uint64_t now = clock->NowNs();
+  if (!masked_since_ns_) masked_since_ns_ = now;
+  if (now - masked_since_ns_ < vcpu_.hang_timeout_ns_) return true;
+  out->kind = RunOutcome::Kind::kHung;
+  char msg[200];
+  std::snprintf(msg, sizeof msg,
+                "the guest has kept interrupts disabled for %.1f s (a kernel panic, or a hang) at RIP=%#" PRIx64,
+                (now - masked_since_ns_) / 1e9, ctx_.rip);
+  out->message = msg;
+  return false;
 }
 
 void VcpuRuntime::UpdateIrqPoll() {

@@ -44,6 +44,8 @@ struct RunOutcome {
     kStopped,         // stop requested from the host (signal)
     kTripleFault,     // the CPU shut down (and no reset was asked for); message has the last state
     kPowerOff,        // the guest turned the machine off (ACPI S5): exit status 0
+    kHung,            // interrupts off for too long (SetHangTimeout): message says what
+    kPanic,           // the guest kernel panicked (message has its last words)
     kError,           // VMM-internal failure (message says what)
   };
   Kind kind = Kind::kError;
@@ -101,6 +103,8 @@ class Vcpu {
   void RequestExit(int status);
   // ACPI S5: ends the run with kPowerOff.
   void RequestPowerOff();
+  // The board saw the guest kernel panic (on its console): ends the run with kPanic.
+  void RequestPanicExit(std::string message);
 
   // ---- Platform wiring (once, before Run). ----
   void AttachMmio(MmioBus* bus) { mmio_ = bus; }
@@ -114,6 +118,11 @@ class Vcpu {
   // What a triple fault does: true resets (the board reloads the machine and
   // the run goes on), false ends the run (-no-reboot).
   void SetOnTripleFault(std::function<bool()> fn) { on_triple_fault_ = std::move(fn); }
+  // A guest that, after it has once enabled interrupts, keeps them disabled
+  // for this long is hung (a kernel panic spins like that): the run ends
+  // with kHung. 0: never. Needs a clock (it re-checks
+  // every quarter second).
+  void SetHangTimeout(uint64_t ns) { hang_timeout_ns_ = ns; }
 
   // Makes the vCPU look at its interrupts, timers and host input soon:
   // leaves translated code at the next block boundary, or wakes it from hlt.
@@ -145,6 +154,7 @@ class Vcpu {
   MsrDevice* msr_device_ = nullptr;
   std::function<void()> on_kick_;
   std::function<bool()> on_triple_fault_;
+  uint64_t hang_timeout_ns_ = 0;
   int wake_fd_ = -1;  // eventfd that wakes a halted vCPU
   bool exit_requested_ = false;
   RunOutcome::Kind exit_kind_ = RunOutcome::Kind::kDebugExit;

@@ -154,6 +154,10 @@ class VcpuRuntime {
   bool halted_ = false;
   bool interrupt_shadow_ = false;
   bool irq_poll_armed_ = false;  // irq_poll_page is read-only: an interrupt waits for IF
+  bool interrupts_enabled_once_ = false;
+  uint64_t masked_since_ns_ = 0;  // clock time since when an interrupt has waited for IF (0: none)
+  bool watchdog_armed_ = false;
+  bool CheckHang(RunOutcome* out);
   void UpdateIrqPoll();
   // Until the guest loads an IDT, an exception ends the run with a report
   // (a bare-metal program without handlers), as in the freestanding contract.

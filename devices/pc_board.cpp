@@ -63,7 +63,11 @@ std::unique_ptr<PcBoard> PcBoard::Create(const PcConfig& config, std::string* er
   b->pit_->Register(b->ports_);
   b->rtc_ = std::make_unique<RtcCmos>(*b->clock_, &b->irqs_->isa_irq(8));
   b->rtc_->Register(b->ports_);
-  auto out = config.serial_out ? config.serial_out : [](uint8_t c) { (void)!write(1, &c, 1); };
+  auto sink = config.serial_out ? config.serial_out : [](uint8_t c) { (void)!write(1, &c, 1); };
+  auto out = [board, sink](uint8_t c) {
+    sink(c);
+    board->WatchConsole(c);
+  };
   b->uart_ = std::make_unique<Uart16550>(*b->clock_, &b->irqs_->isa_irq(4), std::move(out));
   b->uart_->Register(b->ports_);
   b->uart_->input().SetWaker(kick);
@@ -94,11 +98,29 @@ std::unique_ptr<PcBoard> PcBoard::Create(const PcConfig& config, std::string* er
     std::string err;
     return board->Reset(&err);
   });
+  vcpu->SetHangTimeout(1000000000);  // a panicked or hung kernel ends the run within a second
   if (!b->BuildFirmwareTables(error)) return nullptr;
   return b;
 }
 
 PcBoard::~PcBoard() = default;
+
+void PcBoard::WatchConsole(uint8_t c) {
+  // A panicking Linux prints "---[ end Kernel panic - not syncing: <why> ]---"
+  // and then spins for ever (or reboots after panic=N): the run ends here.
+  if (c == '\r') return;
+  if (c != '\n') {
+    if (console_line_.size() < 512) console_line_.push_back(static_cast<char>(c));
+    return;
+  }
+  const size_t at = console_line_.find("---[ end Kernel panic - not syncing:");
+  if (at != std::string::npos && !config_.panic_keeps_running) {
+    std::string why = console_line_.substr(at + 9);  // from "Kernel panic"
+    if (why.size() > 5 && why.compare(why.size() - 5, 5, " ]---") == 0) why.resize(why.size() - 5);
+    vcpu_->RequestPanicExit("guest " + why);
+  }
+  console_line_.clear();
+}
 
 bool PcBoard::BuildFirmwareTables(std::string* error) {
   AcpiConfig acpi;

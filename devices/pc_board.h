@@ -38,6 +38,9 @@ struct PcConfig {
   // -no-reboot: a reset (triple fault, keyboard-controller or ACPI reset)
   // ends the run instead of restarting the machine.
   bool no_reboot = false;
+  // A Linux kernel panic ends the run (status 2) unless this is set; with
+  // panic=N on the kernel command line the kernel resets by itself instead.
+  bool panic_keeps_running = false;
   // Where the UART's output goes (default: stdout, unbuffered).
   std::function<void(uint8_t)> serial_out;
 };
@@ -100,6 +103,9 @@ class PcBoard {
   std::unique_ptr<PciHost> pci_;
   std::unique_ptr<AcpiPm> acpi_pm_;
   bool reset_requested_ = false;
+  // The last console line, watched for the end of a Linux kernel panic.
+  std::string console_line_;
+  void WatchConsole(uint8_t c);
   uint64_t resets_ = 0;
 };
 

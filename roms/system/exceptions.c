@@ -31,7 +31,8 @@ struct fault_case {
   int cpl;
   uint64_t vector, error;
   void (*setup)(struct run*);
-  uint32_t changed;  // GPRs the snippet itself changes before the event
+  uint32_t changed;   // GPRs the snippet itself changes before the event (not rsp)
+  int64_t rsp_delta;  // the event's RSP minus the starting RSP
 };
 
 static void check(const struct fault_case* c) {
@@ -44,9 +45,9 @@ static void check(const struct fault_case* c) {
   uint64_t at = ADDR(c->at ? c->at : c->code);
   if (!expect_event(&ev, c->vector, c->error, at)) return;
   if (!expect_regs(&ev, &run.r, c->changed | REG_BIT(rsp))) return;
-  expect_eq("frame cs", run.cs, ev.cs) && expect_eq("frame ss", run.ss, ev.ss) &&
+  expect_eq("frame rsp", run.r.rsp + (uint64_t)c->rsp_delta, ev.rsp) && expect_eq("frame cs", run.cs, ev.cs) &&
+      expect_eq("frame ss", run.ss, ev.ss) &&
       expect_eq("frame rflags (RF masked)", run.rflags, ev.rflags & ~(uint64_t)FL_RF);
-  if (!(c->changed & REG_BIT(rsp))) expect_eq("frame rsp", run.r.rsp, ev.rsp);
 }
 
 // ---- snippets ------------------------------------------------------------------
@@ -72,7 +73,12 @@ SNIPPET(s_lock_mov, ".byte 0xf0, 0x89, 0x06\n int $0x81");        // lock mov %e
 SNIPPET(s_mov_cs, ".byte 0x8e, 0xc8\n int $0x81");                // mov %ax, %cs
 SNIPPET(s_cx16_reg, ".byte 0x48, 0x0f, 0xc7, 0xc9\n int $0x81");  // cmpxchg16b with a register operand
 SNIPPET(s_lea_reg, ".byte 0x8d, 0xc0\n int $0x81");               // lea with a register source
-SNIPPET(s_addps, "addps %xmm1, %xmm0\n int $0x81");
+// The snippet itself turns SSE off (rdx -> CR0 or CR4): the kernel's C code
+// must never run with SSE unusable.
+SNIPPET(s_em_addps, "mov %rdx, %cr0\n s_em_addps_at: addps %xmm1, %xmm0\n int $0x81");
+SNIPPET_LABEL(s_em_addps_at);
+SNIPPET(s_nofxsr_addps, "mov %rdx, %cr4\n s_nofxsr_addps_at: addps %xmm1, %xmm0\n int $0x81");
+SNIPPET_LABEL(s_nofxsr_addps_at);
 SNIPPET(s_syscall, "syscall\n int $0x81");
 SNIPPET(s_sysret, "sysretq\n int $0x81");
 SNIPPET(s_load, "mov (%rsi), %rax\n int $0x81");
@@ -108,15 +114,15 @@ SNIPPET(s_load32_end, "mov (%rsi), %eax\n s_load32_end_at: int $0x81");
 SNIPPET_LABEL(s_load32_end_at);
 // x87: an unmasked zero-divide sets FSW.ES; #MF comes at the next waiting
 // x87 instruction, with FIP = the instruction that failed.
-SNIPPET(s_mf_fwait, "fldcw (%rsi)\n fld1\n fldz\n s_mf_fwait_div: fdivrp\n s_mf_fwait_at: fwait\n int $0x81");
+SNIPPET(s_mf_fwait, "fldcw (%rsi)\n fld1\n fldz\n s_mf_fwait_div: .byte 0xde, 0xf9\n s_mf_fwait_at: fwait\n int $0x81");
 SNIPPET_LABEL(s_mf_fwait_div);
 SNIPPET_LABEL(s_mf_fwait_at);
-SNIPPET(s_mf_next, "fldcw (%rsi)\n fld1\n fldz\n s_mf_next_div: fdivrp\n s_mf_next_at: fld1\n int $0x81");
+SNIPPET(s_mf_next, "fldcw (%rsi)\n fld1\n fldz\n s_mf_next_div: .byte 0xde, 0xf9\n s_mf_next_at: fld1\n int $0x81");
 SNIPPET_LABEL(s_mf_next_div);
 SNIPPET_LABEL(s_mf_next_at);
-SNIPPET(s_mf_fnstsw, "fldcw (%rsi)\n fld1\n fldz\n fdivrp\n fnstsw %ax\n s_mf_fnstsw_at: fwait\n int $0x81");
+SNIPPET(s_mf_fnstsw, "fldcw (%rsi)\n fld1\n fldz\n .byte 0xde, 0xf9\n fnstsw %ax\n s_mf_fnstsw_at: fwait\n int $0x81");
 SNIPPET_LABEL(s_mf_fnstsw_at);
-SNIPPET(s_mf_masked, "fld1\n fldz\n fdivrp\n fwait\n s_mf_masked_end: int $0x81");
+SNIPPET(s_mf_masked, "fld1\n fldz\n .byte 0xde, 0xf9\n fwait\n s_mf_masked_end: int $0x81");
 SNIPPET_LABEL(s_mf_masked_end);
 // SSE: an unmasked exception is #XM when CR4.OSXMMEXCPT = 1, #UD when 0;
 // the destination is left unchanged.
@@ -138,8 +144,8 @@ static void su_idiv32(struct run* r) { r->r.rax = 0x80000000u; r->r.rdx = 0xffff
 static void su_divmem(struct run* r) { r->r.rsi = ADDR(&zero64); }
 static void su_buf(struct run* r) { r->r.rsi = ADDR(buf); }
 static void su_no_sce(struct run* r) { (void)r; wrmsr(MSR_EFER, g_default_efer & ~EFER_SCE); }
-static void su_no_osfxsr(struct run* r) { (void)r; write_cr4(g_default_cr4 & ~(CR4_OSFXSR | CR4_OSXMMEXCPT)); }
-static void su_em(struct run* r) { (void)r; write_cr0(g_default_cr0 | CR0_EM); }
+static void su_no_osfxsr(struct run* r) { r->r.rdx = g_default_cr4 & ~(CR4_OSFXSR | CR4_OSXMMEXCPT); }
+static void su_em(struct run* r) { r->r.rdx = g_default_cr0 | CR0_EM; }
 static void su_rsi_nc(struct run* r) { r->r.rsi = NONCANONICAL; }
 static void su_rsi_nc_hi(struct run* r) { r->r.rsi = NONCANONICAL_HI + 0x1000; }
 static void su_rsi_buf8(struct run* r) { r->r.rsi = ADDR(buf) + 8; }
@@ -166,7 +172,10 @@ static void su_sel_np(struct run* r) { r->r.rax = NP_DATA_SEL; }
 static void su_sel_np3(struct run* r) { r->r.rax = NP_DATA_SEL | 3; }
 static void su_iret_up(struct run* r) { r->r.rax = KDS; r->r.rcx = run_stack_top(); r->r.rdx = KCS; r->r.rsi = ADDR(s_ud2); }
 static void su_rbp_nc(struct run* r) { r->r.rbp = NONCANONICAL; }
-static void su_rsp_nc(struct run* r) { r->r.rsp = NONCANONICAL + 0x100; }
+static void su_rsp_nc(struct run* r) {
+  r->r.rsp = NONCANONICAL + 0x100;
+  if (r->cs == KCS) all_exceptions_on_ist(IST_TEST);  // a wrong vector must not use the bad stack
+}
 static void su_ac(struct run* r) { write_cr0(g_default_cr0 | CR0_AM); r->rflags |= FL_AC; r->r.rsi = ADDR(buf) + 1; }
 static void su_ac_push(struct run* r) { su_ac(r); r->r.rsp -= 2; }
 static void su_ac_noam(struct run* r) { r->rflags |= FL_AC; r->r.rsi = ADDR(buf) + 1; }
@@ -180,7 +189,6 @@ static void su_xm_im(struct run* r) { r->r.rsi = ADDR(&mxcsr_im_unmasked); r->r.
 
 #define BOTH(name, code, at, vec, err, setup, changed) \
   {name ".cpl0", code, at, 0, vec, err, setup, changed}, {name ".cpl3", code, at, 3, vec, err, setup, changed}
-#define RSP REG_BIT(rsp)
 
 static const struct fault_case kFaults[] = {
     // #DE: a fault; the dividend registers are unchanged.
@@ -208,8 +216,8 @@ static const struct fault_case kFaults[] = {
     BOTH("ud.cmpxchg16b-register", s_cx16_reg, 0, V_UD, 0, 0, 0),
     BOTH("ud.lea-register-source", s_lea_reg, 0, V_UD, 0, 0, 0),
     // SSE with CR4.OSFXSR = 0, or with CR0.EM = 1: #UD.
-    {"ud.sse-without-osfxsr.cpl0", s_addps, 0, 0, V_UD, 0, su_no_osfxsr, 0},
-    {"ud.sse-with-cr0-em.cpl0", s_addps, 0, 0, V_UD, 0, su_em, 0},
+    {"ud.sse-without-osfxsr.cpl0", s_nofxsr_addps, s_nofxsr_addps_at, 0, V_UD, 0, su_no_osfxsr, 0},
+    {"ud.sse-with-cr0-em.cpl0", s_em_addps, s_em_addps_at, 0, V_UD, 0, su_em, 0},
     // syscall and sysret with EFER.SCE = 0: #UD (checked before sysret's CPL
     // check, so also at CPL 3).
     BOTH("ud.syscall-without-sce", s_syscall, 0, V_UD, 0, su_no_sce, 0),
@@ -223,7 +231,8 @@ static const struct fault_case kFaults[] = {
     // with nothing pushed.
     BOTH("gp.noncanonical-jmp-target", s_jmp, 0, V_GP, 0, su_rsi_nc, 0),
     BOTH("gp.noncanonical-call-target", s_call, 0, V_GP, 0, su_rsi_nc, 0),
-    BOTH("gp.noncanonical-ret-target", s_ret, s_ret_at, V_GP, 0, su_rsi_nc, RSP),
+    {"gp.noncanonical-ret-target.cpl0", s_ret, s_ret_at, 0, V_GP, 0, su_rsi_nc, 0, -8},
+    {"gp.noncanonical-ret-target.cpl3", s_ret, s_ret_at, 3, V_GP, 0, su_rsi_nc, 0, -8},
     BOTH("gp.movaps-misaligned", s_movaps, 0, V_GP, 0, su_rsi_buf8, 0),
     BOTH("gp.movdqa-store-misaligned", s_movdqa_st, 0, V_GP, 0, su_rsi_buf8, 0),
     BOTH("gp.vmovaps-ymm-misaligned", s_vmovaps, 0, V_GP, 0, su_rsi_buf16, 0),
@@ -250,7 +259,7 @@ static const struct fault_case kFaults[] = {
     {"gp.mov-ds-dpl-below-cpl.cpl3", s_mov_ds, 0, 3, V_GP, KDS, su_sel_kds3, 0},
     {"gp.mov-ds-not-present-privilege-first.cpl3", s_mov_ds, 0, 3, V_GP, NP_DATA_SEL, su_sel_np3, 0},
     // iretq at CPL 3 to a CS with RPL 0: #GP(selector), RSP below the 5 pushes.
-    {"gp.iretq-to-cpl0.cpl3", s_iret_up, s_iret_up_at, 3, V_GP, KCS, su_iret_up, RSP},
+    {"gp.iretq-to-cpl0.cpl3", s_iret_up, s_iret_up_at, 3, V_GP, KCS, su_iret_up, 0, -40},
     {"gp.sysret.cpl3", s_sysret, 0, 3, V_GP, 0, 0, 0},
     // #NP(selector): a not-present data segment into DS, ES, FS, GS.
     {"np.mov-ds.cpl0", s_mov_ds, 0, 0, V_NP, NP_DATA_SEL, su_sel_np, 0},
@@ -294,9 +303,9 @@ static void x87_details(uint64_t cpl) {
   run_init(&run, (int)cpl, s_mf_fwait);
   su_mf(&run);
   xrun(&run, &ev);
-  // FSW: ZE (bit 2) and ES (bit 7) set; FIP is the fdivrp.
+  // FSW: ZE (bit 2) and ES (bit 7) set; FIP is the fdivp.
   expect_vector(&ev, V_MF) && expect_eq("fsw & (ES|ZE)", 0x84, ev.fsw & 0x84) &&
-      expect_eq("fip", ADDR(s_mf_fwait_div), ev.fip) && expect_eq("fop (fdivrp st, st(1): de f9)", 0x6f9, ev.fop);
+      expect_eq("fip", ADDR(s_mf_fwait_div), ev.fip) && expect_eq("fop (fdivp: de f9)", 0x6f9, ev.fop);
 }
 
 static void sse_details(uint64_t cpl) {
@@ -359,10 +368,7 @@ static void mov_ss_user_ok(void) {
   expect_event(&ev, V_END, 0, ADDR(s_mov_ss_ok_end)) && expect_eq("frame ss", UDATA2_SEL | 3, ev.ss);
 }
 
-static char names[ARRAY_SIZE(kFaults)][1];  // unused: names come from the table
-
 int main(void) {
-  (void)names;
   ktest_init();
   for (uint64_t i = 0; i < ARRAY_SIZE(kFaults); i++) run_case_arg(kFaults[i].name, fault_case, i);
   run_case_arg("mf.status-and-fip.cpl0", x87_details, 0);
@@ -380,6 +386,6 @@ int main(void) {
       {"seg.mov-ss-null-allowed.cpl0", mov_ss_null_cpl0},
       {"seg.mov-ss-user-data.cpl3", mov_ss_user_ok},
   };
-  for (uint64_t i = 0; i < ARRAY_SIZE(more); i++) run_case_arg(more[i].name, (void (*)(uint64_t))more[i].fn, 0);
+  for (uint64_t i = 0; i < ARRAY_SIZE(more); i++) run_case(more[i].name, more[i].fn);
   return cases_finish();
 }

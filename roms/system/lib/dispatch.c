@@ -81,6 +81,8 @@ static void land(struct frame* f, struct catcher* c) {
   f->r14 = c->j.r14;
   f->r15 = c->j.r15;
   f->rax = 1;
+  f->restore_cr0 = 0;  // the kernel goes on with x87/SSE usable
+  f->restore_cr4 = 0;
   g_depth = c->depth;
 }
 

@@ -15,7 +15,7 @@
 //                 to it a second time (value 1) by rewriting a frame.
 //
 // Frame size: the processor aligns RSP to 16 and pushes 5 quadwords (6 with
-// an error code); with the stub's pushes every vector leaves 7 + 15 + 2 = 24
+// an error code); with the stub's pushes every vector leaves 7 + 15 + 4 = 26
 // quadwords, so the frame and the fxsave area below it are 16-byte aligned.
 
         .set    RUN_RAX, 0
@@ -60,8 +60,14 @@ isr_stubs:
         .set    vec, vec + 1
         .endr
 
-        .balign 16
-isr_common:
+        // Saves what isr_common and syscall_entry have in common: the GPRs,
+        // the handler's RFLAGS, a pad, and the CR0/CR4 to restore on the
+        // way out. A handler always runs with x87/SSE usable (the C code is
+        // compiled for x86-64-v3): if the interrupted code had set CR0.EM or
+        // CR0.TS, or cleared CR4.OSFXSR, the stub undoes that and remembers
+        // the value (0 in the slot: nothing to restore). Then fxsave64, and
+        // kdispatch(frame, fxsave area).
+        .macro  SAVE_AND_DISPATCH
         pushq   %rax
         pushq   %rbx
         pushq   %rcx
@@ -78,8 +84,22 @@ isr_common:
         pushq   %r14
         pushq   %r15
         pushfq                          // handler_rflags: nothing changed the flags yet
-        subq    $8, %rsp                // pad
-        movq    %rsp, %rbx              // struct frame *
+        subq    $24, %rsp               // pad, restore_cr0, restore_cr4
+        movq    $0, 8(%rsp)
+        movq    $0, 0(%rsp)
+        movq    %cr0, %rax
+        testb   $0xc, %al               // EM | TS
+        jz      91f
+        movq    %rax, 8(%rsp)
+        andq    $~0xc, %rax
+        movq    %rax, %cr0
+91:     movq    %cr4, %rax
+        btq     $9, %rax                // OSFXSR
+        jc      92f
+        movq    %rax, 0(%rsp)
+        orq     $0x600, %rax            // OSFXSR | OSXMMEXCPT
+        movq    %rax, %cr4
+92:     movq    %rsp, %rbx              // struct frame *
         subq    $512, %rsp
         fxsave64 (%rsp)
         movq    %rbx, %rdi
@@ -88,7 +108,18 @@ isr_common:
         call    kdispatch
         fxrstor64 (%rsp)
         movq    %rbx, %rsp
-        addq    $16, %rsp               // pad, handler_rflags
+        movq    8(%rsp), %rcx
+        testq   %rcx, %rcx
+        jz      93f
+        movq    %rcx, %cr0
+93:     movq    0(%rsp), %rcx
+        testq   %rcx, %rcx
+        jz      94f
+        movq    %rcx, %cr4
+94:     addq    $32, %rsp               // restore_cr4, restore_cr0, pad, handler_rflags
+        .endm
+
+        .macro  POP_GPRS
         popq    %r15
         popq    %r14
         popq    %r13
@@ -104,6 +135,12 @@ isr_common:
         popq    %rcx
         popq    %rbx
         popq    %rax
+        .endm
+
+        .balign 16
+isr_common:
+        SAVE_AND_DISPATCH
+        POP_GPRS
         addq    $16, %rsp               // vector, error code
         .globl  isr_iretq
 isr_iretq:
@@ -121,49 +158,9 @@ syscall_entry:
         pushq   %rcx                    // rip
         pushq   $0                      // error code
         pushq   $0x100                  // vector: V_SYSCALL
-        pushq   %rax
-        pushq   %rbx
-        pushq   %rcx
-        pushq   %rdx
-        pushq   %rsi
-        pushq   %rdi
-        pushq   %rbp
-        pushq   %r8
-        pushq   %r9
-        pushq   %r10
-        pushq   %r11
-        pushq   %r12
-        pushq   %r13
-        pushq   %r14
-        pushq   %r15
-        pushfq                          // RFLAGS as syscall left them
-        subq    $8, %rsp
-        movq    %rsp, %rbx
-        subq    $512, %rsp
-        fxsave64 (%rsp)
-        movq    %rbx, %rdi
-        movq    %rsp, %rsi
-        cld
-        call    kdispatch
-        fxrstor64 (%rsp)
-        movq    %rbx, %rsp
-        addq    $16, %rsp
+        SAVE_AND_DISPATCH
         cmpl    $0, %eax                // ZF: return with iretq
-        popq    %r15                    // pops leave the flags alone
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %r11
-        popq    %r10
-        popq    %r9
-        popq    %r8
-        popq    %rbp
-        popq    %rdi
-        popq    %rsi
-        popq    %rdx
-        popq    %rcx
-        popq    %rbx
-        popq    %rax
+        POP_GPRS                        // pops leave the flags alone
         jz      1f
         movq    16(%rsp), %rcx          // frame rip
         movq    32(%rsp), %r11          // frame rflags

@@ -78,6 +78,18 @@ void reset_gate(int v) {
   set_gate(v, isr_address(v), KCS, GATE_INT, dpl, ist);
 }
 
+void set_tss2_limit(uint32_t limit) { set_tss_desc(TSS2_SEL >> 3, (uint64_t)(uintptr_t)&g_tss, limit); }
+
+void all_exceptions_on_ist(int ist) {
+  for (int v = 0; v < 32; v++)
+    if (v != V_DF) g_idt[v].ist = (uint8_t)ist;
+}
+
+void load_idtr(uint64_t base, uint16_t limit) {
+  struct __attribute__((packed)) { uint16_t limit; uint64_t base; } d = {limit, base};
+  __asm__ volatile("lidt %0" : : "m"(d) : "memory");
+}
+
 static void lgdt_default(void) {
   struct __attribute__((packed)) { uint16_t limit; uint64_t base; } d = {sizeof g_gdt - 1, (uint64_t)(uintptr_t)g_gdt};
   __asm__ volatile("lgdt %0" : : "m"(d) : "memory");

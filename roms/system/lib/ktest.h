@@ -129,12 +129,13 @@ struct regs {
 #define REG_BIT(name) (1u << (offsetof(struct regs, name) / 8))
 
 // What the stubs of entry.S leave on the stack, lowest address first: the
-// common stub's part (pad, the RFLAGS the handler started with, the GPRs), the
-// vector stub's part (vector, error code or 0), then the processor's frame.
+// common stub's part (CR4 and CR0 values to restore on return, 0 for none; a
+// pad; the RFLAGS the handler started with; the GPRs), the vector stub's part
+// (vector, error code or 0), then the processor's frame.
 // A syscall entry builds the same layout (vector V_SYSCALL, rip = rcx,
 // rflags = r11, cs/ss = the user selectors).
 struct frame {
-  uint64_t pad, handler_rflags;
+  uint64_t restore_cr4, restore_cr0, pad, handler_rflags;
   uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
   uint64_t vector, error;
   uint64_t rip, cs, rflags, rsp, ss;
@@ -232,6 +233,11 @@ void set_gate(int vector, uint64_t handler, uint16_t sel, int type_attr, int dpl
 uint64_t isr_address(int vector);  // the entry.S stub of a vector
 // Restores the gate of a vector to its default.
 void reset_gate(int vector);
+// Every exception gate but #DF gets this IST: for cases that run CPL-0 code
+// on a bad stack, so that a wrong exception still has somewhere to go.
+void all_exceptions_on_ist(int ist);
+void set_tss2_limit(uint32_t limit);  // the second TSS descriptor (base g_tss)
+void load_idtr(uint64_t base, uint16_t limit);
 
 // Everything back to the defaults: GDT, segments, TSS and TR, IDT and IDTR,
 // CR0, CR4, EFER, STAR/LSTAR/SFMASK, CR3 (kernel tables), DR6/DR7, x87/SSE,
@@ -303,6 +309,7 @@ struct kcase {
   const char* name;
   void (*fn)(void);
 };
+void run_case(const char* name, void (*fn)(void));
 // Runs the cases (each after ktest_reset), prints DONE n; returns the exit
 // code for main: 0 when every case passed.
 int run_cases(const struct kcase* cases, int n);

@@ -120,7 +120,9 @@ int cases_finish(void) {
   return nfailed ? 1 : 0;
 }
 
+void run_case(const char* name, void (*fn)(void)) { run_case_arg(name, call_plain, (uint64_t)(uintptr_t)fn); }
+
 int run_cases(const struct kcase* cases, int n) {
-  for (int i = 0; i < n; i++) run_case_arg(cases[i].name, call_plain, (uint64_t)(uintptr_t)cases[i].fn);
+  for (int i = 0; i < n; i++) run_case(cases[i].name, cases[i].fn);
   return cases_finish();
 }
