@@ -18,6 +18,7 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
 
 run: build
+	cmake --build $(BUILD) --target guest-image
 	./scripts/run-default-guest.sh $(BUILD)
 
 test: build

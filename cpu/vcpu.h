@@ -46,6 +46,7 @@ struct RunOutcome {
     kPowerOff,        // the guest turned the machine off (ACPI S5): exit status 0
     kHung,            // interrupts off for too long (SetHangTimeout): message says what
     kPanic,           // the guest kernel panicked (message has its last words)
+    kReboot,          // the guest reset the machine and -no-reboot asked to stop instead: status 0
     kError,           // VMM-internal failure (message says what)
   };
   Kind kind = Kind::kError;

@@ -162,8 +162,8 @@ RunOutcome PcBoard::Run() {
     if (out.kind == RunOutcome::Kind::kStopped && reset_requested_) {
       reset_requested_ = false;
       if (config_.no_reboot) {
-        out.kind = RunOutcome::Kind::kTripleFault;
-        out.message = "the guest reset the machine (-no-reboot)";
+        out.kind = RunOutcome::Kind::kReboot;
+        out.message = "the guest reset the machine; -no-reboot: exiting";
         return out;
       }
       std::string err;

@@ -218,6 +218,9 @@ int ExitStatusFor(const RunOutcome& outcome) {
       return kExitError;
     case RunOutcome::Kind::kPowerOff:
       return 0;
+    case RunOutcome::Kind::kReboot:
+      std::fprintf(stderr, "xlat: %s\n", outcome.message.c_str());
+      return 0;
     case RunOutcome::Kind::kPanic:
     case RunOutcome::Kind::kHung:
       std::fprintf(stderr, "xlat: %s\n", outcome.message.c_str());

@@ -213,13 +213,13 @@ struct gate_desc {
 };
 struct tss64 {
   uint32_t reserved0;
-  uint64_t rsp[3];
-  uint64_t reserved1;
-  uint64_t ist[8];  // ist[1..7]; ist[0] is the reserved quadword
+  uint64_t rsp[3];  // offset 0x04: RSP0, RSP1, RSP2
+  uint64_t ist[8];  // offset 0x1c: ist[0] is the reserved quadword, IST1 at 0x24 ... IST7 at 0x54
   uint64_t reserved2;
   uint16_t reserved3, iomap_base;
   uint8_t iomap[8192 + 1];  // I/O permission bitmap and its 0xff terminator
 } __attribute__((packed));
+_Static_assert(offsetof(struct tss64, iomap_base) == 0x66, "64-bit TSS layout");
 
 extern struct gate_desc g_idt[256];
 extern uint64_t g_gdt[GDT_ENTRIES];

@@ -1,0 +1,73 @@
+#!/bin/sh
+# The Debian kernel under xlat (the image of scripts/build-guest-image.sh):
+#   xlat_linux_test.sh MODE XLAT DIR
+#   command   the test image runs commands from the kernel command line and
+#             powers off: their output, "@@EXIT n", exit status 0
+#   shell     the default image: commands typed at the busybox shell run, and
+#             "exit" powers the machine off (status 0)
+#   time      guest time follows the host's: date, sleep 2 and /proc/uptime
+#             agree with the host clock within a few percent
+#   panic     a kernel that cannot find init panics: xlat exits non-zero
+#             with the panic on the console and says so
+#   reboot    a guest reboot with -no-reboot ends the run (status 0, a note)
+set -eu
+mode=$1 xlat=$2 dir=$3
+fail() { echo "xlat_linux_test $mode: $*" >&2; exit 1; }
+[ -s "$dir/vmlinuz" ] || fail "$dir/vmlinuz is missing (cmake --build build --target guest-image)"
+boot() {  # boot INITRD APPEND [xlat options...]
+  initrd=$1 append=$2; shift 2
+  timeout 120 "$xlat" -kernel "$dir/vmlinuz" -initrd "$dir/$initrd" -append "console=ttyS0 $append" -m 512M "$@"
+}
+case "$mode" in
+  command)
+    set +e
+    out=$(boot initrd-test.gz 'quiet -- echo xlat-$((6 * 7)); uname -m; exit 3' </dev/null 2>&1); status=$?
+    set -e
+    [ $status -eq 0 ] || fail "exit status $status; output ends: $(printf '%s' "$out" | tail -n 5)"
+    printf '%s\n' "$out" | tr -d '\r' | grep -qx 'xlat-42' || fail "the command did not run: $(printf '%s' "$out" | tail -n 5)"
+    printf '%s\n' "$out" | tr -d '\r' | grep -qx 'x86_64' || fail "uname -m did not say x86_64"
+    printf '%s\n' "$out" | tr -d '\r' | grep -qx '@@EXIT 3' || fail "no '@@EXIT 3' line"
+    echo "command: ok"
+    ;;
+  shell)
+    set +e
+    out=$( (sleep 6; echo 'echo typed-$((2 + 3))'; sleep 2; echo 'exit') | boot initrd.gz quiet 2>&1); status=$?
+    set -e
+    [ $status -eq 0 ] || fail "exit status $status; output ends: $(printf '%s' "$out" | tail -n 5)"
+    printf '%s\n' "$out" | tr -d '\r' | grep -q '^typed-5$' || fail "the typed command did not run: $(printf '%s' "$out" | tail -n 8)"
+    printf '%s\n' "$out" | grep -q 'Power down' || fail "the shell's exit did not power off"
+    echo "shell: ok"
+    ;;
+  time)
+    host_before=$(date +%s)
+    out=$(boot initrd-test.gz 'quiet -- date +%s; cat /proc/uptime; sleep 2; cat /proc/uptime; date +%s' </dev/null 2>&1)
+    host_after=$(date +%s)
+    lines=$(printf '%s\n' "$out" | tr -d '\r' | grep -E '^[0-9]+(\.[0-9]+)?( [0-9.]+)?$')
+    d1=$(printf '%s\n' "$lines" | sed -n 1p); u1=$(printf '%s\n' "$lines" | sed -n 2p | cut -d' ' -f1)
+    u2=$(printf '%s\n' "$lines" | sed -n 3p | cut -d' ' -f1); d2=$(printf '%s\n' "$lines" | sed -n 4p)
+    [ -n "$d2" ] || fail "the time commands did not run: $(printf '%s' "$out" | tail -n 8)"
+    # The guest's date lies within the host's run; sleep 2 takes 2 s of uptime (within 5%).
+    [ "$d1" -ge "$host_before" ] && [ "$d2" -le "$host_after" ] || fail "guest date $d1..$d2 outside host $host_before..$host_after"
+    awk -v a="$u1" -v b="$u2" 'BEGIN { d = b - a; exit !(d >= 1.9 && d <= 2.2) }' ||
+      fail "sleep 2 took $u1 -> $u2 of guest uptime"
+    echo "time: date $d1..$d2 within $host_before..$host_after, sleep 2 = $(awk -v a="$u1" -v b="$u2" 'BEGIN{print b-a}') s of uptime"
+    ;;
+  panic)
+    set +e
+    out=$(boot initrd-test.gz 'rdinit=/no-such-init' </dev/null 2>&1); status=$?
+    set -e
+    [ $status -ne 0 ] && [ $status -ne 124 ] || fail "exit status $status (expected non-zero, not a timeout)"
+    printf '%s\n' "$out" | grep -q 'Kernel panic - not syncing' || fail "the panic is not on the console"
+    printf '%s\n' "$out" | grep -q '^xlat: guest Kernel panic' || fail "xlat did not say the guest panicked"
+    echo "panic: exit status $status"
+    ;;
+  reboot)
+    set +e
+    out=$(boot initrd-test.gz 'quiet -- reboot -f' -no-reboot </dev/null 2>&1); status=$?
+    set -e
+    [ $status -eq 0 ] || fail "exit status $status; output ends: $(printf '%s' "$out" | tail -n 5)"
+    printf '%s\n' "$out" | grep -q -- '-no-reboot' || fail "xlat did not say why it stopped"
+    echo "reboot: ok"
+    ;;
+  *) fail "unknown mode" ;;
+esac
