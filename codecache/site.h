@@ -21,6 +21,7 @@ enum class SiteKind : uint8_t {
   kMemGroup,      // the one check of a group of accesses (translator/mem_groups.h)
   kString,        // string instruction (with or without rep) done by the VMM
   kFetchFault,    // the next instruction could not be fetched: retry at guest_rip
+  kDebugBreak,    // a debugger breakpoint at guest_rip: leave to the dispatcher
 };
 
 // How a memory operand's guest virtual address is formed (enough for the VMM

@@ -186,6 +186,27 @@ void Vcpu::RequestExit(int status) {
   exit_status_ = status;
 }
 
+void Vcpu::SetBreakpoint(uint64_t va, bool on) { runtime_->SetBreakpoint(va, on); }
+void Vcpu::SetWatchpoint(uint64_t va, uint64_t len, WatchKind kind, bool on) {
+  runtime_->SetWatchpoint(va, len, kind, on);
+}
+void Vcpu::SetSingleStep(bool on) { runtime_->SetSingleStep(on); }
+
+bool Vcpu::DebugRead(uint64_t va, void* out, size_t n) {
+  GuestFault f;
+  return runtime_->ReadVirt(va, out, n, &f, AccessKind::kRead, /*supervisor=*/true);
+}
+
+bool Vcpu::DebugWrite(uint64_t va, const void* in, size_t n) {
+  GuestFault f;
+  return runtime_->WriteVirt(va, in, n, &f, /*supervisor=*/true);
+}
+
+void Vcpu::RequestDebugStop() {
+  debug_stop_requested_.store(true, std::memory_order_release);
+  Kick();
+}
+
 void Vcpu::RequestPanicExit(std::string message) {
   exit_requested_ = true;
   exit_kind_ = RunOutcome::Kind::kPanic;
@@ -559,6 +580,9 @@ VcpuRuntime* CurrentRuntime() { return g_running; }
 
 RunOutcome VcpuRuntime::Run() {
   RunOutcome out;
+  // A run that starts on a breakpoint (or a watched read) executes that instruction first.
+  if (breakpoints_.count(ctx_.rip)) resume_over_breakpoint_ = ctx_.rip;
+  ignore_watch_rip_ = ignore_watch_once_ ? ctx_.rip : ~0ull;
   std::string err;
   if (!PrepareThreadForGuest(&err) || !SetGsBase(reinterpret_cast<uint64_t>(&ctx_))) {
     out.kind = RunOutcome::Kind::kError;
@@ -603,8 +627,30 @@ RunOutcome VcpuRuntime::Run() {
       if (!WaitInHalt(&out)) break;
       continue;
     }
-    // With TF set, one instruction at a time and a #DB trap after each.
-    const bool single_step = ctx_.rflags & kFlagTF;
+    if (vcpu_.debug_stop_requested_.exchange(false, std::memory_order_acq_rel)) {
+      out.kind = RunOutcome::Kind::kDebugStop;
+      out.debug_reason = RunOutcome::DebugReason::kInterrupt;
+      break;
+    }
+    if (watch_hit_) {
+      watch_hit_ = false;
+      out.kind = RunOutcome::Kind::kDebugStop;
+      out.debug_reason = RunOutcome::DebugReason::kWatchpoint;
+      out.debug_address = watch_address_;
+      break;
+    }
+    if (!breakpoints_.empty() && breakpoints_.count(ctx_.rip) && ctx_.rip != resume_over_breakpoint_ &&
+        ctx_.rip != ignore_watch_rip_) {
+      out.kind = RunOutcome::Kind::kDebugStop;
+      out.debug_reason = RunOutcome::DebugReason::kBreakpoint;
+      break;
+    }
+    // With TF set (or a debugger stepping, or leaving a breakpoint), one
+    // instruction at a time; TF traps with #DB after each.
+    const bool leaving_breakpoint = ctx_.rip == resume_over_breakpoint_ || ignore_watch_once_;
+    resume_over_breakpoint_ = ~0ull;
+    const bool debug_step = debug_single_step_;
+    const bool single_step = (ctx_.rflags & kFlagTF) || debug_step || leaving_breakpoint;
     Block* b = FindOrTranslate(ctx_.rip, single_step);
     if (!b) continue;
     last_block_ = b;
@@ -613,7 +659,16 @@ RunOutcome VcpuRuntime::Run() {
     thunks_.enter_guest();
     SyncFlagsFromGuest();
     HandleExit();
-    if (single_step && !exception_pending_ && !halted_) {
+    if (leaving_breakpoint && !watch_hit_) ignore_watch_once_ = false;
+    if (debug_step) {
+      // A debugger's step: stop after the instruction (or at the handler of
+      // the exception it raised, once delivered).
+      if (exception_pending_ && !DeliverPending(&out)) break;
+      out.kind = RunOutcome::Kind::kDebugStop;
+      out.debug_reason = RunOutcome::DebugReason::kStep;
+      break;
+    }
+    if ((ctx_.rflags & kFlagTF) && single_step && !exception_pending_ && !halted_) {
       ctx_.dr[6] |= 1ull << 14;  // BS
       Raise(kVecDB);
     }
@@ -760,6 +815,7 @@ void VcpuRuntime::HandleExit() {
       // was invalidated. HandleSite already set everything.
       return;
     case SiteKind::kFetchFault:
+    case SiteKind::kDebugBreak:
       ctx_.rip = s.guest_rip;
       return;
   }
@@ -773,6 +829,44 @@ uint32_t VcpuRuntime::HandleSiteThunk(VcpuContext* ctx) {
   const uint32_t action = rt->HandleSite(ctx->site);
   if (action == static_cast<uint32_t>(HelperAction::kResume)) rt->SyncFlagsToGuest();
   return action;
+}
+
+void VcpuRuntime::SetBreakpoint(uint64_t va, bool on) {
+  if (on ? breakpoints_.insert(va).second : breakpoints_.erase(va) != 0) {
+    // Translations end before breakpoints: redo them.
+    translator_->set_breakpoints(breakpoints_.empty() ? nullptr : &breakpoints_);
+    FlushTranslations();
+  }
+}
+
+void VcpuRuntime::SetWatchpoint(uint64_t va, uint64_t len, WatchKind kind, bool on) {
+  if (on) {
+    watches_.push_back({va, len ? len : 1, kind});
+  } else {
+    for (size_t i = 0; i < watches_.size(); ++i)
+      if (watches_[i].va == va && watches_[i].kind == kind) {
+        watches_.erase(watches_.begin() + static_cast<long>(i));
+        break;
+      }
+  }
+  // Accesses to watched pages must take the slow path, where they are checked.
+  tlb_->FlushAll();
+  FlushTranslations();  // access groups would share one check
+}
+
+bool VcpuRuntime::Watched(uint64_t va, uint64_t n, AccessKind kind) const {
+  for (const Watch& w : watches_) {
+    const bool kind_ok = kind == AccessKind::kWrite ? (static_cast<unsigned>(w.kind) & 1) != 0
+                                                    : (static_cast<unsigned>(w.kind) & 2) != 0;
+    if (kind_ok && va < w.va + w.len && w.va < va + n) return true;
+  }
+  return false;
+}
+
+bool VcpuRuntime::PageWatched(uint64_t va_page) const {
+  for (const Watch& w : watches_)
+    if (va_page < ((w.va + w.len + 4095) & ~0xfffull) && (w.va & ~0xfffull) <= va_page) return true;
+  return false;
 }
 
 bool VcpuRuntime::CheckHang(RunOutcome* out) {
@@ -875,12 +969,25 @@ uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
   const uint64_t pa0_page = w0.pa & ~0xfffull;
   uint8_t* host0 = vcpu_.ram_.HostPtr(GuestPhysAddr(pa0_page), 4096);
   const bool code0 = cache.IsCodePage(pa0_page);
-  if (host0) {
+  if (!watches_.empty() && !ignore_watch_once_ && Watched(va, s.size, kind)) {
+    watch_hit_ = true;
+    watch_address_ = va;
+    if (!write) {
+      // A watched read stops before the instruction (the next Run() does it).
+      MakePrecise(s.displaced, s.flags_saved);
+      ctx_.rip = s.guest_rip;
+      ignore_watch_once_ = true;
+      return static_cast<uint32_t>(HelperAction::kExit);
+    }
+    // A watched write goes through the bounce buffer; its post-access path stops after it.
+    watch_post_pending_ = true;
+  }
+  if (host0 && !(!watches_.empty() && PageWatched(va & ~0xfffull))) {
     // Writable in the TLB only once the guest's dirty bit is set (so the walk
     // that sets it happens) and only if no translated code lives there.
     tlb_->Fill(priv(), va & ~0xfffull, pa0_page, host0, w0.writable && w0.dirty && !code0, w0.global);
   }
-  if (!crosses && host0 && !(write && code0)) {
+  if (!crosses && host0 && !(write && code0) && !watch_post_pending_) {
     ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(host0 + (va & 0xfff));
     ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_in_place);
     return static_cast<uint32_t>(HelperAction::kResume);
@@ -889,7 +996,8 @@ uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
     stats_.page_crossings++;
     const uint64_t pa1_page = w1.pa & ~0xfffull;
     uint8_t* host1 = vcpu_.ram_.HostPtr(GuestPhysAddr(pa1_page), 4096);
-    if (host0 && host1 && host1 == host0 + 4096 && !(write && (code0 || cache.IsCodePage(pa1_page)))) {
+    if (host0 && host1 && host1 == host0 + 4096 && !(write && (code0 || cache.IsCodePage(pa1_page))) &&
+        !watch_post_pending_) {
       ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(host0 + (va & 0xfff));
       ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_in_place);
       return static_cast<uint32_t>(HelperAction::kResume);
@@ -961,6 +1069,14 @@ uint32_t VcpuRuntime::HandleMemPost(Site& s) {
     if (!bounce_.len[i]) continue;
     WritePhys(bounce_.pa[i], data, bounce_.len[i]);
     data += bounce_.len[i];
+  }
+  if (watch_post_pending_) {
+    // A watched write: stop right after it.
+    watch_post_pending_ = false;
+    MakePrecise(s.displaced, s.flags_saved);
+    ctx_.rip = s.next_rip;
+    TakeRunningBlockHit();
+    return static_cast<uint32_t>(HelperAction::kExit);
   }
   if (TakeRunningBlockHit()) {
     // The store changed code of the block that is running: continue with a

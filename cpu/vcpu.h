@@ -47,12 +47,19 @@ struct RunOutcome {
     kHung,            // interrupts off for too long (SetHangTimeout): message says what
     kPanic,           // the guest kernel panicked (message has its last words)
     kReboot,          // the guest reset the machine and -no-reboot asked to stop instead: status 0
+    kDebugStop,       // a debugger event (debug_reason): the guest can run on with another Run()
     kError,           // VMM-internal failure (message says what)
   };
   Kind kind = Kind::kError;
   int exit_status = 0;
   std::string message;
+  // kDebugStop: why, and for a watchpoint the address that was accessed.
+  enum class DebugReason { kBreakpoint, kStep, kWatchpoint, kInterrupt };
+  DebugReason debug_reason = DebugReason::kInterrupt;
+  uint64_t debug_address = 0;
 };
+
+enum class WatchKind : uint8_t { kWrite = 1, kRead = 2, kAccess = 3 };
 
 struct VcpuConfig {
   uint64_t code_cache_bytes = 64ull << 20;
@@ -125,6 +132,22 @@ class Vcpu {
   // every quarter second).
   void SetHangTimeout(uint64_t ns) { hang_timeout_ns_ = ns; }
 
+  // ---- Debugging (the gdb stub). The vCPU must not be running. ----
+  // Run() stops (kDebugStop, kBreakpoint) before executing the instruction
+  // at guest VA `va`. A Run() that starts at a breakpoint runs it first.
+  void SetBreakpoint(uint64_t va, bool on);
+  // Run() stops (kWatchpoint) after an access by translated code to
+  // [va, va + len) of the given kind (reads stop before the instruction).
+  void SetWatchpoint(uint64_t va, uint64_t len, WatchKind kind, bool on);
+  // The next Run() executes one instruction and stops (kStep).
+  void SetSingleStep(bool on);
+  // Guest virtual memory through the guest's page tables, with CPL 0
+  // rights; a write that hits translated code invalidates it.
+  bool DebugRead(uint64_t va, void* out, size_t n);
+  bool DebugWrite(uint64_t va, const void* in, size_t n);
+  // Any thread, async-signal-safe: Run() returns kDebugStop (kInterrupt) soon.
+  void RequestDebugStop();
+
   // Makes the vCPU look at its interrupts, timers and host input soon:
   // leaves translated code at the next block boundary, or wakes it from hlt.
   // Any thread; async-signal-safe.
@@ -149,6 +172,7 @@ class Vcpu {
   std::unique_ptr<class VcpuRuntime> runtime_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> kicked_{false};
+  std::atomic<bool> debug_stop_requested_{false};
   MmioBus* mmio_ = nullptr;
   Clock* clock_ = nullptr;
   InterruptSource* irq_source_ = nullptr;

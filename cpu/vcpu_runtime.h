@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <set>
 #include <unordered_map>
+#include <vector>
 
 #include "codecache/code_cache.h"
 #include "cpu/delivery.h"
@@ -158,6 +160,31 @@ class VcpuRuntime {
   uint64_t masked_since_ns_ = 0;  // clock time since when an interrupt has waited for IF (0: none)
   bool watchdog_armed_ = false;
   bool CheckHang(RunOutcome* out);
+
+ public:
+  // ---- Debugging (see Vcpu). ----
+  void SetBreakpoint(uint64_t va, bool on);
+  void SetWatchpoint(uint64_t va, uint64_t len, WatchKind kind, bool on);
+  void SetSingleStep(bool on) { debug_single_step_ = on; }
+  bool HasBreakpointAt(uint64_t va) const { return breakpoints_.count(va) != 0; }
+  // A watched access of `kind` overlapping [va, va + n)?
+  bool Watched(uint64_t va, uint64_t n, AccessKind kind) const;
+  bool PageWatched(uint64_t va_page) const;
+
+ private:
+  std::set<uint64_t> breakpoints_;
+  struct Watch {
+    uint64_t va, len;
+    WatchKind kind;
+  };
+  std::vector<Watch> watches_;
+  bool debug_single_step_ = false;
+  uint64_t resume_over_breakpoint_ = ~0ull;  // a Run() starting at a breakpoint runs it first
+  bool watch_hit_ = false;
+  uint64_t watch_address_ = 0;
+  bool watch_post_pending_ = false;  // a watched write is going through the bounce buffer
+  bool ignore_watch_once_ = false;   // the next instruction already stopped for a watched read
+  uint64_t ignore_watch_rip_ = ~0ull;
   void UpdateIrqPoll();
   // Until the guest loads an IDT, an exception ends the run with a report
   // (a bare-metal program without handlers), as in the freestanding contract.

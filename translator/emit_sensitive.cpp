@@ -19,6 +19,13 @@ void EmitRaise(BlockEmitter& e, const GuestInsn&, uint8_t vector) {
   e.JumpToThunk(e.NewSite(s), e.thunks.exit);
 }
 
+void EmitDebugBreak(BlockEmitter& e) {
+  e.RestoreAll();
+  Site s{};
+  s.kind = SiteKind::kDebugBreak;
+  e.JumpToThunk(e.NewSite(s), e.thunks.exit);
+}
+
 void EmitString(BlockEmitter& e, const GuestInsn&) {
   // Only pool registers are displaced here; the VMM takes their guest values
   // from the spill slots (which the string instruction cannot change: the

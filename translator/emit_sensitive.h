@@ -11,6 +11,8 @@ namespace xlat {
 void EmitEmulateExit(BlockEmitter& e, const GuestInsn& gi);
 // Ends the block: raise exception `vector` with rip = gi's rip.
 void EmitRaise(BlockEmitter& e, const GuestInsn& gi, uint8_t vector);
+// Ends the block at a debugger breakpoint (the dispatcher stops there).
+void EmitDebugBreak(BlockEmitter& e);
 // movs/stos/lods/cmps/scas with or without rep: the VMM performs the whole
 // instruction and translated code resumes after it.
 void EmitString(BlockEmitter& e, const GuestInsn& gi);

@@ -231,6 +231,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   while (decoded.size() < max_insns) {
     const uint64_t off = pc - page0_va;
     if (off >= 4096) break;  // the next instruction starts on the next page
+    // A breakpoint starts its own block, where the dispatcher sees it.
+    if (breakpoints_ && !decoded.empty() && breakpoints_->count(pc)) break;
     DecodedInsn d;
     const size_t avail = 4096 - off;
     Decoder::Status st = decoder_.Decode(page0.host + off, avail < 15 ? avail : 15, pc, &d);
@@ -396,11 +398,18 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   e.EndNative();
 
   bool ended = false;
-  if (save_flags_after == -1) {
+  if (breakpoints_ && !single_step && breakpoints_->count(rip)) {
+    // Entered by a link or the jump cache: go to the dispatcher, which stops.
+    EmitDebugBreak(e);
+    ended = true;
+    decoded.resize(1);
+    block->insn_rips.push_back(rip);
+  }
+  if (!ended && save_flags_after == -1) {
     EmitSaveGuestFlags(e.a);
     e.MarkFlagsSaved();
   }
-  for (size_t i = 0; i < decoded.size(); ++i) {
+  for (size_t i = 0; i < decoded.size() && !ended; ++i) {
     gi.d = decoded[i];
     gi.index = static_cast<uint16_t>(i);
     gi.group = group_of[i] >= 0 ? &groups[group_of[i]] : nullptr;

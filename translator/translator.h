@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <unordered_set>
 #include <vector>
 
@@ -47,6 +48,8 @@ class Translator {
   // CR4.TSD does not restrict it. Translations depend on it: flush on change.
   void set_native_rdtsc(bool on) { native_rdtsc_ = on; }
   bool native_rdtsc() const { return native_rdtsc_; }
+  // Blocks end before these guest VAs (debugger breakpoints); nullptr: none.
+  void set_breakpoints(const std::set<uint64_t>* bps) { breakpoints_ = bps; }
 
   // Translates the block starting at guest VA `rip`. kCacheFull: the caller
   // must flush the code cache and retry.
@@ -78,6 +81,7 @@ class Translator {
   std::unordered_set<uint64_t> no_groups_;
   bool precise_fault_flags_ = false;
   bool native_rdtsc_ = true;
+  const std::set<uint64_t>* breakpoints_ = nullptr;
 };
 
 }  // namespace xlat

@@ -12,8 +12,10 @@
 #include "ktest.h"
 
 #define FL_START (FL_FIXED | FL_CF | FL_ZF)
-#define FRAME5 40  // bytes of a frame without error code
-#define FRAME6 48  // with error code
+// The event's frame address is that of the RIP slot: 40 bytes below the
+// (aligned) stack top with or without an error code (SS, RSP, RFLAGS, CS
+// above it; the error code below).
+#define FRAME5 40
 
 SNIPPET(s_int80, "int $0x80\n s_int80_next: int $0x81");
 SNIPPET_LABEL(s_int80_next);
@@ -29,13 +31,13 @@ SNIPPET(s_int3, "int3\n int $0x81");
 SNIPPET(s_ud2, "ud2\n int $0x81");
 SNIPPET(s_load, "mov (%rsi), %rax\n int $0x81");
 SNIPPET(s_div, "div %rcx\n int $0x81");
-SNIPPET(s_segs, "xor %eax, %eax\n xor %ebx, %ebx\n mov %ds, %ax\n mov %es, %bx\n s_segs_end: int $0x81");
+SNIPPET(s_segs, "xor %eax, %eax\n xor %ebx, %ebx\n mov %ds, %ax\n mov %es, %bx\n int $0x81\n s_segs_end:");
 SNIPPET_LABEL(s_segs_end);
 // iretq with a frame from registers: rax = SS, rcx = RSP, r8 = RFLAGS,
 // rdx = CS, rsi = RIP.
 SNIPPET(s_iret, "push %rax\n push %rcx\n push %r8\n push %rdx\n push %rsi\n s_iret_at: iretq\n int $0x81");
 SNIPPET_LABEL(s_iret_at);
-SNIPPET(s_iret_target, "s_iret_target_at: int $0x81");
+SNIPPET(s_iret_target, "int $0x81\n s_iret_target_at:");
 SNIPPET_LABEL(s_iret_target_at);
 // The same with RFLAGS.NT set first (popfq of rdi).
 SNIPPET(s_iret_nt, "push %rdi\n popfq\n push %rax\n push %rcx\n push %r8\n push %rdx\n push %rsi\n s_iret_nt_at: iretq\n int $0x81");
@@ -73,7 +75,7 @@ static void int_dpl0_from_user(void) {
   run_init(&run, 3, s_int82);
   xrun(&run, &ev);
   expect_event(&ev, V_GP, V_DPL0 * 8 + 2, ADDR(s_int82)) && expect_regs(&ev, &run.r, 0) && expect_frame(&ev, &run) &&
-      expect_eq("frame address (RSP0 - 48)", rsp0_top() - FRAME6, ev.frame_addr);
+      expect_eq("frame address (RSP0 - 40)", rsp0_top() - FRAME5, ev.frame_addr);
 }
 
 static void int_dpl0_from_kernel(void) {
@@ -206,7 +208,10 @@ static void same_level_alignment(void) {
 }
 
 // A gate with an IST index: the frame lands on that IST stack, from CPL 0 or
-// CPL 3, with or without an error code, aligned down to 16 bytes.
+// CPL 3, with or without an error code, aligned down to 16 bytes; SS becomes
+// a null selector even without a privilege change (Intel SDM 6.14.5: "When
+// an interrupt occurs, the new SS selector is forced to NULL and the SS
+// selector's RPL field is set to the new CPL").
 static void ist_case(int cpl, uint64_t ist_value, uint64_t want_frame) {
   set_gate(0x45, isr_address(0x45), KCS, GATE_INT, 3, IST_TEST);
   g_tss.ist[IST_TEST] = ist_value;
@@ -216,7 +221,7 @@ static void ist_case(int cpl, uint64_t ist_value, uint64_t want_frame) {
   xrun(&run, &ev);
   expect_event(&ev, 0x45, 0, ADDR(s_int45_next)) && expect_frame(&ev, &run) &&
       expect_eq("frame address", want_frame, ev.frame_addr) &&
-      expect_eq("handler ss", cpl == 3 ? 0 : KDS, ev.handler_ss);
+      expect_eq("handler ss", 0, ev.handler_ss);
 }
 static void ist_cpl0(void) { ist_case(0, ist_top(IST_TEST), ist_top(IST_TEST) - FRAME5); }
 static void ist_cpl3(void) { ist_case(3, ist_top(IST_TEST), ist_top(IST_TEST) - FRAME5); }
@@ -237,7 +242,7 @@ static void ist_with_error_code(void) {
   run_init(&run, 3, s_int82);  // DPL-0 gate: #GP(0x412)
   xrun(&run, &ev);
   expect_event(&ev, V_GP, V_DPL0 * 8 + 2, ADDR(s_int82)) &&
-      expect_eq("frame address", ist_top(IST_TEST) - FRAME6, ev.frame_addr) && expect_frame(&ev, &run);
+      expect_eq("frame address", ist_top(IST_TEST) - FRAME5, ev.frame_addr) && expect_frame(&ev, &run);
 }
 SNIPPET(s_push_bad, "push %rax\n int $0x81");
 // #SS through its IST (IST_SS by default) when the stack itself is bad.
@@ -250,7 +255,7 @@ static void ist_saves_bad_stack(void) {
   run.r.rsp = NONCANONICAL + 0x40;
   xrun(&run, &ev);
   expect_event(&ev, V_SS, 0, ADDR(s_push_bad)) && expect_eq("frame rsp", NONCANONICAL + 0x40, ev.rsp) &&
-      expect_eq("frame address", ist_top(IST_SS) - FRAME6, ev.frame_addr);
+      expect_eq("frame address", ist_top(IST_SS) - FRAME5, ev.frame_addr);
 }
 
 // ---- nested delivery ---------------------------------------------------------------

@@ -10,7 +10,7 @@
 // the riskiest. The #DF gate always uses its own IST stack (IST_DF).
 #include "ktest.h"
 
-#define FRAME6 48
+#define FRAME5 40  // the RIP slot is 40 bytes below the stack top
 
 SNIPPET(s_load, "mov (%rsi), %rax\n int $0x81");
 SNIPPET(s_div, "div %rcx\n int $0x81");
@@ -23,7 +23,7 @@ SNIPPET(s_ud2, "ud2\n int $0x81");
 // #DF: error code 0, on the #DF gate's IST stack; the saved RIP is undefined
 // (not checked).
 static int expect_df(const struct event* ev) {
-  return expect_event(ev, V_DF, 0, ev->rip) && expect_eq("#DF frame address", ist_top(IST_DF) - FRAME6, ev->frame_addr);
+  return expect_event(ev, V_DF, 0, ev->rip) && expect_eq("#DF frame address", ist_top(IST_DF) - FRAME5, ev->frame_addr);
 }
 // #PF while delivering #PF (the #PF gate's IST stack is not mapped) -> #DF.
 static void df_pf_pf(void) {
@@ -105,9 +105,9 @@ static void serial_gp_pf(void) {
   expect_eq("#PF error", PF_W, pf->error) && expect_eq("#PF rip", ADDR(s_load), pf->rip) &&
       expect_eq("#PF frame cs", UCS, pf->cs) &&
       expect_true("CR2 within the 48 bytes below the IST top",
-                  pf->cr2 >= serial_stack_page + PAGE_SIZE - FRAME6 && pf->cr2 < serial_stack_page + PAGE_SIZE) &&
+                  pf->cr2 >= serial_stack_page + PAGE_SIZE - 48 && pf->cr2 < serial_stack_page + PAGE_SIZE) &&
       expect_event(&ev, V_GP, 0, ADDR(s_load)) && expect_regs(&ev, &run.r, 0) &&
-      expect_eq("#GP frame address", serial_stack_page + PAGE_SIZE - FRAME6, ev.frame_addr);
+      expect_eq("#GP frame address", serial_stack_page + PAGE_SIZE - FRAME5, ev.frame_addr);
 }
 // #PF while delivering int3 (benign): handled serially; RIP = the int3.
 static void serial_int3_pf(void) {

@@ -100,7 +100,7 @@ SNIPPET(s_mov_ds, "mov %ax, %ds\n int $0x81");
 SNIPPET(s_mov_es, "mov %ax, %es\n int $0x81");
 SNIPPET(s_mov_fs, "mov %ax, %fs\n int $0x81");
 SNIPPET(s_mov_gs, "mov %ax, %gs\n int $0x81");
-SNIPPET(s_mov_ss_ok, "mov %ax, %ss\n s_mov_ss_ok_end: int $0x81");
+SNIPPET(s_mov_ss_ok, "mov %ax, %ss\n int $0x81\n s_mov_ss_ok_end:");
 SNIPPET_LABEL(s_mov_ss_ok_end);
 // iretq to CPL 0 from CPL 3: the frame is built from rax (ss), rcx (rsp),
 // the current flags, rdx (cs) and rsi (rip).
@@ -110,7 +110,7 @@ SNIPPET(s_load_rbp, "mov 0(%rbp), %rax\n int $0x81");
 SNIPPET(s_push, "push %rax\n int $0x81");
 SNIPPET(s_load_ss, "mov %ss:(%rsi), %rax\n int $0x81");
 SNIPPET(s_load32, "mov (%rsi), %eax\n int $0x81");
-SNIPPET(s_load32_end, "mov (%rsi), %eax\n s_load32_end_at: int $0x81");
+SNIPPET(s_load32_end, "mov (%rsi), %eax\n int $0x81\n s_load32_end_at:");
 SNIPPET_LABEL(s_load32_end_at);
 // x87: an unmasked zero-divide sets FSW.ES; #MF comes at the next waiting
 // x87 instruction, with FIP = the instruction that failed.
@@ -122,16 +122,17 @@ SNIPPET_LABEL(s_mf_next_div);
 SNIPPET_LABEL(s_mf_next_at);
 SNIPPET(s_mf_fnstsw, "fldcw (%rsi)\n fld1\n fldz\n .byte 0xde, 0xf9\n fnstsw %ax\n s_mf_fnstsw_at: fwait\n int $0x81");
 SNIPPET_LABEL(s_mf_fnstsw_at);
-SNIPPET(s_mf_masked, "fld1\n fldz\n .byte 0xde, 0xf9\n fwait\n s_mf_masked_end: int $0x81");
+SNIPPET(s_mf_masked, "fld1\n fldz\n .byte 0xde, 0xf9\n fwait\n int $0x81\n s_mf_masked_end:");
 SNIPPET_LABEL(s_mf_masked_end);
 // SSE: an unmasked exception is #XM when CR4.OSXMMEXCPT = 1, #UD when 0;
 // the destination is left unchanged.
-SNIPPET(s_xm_divss, "ldmxcsr (%rsi)\n movss (%rdi), %xmm0\n pxor %xmm1, %xmm1\n s_xm_divss_at: divss %xmm1, %xmm0\n s_xm_divss_end: int $0x81");
+SNIPPET(s_xm_divss, "ldmxcsr (%rsi)\n movss (%rdi), %xmm0\n pxor %xmm1, %xmm1\n s_xm_divss_at: divss %xmm1, %xmm0\n int $0x81\n s_xm_divss_end:");
 SNIPPET_LABEL(s_xm_divss_at);
 SNIPPET_LABEL(s_xm_divss_end);
 SNIPPET(s_xm_vdivss, "ldmxcsr (%rsi)\n movss (%rdi), %xmm0\n pxor %xmm1, %xmm1\n s_xm_vdivss_at: vdivss %xmm1, %xmm0, %xmm0\n int $0x81");
 SNIPPET_LABEL(s_xm_vdivss_at);
-SNIPPET(s_xm_divps, "ldmxcsr (%rsi)\n movss (%rdi), %xmm0\n movss (%rdi), %xmm1\n s_xm_divps_at: divps %xmm1, %xmm0\n int $0x81");
+// xmm0 = {1, 1, 1, 1} / xmm1 = {1, 0, 0, 0}: lanes 1..3 divide by zero.
+SNIPPET(s_xm_divps, "ldmxcsr (%rsi)\n movss (%rdi), %xmm0\n shufps $0, %xmm0, %xmm0\n movss (%rdi), %xmm1\n s_xm_divps_at: divps %xmm1, %xmm0\n int $0x81");
 SNIPPET_LABEL(s_xm_divps_at);
 SNIPPET(s_xm_sqrt, "ldmxcsr (%rsi)\n movss (%rdi), %xmm0\n s_xm_sqrt_at: sqrtss %xmm0, %xmm0\n int $0x81");
 SNIPPET_LABEL(s_xm_sqrt_at);
@@ -238,11 +239,6 @@ static const struct fault_case kFaults[] = {
     BOTH("gp.vmovaps-ymm-misaligned", s_vmovaps, 0, V_GP, 0, su_rsi_buf16, 0),
     BOTH("gp.cmpxchg16b-misaligned", s_cx16, 0, V_GP, 0, su_rsi_buf8, 0),
     BOTH("gp.fxsave-misaligned", s_fxsave, 0, V_GP, 0, su_rsi_buf8, 0),
-    {"gp.wrmsr-efer-reserved-bit.cpl0", s_wrmsr, 0, 0, V_GP, 0, su_efer_rsvd, 0},
-    {"gp.wrmsr-fs-base-noncanonical.cpl0", s_wrmsr, 0, 0, V_GP, 0, su_fsbase_nc, 0},
-    {"gp.mov-cr4-reserved-bit.cpl0", s_mov_cr4, 0, 0, V_GP, 0, su_cr4_rsvd, 0},
-    {"gp.mov-cr0-nw-without-cd.cpl0", s_mov_cr0, 0, 0, V_GP, 0, su_cr0_nw, 0},
-    {"gp.mov-cr0-reserved-bit.cpl0", s_mov_cr0, 0, 0, V_GP, 0, su_cr0_rsvd, 0},
     // Segment loads (Intel SDM MOV, "Protected Mode Exceptions" and 64-bit
     // mode): SS null at CPL 3 -> #GP(0); selector beyond the GDT limit, a
     // system or zero descriptor, read-only data into SS, RPL != CPL for SS,
@@ -291,6 +287,13 @@ static const struct fault_case kFaults[] = {
     BOTH("xm.sqrtss-negative", s_xm_sqrt, s_xm_sqrt_at, V_XM, 0, su_xm_im, 0),
     BOTH("xm.without-osxmmexcpt-is-ud", s_xm_divss, s_xm_divss_at, V_UD, 0, su_xm_zm_noexc, 0),
     BOTH("xm.masked-no-exception", s_xm_divss, s_xm_divss_end, V_END, 0, su_xm_masked, 0),
+    // Last: a processor that wrongly accepts these writes may be left in a
+    // state the rest of the program cannot run in.
+    {"gp.wrmsr-efer-reserved-bit.cpl0", s_wrmsr, 0, 0, V_GP, 0, su_efer_rsvd, 0},
+    {"gp.wrmsr-fs-base-noncanonical.cpl0", s_wrmsr, 0, 0, V_GP, 0, su_fsbase_nc, 0},
+    {"gp.mov-cr4-reserved-bit.cpl0", s_mov_cr4, 0, 0, V_GP, 0, su_cr4_rsvd, 0},
+    {"gp.mov-cr0-nw-without-cd.cpl0", s_mov_cr0, 0, 0, V_GP, 0, su_cr0_nw, 0},
+    {"gp.mov-cr0-reserved-bit.cpl0", s_mov_cr0, 0, 0, V_GP, 0, su_cr0_rsvd, 0},
 };
 
 static void fault_case(uint64_t i) { check(&kFaults[i]); }
