@@ -66,6 +66,8 @@ struct Block {
   bool global_code = false;        // every code page is mapped global (kept across CR3 writes)
   bool single_step = false;        // one instruction for a TF trap: never linked, not in the jump cache
   std::vector<uint64_t> insn_rips; // guest RIP of each instruction, in order
+  std::vector<uint32_t> insn_host; // offset of each instruction's host code (hot path), then the cold code's
+  std::vector<uint8_t> insn_kinds; // InsnKind of each instruction (for dumps)
   std::vector<NativeSpan> spans;   // sorted by begin
   std::vector<BlockExit> exits;
   std::vector<BlockExit*> incoming;  // exits of other blocks linked to this one

@@ -1,5 +1,6 @@
 #include "cpu/mapping_caches.h"
 
+#include "cpu/trace.h"
 #include "frontend/stats.h"
 
 namespace xlat {
@@ -25,6 +26,7 @@ void MappingCaches::ClearJumpCacheEntry(unsigned p, unsigned i) {
 }
 
 void MappingCaches::FillJumpCache(Block* b) {
+  if (TraceOn(kLogExec | kLogCpu)) return;  // every block entry goes through the dispatcher
   const unsigned p = static_cast<unsigned>(b->priv), i = b->guest_rip & (kJumpCacheEntries - 1);
   if (!jc_blocks_[p][i] && jc_filled_[p].size() <= kMaxTrackedJc) jc_filled_[p].push_back(i);
   ctx_.jc_tag[p][i] = 0 - b->guest_rip;

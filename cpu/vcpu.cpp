@@ -31,6 +31,7 @@
 #include "cpu/mapping_caches.h"
 #include "cpu/string_ops.h"
 #include "cpu/vcpu_runtime.h"
+#include "cpu/trace.h"
 #include "translator/block_dump.h"
 #include "devices/port_bus.h"
 #include "frontend/stats.h"
@@ -285,6 +286,7 @@ void VcpuRuntime::WriteCr0(uint64_t v) {
 }
 
 void VcpuRuntime::WriteCr3(uint64_t v) {
+  if (TraceOn(kLogMmu)) Tracer::Get().Printf("mmu: cr3 %016" PRIx64 " -> %016" PRIx64 "\n", ctx_.cr3, v);
   ctx_.cr3 = v;
   mapping_->OnCr3Write();
 }
@@ -298,7 +300,10 @@ void VcpuRuntime::WriteCr4(uint64_t v) {
   if (tsd) UpdateTscMode();
 }
 
-void VcpuRuntime::InvalidatePage(uint64_t va) { mapping_->OnInvlpg(va); }
+void VcpuRuntime::InvalidatePage(uint64_t va) {
+  if (TraceOn(kLogMmu)) Tracer::Get().Printf("mmu: invlpg %016" PRIx64 "\n", va);
+  mapping_->OnInvlpg(va);
+}
 
 void VcpuRuntime::UpdateTscMode() {
   const bool native = ctx_.tsc_offset == 0 && !(ctx_.cr4 & (1ull << 2));
@@ -414,6 +419,8 @@ void VcpuRuntime::InvalidateCode(uint64_t pa, size_t n) {
     std::vector<Block*> victims;
     for (Block* b : *blocks)
       if (b->Overlaps(pa, n)) victims.push_back(b);  // only blocks whose bytes the store touches
+    if (TraceOn(kLogMmu) && !victims.empty())
+      Tracer::Get().Printf("mmu: store to code at pa=%" PRIx64 "+%zu drops %zu translations\n", pa, n, victims.size());
     for (Block* b : victims) {
       if (b == running_) running_hit_ = true;
       mapping_->ForgetJumpCache(b);
@@ -528,21 +535,14 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
     std::vector<uint64_t> new_code_pages;
     TranslateResult r = translator_->Translate(rip, p, fetch, single_step);
     if (r.kind == TranslateResult::Kind::kOk) {
-      static FILE* perf_map = [] {
-        if (!std::getenv("XLAT_PERF_MAP")) return static_cast<FILE*>(nullptr);
-        char path[64];
-        std::snprintf(path, sizeof path, "/tmp/perf-%d.map", static_cast<int>(getpid()));
-        return std::fopen(path, "w");
-      }();
-      if (perf_map)
-        std::fprintf(perf_map, "%lx %x guest_%016" PRIx64 "\n", reinterpret_cast<unsigned long>(r.block->host_code),
-                     r.block->host_size, r.block->guest_rip);
-      static const bool dump = std::getenv("XLAT_DUMP") != nullptr;
-      if (dump) {
+      if (Tracer::Get().perf_map()) Tracer::Get().AddPerfMapEntry(r.block->host_code, r.block->host_size, rip);
+      if (TraceOn(kLogInAsm | kLogOutAsm) && Tracer::Get().Passes(rip, ctx_.cpl)) {
         std::vector<uint8_t> guest(r.block->guest_size);
         GuestFault ignored;
         ReadVirt(rip, guest.data(), guest.size(), &ignored, AccessKind::kExecute);
-        std::fputs(DumpBlock(*r.block, guest.data(), true, true).c_str(), stderr);
+        Tracer& t = Tracer::Get();
+        if (TraceOn(kLogInAsm)) t.Write(DumpBlockInAsm(*r.block, guest.data(), [&t](uint64_t va) { return t.Symbol(va); }));
+        if (TraceOn(kLogOutAsm)) t.Write(DumpBlockOutAsm(*r.block, guest.data()));
       }
       // Stores to the block's pages must now leave the fast path.
       // Stores to a page that now holds code must leave the fast path. (A
@@ -612,6 +612,11 @@ RunOutcome VcpuRuntime::Run() {
       mprotect(ctx_.poll_page, sizeof(ctx_.poll_page), PROT_READ | PROT_WRITE);
       if (vcpu_.on_kick_) vcpu_.on_kick_();
       if (vcpu_.clock_) vcpu_.clock_->RunExpired();
+      if (Tracer::Get().TakeDumpRequest()) {
+        // SIGUSR1: what the guest was doing, without stopping it.
+        Tracer::Get().DumpFlightRecorder("SIGUSR1");
+        std::fprintf(stderr, "xlat: SIGUSR1: guest state\n%s", vcpu_.DumpRegisters().c_str());
+      }
     }
     if (exception_pending_) {
       if (!DeliverPending(&out)) break;
@@ -654,6 +659,7 @@ RunOutcome VcpuRuntime::Run() {
     Block* b = FindOrTranslate(ctx_.rip, single_step);
     if (!b) continue;
     last_block_ = b;
+    if (TraceOn(kLogExec | kLogCpu) && Tracer::Get().Passes(ctx_.rip, ctx_.cpl)) TraceBlockEntry(b);
     ctx_.entry_target = reinterpret_cast<uint64_t>(b->entry);
     SyncFlagsToGuest();
     thunks_.enter_guest();
@@ -694,9 +700,29 @@ void VcpuRuntime::OnSignalExit(const GuestFault* fault) {
   }
 }
 
+void VcpuRuntime::TraceBlockEntry(const Block* b) {
+  Tracer& t = Tracer::Get();
+  if (TraceOn(kLogExec)) {
+    const std::string sym = t.Symbol(ctx_.rip);
+    t.Printf("exec: rip=%016" PRIx64 " cpl=%u cr3=%016" PRIx64 " host=%p%s%s\n", ctx_.rip, ctx_.cpl, ctx_.cr3,
+             static_cast<void*>(b->host_code), sym.empty() ? "" : " ", sym.c_str());
+  }
+  if (TraceOn(kLogCpu)) t.Write(vcpu_.DumpRegisters());
+}
+
 bool VcpuRuntime::DeliverPending(RunOutcome* out) {
   exception_pending_ = false;
   const GuestEvent ev = pending_event_;
+  if (TraceOn(kLogInt) && Tracer::Get().Passes(ctx_.rip, ctx_.cpl)) {
+    static const char* const kKinds[] = {"exception", "interrupt", "software interrupt", "int1"};
+    char cr2[40] = "";
+    if (ev.vector == kVecPF) std::snprintf(cr2, sizeof cr2, " cr2=%016" PRIx64, ev.cr2);
+    const std::string sym = Tracer::Get().Symbol(ctx_.rip);
+    Tracer::Get().Printf("int: vector=%u (%s)%s%s rip=%016" PRIx64 " cpl=%u%s%s%s\n", ev.vector,
+                         kKinds[static_cast<unsigned>(ev.kind)], ev.has_error ? " error=" : "",
+                         ev.has_error ? std::to_string(ev.error_code).c_str() : "", ctx_.rip, ctx_.cpl, cr2,
+                         sym.empty() ? "" : " ", sym.c_str());
+  }
   halted_ = false;
   if (ev.kind != EventKind::kExternal) stats_.exceptions[ev.vector & 31]++;
   if (ctx_.idtr_limit == 0) {
@@ -767,6 +793,7 @@ bool VcpuRuntime::WaitInHalt(RunOutcome* out) {
 
 void VcpuRuntime::HandleExit() {
   CodeCache& cache = *vcpu_.cache_;
+  if (TraceOn(kLogExits)) TraceExit("exit");
   if (ctx_.site == kSignalSite) return;  // state and pending exception already set
   if (ctx_.site == kLookupMissSite) {
     stats_.exits[static_cast<unsigned>(ExitReason::kLookupMiss)]++;
@@ -788,8 +815,9 @@ void VcpuRuntime::HandleExit() {
       Block* to = FindOrTranslate(s.target);
       // Link unless the cache was flushed meanwhile (the exit is gone) or
       // either end was invalidated.
+      // (Tracing every block entry keeps every exit going to the dispatcher.)
       if (to && cache.flush_count() == flushes && from->valid && to->valid && to->priv == from->priv &&
-          !from->single_step && !to->single_step) {
+          !from->single_step && !to->single_step && !TraceOn(kLogExec | kLogCpu)) {
         mapping_->Link(from->exits[exit_index], to);
         stats_.links_made++;
       }
@@ -823,9 +851,23 @@ void VcpuRuntime::HandleExit() {
 
 // ---- Sites that call the VMM in the middle of a block. ----
 
+void VcpuRuntime::TraceExit(const char* how) {
+  static const char* const kSiteKinds[] = {"branch", "lookup_miss", "emulate", "raise", "mem_slow",
+                                           "mem_post", "mem_group", "string", "fetch_fault", "debug_break"};
+  CodeCache& cache = *vcpu_.cache_;
+  const char* what = ctx_.site == kSignalSite        ? "signal"
+                     : ctx_.site == kLookupMissSite  ? "lookup_miss"
+                     : ctx_.site < cache.site_count() ? kSiteKinds[static_cast<unsigned>(cache.site(ctx_.site).kind)]
+                                                      : "?";
+  const uint64_t rip = ctx_.site < cache.site_count() ? cache.site(ctx_.site).guest_rip : ctx_.rip;
+  if (!Tracer::Get().Passes(rip, ctx_.cpl)) return;
+  Tracer::Get().Printf("%s: %s at rip=%016" PRIx64 " cpl=%u\n", how, what, rip, ctx_.cpl);
+}
+
 uint32_t VcpuRuntime::HandleSiteThunk(VcpuContext* ctx) {
   VcpuRuntime* rt = static_cast<VcpuRuntime*>(ctx->owner);
   rt->SyncFlagsFromGuest();
+  if (TraceOn(kLogExits)) rt->TraceExit("vmm_call");
   const uint32_t action = rt->HandleSite(ctx->site);
   if (action == static_cast<uint32_t>(HelperAction::kResume)) rt->SyncFlagsToGuest();
   return action;
@@ -982,6 +1024,10 @@ uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
     // A watched write goes through the bounce buffer; its post-access path stops after it.
     watch_post_pending_ = true;
   }
+  if (TraceOn(kLogMmu) && Tracer::Get().Passes(s.guest_rip, ctx_.cpl))
+    Tracer::Get().Printf("mmu: fill va=%016" PRIx64 " pa=%" PRIx64 " %s%s%s at rip=%016" PRIx64 "\n", va & ~uint64_t{0xfff},
+                         static_cast<uint64_t>(pa0_page), w0.writable && w0.dirty && !code0 ? "rw" : "ro", w0.user ? " user" : "",
+                         w0.global ? " global" : "", s.guest_rip);
   if (host0 && !(!watches_.empty() && PageWatched(va & ~0xfffull))) {
     // Writable in the TLB only once the guest's dirty bit is set (so the walk
     // that sets it happens) and only if no translated code lives there.

@@ -91,7 +91,7 @@ enum class HelperAction : uint32_t {
   kExit = 1,    // leave translated code; ctx.exit_reason says why
 };
 
-struct alignas(64) VcpuContext {
+struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a smaller alignas
   // ---- Hot fields used by emitted code (first cache lines). ----
   uint64_t spill[kGprCount];      // displaced guest GPRs, indexed by Gpr
   uint64_t ind_target;            // guest VA an indirect branch is going to (checked by the target)

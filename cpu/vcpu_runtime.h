@@ -160,6 +160,8 @@ class VcpuRuntime {
   uint64_t masked_since_ns_ = 0;  // clock time since when an interrupt has waited for IF (0: none)
   bool watchdog_armed_ = false;
   bool CheckHang(RunOutcome* out);
+  void TraceBlockEntry(const Block* b);
+  void TraceExit(const char* how);
 
  public:
   // ---- Debugging (see Vcpu). ----

@@ -1,5 +1,9 @@
 #include "devices/mmio_bus.h"
 
+#include <cinttypes>
+
+#include "cpu/trace.h"
+
 namespace xlat {
 
 void MmioBus::Register(std::string name, uint64_t base, uint64_t length, ReadFn read, WriteFn write) {
@@ -14,16 +18,21 @@ const MmioBus::Range* MmioBus::Find(uint64_t pa) const {
 
 bool MmioBus::Read(uint64_t pa, unsigned size, uint64_t* value) {
   const Range* r = Find(pa);
-  if (!r || !r->read) {
+  if (!r || !r->read)
     *value = size == 8 ? ~0ull : (1ull << (8 * size)) - 1;
-    return r != nullptr;
-  }
-  *value = r->read(pa - r->base, size);
-  return true;
+  else
+    *value = r->read(pa - r->base, size);
+  if (TraceOn(kLogIo))
+    Tracer::Get().Printf("io: mmio read%u  pa=%#" PRIx64 " -> %#" PRIx64 " (%s)\n", size * 8, pa, *value,
+                         r ? r->name.c_str() : "none");
+  return r != nullptr;
 }
 
 bool MmioBus::Write(uint64_t pa, unsigned size, uint64_t value) {
   const Range* r = Find(pa);
+  if (TraceOn(kLogIo))
+    Tracer::Get().Printf("io: mmio write%u pa=%#" PRIx64 " <- %#" PRIx64 " (%s)\n", size * 8, pa, value,
+                         r ? r->name.c_str() : "none");
   if (r && r->write) r->write(pa - r->base, size, value);
   return r != nullptr;
 }

@@ -1,5 +1,9 @@
 #include "devices/port_bus.h"
 
+#include <cinttypes>
+
+#include "cpu/trace.h"
+
 namespace xlat {
 
 void PortBus::Register(std::string name, uint16_t first, uint16_t count, ReadFn read, WriteFn write) {
@@ -14,12 +18,16 @@ const PortBus::Range* PortBus::Find(uint16_t port) const {
 
 uint32_t PortBus::Read(uint16_t port, unsigned size) {
   const Range* r = Find(port);
-  if (!r || !r->read) return size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
-  return r->read(port, size);
+  const uint32_t v = !r || !r->read ? (size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1) : r->read(port, size);
+  if (TraceOn(kLogIo))
+    Tracer::Get().Printf("io: in%c  port=%#06x -> %#x (%s)\n", "bw?l"[size - 1], port, v, r ? r->name.c_str() : "none");
+  return v;
 }
 
 void PortBus::Write(uint16_t port, unsigned size, uint32_t value) {
   const Range* r = Find(port);
+  if (TraceOn(kLogIo))
+    Tracer::Get().Printf("io: out%c port=%#06x <- %#x (%s)\n", "bw?l"[size - 1], port, value, r ? r->name.c_str() : "none");
   if (r && r->write) r->write(port, size, value);
 }
 

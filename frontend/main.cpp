@@ -24,9 +24,11 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "cpu/trace.h"
 #include "cpu/vcpu.h"
 #include "devices/board.h"
 #include "devices/pc_board.h"
@@ -115,18 +117,76 @@ class AltSignalStack {
   void* mem_ = nullptr;
 };
 
+// SIGUSR1: write the flight recorder and the guest registers to stderr (or
+// the -D file) without stopping the guest.
+extern "C" void OnDumpSignal(int) {
+  const int saved_errno = errno;
+  Tracer::Get().RequestDump();
+  if (Vcpu* vcpu = g_vcpu.load()) vcpu->Kick();
+  errno = saved_errno;
+}
+
 bool InstallStopHandlers(std::string* error) {
   struct sigaction sa {};
   sa.sa_handler = OnStopSignal;
   sa.sa_flags = SA_ONSTACK | SA_RESTART;
   sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGINT, SIGTERM}) {
-    if (::sigaction(sig, &sa, nullptr) != 0) {
+  struct sigaction dump = sa;
+  dump.sa_handler = OnDumpSignal;
+  for (auto [sig, action] : {std::pair{SIGINT, &sa}, std::pair{SIGTERM, &sa}, std::pair{SIGUSR1, &dump}}) {
+    if (::sigaction(sig, action, nullptr) != 0) {
       *error = std::string("cannot install a signal handler: ") + std::strerror(errno);
       return false;
     }
   }
   return true;
+}
+
+// ---- -d, -D, -dfilter, --trace-cpl, --flight-recorder, --perf-map ----
+
+// Called once the guest is loaded, so that -dfilter can name its symbols.
+// `lookup` resolves a symbol name (nullptr: the guest has none).
+bool SetUpTracing(const Options& opt, const std::function<bool(const std::string&, uint64_t*)>& lookup,
+                  std::string* error) {
+  Tracer& t = Tracer::Get();
+  FILE* out = nullptr;
+  if (!opt.log_file.empty()) {
+    out = std::fopen(opt.log_file.c_str(), "w");
+    if (!out) {
+      *error = "-D " + opt.log_file + ": cannot write: " + std::strerror(errno);
+      return false;
+    }
+    std::setvbuf(out, nullptr, _IOFBF, 1 << 20);
+  }
+  uint32_t mask = opt.log_mask;
+  // A flight recorder without -d records what is cheap to keep on for a whole run.
+  if (opt.flight_records && !mask) mask = kLogInt | kLogExits | kLogIo;
+  if (!opt.log_filter.empty()) {
+    std::vector<TraceRange> ranges;
+    if (!ParseTraceFilter(opt.log_filter, lookup, &ranges, error)) {
+      *error = "-dfilter " + opt.log_filter + ": " + *error;
+      return false;
+    }
+    t.SetAddressFilter(std::move(ranges));
+  }
+  t.SetCplFilter(opt.trace_cpl);
+  if (opt.perf_map && !t.OpenPerfMap(error)) return false;
+  t.Configure(mask, out, opt.flight_records);
+  return true;
+}
+
+// Events kept by --flight-recorder are written out when the run ends badly.
+void DumpFlightRecorderFor(const RunOutcome& outcome) {
+  Tracer& t = Tracer::Get();
+  if (!t.flight_recorder()) return;
+  switch (outcome.kind) {
+    case RunOutcome::Kind::kTripleFault: t.DumpFlightRecorder("triple fault"); break;
+    case RunOutcome::Kind::kPanic: t.DumpFlightRecorder("guest panic"); break;
+    case RunOutcome::Kind::kHung: t.DumpFlightRecorder("guest hung"); break;
+    case RunOutcome::Kind::kFatalException: t.DumpFlightRecorder("unhandled guest exception"); break;
+    case RunOutcome::Kind::kError: t.DumpFlightRecorder("VMM error"); break;
+    default: break;
+  }
 }
 
 // ---- --stats-json: opened at start-up so that a bad path fails at once ----
@@ -228,6 +288,9 @@ int ExitStatusFor(const RunOutcome& outcome) {
     case RunOutcome::Kind::kTripleFault:
       std::fprintf(stderr, "xlat: %s\n", outcome.message.c_str());
       return kExitGuestFault;
+    case RunOutcome::Kind::kDebugStop:  // only the gdb stub asks for these, and it runs on
+      std::fprintf(stderr, "xlat: the guest stopped for a debugger that is not there\n");
+      return kExitError;
   }
   std::fprintf(stderr, "xlat: the run ended in an unknown way\n");
   return kExitError;
@@ -239,6 +302,7 @@ int Finish(const Options& opt, const RunOutcome& outcome, Stats& stats, StatsJso
   stats.run_ns = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
   std::fflush(stdout);  // the guest's output first, then what xlat says about it
+  DumpFlightRecorderFor(outcome);
   int status = ExitStatusFor(outcome);
   std::string err;
   if (opt.stats) std::fputs(FormatStats(stats).c_str(), stderr);
@@ -270,6 +334,7 @@ int RunElf(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& 
     return Fail(opt.kernel + ": " + err);
   std::vector<uint8_t>().swap(kernel_file);  // the file is in guest RAM now
   if (!board->SetupFlatLongMode(image.entry, &err)) return Fail(err);
+  if (!SetUpTracing(opt, nullptr, &err)) return Fail(err);
 
   AltSignalStack alt_stack;
   if (!alt_stack.Install(&err)) return Fail(err);
@@ -321,6 +386,7 @@ int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile
     return true;
   };
   if (!board->SetBootLoader(loader, &err)) return Fail(opt.kernel + ": " + err);
+  if (!SetUpTracing(opt, nullptr, &err)) return Fail(err);
 
   AltSignalStack alt_stack;
   if (!alt_stack.Install(&err)) return Fail(err);
@@ -365,8 +431,6 @@ int Main(int argc, char** argv) {
   std::vector<uint8_t> kernel_file;
   if (!ReadFileBounded(opt.kernel, opt.ram_bytes + kKernelFileSlack, &kernel_file, &err))
     return Fail(opt.kernel + ": " + err);
-  if (opt.log_mask != 0)
-    std::fprintf(stderr, "xlat: warning: -d: tracing is not implemented yet; the categories are ignored\n");
   if (LooksLikeBzImage(kernel_file)) return RunLinux(opt, std::move(kernel_file), json);
   return RunElf(opt, std::move(kernel_file), json);
 }

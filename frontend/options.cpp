@@ -1,5 +1,6 @@
 #include "frontend/options.h"
 
+#include <charconv>
 #include <limits>
 #include <vector>
 
@@ -308,6 +309,40 @@ const OptionSpec kOptionTable[] = {
      [](Options& o, std::string_view v, std::string* e) {
        if (!NotEmpty(v, "file name", e)) return false;
        o.log_file = v;
+       return true;
+     }},
+    {"Debugging", {"dfilter", nullptr}, "RANGES",
+     "trace only guest code in RANGES: ADDR+SIZE, ADDR-SIZE, ADDR..END or a symbol, comma-separated",
+     [](Options& o, std::string_view v, std::string* e) {
+       if (!NotEmpty(v, "range list", e)) return false;
+       o.log_filter = v;
+       return true;
+     }},
+    {"Debugging", {"trace-cpl", nullptr}, "N", "trace only events at privilege level N (0..3)",
+     [](Options& o, std::string_view v, std::string* e) {
+       if (v.size() != 1 || v[0] < '0' || v[0] > '3') {
+         *e = "the privilege level is 0, 1, 2 or 3";
+         return false;
+       }
+       o.trace_cpl = v[0] - '0';
+       return true;
+     }},
+    {"Debugging", {"flight-recorder", nullptr}, "N",
+     "keep the last N trace events in memory (-d, default int,exits,io) and write them out on a "
+     "triple fault, panic, hang or SIGUSR1",
+     [](Options& o, std::string_view v, std::string* e) {
+       uint64_t n = 0;
+       auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+       if (ec != std::errc() || end != v.data() + v.size() || n == 0 || n > 100'000'000) {
+         *e = "the number of events is 1..100000000";
+         return false;
+       }
+       o.flight_records = n;
+       return true;
+     }},
+    {"Debugging", {"perf-map", nullptr}, nullptr, "write /tmp/perf-PID.map so perf(1) names translated code",
+     [](Options& o, std::string_view, std::string*) {
+       o.perf_map = true;
        return true;
      }},
     {"Debugging", {"gdb", nullptr}, "DEV", "wait for a gdb connection on DEV (not supported yet)",

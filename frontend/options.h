@@ -63,8 +63,12 @@ struct Options {
   bool stats = false;           // --stats: report to stderr at exit
   std::string stats_json_path;  // --stats-json PATH
 
-  uint32_t log_mask = 0;  // -d LIST (LogCategory bits); logging is implemented later
-  std::string log_file;   // -D FILE
+  uint32_t log_mask = 0;      // -d LIST (LogCategory bits)
+  std::string log_file;       // -D FILE
+  std::string log_filter;     // -dfilter RANGES (resolved against symbols once the guest is loaded)
+  int trace_cpl = -1;         // --trace-cpl N: only events at this privilege level; -1: any
+  uint64_t flight_records = 0;  // --flight-recorder N: keep the last N events, dump them on a crash
+  bool perf_map = false;      // --perf-map: write /tmp/perf-PID.map for perf(1)
 
   // Debugging; stored, rejected by CheckImplemented() until the gdb stub exists.
   bool gdb_default_port = false;  // -s: shorthand for -gdb tcp::1234

@@ -6,16 +6,18 @@
 #include <cstdio>
 
 #include "codecache/block.h"
+#include "translator/classify.h"
 
 namespace xlat {
 
 namespace {
 
+// Disassembles [code, code + size) at `addr`, one line per instruction.
 void Disassemble(std::string& out, const uint8_t* code, size_t size, uint64_t addr, const char* prefix) {
   csh cs;
   if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) return;
   cs_insn* insn;
-  size_t n = cs_disasm(cs, code, size, addr, 0, &insn);
+  const size_t n = cs_disasm(cs, code, size, addr, 0, &insn);
   char line[256];
   for (size_t i = 0; i < n; ++i) {
     std::snprintf(line, sizeof line, "%s0x%016" PRIx64 ":  %-8s %s\n", prefix, insn[i].address, insn[i].mnemonic,
@@ -26,16 +28,54 @@ void Disassemble(std::string& out, const uint8_t* code, size_t size, uint64_t ad
   cs_close(&cs);
 }
 
+// The guest instruction at index i as one disassembled line.
+std::string GuestLine(const Block& b, const uint8_t* guest_code, size_t i) {
+  const uint64_t rip = b.insn_rips[i];
+  const uint64_t off = rip - b.guest_rip;
+  const uint64_t end = i + 1 < b.insn_rips.size() ? b.insn_rips[i + 1] - b.guest_rip : b.guest_size;
+  std::string out;
+  if (guest_code && end > off) Disassemble(out, guest_code + off, end - off, rip, "");
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out.empty() ? "(undecodable)" : out;
+}
+
 }  // namespace
 
-std::string DumpBlock(const Block& b, const uint8_t* guest_code, bool in_asm, bool out_asm) {
+std::string DumpBlockInAsm(const Block& b, const uint8_t* guest_code,
+                           const std::function<std::string(uint64_t)>& symbolize) {
   std::string out;
-  char line[160];
-  std::snprintf(line, sizeof line, "---- block guest 0x%016" PRIx64 " (pa 0x%" PRIx64 "), %zu insns, host %p +%u\n",
-                b.guest_rip, b.guest_phys, b.insn_rips.size(), static_cast<void*>(b.host_code), b.host_size);
+  char line[256];
+  const std::string sym = symbolize ? symbolize(b.guest_rip) : std::string();
+  std::snprintf(line, sizeof line, "IN: %s\n----- guest 0x%016" PRIx64 " (phys 0x%" PRIx64 "), %zu instructions, %s\n",
+                sym.c_str(), b.guest_rip, b.guest_phys, b.insn_rips.size(),
+                b.priv == PrivClass::kUser ? "user" : "kernel");
   out += line;
-  if (in_asm && guest_code) Disassemble(out, guest_code, b.guest_size, b.guest_rip, "  IN  ");
-  if (out_asm) Disassemble(out, b.host_code, b.host_size, reinterpret_cast<uint64_t>(b.host_code), "  OUT ");
+  for (size_t i = 0; i < b.insn_rips.size(); ++i) out += "  " + GuestLine(b, guest_code, i) + "\n";
+  return out;
+}
+
+std::string DumpBlockOutAsm(const Block& b, const uint8_t* guest_code) {
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof line, "OUT: [size=%u] host %p (indirect entry), entry %p\n", b.host_size,
+                static_cast<void*>(b.host_code), static_cast<void*>(b.entry));
+  out += line;
+  const size_t n = std::min(b.insn_rips.size(), b.insn_host.empty() ? 0 : b.insn_host.size() - 1);
+  const uint32_t first = b.insn_host.empty() ? b.host_size : b.insn_host[0];
+  out += "  -- entries (indirect: check target, restore flags if read; both: pool spills, poll)\n";
+  Disassemble(out, b.host_code, first, reinterpret_cast<uint64_t>(b.host_code), "     ");
+  for (size_t i = 0; i < n; ++i) {
+    const char* kind = i < b.insn_kinds.size() ? InsnKindName(static_cast<InsnKind>(b.insn_kinds[i])) : "?";
+    out += "  -- [" + std::string(kind) + "] " + GuestLine(b, guest_code, i) + "\n";
+    const uint32_t begin = b.insn_host[i], end = b.insn_host[i + 1];
+    Disassemble(out, b.host_code + begin, end - begin, reinterpret_cast<uint64_t>(b.host_code) + begin, "     ");
+  }
+  if (!b.insn_host.empty() && b.insn_host.back() < b.host_size) {
+    out += "  -- cold code (slow paths, exit stubs)\n";
+    const uint32_t cold = b.insn_host.back();
+    Disassemble(out, b.host_code + cold, b.host_size - cold, reinterpret_cast<uint64_t>(b.host_code) + cold,
+                "     ");
+  }
   return out;
 }
 

@@ -1,16 +1,20 @@
-// Text dumps of translated blocks: the guest instructions and the host code
-// they became, disassembled with Capstone (the -d in_asm/out_asm categories).
+// Text dumps of translated blocks (-d in_asm, out_asm): the guest
+// instructions with their virtual and physical addresses, and the host code
+// each one became, with how it was classified. Disassembly by Capstone.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace xlat {
 
 struct Block;
 
-// Guest code of `b` (bytes read from `guest_code`, which holds b->guest_size
-// bytes) and its host code, one instruction per line.
-std::string DumpBlock(const Block& b, const uint8_t* guest_code, bool in_asm, bool out_asm);
+// `guest_code` holds the block's b.guest_size bytes of guest code;
+// `symbolize` names guest addresses ("" when unknown; may be empty).
+std::string DumpBlockInAsm(const Block& b, const uint8_t* guest_code,
+                           const std::function<std::string(uint64_t)>& symbolize);
+std::string DumpBlockOutAsm(const Block& b, const uint8_t* guest_code);
 
 }  // namespace xlat

@@ -409,7 +409,11 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     EmitSaveGuestFlags(e.a);
     e.MarkFlagsSaved();
   }
+  std::vector<Label> insn_labels;
   for (size_t i = 0; i < decoded.size() && !ended; ++i) {
+    insn_labels.push_back(e.a.newLabel());
+    e.a.bind(insn_labels.back());
+    block->insn_kinds.push_back(static_cast<uint8_t>(kinds[i]));
     gi.d = decoded[i];
     gi.index = static_cast<uint16_t>(i);
     gi.group = group_of[i] >= 0 ? &groups[group_of[i]] : nullptr;
@@ -452,6 +456,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     e.RestoreAll();
     EmitFallthrough(e, end_rip);
   }
+  insn_labels.push_back(e.a.newLabel());
+  e.a.bind(insn_labels.back());  // where the cold code starts
   e.EmitColdCode();
 
   if (code.flatten() || code.resolveUnresolvedLinks() || code.relocateToBase(reinterpret_cast<uint64_t>(base)) ||
@@ -466,6 +472,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   block->entry = base + code.labelOffsetFromBase(entry);
   block->host_size = static_cast<uint32_t>(size);
   e.Finalize(base);
+  for (const Label& l : insn_labels) block->insn_host.push_back(static_cast<uint32_t>(code.labelOffsetFromBase(l)));
   Block* placed = cache_.Commit(std::move(block));
 
   stats_.blocks_translated++;

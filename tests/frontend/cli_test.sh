@@ -98,6 +98,10 @@ errors)
   expect_error "tb-size must be" -accel tcg,tb-size=2048 -kernel "$tmp/valid.elf"
   expect_error "already given" -accel tcg -accel tcg -kernel "$tmp/valid.elf"
   expect_error "unknown logging category 'foo'" -d foo -kernel "$tmp/valid.elf"
+  expect_error "-dfilter nonsense: cannot parse" -dfilter nonsense -kernel "$tmp/valid.elf"
+  expect_error "--trace-cpl 4: the privilege level is 0, 1, 2 or 3" --trace-cpl 4 -kernel "$tmp/valid.elf"
+  expect_error "--flight-recorder 0: the number of events" --flight-recorder 0 -kernel "$tmp/valid.elf"
+  expect_error "-D $tmp/nodir/trace.log: cannot write" -d in_asm -D "$tmp/nodir/trace.log" -kernel "$tmp/valid.elf"
   expect_error "unsupported serial backend" -serial tcp::4444 -kernel "$tmp/valid.elf"
   expect_error "only one serial port" -serial stdio -serial none -kernel "$tmp/valid.elf"
   expect_error "is not emulated" -device e1000 -kernel "$tmp/valid.elf"
@@ -137,6 +141,19 @@ run)
   "$xlat" -kernel "$tmp/valid.elf" -serial none >/dev/null 2>&1
   status=$?
   [ "$status" -eq 33 ] || fail "-serial none: exit status $status, expected 33"
+  # -d in_asm,out_asm,exec -D FILE: the guest block at the entry point, the
+  # host code it became and its execution, in the file and not on stderr.
+  entry=$(od -An -tx8 -j24 -N8 "$tmp/valid.elf" | tr -d ' ')
+  "$xlat" -kernel "$tmp/valid.elf" -d in_asm,out_asm,exec -D "$tmp/trace.log" >/dev/null 2>"$tmp/err"
+  status=$?
+  [ "$status" -eq 33 ] || fail "-d: exit status $status, expected 33"
+  grep -q "^----- guest 0x0*$entry " "$tmp/trace.log" || fail "-d in_asm: no block at the entry point 0x$entry"
+  grep -q "^OUT: \[size=" "$tmp/trace.log" || fail "-d out_asm: no host code"
+  grep -q "^exec: .*0*$entry" "$tmp/trace.log" || fail "-d exec: the entry block is not shown executing"
+  grep -q "guest" "$tmp/err" && fail "-D: the trace went to stderr"
+  # -dfilter outside the guest: nothing traced.
+  "$xlat" -kernel "$tmp/valid.elf" -d in_asm -dfilter 0x7000000000+0x1000 -D "$tmp/trace2.log" >/dev/null 2>&1
+  [ -s "$tmp/trace2.log" ] && fail "-dfilter: blocks outside the range were traced"
   [ "$failures" -eq 0 ] && echo "ok: run"
   ;;
 *)
