@@ -208,10 +208,12 @@ static void same_level_alignment(void) {
 }
 
 // A gate with an IST index: the frame lands on that IST stack, from CPL 0 or
-// CPL 3, with or without an error code, aligned down to 16 bytes; SS becomes
-// a null selector even without a privilege change (Intel SDM 6.14.5: "When
-// an interrupt occurs, the new SS selector is forced to NULL and the SS
-// selector's RPL field is set to the new CPL").
+// CPL 3, with or without an error code, aligned down to 16 bytes. SS becomes
+// a null selector only with a privilege change: the INT n pseudocode (Intel
+// SDM Vol. 2, INTRA-PRIVILEGE-LEVEL-INTERRUPT) and AMD's long-mode interrupt
+// pseudocode take RSP from the IST without loading SS. (The prose of Intel
+// SDM 6.14.5, "the new SS selector is forced to NULL", describes the
+// privilege change.)
 static void ist_case(int cpl, uint64_t ist_value, uint64_t want_frame) {
   set_gate(0x45, isr_address(0x45), KCS, GATE_INT, 3, IST_TEST);
   g_tss.ist[IST_TEST] = ist_value;
@@ -221,7 +223,7 @@ static void ist_case(int cpl, uint64_t ist_value, uint64_t want_frame) {
   xrun(&run, &ev);
   expect_event(&ev, 0x45, 0, ADDR(s_int45_next)) && expect_frame(&ev, &run) &&
       expect_eq("frame address", want_frame, ev.frame_addr) &&
-      expect_eq("handler ss", 0, ev.handler_ss);
+      expect_eq("handler ss", cpl == 3 ? 0 : KDS, ev.handler_ss);
 }
 static void ist_cpl0(void) { ist_case(0, ist_top(IST_TEST), ist_top(IST_TEST) - FRAME5); }
 static void ist_cpl3(void) { ist_case(3, ist_top(IST_TEST), ist_top(IST_TEST) - FRAME5); }

@@ -27,6 +27,11 @@ int g_depth;
 hook_fn g_hook;
 struct event g_log[EVENT_LOG_SIZE];
 int g_nlog;
+// Events since the case started: a hook that resumes the same fault over and
+// over (because the processor does not do what the case expects) must not
+// hang the program, so past MAX_EVENTS_PER_CASE hooks are no longer asked.
+long g_nevents;
+#define MAX_EVENTS_PER_CASE 100000
 USED struct run g_run;  // what xrun_enter loads
 USED uint64_t g_sys_user_rsp, g_sys_stack_top;
 
@@ -98,7 +103,7 @@ USED int kdispatch(struct frame* f, uint8_t* fx) {
     guest_printf("FAIL fatal: events nested %d deep (last %s at rip 0x%lx)\n", depth, vector_name(ev.vector), ev.rip);
     guest_exit(3);
   }
-  if (g_hook) {
+  if (g_hook && ++g_nevents <= MAX_EVENTS_PER_CASE) {
     int r = g_hook(f, &ev);
     if (r != HOOK_DECLINE) {
       g_depth--;

@@ -84,6 +84,8 @@ isr_stubs:
         pushq   %r14
         pushq   %r15
         pushfq                          // handler_rflags: nothing changed the flags yet
+        pushq   $2                      // then run with TF, IF, DF, NT, AC, IOPL clear: after a
+        popfq                           // syscall with a small SFMASK they may be the user's
         subq    $24, %rsp               // pad, restore_cr0, restore_cr4
         movq    $0, 8(%rsp)
         movq    $0, 0(%rsp)

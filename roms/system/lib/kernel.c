@@ -19,6 +19,7 @@ static uint8_t sys_stack[STACK_BYTES] ALIGNED(16);
 uint8_t g_user_stack[64 << 10] ALIGNED(16);
 uint8_t g_run_stack[64 << 10] ALIGNED(16);
 extern uint64_t g_sys_stack_top;
+extern long g_nevents;
 
 extern const char isr_stubs[], syscall_entry[];
 void reload_segments(uint16_t cs, uint16_t ds);
@@ -122,6 +123,7 @@ void ktest_reset(void) {
   __asm__ volatile("fninit; ldmxcsr %0" : : "m"(mxcsr));
   g_hook = 0;
   g_nlog = 0;
+  g_nevents = 0;
 }
 
 void ktest_init(void) {
