@@ -24,8 +24,13 @@ run: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
+# The compute kernels (xlat vs native), CR3 switching (shadow spaces vs flush
+# vs QEMU TCG), and the guest workload (xlat vs QEMU TCG vs native).
 bench: build
 	./bench/kernels $(BUILD)
+	./bench/spaces $(BUILD)
+	cmake --build $(BUILD) --target guest-image
+	./bench/guest $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -5,7 +5,8 @@
 //   indirect_entry:  mov rcx, gs:[spill.rcx]     ; the jump cache enters here,
 //                    mov r11, gs:[spill.r11]     ; restoring the two registers
 //                                                ; the inline lookup displaced
-//   entry:           mov byte gs:[poll_page], 0  ; interrupt / stop poll
+//   entry:           mov dword gs:[poll_page], host_code  ; interrupt / stop
+//                                                ; poll, and the last block entered
 //                    ...translated instructions...
 //                    jcc/jmp rel32 -> exit stub  ; each direct exit is patchable
 //   cold code:       memory slow-path stubs, exit stubs

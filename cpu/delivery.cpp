@@ -24,6 +24,29 @@ namespace {
 
 bool IsContributory(uint8_t v) { return v == kVecDE || v == kVecTS || v == kVecNP || v == kVecSS || v == kVecGP; }
 
+// Fault-class exceptions: the frame's RIP is the faulting instruction, which
+// the handler restarts (Intel SDM vol. 3A, 6.5 and Table 6-1). #DB is raised
+// here only as a trap (single-step, int1).
+bool IsFaultClass(uint8_t v) {
+  switch (v) {
+    case kVecDE: case 5 /* #BR */: case kVecUD: case kVecNM: case kVecTS: case kVecNP: case kVecSS:
+    case kVecGP: case kVecPF: case kVecMF: case kVecAC: case kVecXM: case 20 /* #VE */: case 21 /* #CP */:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The RFLAGS image pushed for `ev` (Intel SDM vol. 3B, 17.3.1.1): RF = 1 for
+// a fault, so that restarting the instruction does not hit its instruction
+// breakpoint again; otherwise RF as it is, which is 1 only between the
+// iterations of a single-stepped string instruction, or after an iretq that
+// loaded it, before the next instruction completed.
+uint64_t PushedRflags(const VcpuContext& c, const GuestEvent& ev) {
+  if (ev.kind == EventKind::kException && IsFaultClass(ev.vector)) return c.rflags | kFlagRF;
+  return c.rflags;
+}
+
 // Error code naming an IDT entry.
 uint32_t IdtError(uint8_t vector, bool external) { return (static_cast<uint32_t>(vector) << 3) | 2 | (external ? 1 : 0); }
 
@@ -107,7 +130,7 @@ bool TryDeliver(VcpuRuntime& rt, const GuestEvent& ev, GuestFault* fault) {
   if (ev.has_error) frame[n++] = ev.error_code;
   frame[n++] = c.rip;
   frame[n++] = c.sel[kSegCs];
-  frame[n++] = c.rflags & ~kFlagRF;
+  frame[n++] = PushedRflags(c, ev);
   frame[n++] = c.gpr[kRsp];
   frame[n++] = c.sel[kSegSs];
   const uint64_t new_rsp = rsp - 8ull * n;
@@ -140,6 +163,8 @@ DeliveryResult DeliverEvent(VcpuRuntime& rt, const GuestEvent& first) {
       return DeliveryResult::kDelivered;
     }
     if (delivering_df) return DeliveryResult::kTripleFault;
+    // int n, int3, int1 did not complete: the fault is reported on them.
+    if (ev.kind == EventKind::kSoftware || ev.kind == EventKind::kPrivileged) rt.ctx().rip = ev.insn_rip;
     // Combine the new fault with the event being delivered.
     const bool first_pf = ev.vector == kVecPF && ev.kind == EventKind::kException;
     const bool first_contrib = IsContributory(ev.vector) && ev.kind == EventKind::kException;

@@ -20,6 +20,10 @@ struct GuestEvent {
   bool has_error = false;
   uint32_t error_code = 0;
   uint64_t cr2 = 0;  // for #PF
+  // kSoftware, kPrivileged: the RIP of the int instruction itself. ctx.rip is
+  // the next instruction's (the return address); a fault while delivering
+  // reports this one instead, since the instruction did not complete.
+  uint64_t insn_rip = 0;
 };
 
 enum class DeliveryResult { kDelivered, kTripleFault };

@@ -14,6 +14,7 @@
 
 #include "cpu/cpuid.h"
 #include "cpu/descriptors.h"
+#include "cpu/fpu_save.h"
 #include "devices/interrupts.h"
 #include "cpu/guest_regs.h"
 #include "cpu/vcpu_runtime.h"
@@ -31,7 +32,7 @@ constexpr uint32_t kMsrTsc = 0x10, kMsrApicBase = 0x1b, kMsrMtrrCap = 0xfe, kMsr
                    kMsrSfmask = 0xc0000084, kMsrFsBase = 0xc0000100, kMsrGsBase = 0xc0000101,
                    kMsrKernelGsBase = 0xc0000102, kMsrTscAux = 0xc0000103, kMsrAmdNbCfg = 0xc001001f;
 
-constexpr uint64_t kCr0Ts = 1ull << 3, kCr0Pe = 1ull << 0;
+constexpr uint64_t kCr0Ts = 1ull << 3, kCr0Pe = 1ull << 0, kCr0Nw = 1ull << 29, kCr0Cd = 1ull << 30;
 constexpr uint64_t kEferLma = 1ull << 10;
 
 class Emulator {
@@ -77,9 +78,12 @@ class Emulator {
   void DescriptorTable();
   void Xsave();
   void Xrstor();
+  void FpuSave();
   void Gather();
   void MaskMove();
   void SegmentMove();
+  void SegmentQuery();
+  bool IoPermitted(uint16_t port, unsigned size);
   void Enter();
   void Iret();
   void FarRet();
@@ -156,6 +160,10 @@ void Emulator::Run() {
       return Next();
     }
     case ZYDIS_MNEMONIC_XSAVE: case ZYDIS_MNEMONIC_XSAVE64: Xsave(); return;
+    case ZYDIS_MNEMONIC_FNSTENV: case ZYDIS_MNEMONIC_FNSAVE: case ZYDIS_MNEMONIC_FXSAVE:
+    case ZYDIS_MNEMONIC_FXSAVE64:
+      FpuSave();
+      return;
     case ZYDIS_MNEMONIC_XRSTOR: case ZYDIS_MNEMONIC_XRSTOR64: Xrstor(); return;
     case ZYDIS_MNEMONIC_VPGATHERDD: case ZYDIS_MNEMONIC_VPGATHERDQ: case ZYDIS_MNEMONIC_VPGATHERQD:
     case ZYDIS_MNEMONIC_VPGATHERQQ: case ZYDIS_MNEMONIC_VGATHERDPS: case ZYDIS_MNEMONIC_VGATHERDPD:
@@ -188,23 +196,22 @@ void Emulator::Run() {
       return Next();
     case ZYDIS_MNEMONIC_INT3:
       Next();
-      rt_.RaiseSoftware(kVecBP);
+      rt_.RaiseSoftware(kVecBP, d_.rip);
       return;
     case ZYDIS_MNEMONIC_INT1:
       Next();
-      rt_.RaiseSoftware(kVecDB, /*privileged=*/true);
+      rt_.RaiseSoftware(kVecDB, d_.rip, /*privileged=*/true);
       return;
     case ZYDIS_MNEMONIC_INT:
       Next();
-      rt_.RaiseSoftware(static_cast<uint8_t>(d_.ops[0].imm.value.u));
+      rt_.RaiseSoftware(static_cast<uint8_t>(d_.ops[0].imm.value.u), d_.rip);
       return;
     case ZYDIS_MNEMONIC_UD0: case ZYDIS_MNEMONIC_UD1: case ZYDIS_MNEMONIC_UD2:
     case ZYDIS_MNEMONIC_VMCALL: case ZYDIS_MNEMONIC_VMMCALL:
       return Fault(kVecUD);
     case ZYDIS_MNEMONIC_LAR: case ZYDIS_MNEMONIC_LSL: case ZYDIS_MNEMONIC_VERR: case ZYDIS_MNEMONIC_VERW:
-      // No descriptor is visible to these yet: report "not valid" (ZF=0).
-      c_.rflags &= ~kFlagZF;
-      return Next();
+      SegmentQuery();
+      return;
     case ZYDIS_MNEMONIC_MOV:
       for (unsigned i = 0; i < 2; ++i) {
         if (d_.ops[i].type != ZYDIS_OPERAND_TYPE_REGISTER) continue;
@@ -237,14 +244,43 @@ void Emulator::Cpuid() {
   Next();
 }
 
+// At CPL > IOPL a port access is allowed only when the TSS I/O permission
+// bitmap has a clear bit for every port it touches (Intel SDM vol. 1, 19.5.2;
+// AMD APM vol. 2, 13.3.2). The processor reads the two bytes holding the
+// bits, at TSS.iomap_base + port / 8; if either lies beyond the TSS limit the
+// access is refused. False when refused (the #GP(0), or the fault of reading
+// the TSS, is raised).
+bool Emulator::IoPermitted(uint16_t port, unsigned size) {
+  if (c_.cpl <= Iopl()) return true;
+  auto refuse = [this] {
+    Gp0();
+    return false;
+  };
+  // The TSS is read with supervisor rights, like any implicit system access.
+  auto read_tss = [this](uint32_t offset, uint16_t* v) {
+    GuestFault f;
+    if (rt_.ReadVirt(c_.tr_base + offset, v, 2, &f, AccessKind::kRead, /*supervisor=*/true)) return true;
+    rt_.Raise(f);
+    return false;
+  };
+  uint16_t iomap_base = 0, bits = 0;
+  if (c_.tr_limit < 0x67) return refuse();
+  if (!read_tss(0x66, &iomap_base)) return false;
+  const uint32_t offset = iomap_base + port / 8u;
+  if (offset + 1 > c_.tr_limit) return refuse();
+  if (!read_tss(offset, &bits)) return false;
+  if (bits & (((1u << size) - 1) << (port & 7))) return refuse();
+  return true;
+}
+
 void Emulator::InOut() {
-  if (c_.cpl > Iopl()) return Gp0();  // (no TSS I/O permission bitmap yet)
   const bool in = d_.mnemonic() == ZYDIS_MNEMONIC_IN;
   const ZydisDecodedOperand& port_op = in ? d_.ops[1] : d_.ops[0];
   const ZydisDecodedOperand& data_op = in ? d_.ops[0] : d_.ops[1];
   const uint16_t port = port_op.type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? static_cast<uint16_t>(port_op.imm.value.u)
                                                                      : static_cast<uint16_t>(c_.gpr[kRdx]);
   const unsigned size = data_op.size / 8;
+  if (!IoPermitted(port, size)) return;
   PortBus& bus = rt_.vcpu().ports();
   if (in)
     WriteGpr(c_, data_op.reg.value, bus.Read(port, size));
@@ -255,12 +291,12 @@ void Emulator::InOut() {
 }
 
 void Emulator::StringIo() {
-  if (c_.cpl > Iopl()) return Gp0();
   const ZydisMnemonic m = d_.mnemonic();
   const bool in = m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_INSW || m == ZYDIS_MNEMONIC_INSD;
   const unsigned size = (m == ZYDIS_MNEMONIC_INSB || m == ZYDIS_MNEMONIC_OUTSB)   ? 1
                         : (m == ZYDIS_MNEMONIC_INSW || m == ZYDIS_MNEMONIC_OUTSW) ? 2
                                                                                   : 4;
+  if (!IoPermitted(static_cast<uint16_t>(c_.gpr[kRdx]), size)) return;
   const bool rep = d_.HasPrefix(ZYDIS_ATTRIB_HAS_REP);
   const bool a32 = d_.insn.address_width == 32;
   const uint64_t amask = a32 ? 0xffffffffull : ~0ull;
@@ -339,8 +375,10 @@ void Emulator::MovCr() {
   const uint64_t v = ReadGpr(c_, gpr);
   switch (n) {
     case 0:
-      // Long mode needs PG and PE; reserved bits 63:32 must be zero.
+      // Long mode needs PG and PE; reserved bits 63:32 must be zero; NW
+      // without CD is an invalid combination (SDM vol. 3A, 2.5).
       if ((v >> 32) || !(v & kCr0Pe) || !(v & (1ull << 31))) return Gp0();
+      if ((v & kCr0Nw) && !(v & kCr0Cd)) return Gp0();
       rt_.WriteCr0(v | (1ull << 4));  // ET is hardwired to 1
       break;
     case 2: c_.cr2 = v; break;
@@ -529,11 +567,11 @@ void Emulator::DescriptorTable() {
         w = static_cast<uint16_t>(ReadGpr(c_, d_.ops[0].reg.value));
       }
       // Loads PE (which it cannot clear), MP, EM, TS.
-      c_.cr0 = (c_.cr0 & ~0xeull) | (w & 0xf) | (c_.cr0 & kCr0Pe);
+      rt_.WriteCr0((c_.cr0 & ~0xeull) | (w & 0xf) | (c_.cr0 & kCr0Pe));
       break;
     }
     case ZYDIS_MNEMONIC_CLTS:
-      c_.cr0 &= ~kCr0Ts;
+      rt_.WriteCr0(c_.cr0 & ~kCr0Ts);
       break;
     default:
       return Fault(kVecUD);
@@ -618,6 +656,33 @@ void Emulator::Xrstor() {
   // Components in RFBM but not in XSTATE_BV go to their initial state.
   in_use = (in_use & ~rfbm) | (bv & rfbm);
   std::memcpy(area + kXsaveHeader, &in_use, 8);
+  Next();
+}
+
+// ---- fnstenv, fnsave, fxsave: the x87 pointers as the guest's (fpu_save.h). ----
+
+void Emulator::FpuSave() {
+  const ZydisMnemonic m = d_.mnemonic();
+  const bool o16 = d_.insn.operand_width == 16;
+  const FpuSaveForm form = m == ZYDIS_MNEMONIC_FXSAVE64 ? FpuSaveForm::kFxsave64
+                           : m == ZYDIS_MNEMONIC_FXSAVE ? FpuSaveForm::kFxsave
+                           : m == ZYDIS_MNEMONIC_FNSAVE ? (o16 ? FpuSaveForm::kFnsave16 : FpuSaveForm::kFnsave32)
+                                                        : (o16 ? FpuSaveForm::kFnstenv16 : FpuSaveForm::kFnstenv32);
+  const uint64_t ea = Ea(0);
+  const bool fx = form == FpuSaveForm::kFxsave || form == FpuSaveForm::kFxsave64;
+  if (fx && (ea & 15)) return Gp0();  // the FXSAVE area is 16-byte aligned
+  alignas(64) uint8_t state[kGuestXsaveBytes];
+  alignas(16) uint8_t image[512];
+  // The image starts as the memory it replaces: bytes the instruction does
+  // not store (FXSAVE's reserved and available tail) stay as they were. Read
+  // as a write, so that a fault is the store's.
+  const unsigned size = FpuSaveImageBytes(form);
+  GuestFault f;
+  if (!rt_.ReadVirt(ea, image, size, &f, AccessKind::kWrite)) return rt_.Raise(f);
+  std::memcpy(state, c_.xsave_area, sizeof state);
+  RunFpuSave(form, state, image);
+  if (!Write(ea, image, size)) return;  // a faulting save changes nothing
+  std::memcpy(c_.xsave_area, state, sizeof state);
   Next();
 }
 
@@ -758,7 +823,7 @@ void Emulator::SegmentMove() {
       rt_.Raise(f);
       return false;
     }
-    if (seg == kSegSs) rt_.SetInterruptShadow();  // mov ss / pop ss block interrupts for one instruction
+    if (seg == kSegSs) rt_.SetMovSsShadow();  // mov ss / pop ss block interrupts and traps for one instruction
     return true;
   };
   const ZydisMnemonic m = d_.mnemonic();
@@ -801,6 +866,57 @@ void Emulator::SegmentMove() {
     if (!load(s, static_cast<uint16_t>(v))) return;
     c_.gpr[kRsp] += size;
   }
+  Next();
+}
+
+// lar, lsl, verr, verw: whether the descriptor a selector names is visible
+// at the current privilege (and readable or writable), reported in ZF; no
+// fault for a bad selector (Intel SDM vol. 2A, LAR and LSL; vol. 2C, VERR/VERW).
+// Every form checks DPL >= CPL and DPL >= RPL, except for conforming code
+// segments, which are visible from any level.
+void Emulator::SegmentQuery() {
+  const ZydisMnemonic m = d_.mnemonic();
+  const bool verify = m == ZYDIS_MNEMONIC_VERR || m == ZYDIS_MNEMONIC_VERW;
+  const ZydisDecodedOperand& src = verify ? d_.ops[0] : d_.ops[1];
+  uint16_t sel = 0;
+  if (src.type == ZYDIS_OPERAND_TYPE_MEMORY) {
+    if (!Read(Ea(verify ? 0 : 1), &sel, 2)) return;
+  } else {
+    sel = static_cast<uint16_t>(ReadGpr(c_, src.reg.value));
+  }
+  auto invalid = [&] {
+    c_.rflags &= ~kFlagZF;
+    Next();
+  };
+  // A null selector, or one beyond its table's limit, is simply not valid.
+  const bool ldt = sel & 4;
+  if ((sel & ~3u) == 0 || (ldt && (c_.ldtr & ~3u) == 0) ||
+      (sel | 7u) > (ldt ? c_.ldtr_limit : c_.gdtr_limit))
+    return invalid();
+  Descriptor desc;
+  GuestFault f;
+  if (!ReadDescriptor(rt_, sel, false, &desc, &f)) return rt_.Raise(f);  // the table itself faulted
+  bool ok;
+  if (desc.s) {
+    ok = m == ZYDIS_MNEMONIC_VERR ? desc.data() || desc.readable_code()
+         : m == ZYDIS_MNEMONIC_VERW ? desc.writable_data()
+                                    : true;
+  } else {
+    // System descriptors valid in 64-bit mode: LDT (2), available and busy
+    // 64-bit TSS (9, 11), and for lar also the 64-bit call gate (12).
+    ok = !verify && (desc.type == 2 || desc.type == 9 || desc.type == 11 ||
+                     (m == ZYDIS_MNEMONIC_LAR && desc.type == 12));
+  }
+  if (ok && !desc.conforming() && desc.dpl < std::max<unsigned>(c_.cpl, sel & 3u)) ok = false;
+  if (!ok) return invalid();
+  if (!verify) {
+    // lar: the access-rights bytes of the descriptor's high doubleword
+    // (bits 23:8, limit 19:16 included); lsl: the byte-granular limit.
+    uint64_t v = m == ZYDIS_MNEMONIC_LAR ? (desc.raw_lo >> 32) & 0x00ffff00u : desc.limit;
+    if (d_.ops[0].size == 16) v &= 0xffff;
+    WriteGpr(c_, d_.ops[0].reg.value, v);
+  }
+  c_.rflags |= kFlagZF;
   Next();
 }
 
@@ -912,11 +1028,16 @@ void Emulator::Syscall() {
   c_.gpr[kRcx] = d_.next_rip();
   c_.gpr[kR11] = c_.rflags & ~kFlagRF;
   c_.rflags = (c_.rflags & ~(c_.sfmask | kFlagRF)) | 2;
-  const uint16_t base = static_cast<uint16_t>((c_.star >> 32) & 0xfffc);
-  c_.sel[kSegCs] = base;
-  c_.sel[kSegSs] = static_cast<uint16_t>(base + 8);
+  // CS.Selector = STAR[47:32] AND FFFCH, SS.Selector = STAR[47:32] + 8: the
+  // RPL bits are masked for CS only (Intel SDM vol. 2B, SYSCALL, Operation).
+  const uint16_t star_cs = static_cast<uint16_t>(c_.star >> 32);
+  c_.sel[kSegCs] = star_cs & 0xfffc;
+  c_.sel[kSegSs] = static_cast<uint16_t>(star_cs + 8);
   c_.cpl = 0;
   c_.rip = c_.lstar;
+  // A single-step trap follows only if TF survived SFMASK (operating
+  // systems mask it: a stepped syscall does not trap in the kernel).
+  rt_.StepTrapFollowsNewTf();
 }
 
 void Emulator::Sysret() {
@@ -927,7 +1048,13 @@ void Emulator::Sysret() {
   if (!IsCanonical(c_.gpr[kRcx])) return Gp0();
   const uint16_t base = static_cast<uint16_t>((c_.star >> 48) & 0xffff);
   c_.rip = c_.gpr[kRcx];
-  c_.rflags = (c_.gpr[kR11] & ~(kFlagRF | kFlagVM | 0xffc08028ull)) | 2;
+  // RFLAGS = (R11 & 3C7FD7H) | 2 (SDM vol. 2B, SYSRET): reserved bits, RF, VM
+  // and bits 63:22 clear.
+  c_.rflags = (c_.gpr[kR11] & 0x3c7fd7ull) | 2;
+  // A TF it sets traps right after it, before the first user instruction
+  // (unlike iretq and popf, whose new TF takes effect an instruction later;
+  // Linux returns through iretq for that reason, entry_64.S).
+  rt_.StepTrapFollowsNewTf();
   c_.sel[kSegCs] = static_cast<uint16_t>((base + 16) | 3);
   c_.sel[kSegSs] = static_cast<uint16_t>((base + 8) | 3);
   c_.cpl = 3;

@@ -1,5 +1,7 @@
 #include "cpu/guest_regs.h"
 
+#include "mmu/page_walker.h"
+
 namespace xlat {
 
 uint64_t ReadGpr(const VcpuContext& c, ZydisRegister r) {
@@ -46,6 +48,37 @@ uint64_t EffectiveAddress(const VcpuContext& c, const DecodedInsn& d, const Zydi
   if (op.mem.segment == ZYDIS_REGISTER_FS) a += c.fs_base;
   if (op.mem.segment == ZYDIS_REGISTER_GS) a += c.gs_base;
   return a;
+}
+
+bool IsStackReference(const VcpuContext& c, const DecodedInsn& d, uint64_t va) {
+  const ZydisDecodedOperand* only = nullptr;
+  unsigned count = 0;
+  bool stack_slot = false;
+  for (unsigned i = 0; i < d.insn.operand_count; ++i) {
+    const ZydisDecodedOperand& op = d.ops[i];
+    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || op.mem.type == ZYDIS_MEMOP_TYPE_AGEN) continue;
+    only = &op;
+    ++count;
+    if (op.visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT)
+      stack_slot |= ReferencesStackSegment(d, op);
+    else if (EffectiveAddress(c, d, op) == va)
+      return ReferencesStackSegment(d, op);
+  }
+  if (count == 1) return ReferencesStackSegment(d, *only);
+  return stack_slot;
+}
+
+bool IsNonCanonicalStackReference(const VcpuContext& c, const DecodedInsn& d) {
+  for (unsigned i = 0; i < d.insn.operand_count; ++i) {
+    const ZydisDecodedOperand& op = d.ops[i];
+    if (op.type != ZYDIS_OPERAND_TYPE_MEMORY || op.mem.type == ZYDIS_MEMOP_TYPE_AGEN) continue;
+    if (!ReferencesStackSegment(d, op)) continue;
+    const uint64_t ea = EffectiveAddress(c, d, op);
+    // Zydis names a push's or call's slot by rsp, where the store goes below it.
+    const bool slot = op.visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT;
+    if (!IsCanonical(ea) || (slot && !IsCanonical(ea - 8))) return true;
+  }
+  return false;
 }
 
 }  // namespace xlat

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "codecache/code_cache.h"
+#include "cpu/guest_regs.h"
 #include "cpu/vcpu_runtime.h"
 
 namespace xlat {
@@ -33,13 +34,18 @@ void DieOfSignal(int sig, const char* why, const void* pc, const void* addr = nu
 }
 
 // The guest exception a host signal stands for.
-bool GuestFaultOf(int sig, const siginfo_t* si, bool x87, GuestFault* f) {
+bool GuestFaultOf(int sig, const siginfo_t* si, bool x87, const VcpuContext& ctx, GuestFault* f) {
   switch (sig) {
     case SIGFPE:
       if (si->si_code == FPE_INTDIV || si->si_code == FPE_INTOVF) {
         *f = GuestFault{kVecDE, 0, false, 0};
+      } else if (x87) {
+        *f = GuestFault{kVecMF, 0, false, 0};
       } else {
-        *f = GuestFault{static_cast<uint8_t>(x87 ? kVecMF : kVecXM), 0, false, 0};
+        // An unmasked SIMD floating-point exception is #XM only where the OS
+        // said it handles it (CR4.OSXMMEXCPT); otherwise #UD (SDM vol. 3A, 6.15).
+        constexpr uint64_t kCr4Osxmmexcpt = 1ull << 10;
+        *f = GuestFault{static_cast<uint8_t>((ctx.cr4 & kCr4Osxmmexcpt) ? kVecXM : kVecUD), 0, false, 0};
       }
       return true;
     case SIGSEGV:
@@ -66,7 +72,7 @@ bool GuestFaultOf(int sig, const siginfo_t* si, bool x87, GuestFault* f) {
   return false;
 }
 
-void OnHostSignal(int sig, siginfo_t* si, void* uc_void) {
+__attribute__((noinline)) void HandleHostSignal(int sig, siginfo_t* si, void* uc_void) {
   ucontext_t* uc = static_cast<ucontext_t*>(uc_void);
   greg_t* g = uc->uc_mcontext.gregs;
   uint8_t* pc = reinterpret_cast<uint8_t*>(g[REG_RIP]);
@@ -105,11 +111,25 @@ void OnHostSignal(int sig, siginfo_t* si, void* uc_void) {
     const bool x87 = sig == SIGFPE && rt->DecodeAt(ctx.rip, &d, &ignored) &&
                      (d.insn.meta.isa_ext == ZYDIS_ISA_EXT_X87 || d.mnemonic() == ZYDIS_MNEMONIC_FWAIT);
     GuestFault f;
-    if (!GuestFaultOf(sig, si, x87, &f))
+    if (!GuestFaultOf(sig, si, x87, ctx, &f))
       return DieOfSignal(sig, "unexpected fault in guest code", pc, si->si_addr, ctx.rip);
+    // A non-canonical address that reached the host (#GP there too): #SS(0)
+    // for a reference through SS. (A misaligned SSE operand stays #GP.)
+    if (f.vector == kVecGP && sig == SIGSEGV && rt->DecodeAt(ctx.rip, &d, &ignored) &&
+        IsNonCanonicalStackReference(ctx, d))
+      f.vector = kVecSS;
     rt->OnSignalExit(&f);
   }
   g[REG_RIP] = reinterpret_cast<greg_t>(rt->thunks().signal_exit);
+  g[REG_EFL] &= ~static_cast<greg_t>(kFlagAC);  // the VMM runs without alignment checks
+}
+
+// Translated code may run with RFLAGS.AC set (the guest's alignment checks),
+// and Linux keeps it for the handler: clear it before any compiled code can
+// make an unaligned access.
+void OnHostSignal(int sig, siginfo_t* si, void* uc_void) {
+  asm volatile("pushfq\n\tandq %0, (%%rsp)\n\tpopfq" : : "i"(static_cast<int32_t>(~kFlagAC)) : "cc", "memory");
+  HandleHostSignal(sig, si, uc_void);
 }
 
 }  // namespace

@@ -7,19 +7,39 @@
 //                        virtual page (a same-page link cannot go stale: its
 //                        source runs only while the page maps where it did)
 //
-// A CR3 write drops all of it except what belongs to global pages (PTE.G
-// with CR4.PGE), which the architecture keeps across CR3 writes; INVLPG drops
-// one page; a change of paging mode (CR0, CR4, EFER) drops everything.
+// Shadow address spaces. With N > 0 spaces configured, what was learned for
+// an address space (the non-global part of all three) is set aside when CR3
+// moves to another one and put back when CR3 returns, so a process switch
+// back to one of the N most recent address spaces costs no walks and no
+// exits. That is right because the cached state is kept coherent with the
+// guest's page tables instead of being thrown away: every walk that feeds a
+// cache is recorded in a PageTableWatch, the pages it read are write-
+// protected, and a store to one drops exactly the virtual ranges its entries
+// map, in whichever address space they belong to. For the same reason a CR3
+// write of the current value (Linux's local TLB flush without PCID) drops
+// nothing: there is nothing stale to drop. Global pages are outside all of
+// this: the architecture keeps them across CR3 writes and page-table stores
+// alike until INVLPG or a CR4.PGE change (SDM 4.10.2.4), so their walks are
+// not watched and stores never drop them.
+//
+// With N = 0 (-accel tcg,shadow-spaces=0) every CR3 write drops all but the
+// global pages, as a TLB without PCIDs does, and nothing is watched.
+//
+// INVLPG drops one page (all of a large page); a change of paging mode (CR0,
+// CR4, EFER) drops everything, in every address space.
 #pragma once
 
 #include <cstdint>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "codecache/code_cache.h"
 #include "cpu/thunks.h"
 #include "cpu/vcpu_context.h"
+#include "mmu/page_table_watch.h"
+#include "mmu/page_walker.h"
 #include "mmu/tlb.h"
 
 namespace xlat {
@@ -28,7 +48,11 @@ struct Stats;
 
 class MappingCaches {
  public:
-  MappingCaches(VcpuContext& ctx, InlineTlb& tlb, CodeCache& cache, const Thunks& thunks, Stats& stats);
+  static constexpr unsigned kDefaultSpaces = 8;
+  static constexpr unsigned kMaxSpaces = PageTableWatch::kMaxSpaces;
+
+  MappingCaches(VcpuContext& ctx, InlineTlb& tlb, CodeCache& cache, const Thunks& thunks, Stats& stats,
+                unsigned spaces);
 
   // ---- The jump cache. ----
   void FillJumpCache(Block* b);
@@ -40,17 +64,54 @@ class MappingCaches {
   // Links exit -> target, remembering it if it crosses pages.
   void Link(BlockExit& exit, Block* target);
 
+  // ---- Walks and page-table stores. ----
+  // A walk of `va` whose result is about to be cached (TLB fill, code
+  // lookup). Page-table pages it makes watched lose write access at once.
+  void RecordWalk(uint64_t va, const WalkResult& w);
+  // Whether stores to guest physical page `pa_page` must take the slow path
+  // because it holds page tables the caches depend on.
+  bool IsPageTable(uint64_t pa_page) const { return watch_.IsWatched(pa_page); }
+  // The guest stored n bytes at guest physical `pa` (any page): drops what
+  // the page-table entries it changed mapped. old_words/new_words: see
+  // PageTableWatch::OnWrite.
+  void OnPhysicalWrite(uint64_t pa, size_t n, const uint64_t* old_words = nullptr,
+                       const uint64_t* new_words = nullptr) {
+    if (!watch_.empty()) OnPageTableWrite(pa, n, old_words, new_words);
+  }
+  // Whether a store to [pa, pa + n) touches a watched page-table page.
+  bool TouchesPageTable(uint64_t pa, size_t n) const {
+    return !watch_.empty() && n && (watch_.IsWatched(pa & ~0xfffull) || watch_.IsWatched((pa + n - 1) & ~0xfffull));
+  }
+
   // ---- Mapping changes. ----
-  void OnCr3Write();
+  void OnCr3Write(uint64_t old_cr3, uint64_t new_cr3);
   void OnInvlpg(uint64_t va);
   void OnPagingModeChange();
   // The code cache was flushed: nothing refers to a block any more.
   void OnCacheFlush();
 
  private:
+  // What one address space learned, set aside while it is not current.
+  struct AddressSpace {
+    uint64_t root = ~0ull;  // CR3's page-table base
+    uint64_t last_used = 0;
+    std::vector<SavedTlbEntry> tlb;
+    uint64_t tlb_saved_at = 0;  // InlineTlb::revocations() when tlb was saved
+    std::vector<Block*> jc;  // jump-cache blocks (slot and class follow from the block)
+    std::vector<std::pair<BlockExit*, Block*>> links;
+  };
+
   void ClearJumpCacheEntry(unsigned priv, unsigned index);
-  void UnlinkCrossPage(bool keep_global);
+  // Unlinks cross-page links (all, or all but those to global code); the
+  // ones unlinked go to *saved if given.
+  void UnlinkCrossPage(bool keep_global, std::vector<std::pair<BlockExit*, Block*>>* saved);
   void UnlinkCrossPageTo(uint64_t page);
+  void FlushNonGlobalJumpCache(std::vector<Block*>* saved);
+  // Drops the current address space's non-global state for guest pages in [begin, end).
+  void FlushLiveRange(uint64_t begin, uint64_t end);
+  void OnPageTableWrite(uint64_t pa, size_t n, const uint64_t* old_words, const uint64_t* new_words);
+  void SwitchSpace(uint64_t root);
+  void Restore(AddressSpace& s);
 
   VcpuContext& ctx_;
   InlineTlb& tlb_;
@@ -58,14 +119,31 @@ class MappingCaches {
   const Thunks& thunks_;
   Stats& stats_;
   // Per jump-cache entry, the block it names (for the VMM's own lookups and
-  // to know whether it is global); and the entries in use.
+  // to know whether it is global).
   std::vector<Block*> jc_blocks_[kPrivClasses];
-  std::vector<uint32_t> jc_filled_[kPrivClasses];
-  // Cross-page links by the virtual page of their target.
-  std::unordered_map<uint64_t, std::vector<BlockExit*>> cross_links_;
-  // Virtual pages of the blocks in the jump cache (may hold pages no longer
-  // there; cleared with the jump cache).
-  std::unordered_set<uint64_t> jc_pages_;
+  // The entries in use by the virtual page of their block: non-global and
+  // global code apart, so that a CR3 write visits only what it drops.
+  // Values are JcSlot()s; one may be stale (its entry reused): check the block.
+  using PageIndex = std::unordered_map<uint64_t, std::vector<uint32_t>>;
+  PageIndex jc_local_pages_, jc_global_pages_;
+  static uint32_t JcSlot(unsigned priv, unsigned index) { return priv << 16 | index; }
+  // Cross-page links by the virtual page of their target, non-global and
+  // global targets apart.
+  using LinkIndex = std::unordered_map<uint64_t, std::vector<BlockExit*>>;
+  LinkIndex cross_links_, global_cross_links_;
+  // Drops the jump-cache entries `slots` lists for `page` (all, or only global code).
+  void ClearJumpCachePage(uint64_t page, const std::vector<uint32_t>& slots, std::vector<Block*>* saved);
+  // Unlinks the links into `page` that `exits` lists.
+  void UnlinkList(uint64_t page, const std::vector<BlockExit*>& exits, std::vector<std::pair<BlockExit*, Block*>>* saved);
+  void ClearAllJumpCache();
+
+  // Shadow address spaces; empty when disabled. current_ indexes the one CR3 names.
+  std::vector<AddressSpace> spaces_;
+  unsigned current_ = 0;
+  uint64_t clock_ = 0;
+  PageTableWatch watch_;
+  std::vector<uint64_t> newly_watched_;
+  std::vector<PageTableWatch::Range> ranges_;
 };
 
 }  // namespace xlat

@@ -44,7 +44,8 @@ uint64_t CmpFlags(uint64_t a, uint64_t b, unsigned size) {
 
 }  // namespace
 
-bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault) {
+bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault, bool* finished) {
+  if (finished) *finished = true;
   VcpuContext& c = rt.ctx();
   Op op;
   if (!Classify(d.mnemonic(), &op)) {
@@ -77,7 +78,7 @@ bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault)
   GuestRam& ram = rt.vcpu().ram();
   for (;;) {
     // Fast path: forward movs/stos over RAM, a page-bounded run at a time.
-    if (rep && !down && (op == Op::kMovs || op == Op::kStos) && count() > 1) {
+    if (rep && !down && (op == Op::kMovs || op == Op::kStos) && count() > 1 && !finished) {
       const uint64_t dst_va = rdi & amask;
       const uint64_t src_va = (rsi & amask) + src_base;
       uint64_t n = count();
@@ -156,6 +157,10 @@ bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault)
     if (compare) {
       const bool zf = c.rflags & kFlagZF;
       if (repne ? zf : !zf) return true;
+    }
+    if (finished) {
+      *finished = false;
+      return true;
     }
   }
 }

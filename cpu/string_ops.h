@@ -16,6 +16,8 @@ struct GuestFault;
 
 // False with *fault when an access faulted (state reflects the iterations
 // done). Stores that hit translated code invalidate it through the runtime.
-bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault);
+// With `finished` (single-stepping: a trap follows every iteration), one
+// iteration only; *finished says whether the instruction is complete.
+bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault, bool* finished = nullptr);
 
 }  // namespace xlat

@@ -22,7 +22,7 @@ const Gp kGpr64[16] = {rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11,
 
 // Guest GPRs and flags -> context; switches rsp to the host stack; saves the
 // guest vector state and gives the host a clean x87/SSE environment (DF=0,
-// default MXCSR) for C++ code.
+// AC=0, default MXCSR) for C++ code.
 void EmitSaveGuest(Assembler& a) {
   a.mov(Ctx(CtxGprOff(kRsp)), rsp);
   a.mov(rsp, Ctx(XLAT_CTX_OFF(host_rsp)));
@@ -31,6 +31,14 @@ void EmitSaveGuest(Assembler& a) {
   // Merge the host-carried flags into the architectural RFLAGS.
   a.pushfq();
   a.pop(rax);
+  // The guest ran with AC set for its alignment checks (the guest's AC is in
+  // ctx.rflags already): host code must not, it makes unaligned accesses.
+  Label no_ac = a.newLabel();
+  a.test(eax, static_cast<uint32_t>(kFlagAC));
+  a.jz(no_ac);
+  a.push(2);
+  a.popfq();
+  a.bind(no_ac);
   a.and_(eax, static_cast<uint32_t>(kHostCarriedFlags));
   a.mov(rcx, Ctx(XLAT_CTX_OFF(rflags)));
   a.and_(rcx, static_cast<int32_t>(~kHostCarriedFlags));
@@ -53,7 +61,9 @@ void EmitLoadGuestAndJump(Assembler& a, int32_t target_off) {
   a.xrstor64(Ctx(XLAT_CTX_OFF(xsave_area), 0));
   a.mov(rax, Ctx(XLAT_CTX_OFF(rflags)));
   a.and_(eax, static_cast<uint32_t>(kHostCarriedFlags));
-  a.or_(eax, 2);
+  // AC too while the guest's alignment checks apply: the host CPU then raises
+  // them (SIGBUS, BUS_ADRALN) for natively run accesses at their own alignment.
+  a.or_(rax, Ctx(XLAT_CTX_OFF(host_alignment_check)));
   a.push(rax);
   a.popfq();
   for (unsigned r = 0; r < 16; ++r)

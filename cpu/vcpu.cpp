@@ -259,8 +259,10 @@ bool VcpuRuntime::Init(std::string* error) {
   if (!GenerateThunks(*vcpu_.cache_, &VcpuRuntime::HandleSiteThunk, &thunks_, error)) return false;
   translator_ = std::make_unique<Translator>(*vcpu_.cache_, thunks_, stats_);
   translator_->set_precise_fault_flags(vcpu_.config_.precise_fault_flags);
+  translator_->set_count_guest_insns(vcpu_.config_.count_guest_insns);
   tlb_ = std::make_unique<InlineTlb>(ctx_);
-  mapping_ = std::make_unique<MappingCaches>(ctx_, *tlb_, *vcpu_.cache_, thunks_, stats_);
+  mapping_ = std::make_unique<MappingCaches>(ctx_, *tlb_, *vcpu_.cache_, thunks_, stats_,
+                                             vcpu_.config_.shadow_spaces);
   vcpu_.cache_->AddFlushListener([this] {
     mapping_->OnCacheFlush();
     string_insns_.clear();
@@ -272,6 +274,7 @@ bool VcpuRuntime::Init(std::string* error) {
 }
 
 void VcpuRuntime::FlushTranslations() {
+  translator_->set_fpu_control(CurrentFpuControl());  // CR0/CR4 may have been set directly
   vcpu_.cache_->Flush();
   stats_.cache_flushes--;  // an explicit reset is not a flush for lack of room
   tlb_->FlushAll();
@@ -283,12 +286,14 @@ void VcpuRuntime::WriteCr0(uint64_t v) {
   const bool paging_bits = (ctx_.cr0 ^ v) & ((1ull << 31) | (1ull << 16) | 1ull);  // PG, WP, PE
   ctx_.cr0 = v;
   if (paging_bits) mapping_->OnPagingModeChange();
+  UpdateFpuControl();
 }
 
 void VcpuRuntime::WriteCr3(uint64_t v) {
   if (TraceOn(kLogMmu)) Tracer::Get().Printf("mmu: cr3 %016" PRIx64 " -> %016" PRIx64 "\n", ctx_.cr3, v);
+  const uint64_t old = ctx_.cr3;
   ctx_.cr3 = v;
-  mapping_->OnCr3Write();
+  mapping_->OnCr3Write(old, v);
 }
 
 void VcpuRuntime::WriteCr4(uint64_t v) {
@@ -298,6 +303,7 @@ void VcpuRuntime::WriteCr4(uint64_t v) {
   ctx_.cr4 = v;
   if (paging_bits) mapping_->OnPagingModeChange();
   if (tsd) UpdateTscMode();
+  UpdateFpuControl();
 }
 
 void VcpuRuntime::InvalidatePage(uint64_t va) {
@@ -321,6 +327,8 @@ bool VcpuRuntime::Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFau
   }
   WalkResult w = WalkPageTables(vcpu_.ram_, paging(), va, kind, user_mode() && !supervisor);
   fetch_global_ = w.global;
+  // Code lookups feed the jump cache and links: their walks must be watched.
+  if (kind == AccessKind::kExecute) mapping_->RecordWalk(va, w);
   if (!w.ok) {
     *f = GuestFault{kVecPF, w.error_code, true, va};
     return false;
@@ -391,8 +399,25 @@ void VcpuRuntime::ReadPhys(uint64_t pa, void* out, size_t n) {
 }
 
 void VcpuRuntime::WritePhys(uint64_t pa, const void* in, size_t n) {
+  // A store into watched page tables: keep the entries before and after, so
+  // that only those that changed in a way that matters drop anything.
+  constexpr size_t kMaxWords = 9;  // a store of up to 64 bytes, unaligned
+  uint64_t old_words[kMaxWords], new_words[kMaxWords];
+  const uint64_t words_pa = pa & ~uint64_t{7};
+  const size_t words = (pa + n - words_pa + 7) / 8;
+  const uint8_t* words_host = nullptr;
+  if (words <= kMaxWords && mapping_->TouchesPageTable(pa, n)) {
+    words_host = vcpu_.ram_.HostPtr(GuestPhysAddr(words_pa), words * 8);
+    if (words_host) std::memcpy(old_words, words_host, words * 8);
+  }
   if (vcpu_.ram_.Write(GuestPhysAddr(pa), std::span<const uint8_t>(static_cast<const uint8_t*>(in), n))) {
-    InvalidateCode(pa, n);
+    if (words_host) {
+      std::memcpy(new_words, words_host, words * 8);
+      mapping_->OnPhysicalWrite(pa, n, old_words, new_words);
+      DropCodeAt(pa, n);
+    } else {
+      InvalidateCode(pa, n);
+    }
     return;
   }
   const uint8_t* src = static_cast<const uint8_t*>(in);
@@ -410,7 +435,17 @@ void VcpuRuntime::WritePhys(uint64_t pa, const void* in, size_t n) {
   }
 }
 
+bool VcpuRuntime::StoresTrap(uint64_t pa_page) const {
+  return vcpu_.cache_->IsCodePage(pa_page) || mapping_->IsPageTable(pa_page);
+}
+
 void VcpuRuntime::InvalidateCode(uint64_t pa, size_t n) {
+  // The store may also have changed page-table entries the caches depend on.
+  mapping_->OnPhysicalWrite(pa, n);
+  DropCodeAt(pa, n);
+}
+
+void VcpuRuntime::DropCodeAt(uint64_t pa, size_t n) {
   CodeCache& cache = *vcpu_.cache_;
   for (uint64_t page = pa & ~0xfffull; page < pa + n; page += 4096) {
     const std::vector<Block*>* blocks = cache.BlocksOnPage(page);
@@ -454,9 +489,10 @@ void VcpuRuntime::Raise(const GuestFault& f) {
   pending_event_ = GuestEvent{f.vector, EventKind::kException, f.has_error, f.error_code, f.cr2};
 }
 
-void VcpuRuntime::RaiseSoftware(uint8_t vector, bool privileged) {
+void VcpuRuntime::RaiseSoftware(uint8_t vector, uint64_t insn_rip, bool privileged) {
   exception_pending_ = true;
-  pending_event_ = GuestEvent{vector, privileged ? EventKind::kPrivileged : EventKind::kSoftware, false, 0, 0};
+  pending_event_ =
+      GuestEvent{vector, privileged ? EventKind::kPrivileged : EventKind::kSoftware, false, 0, 0, insn_rip};
 }
 
 void VcpuRuntime::MakePrecise(uint16_t displaced, bool flags_saved) {
@@ -655,15 +691,18 @@ RunOutcome VcpuRuntime::Run() {
     const bool leaving_breakpoint = ctx_.rip == resume_over_breakpoint_ || ignore_watch_once_;
     resume_over_breakpoint_ = ~0ull;
     const bool debug_step = debug_single_step_;
-    const bool single_step = (ctx_.rflags & kFlagTF) || debug_step || leaving_breakpoint;
+    const bool tf_at_start = ctx_.rflags & kFlagTF;
+    const bool single_step = tf_at_start || debug_step || leaving_breakpoint;
     Block* b = FindOrTranslate(ctx_.rip, single_step);
     if (!b) continue;
     last_block_ = b;
     if (TraceOn(kLogExec | kLogCpu) && Tracer::Get().Passes(ctx_.rip, ctx_.cpl)) TraceBlockEntry(b);
     ctx_.entry_target = reinterpret_cast<uint64_t>(b->entry);
+    BeforeGuestEntry();
     SyncFlagsToGuest();
     thunks_.enter_guest();
     SyncFlagsFromGuest();
+    TranslateFpuInstructionPointer();  // before HandleExit may flush the code cache
     HandleExit();
     if (leaving_breakpoint && !watch_hit_) ignore_watch_once_ = false;
     if (debug_step) {
@@ -674,7 +713,7 @@ RunOutcome VcpuRuntime::Run() {
       out.debug_reason = RunOutcome::DebugReason::kStep;
       break;
     }
-    if ((ctx_.rflags & kFlagTF) && single_step && !exception_pending_ && !halted_) {
+    if (StepTrapDue(tf_at_start)) {
       ctx_.dr[6] |= 1ull << 14;  // BS
       Raise(kVecDB);
     }
@@ -683,6 +722,7 @@ RunOutcome VcpuRuntime::Run() {
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
   stats_.cache_bytes_used = cache.used();
   stats_.tlb_fills = tlb_->fills();
+  stats_.guest_insns = ctx_.guest_insns_entered;
   g_running = nullptr;
   SetGsBase(0);
   return out;
@@ -694,7 +734,9 @@ void VcpuRuntime::OnSignalExit(const GuestFault* fault) {
     Raise(*fault);
     stats_.host_signals++;
   } else {
-    // A poll: whatever protected the page is dealt with as a kick.
+    // A poll: whatever protected the page is dealt with as a kick. It
+    // faulted at a block's head: no instruction ran, none is stepped over.
+    step_trap_ = StepTrap::kNone;
     vcpu_.kicked_.store(true, std::memory_order_release);
     stats_.exits[static_cast<unsigned>(ExitReason::kPoll)]++;
   }
@@ -797,6 +839,7 @@ void VcpuRuntime::HandleExit() {
   if (ctx_.site == kSignalSite) return;  // state and pending exception already set
   if (ctx_.site == kLookupMissSite) {
     stats_.exits[static_cast<unsigned>(ExitReason::kLookupMiss)]++;
+    if (!IsCanonical(ctx_.rip)) RaiseNonCanonicalBranch(LastBlockEntered());
     return;  // ctx.rip is the target; the loop translates it and fills the jump cache
   }
   if (ctx_.site >= cache.site_count()) {
@@ -809,6 +852,7 @@ void VcpuRuntime::HandleExit() {
     case SiteKind::kBranchExit: {
       stats_.exits[static_cast<unsigned>(ExitReason::kBranch)]++;
       ctx_.rip = s.target;
+      if (!IsCanonical(s.target)) return RaiseNonCanonicalBranch(s.block);
       Block* from = s.block;
       const uint32_t exit_index = s.exit_index;
       const uint64_t flushes = cache.flush_count();
@@ -986,7 +1030,8 @@ uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
   auto fail = [&]() {
     MakePrecise(s.displaced, s.flags_saved);
     ctx_.rip = s.guest_rip;
-    if (f.vector == kVecGP && s.addr_reg == kRsp) f.vector = kVecSS;
+    // A non-canonical address: #SS(0) for a reference through SS.
+    if (f.vector == kVecGP && (s.addr_reg == kRsp || ThroughStackSegment(s.guest_rip, va))) f.vector = kVecSS;
     Raise(f);
     return static_cast<uint32_t>(HelperAction::kExit);
   };
@@ -999,6 +1044,7 @@ uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
     f = GuestFault{kVecPF, w0.error_code, true, va};
     return fail();
   }
+  mapping_->RecordWalk(va, w0);
   WalkResult w1;
   if (crosses) {
     w1 = WalkPageTables(vcpu_.ram_, paging(), last & ~0xfffull, kind, user_mode());
@@ -1007,10 +1053,11 @@ uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
       return fail();
     }
   }
-  CodeCache& cache = *vcpu_.cache_;
   const uint64_t pa0_page = w0.pa & ~0xfffull;
   uint8_t* host0 = vcpu_.ram_.HostPtr(GuestPhysAddr(pa0_page), 4096);
-  const bool code0 = cache.IsCodePage(pa0_page);
+  // Stores to code or to watched page tables go through the bounce buffer
+  // and WritePhys, which sees what they change.
+  const bool code0 = StoresTrap(pa0_page);
   if (!watches_.empty() && !ignore_watch_once_ && Watched(va, s.size, kind)) {
     watch_hit_ = true;
     watch_address_ = va;
@@ -1031,7 +1078,7 @@ uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
   if (host0 && !(!watches_.empty() && PageWatched(va & ~0xfffull))) {
     // Writable in the TLB only once the guest's dirty bit is set (so the walk
     // that sets it happens) and only if no translated code lives there.
-    tlb_->Fill(priv(), va & ~0xfffull, pa0_page, host0, w0.writable && w0.dirty && !code0, w0.global);
+    tlb_->Fill(priv(), va & ~0xfffull, pa0_page, host0, w0.writable && w0.dirty && !code0, w0.global, w0.page_size);
   }
   if (!crosses && host0 && !(write && code0) && !watch_post_pending_) {
     ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(host0 + (va & 0xfff));
@@ -1042,7 +1089,7 @@ uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
     stats_.page_crossings++;
     const uint64_t pa1_page = w1.pa & ~0xfffull;
     uint8_t* host1 = vcpu_.ram_.HostPtr(GuestPhysAddr(pa1_page), 4096);
-    if (host0 && host1 && host1 == host0 + 4096 && !(write && (code0 || cache.IsCodePage(pa1_page))) &&
+    if (host0 && host1 && host1 == host0 + 4096 && !(write && (code0 || StoresTrap(pa1_page))) &&
         !watch_post_pending_) {
       ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(host0 + (va & 0xfff));
       ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_in_place);
@@ -1083,19 +1130,20 @@ uint32_t VcpuRuntime::HandleMemGroup(Site& s) {
   if (ok) {
     w0 = WalkPageTables(vcpu_.ram_, paging(), va, kind, user_mode());
     ok = w0.ok;
+    if (ok) mapping_->RecordWalk(va, w0);
   }
   if (ok) {
     host0 = vcpu_.ram_.HostPtr(GuestPhysAddr(w0.pa & ~0xfffull), 4096);
-    ok = host0 && !(write && cache.IsCodePage(w0.pa & ~0xfffull));
+    ok = host0 && !(write && StoresTrap(w0.pa & ~0xfffull));
   }
   if (ok && (last & ~0xfffull) != (va & ~0xfffull)) {
     WalkResult w1 = WalkPageTables(vcpu_.ram_, paging(), last & ~0xfffull, kind, user_mode());
     uint8_t* host1 = w1.ok ? vcpu_.ram_.HostPtr(GuestPhysAddr(w1.pa & ~0xfffull), 4096) : nullptr;
-    ok = host1 && host1 == host0 + 4096 && !(write && cache.IsCodePage(w1.pa & ~0xfffull));
+    ok = host1 && host1 == host0 + 4096 && !(write && StoresTrap(w1.pa & ~0xfffull));
   }
   if (ok) {
     tlb_->Fill(priv(), va & ~0xfffull, w0.pa & ~0xfffull, host0,
-               w0.writable && w0.dirty && !cache.IsCodePage(w0.pa & ~0xfffull), w0.global);
+               w0.writable && w0.dirty && !StoresTrap(w0.pa & ~0xfffull), w0.global, w0.page_size);
     ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(host0 + (va & 0xfff));
     ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_in_place);
     return static_cast<uint32_t>(HelperAction::kResume);
@@ -1157,9 +1205,19 @@ uint32_t VcpuRuntime::HandleString(Site& s) {
   MakePrecise(s.displaced, s.flags_saved);
   ctx_.rip = s.guest_rip;
   GuestFault f;
-  if (!ExecuteStringInsn(*this, it->second, &f)) {
+  // Single-stepped (TF), a rep instruction traps after each iteration.
+  const bool stepping = s.block->single_step && (ctx_.rflags & kFlagTF);
+  bool finished = true;
+  if (!ExecuteStringInsn(*this, it->second, &f, stepping ? &finished : nullptr)) {
     TakeRunningBlockHit();
     Raise(f);  // registers reflect the iterations done, as the architecture says
+    return static_cast<uint32_t>(HelperAction::kExit);
+  }
+  if (!finished) {
+    // Not the last iteration: the trap's RIP is the instruction itself and
+    // its frame has RF = 1 (Intel SDM vol. 3B, 17.3.1.1).
+    TakeRunningBlockHit();
+    ctx_.rflags |= kFlagRF;
     return static_cast<uint32_t>(HelperAction::kExit);
   }
   if (TakeRunningBlockHit()) {

@@ -67,6 +67,12 @@ struct VcpuConfig {
   // where they are dead (they then show in a #PF frame): slower; for
   // debugging and the differential test.
   bool precise_fault_flags = false;
+  // Guest address spaces whose translations are kept across CR3 writes
+  // (shadow paging, cpu/mapping_caches.h); 0: every CR3 write flushes.
+  unsigned shadow_spaces = 8;
+  // Count the guest instructions executed (Stats::guest_insns): a few host
+  // instructions per block.
+  bool count_guest_insns = false;
 };
 
 class Vcpu {

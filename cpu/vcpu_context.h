@@ -99,7 +99,7 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   uint64_t flags_pop_sp;          // &flags_slot: rsp for the popfq that restores them
   uint64_t flags_slot;            // guest flags saved before an indirect branch
   uint64_t vif;                   // the guest's RFLAGS.IF (0 or 0x200) while translated code runs: cli/sti write it
-  uint64_t vflags;                // the guest's other virtual RFLAGS bits (IOPL, AC, ID, NT, bit 1) for pushf
+  uint64_t vflags;                // the guest's other virtual RFLAGS bits (TF, IOPL, AC, ID, NT, bit 1) for pushf
   uint64_t arith_df_mask;         // kArithFlags | DF: pext/pdep operand of pushf
   uint64_t tlb_index_mask;        // kTlbIndexMask (pext operand)
   uint64_t page_high_mask;        // ~0xfff (pext operand of the flag-free range check)
@@ -111,6 +111,8 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   uint64_t entry_target;          // host code EnterGuest jumps to
   uint64_t saved_host_mxcsr;      // host MXCSR while guest code runs
   uint64_t host_flags_tmp;        // scratch for thunks
+  uint64_t host_alignment_check;  // kFlagAC while the guest's alignment checks apply (CPL 3 with
+                                  // CR0.AM and RFLAGS.AC), else 0: or'ed into host RFLAGS on entry
   uint64_t self;                  // this context's own address (thunks pass it to helpers)
   void* owner;                    // the VcpuRuntime that runs this context (for the site handler)
 
@@ -152,6 +154,10 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   // Model-specific registers the VMM keeps.
   uint64_t star, lstar, cstar, sfmask, tsc_aux, pat, apic_base, misc_enable, tsc_offset;
 
+  // Guest instructions of the blocks entered, when translations count them
+  // (VcpuConfig::count_guest_insns).
+  uint64_t guest_insns_entered;
+
   // Guest x87/SSE/AVX state while outside translated code (standard XSAVE format).
   alignas(64) uint8_t xsave_area[4096];
 
@@ -171,9 +177,12 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   uint64_t jc_tag[kPrivClasses][kJumpCacheEntries];
   uint64_t jc_code[kPrivClasses][kJumpCacheEntries];
 
-  // The poll page: every block starts with a one-byte store here. Making the
-  // page read-only (mprotect) makes the next block entry fault, which is how
-  // an interrupt or a stop request reaches a guest spinning in chained code.
+  // The poll page: every block starts with a store here. Making the page
+  // read-only (mprotect) makes the next block entry fault, which is how an
+  // interrupt or a stop request reaches a guest spinning in chained code.
+  // The store writes the block's host address (4 bytes: the code cache lies
+  // below 2 GiB), so its first word names the block entered last: the one
+  // that ended with the indirect branch of a lookup miss.
   alignas(4096) uint8_t poll_page[4096];
   // The sti poll page: an inline sti stores here; it is read-only while an
   // interrupt waits for IF, so the sti that enables it leaves translated code.

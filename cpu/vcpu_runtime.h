@@ -51,6 +51,9 @@ class VcpuRuntime {
   void InvalidatePage(uint64_t va);
   // The guest's TSC offset or CR4.TSD changed: rdtsc may no longer run natively.
   void UpdateTscMode();
+  // CR0.EM or CR4.OSFXSR may have changed: x87/MMX/SSE may raise instead of running.
+  void UpdateFpuControl();
+  FpuControl CurrentFpuControl() const;
   // The mapping of guest virtual memory may have changed: drop what depends on it.
   void FlushAddressSpace();
 
@@ -65,9 +68,15 @@ class VcpuRuntime {
   // translations of code they touch.
   void ReadPhys(uint64_t pa, void* out, size_t n);
   void WritePhys(uint64_t pa, const void* in, size_t n);
-  // Drops translations of code in [pa, pa + n). If the block the VMM was
-  // called from is among them, TakeRunningBlockHit() says so.
+  // After the VMM stored to [pa, pa + n): drops translations of code there
+  // (if the block the VMM was called from is among them,
+  // TakeRunningBlockHit() says so) and what changed page-table entries there
+  // mapped. Every VMM store to guest RAM goes through it.
   void InvalidateCode(uint64_t pa, size_t n);
+  void DropCodeAt(uint64_t pa, size_t n);  // the code half of InvalidateCode
+  // Whether guest stores to physical page pa_page must leave translated code:
+  // it holds translated code or page tables the caches depend on.
+  bool StoresTrap(uint64_t pa_page) const;
   bool TakeRunningBlockHit() {
     bool hit = running_hit_;
     running_hit_ = false;
@@ -80,13 +89,22 @@ class VcpuRuntime {
   void Raise(const GuestFault& f);
   void Raise(uint8_t vector) { Raise(GuestFault{vector, 0, false, 0}); }
   void RaiseWithError(uint8_t vector, uint32_t error) { Raise(GuestFault{vector, error, true, 0}); }
-  // int n / int3 / into (the gate's DPL is checked), int1. ctx.rip must be
-  // the next instruction's.
-  void RaiseSoftware(uint8_t vector, bool privileged = false);
+  // int n / int3 / into (the gate's DPL is checked), int1 at `insn_rip`.
+  // ctx.rip must be the next instruction's.
+  void RaiseSoftware(uint8_t vector, uint64_t insn_rip, bool privileged = false);
   // hlt: the CPU sleeps until an interrupt it can take.
   void Halt() { halted_ = true; }
   // Interrupts stay blocked until after the next instruction (sti, mov ss).
   void SetInterruptShadow() { interrupt_shadow_ = true; }
+  // mov ss / pop ss: interrupts and debug traps (a TF single-step included)
+  // wait until after the next instruction (Intel SDM vol. 3A, 6.8.3).
+  void SetMovSsShadow() {
+    interrupt_shadow_ = true;
+    step_trap_ = StepTrap::kNone;
+  }
+  // syscall, sysret: whether a single-step trap follows depends on the TF
+  // they leave, not on the TF they began with (see Run()).
+  void StepTrapFollowsNewTf() { step_trap_ = StepTrap::kByNewTf; }
 
   // Guest registers as the architecture sees them at a site: ctx.gpr with
   // displaced registers taken from their spill slots.
@@ -119,7 +137,7 @@ class VcpuRuntime {
   // RFLAGS.IF lives in ctx.vif while translated code runs (emit_virtual.cpp).
   void SyncFlagsToGuest() {
     ctx_.vif = ctx_.rflags & kFlagIF;
-    ctx_.vflags = (ctx_.rflags & (kFlagIOPL | kFlagAC | kFlagID | kFlagNT | kFlagVIF | kFlagVIP)) | 2;
+    ctx_.vflags = (ctx_.rflags & (kFlagTF | kFlagIOPL | kFlagAC | kFlagID | kFlagNT | kFlagVIF | kFlagVIP)) | 2;
   }
   void SyncFlagsFromGuest() { ctx_.rflags = (ctx_.rflags & ~kFlagIF) | (ctx_.vif & kFlagIF); }
 
@@ -132,6 +150,14 @@ class VcpuRuntime {
   void HandleExit();
   Block* FindOrTranslate(uint64_t rip, bool single_step = false);
   std::string FatalExceptionMessage() const;
+  // Faults and traps around translated code (vcpu_traps.cpp).
+  void BeforeGuestEntry();
+  bool StepTrapDue(bool tf_at_start) const;  // after a run that began with TF = tf_at_start
+  void TranslateFpuInstructionPointer();
+  // ctx.rip, where block `b` went, is not canonical (a lookup miss or a direct exit).
+  void RaiseNonCanonicalBranch(const Block* b);
+  const Block* LastBlockEntered() const;  // named by the poll store
+  bool ThroughStackSegment(uint64_t rip, uint64_t va);
 
   Vcpu& vcpu_;
   VcpuContext& ctx_;
@@ -155,6 +181,10 @@ class VcpuRuntime {
   GuestEvent pending_event_;
   bool halted_ = false;
   bool interrupt_shadow_ = false;
+  // What decides the single-step trap after the instruction being run.
+  // kNone: no trap now (mov ss delays it; a poll ran no instruction).
+  enum class StepTrap : uint8_t { kByTfAtStart, kByNewTf, kNone };
+  StepTrap step_trap_ = StepTrap::kByTfAtStart;
   bool irq_poll_armed_ = false;  // irq_poll_page is read-only: an interrupt waits for IF
   bool interrupts_enabled_once_ = false;
   uint64_t masked_since_ns_ = 0;  // clock time since when an interrupt has waited for IF (0: none)

@@ -14,6 +14,8 @@ std::unique_ptr<Board> Board::Create(const BoardConfig& config, std::string* err
   if (!b->ram_) return nullptr;
   VcpuConfig vc;
   vc.code_cache_bytes = config.code_cache_bytes;
+  vc.shadow_spaces = config.shadow_spaces;
+  vc.count_guest_insns = config.count_guest_insns;
   vc.precise_fault_flags = config.precise_fault_flags;
   b->vcpu_ = std::make_unique<Vcpu>(*b->ram_, b->ports_, b->stats_, vc);
   if (!b->vcpu_->Init(error)) return nullptr;

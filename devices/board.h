@@ -19,6 +19,8 @@ namespace xlat {
 struct BoardConfig {
   uint64_t ram_bytes = 128ull << 20;
   uint64_t code_cache_bytes = 64ull << 20;
+  unsigned shadow_spaces = 8;  // see VcpuConfig
+  bool count_guest_insns = false;  // see VcpuConfig
   bool precise_fault_flags = false;  // see VcpuConfig
   // Where bytes the guest writes to the serial port go (default: stdout).
   std::function<void(uint8_t)> serial_out;

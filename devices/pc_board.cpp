@@ -46,6 +46,8 @@ std::unique_ptr<PcBoard> PcBoard::Create(const PcConfig& config, std::string* er
   b->clock_ = std::make_unique<Clock>();
   VcpuConfig vc;
   vc.code_cache_bytes = config.code_cache_bytes;
+  vc.shadow_spaces = config.shadow_spaces;
+  vc.count_guest_insns = config.count_guest_insns;
   vc.precise_fault_flags = config.precise_fault_flags;
   b->vcpu_ = std::make_unique<Vcpu>(*b->ram_, b->ports_, b->stats_, vc);
   if (!b->vcpu_->Init(error)) return nullptr;

@@ -34,6 +34,8 @@ struct PcInterruptControllers;
 struct PcConfig {
   uint64_t ram_bytes = 512ull << 20;
   uint64_t code_cache_bytes = 64ull << 20;
+  unsigned shadow_spaces = 8;  // see VcpuConfig
+  bool count_guest_insns = false;  // see VcpuConfig
   bool precise_fault_flags = false;
   // -no-reboot: a reset (triple fault, keyboard-controller or ACPI reset)
   // ends the run instead of restarting the machine.

@@ -141,8 +141,9 @@ std::string BuildTargetXml() {
   x += "  </feature>\n";
 
   x += "  <feature name=\"org.gnu.gdb.i386.segments\">\n";
-  AppendReg(x, {"fs_base", 64, "int", nullptr}, n++);
-  AppendReg(x, {"gs_base", 64, "int", nullptr}, n++);
+  // Addresses: gdb shows them with the symbol they point at (gs_base: a CPU's per-CPU area).
+  AppendReg(x, {"fs_base", 64, "data_ptr", nullptr}, n++);
+  AppendReg(x, {"gs_base", 64, "data_ptr", nullptr}, n++);
   x += "  </feature>\n";
 
   x += "  <feature name=\"org.gnu.gdb.i386.avx\">\n";
@@ -184,9 +185,9 @@ std::string BuildTargetXml() {
        "      <field name=\"SVME\" start=\"12\" end=\"12\"/>\n"
        "      <field name=\"FFXSR\" start=\"14\" end=\"14\"/>\n"
        "    </flags>\n";
-  AppendReg(x, {"k_gs_base", 64, "int", nullptr}, n++);
+  AppendReg(x, {"k_gs_base", 64, "data_ptr", nullptr}, n++);
   AppendReg(x, {"cr0", 64, "x86_cr0", nullptr}, n++);
-  AppendReg(x, {"cr2", 64, "int", nullptr}, n++);
+  AppendReg(x, {"cr2", 64, "data_ptr", nullptr}, n++);
   AppendReg(x, {"cr3", 64, "int", nullptr}, n++);
   AppendReg(x, {"cr4", 64, "x86_cr4", nullptr}, n++);
   AppendReg(x, {"cr8", 64, "int", nullptr}, n++);

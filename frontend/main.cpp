@@ -34,6 +34,7 @@
 #include "devices/pc_board.h"
 #include "devices/uart16550.h"
 #include "frontend/elf_loader.h"
+#include "frontend/gdb_stub.h"
 #include "frontend/linux_boot.h"
 #include "frontend/terminal.h"
 #include "frontend/options.h"
@@ -314,6 +315,25 @@ int Finish(const Options& opt, const RunOutcome& outcome, Stats& stats, StatsJso
   return status;
 }
 
+// -s, -gdb DEV: the gdb stub listens now (a port in use fails before the
+// guest starts); nullptr without them. False in *ok with *error set on failure.
+std::unique_ptr<GdbStub> StartGdbStub(const Options& opt, std::span<const uint8_t> kernel_file, bool* ok,
+                                      std::string* error) {
+  *ok = true;
+  if (opt.GdbDevice().empty()) return nullptr;
+  GdbStubOptions g;
+  g.device = opt.GdbDevice();
+  g.start_stopped = opt.start_stopped;
+  g.symbols_path = opt.symbols_path;
+  std::unique_ptr<GdbStub> stub = GdbStub::Create(g, kernel_file, opt.kernel, error);
+  if (!stub) {
+    *ok = false;
+    return nullptr;
+  }
+  stub->SetStopCheck([] { return g_stop_signal.load() != 0; });
+  return stub;
+}
+
 // A freestanding ELF64 on the minimal machine (roms/README.md).
 int RunElf(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& json) {
   std::string err;
@@ -327,11 +347,16 @@ int RunElf(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& 
   BoardConfig config;
   config.ram_bytes = opt.ram_bytes;
   config.code_cache_bytes = opt.code_cache_bytes;
+  config.shadow_spaces = opt.shadow_spaces;
+  config.count_guest_insns = opt.count_insns;
   if (opt.serial == SerialBackend::kNone) config.serial_out = [](uint8_t) {};
   std::unique_ptr<Board> board = Board::Create(config, &err);
   if (!board) return Fail(err);
   if (!PlaceElf(kernel_file, image, board->ram(), board->flat_tables_base(), &err))
     return Fail(opt.kernel + ": " + err);
+  bool gdb_ok = true;
+  std::unique_ptr<GdbStub> gdb = StartGdbStub(opt, kernel_file, &gdb_ok, &err);
+  if (!gdb_ok) return Fail(err);
   std::vector<uint8_t>().swap(kernel_file);  // the file is in guest RAM now
   if (!board->SetupFlatLongMode(image.entry, &err)) return Fail(err);
   if (!SetUpTracing(opt, nullptr, &err)) return Fail(err);
@@ -341,7 +366,7 @@ int RunElf(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& 
   g_vcpu.store(&board->vcpu());
   if (!InstallStopHandlers(&err)) return Fail(err);
   const auto start = std::chrono::steady_clock::now();
-  RunOutcome outcome = board->Run();
+  RunOutcome outcome = gdb ? RunWithDebugger(board->vcpu(), *gdb, [&board] { return board->Run(); }) : board->Run();
   g_vcpu.store(nullptr);
   return Finish(opt, outcome, board->stats(), json, start);
 }
@@ -361,14 +386,20 @@ int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile
   PcConfig config;
   config.ram_bytes = opt.ram_bytes;
   config.code_cache_bytes = opt.code_cache_bytes;
+  config.shadow_spaces = opt.shadow_spaces;
+  config.count_guest_insns = opt.count_insns;
   config.no_reboot = opt.no_reboot;
   if (opt.serial == SerialBackend::kNone)
     config.serial_out = [](uint8_t) {};
   else
     config.serial_out = [&terminal](uint8_t c) { terminal.WriteByte(c); };
+  bool gdb_ok = true;
+  std::unique_ptr<GdbStub> gdb = StartGdbStub(opt, kernel_file, &gdb_ok, &err);
+  if (!gdb_ok) return Fail(err);
   std::unique_ptr<PcBoard> board = PcBoard::Create(config, &err);
   if (!board) return Fail(err);
-  auto loader = [&kernel_file, &initrd, &cmdline](PcBoard& pc, std::string* error) {
+  GdbStub* gdb_stub = gdb.get();
+  auto loader = [&kernel_file, &initrd, &cmdline, gdb_stub](PcBoard& pc, std::string* error) {
     LinuxBootConfig boot;
     boot.cmdline = cmdline;
     boot.initrd = initrd;
@@ -383,6 +414,7 @@ int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile
     vcpu.ctx().gdtr_limit = info.gdt_limit;
     vcpu.ctx().gpr[kRsi] = info.boot_params;
     vcpu.ctx().gpr[kRsp] = info.stack_top;
+    if (gdb_stub) gdb_stub->OnKernelLoaded(vcpu);  // at every (re)load: where will the kernel run?
     return true;
   };
   if (!board->SetBootLoader(loader, &err)) return Fail(opt.kernel + ": " + err);
@@ -404,7 +436,7 @@ int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile
     InstallTerminalRestoreHandlers();
   }
   const auto start = std::chrono::steady_clock::now();
-  RunOutcome outcome = board->Run();
+  RunOutcome outcome = gdb ? RunWithDebugger(board->vcpu(), *gdb, [&board] { return board->Run(); }) : board->Run();
   g_vcpu.store(nullptr);
   terminal.Stop();
   return Finish(opt, outcome, board->stats(), json, start);

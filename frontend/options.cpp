@@ -116,7 +116,7 @@ bool ApplyAccel(Options& o, std::string_view value, std::string* error) {
     return false;
   }
   std::optional<std::string_view> name;
-  std::optional<uint64_t> tb_mib;
+  std::optional<uint64_t> tb_mib, spaces;
   bool first = true;
   for (std::string_view item : SplitCommas(value)) {
     if (item.empty()) {
@@ -142,8 +142,15 @@ bool ApplyAccel(Options& o, std::string_view value, std::string* error) {
           return false;
         }
         tb_mib = mib;
+      } else if (key == "shadow-spaces") {
+        uint64_t n = 0;
+        if (!ParseDecimal(val, std::numeric_limits<uint64_t>::max(), &n) || n > kMaxShadowSpaces) {
+          *error = "shadow-spaces must be a whole number from 0 to " + std::to_string(kMaxShadowSpaces);
+          return false;
+        }
+        spaces = n;
       } else {
-        *error = "unknown tcg property '" + std::string(key) + "' (xlat's tcg has tb-size)";
+        *error = "unknown tcg property '" + std::string(key) + "' (xlat's tcg has tb-size and shadow-spaces)";
         return false;
       }
     }
@@ -163,6 +170,7 @@ bool ApplyAccel(Options& o, std::string_view value, std::string* error) {
     return false;
   }
   o.code_cache_bytes = (tb_mib ? *tb_mib : kDefaultCodeCacheMiB) << 20;
+  if (spaces) o.shadow_spaces = static_cast<unsigned>(*spaces);
   o.accel_given = true;
   return true;
 }
@@ -270,8 +278,9 @@ const OptionSpec kOptionTable[] = {
     {"Standard options", {"m", nullptr}, "[size=]SIZE",
      "guest RAM (default 128M): MiB, or suffix K/M/G/T; 1M..1T, a multiple of 4K",
      ApplyMemory},
-    {"Standard options", {"accel", nullptr}, "tcg[,tb-size=N]",
-     "the translator; tb-size: code cache in MiB, 1..1024 (default 64)",
+    {"Standard options", {"accel", nullptr}, "tcg[,tb-size=N][,shadow-spaces=N]",
+     "the translator; tb-size: code cache in MiB, 1..1024 (default 64); shadow-spaces: guest address "
+     "spaces kept across CR3 writes, 0..64 (default 8; 0 flushes on every CR3 write)",
      ApplyAccel},
     {"Standard options", {"nographic", nullptr}, nullptr, "no display; serial on the terminal (always the case)",
      [](Options& o, std::string_view, std::string*) {
@@ -345,25 +354,39 @@ const OptionSpec kOptionTable[] = {
        o.perf_map = true;
        return true;
      }},
-    {"Debugging", {"gdb", nullptr}, "DEV", "wait for a gdb connection on DEV (not supported yet)",
+    {"Debugging", {"gdb", nullptr}, "DEV", "accept a gdb connection on DEV (tcp::PORT or tcp:HOST:PORT)",
      [](Options& o, std::string_view v, std::string* e) {
        if (!NotEmpty(v, "device", e)) return false;
        o.gdb_dev = v;
        return true;
      }},
-    {"Debugging", {"s", nullptr}, nullptr, "shorthand for -gdb tcp::1234 (not supported yet)",
+    {"Debugging", {"s", nullptr}, nullptr, "shorthand for -gdb tcp::1234",
      [](Options& o, std::string_view, std::string*) {
        o.gdb_default_port = true;
        return true;
      }},
-    {"Debugging", {"S", nullptr}, nullptr, "do not start the CPU until gdb says so (not supported yet)",
+    {"Debugging", {"S", nullptr}, nullptr, "do not start the CPU until gdb says so (with -s or -gdb)",
      [](Options& o, std::string_view, std::string*) {
        o.start_stopped = true;
+       return true;
+     }},
+    {"Debugging", {"symbols", nullptr}, "FILE",
+     "guest kernel symbols for gdb: a System.map or vmlinux (default: the kernel's own kallsyms)",
+     [](Options& o, std::string_view v, std::string* e) {
+       if (!NotEmpty(v, "file name", e)) return false;
+       o.symbols_path = v;
        return true;
      }},
     {"Statistics", {"stats", nullptr}, nullptr, "print translation statistics to stderr at exit",
      [](Options& o, std::string_view, std::string*) {
        o.stats = true;
+       return true;
+     }},
+    {"Statistics", {"count-insns", nullptr}, nullptr,
+     "count the guest instructions executed (a few host instructions per block), so that the statistics "
+     "give exits per million instructions",
+     [](Options& o, std::string_view, std::string*) {
+       o.count_insns = true;
        return true;
      }},
     {"Statistics", {"stats-json", nullptr}, "PATH", "write the statistics as JSON to PATH at exit",
@@ -517,12 +540,11 @@ bool ParseOptions(std::span<const char* const> args, Options* out, std::string* 
 }
 
 bool CheckImplemented(const Options& o, std::string* error) {
-  if (!o.gdb_dev.empty()) {
-    *error = "-gdb " + o.gdb_dev + ": the gdb stub is not supported yet";
-  } else if (o.gdb_default_port) {
-    *error = "-s: the gdb stub is not supported yet";
-  } else if (o.start_stopped) {
-    *error = "-S: starting with the CPU stopped needs the gdb stub, which is not supported yet";
+  if (o.start_stopped && o.GdbDevice().empty()) {
+    // QEMU would wait for its monitor's "cont"; xlat has no monitor.
+    *error = "-S: needs -s or -gdb DEV (only gdb can start the CPU)";
+  } else if (!o.symbols_path.empty() && o.GdbDevice().empty()) {
+    *error = "--symbols " + o.symbols_path + ": is for gdb; give -s or -gdb DEV too";
   } else {
     return true;
   }

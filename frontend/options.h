@@ -14,8 +14,8 @@
 // with one accelerator can only be a mistake.
 //
 // ParseOptions() only reads the arguments: it touches no file. Options that
-// are understood but not implemented yet (-s, -S, -gdb) are stored, and
-// CheckImplemented() turns them into a clear error in one place.
+// are understood but not implemented yet are stored, and CheckImplemented()
+// turns them into a clear error in one place.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +34,8 @@ inline constexpr uint64_t kMaxRamBytes = 1ull << 40;
 inline constexpr uint64_t kDefaultCodeCacheMiB = 64;
 inline constexpr uint64_t kMinCodeCacheMiB = 1;
 inline constexpr uint64_t kMaxCodeCacheMiB = 1024;
+inline constexpr unsigned kDefaultShadowSpaces = 8;
+inline constexpr unsigned kMaxShadowSpaces = 64;
 
 // Where the guest's serial port (COM1) goes.
 enum class SerialBackend {
@@ -52,6 +54,7 @@ struct Options {
   std::optional<std::string> append;  // -append STRING (Linux boot, later); "" is a valid value
   uint64_t ram_bytes = kDefaultRamBytes;                    // -m
   uint64_t code_cache_bytes = kDefaultCodeCacheMiB << 20;  // -accel tcg,tb-size=N (MiB)
+  unsigned shadow_spaces = kDefaultShadowSpaces;  // -accel tcg,shadow-spaces=N
   bool accel_given = false;
 
   SerialBackend serial = SerialBackend::kStdio;  // -serial
@@ -61,6 +64,7 @@ struct Options {
   bool debug_exit_device = false;  // -device isa-debug-exit: the board always has it
 
   bool stats = false;           // --stats: report to stderr at exit
+  bool count_insns = false;     // --count-insns: count guest instructions (for per-instruction rates)
   std::string stats_json_path;  // --stats-json PATH
 
   uint32_t log_mask = 0;      // -d LIST (LogCategory bits)
@@ -70,10 +74,14 @@ struct Options {
   uint64_t flight_records = 0;  // --flight-recorder N: keep the last N events, dump them on a crash
   bool perf_map = false;      // --perf-map: write /tmp/perf-PID.map for perf(1)
 
-  // Debugging; stored, rejected by CheckImplemented() until the gdb stub exists.
+  // Debugging: the gdb stub (frontend/gdb_stub.h).
   bool gdb_default_port = false;  // -s: shorthand for -gdb tcp::1234
-  bool start_stopped = false;     // -S: do not start the CPU
+  bool start_stopped = false;     // -S: do not start the CPU (needs -s or -gdb)
   std::string gdb_dev;            // -gdb DEV
+  std::string symbols_path;       // --symbols FILE: guest kernel symbols (System.map or vmlinux)
+
+  // The -gdb device the options ask for ("tcp::1234" for -s), or "" for none.
+  std::string GdbDevice() const { return !gdb_dev.empty() ? gdb_dev : gdb_default_port ? "tcp::1234" : ""; }
 };
 
 // Parses argv[1..] (args excludes the program name). False with *error set to

@@ -62,7 +62,18 @@ struct Derived {
   double code_cache_used_pct;
   uint64_t exits_total;
   uint64_t exceptions_total;
+  double exits_per_million_insns;        // 0 when instructions were not counted
+  double flag_exits_per_million_insns;   // ... of cli, sti, pushf and popf
 };
+
+// Emulation exits of the instructions that read or write RFLAGS.IF/IOPL, which
+// translated code handles inline in the common case.
+uint64_t FlagInsnExits(const Stats& s) {
+  uint64_t n = 0;
+  for (const auto& [name, count] : s.emulated_by_mnemonic)
+    if (name == "cli" || name == "sti" || name.rfind("pushf", 0) == 0 || name.rfind("popf", 0) == 0) n += count;
+  return n;
+}
 
 Derived Derive(const Stats& s) {
   Derived d{};
@@ -73,6 +84,8 @@ Derived Derive(const Stats& s) {
   d.code_cache_used_pct = 100.0 * Ratio(s.cache_bytes_used, s.cache_bytes_capacity);
   for (uint64_t n : s.exits) d.exits_total += n;
   for (uint64_t n : s.exceptions) d.exceptions_total += n;
+  d.exits_per_million_insns = 1e6 * Ratio(d.exits_total, s.guest_insns);
+  d.flag_exits_per_million_insns = 1e6 * Ratio(FlagInsnExits(s), s.guest_insns);
   return d;
 }
 
@@ -196,6 +209,11 @@ std::string FormatStats(const Stats& s) {
     t.Row(ExitKey(r), s.exits[r], ExitReasonHelp(static_cast<ExitReason>(r)));
   }
   t.Row("total", d.exits_total);
+  if (s.guest_insns) {
+    t.Row("guest instructions executed", s.guest_insns);
+    t.Row("exits per million instructions", Printf("%.1f", d.exits_per_million_insns));
+    t.Row("  of cli/sti/pushf/popf", Printf("%.2f", d.flag_exits_per_million_insns));
+  }
   if (!s.emulated_by_mnemonic.empty()) {
     // The instructions behind the emulation exits, most frequent first.
     std::vector<std::pair<uint64_t, std::string>> by_count;
@@ -218,6 +236,17 @@ std::string FormatStats(const Stats& s) {
   t.Row("string ops done by the VMM", s.string_ops);
   t.Row("code invalidations", s.code_invalidations);
   t.Row("host signals from guest code", s.host_signals);
+
+  t.Section("Shadow paging");
+  t.Row("address spaces cached", s.shadow_spaces);
+  t.Row("switches served from the cache", s.space_switches_cached);
+  t.Row("switches to a new address space", s.space_switches_built);
+  t.Row("CR3 reloads (nothing dropped)", s.cr3_reloads);
+  t.Row("TLB entries restored", s.tlb_entries_restored);
+  t.Row("page-table pages watched", s.pt_pages_watched);
+  t.Row("stores to page-table pages", s.pt_write_faults);
+  t.Row("page-table pages released", s.pt_pages_released);
+  t.Row("ranges invalidated", s.shadow_invalidations);
 
   t.Section("Exceptions");
   for (unsigned v = 0; v < 32; ++v) {
@@ -271,6 +300,17 @@ std::string FormatStatsJson(const Stats& s) {
   memory.Add("code_invalidations", s.code_invalidations);
   memory.Add("host_signals", s.host_signals);
 
+  JsonObject shadow;
+  shadow.Add("shadow_spaces", s.shadow_spaces);
+  shadow.Add("space_switches_cached", s.space_switches_cached);
+  shadow.Add("space_switches_built", s.space_switches_built);
+  shadow.Add("cr3_reloads", s.cr3_reloads);
+  shadow.Add("tlb_entries_restored", s.tlb_entries_restored);
+  shadow.Add("pt_pages_watched", s.pt_pages_watched);
+  shadow.Add("pt_write_faults", s.pt_write_faults);
+  shadow.Add("pt_pages_released", s.pt_pages_released);
+  shadow.Add("shadow_invalidations", s.shadow_invalidations);
+
   JsonObject exceptions;
   for (unsigned v = 0; v < 32; ++v) exceptions.Add(VectorKey(v).c_str(), s.exceptions[v]);
 
@@ -282,6 +322,9 @@ std::string FormatStatsJson(const Stats& s) {
   derived.Add("code_cache_used_pct", d.code_cache_used_pct);
   derived.Add("exits_total", d.exits_total);
   derived.Add("exceptions_total", d.exceptions_total);
+  derived.Add("guest_insns", s.guest_insns);
+  derived.Add("exits_per_million_insns", d.exits_per_million_insns);
+  derived.Add("flag_exits_per_million_insns", d.flag_exits_per_million_insns);
 
   JsonObject top;
   top.Add("schema", "xlat-stats/1");
@@ -290,6 +333,7 @@ std::string FormatStatsJson(const Stats& s) {
   top.Add("branches", branches);
   top.Add("exits", exits);
   top.Add("memory", memory);
+  top.Add("shadow_paging", shadow);
   top.Add("exceptions", exceptions);
   top.Add("run_ns", s.run_ns);
   top.Add("derived", derived);

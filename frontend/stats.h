@@ -41,6 +41,9 @@ struct Stats {
   uint64_t links_made = 0;             // direct branches chained (patched)
   uint64_t jump_cache_fills = 0;       // indirect targets entered into the jump cache
 
+  // Guest instructions executed (of the blocks entered); 0 unless counted (--count-insns).
+  uint64_t guest_insns = 0;
+
   // Exits to the VMM, by reason (ExitReason).
   uint64_t exits[static_cast<unsigned>(ExitReason::kCount)] = {};
 
@@ -54,6 +57,16 @@ struct Stats {
   uint64_t code_invalidations = 0;     // blocks dropped because their guest code was written
   uint64_t mem_groups = 0;             // groups of accesses translated with one shared TLB check
   uint64_t mem_group_declines = 0;     // group checks that could not stand (block translated again)
+  // Shadow paging: address spaces kept across CR3 writes, page-table pages watched.
+  uint64_t shadow_spaces = 0;          // address spaces cached (0: every CR3 write flushes)
+  uint64_t space_switches_cached = 0;  // CR3 writes served from the cache (no refill)
+  uint64_t space_switches_built = 0;   // CR3 writes to an address space not in the cache
+  uint64_t cr3_reloads = 0;            // CR3 writes of the current value: nothing dropped
+  uint64_t tlb_entries_restored = 0;   // inline TLB entries put back by cached switches
+  uint64_t pt_pages_watched = 0;       // guest pages that became write-protected page tables
+  uint64_t pt_write_faults = 0;        // guest stores to watched page-table pages
+  uint64_t pt_pages_released = 0;      // watched pages released after a flood of stores
+  uint64_t shadow_invalidations = 0;   // virtual ranges dropped because an entry mapping them changed
   uint64_t emulated_insns = 0;         // sensitive instructions emulated by the VMM
   std::map<std::string, uint64_t> emulated_by_mnemonic;  // ... by mnemonic
   uint64_t port_io = 0;                // port accesses (in/out/ins/outs)

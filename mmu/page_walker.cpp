@@ -58,6 +58,7 @@ WalkResult WalkPageTables(GuestRam& ram, const PagingState& st, uint64_t va, Acc
       return res;
     }
     entries[level - 1] = e;
+    res.tables[res.table_count++] = table;
     all_rw &= (entry & kRW) != 0;
     all_us &= (entry & kUS) != 0;
     any_nx |= nxe && (entry & kNX);

@@ -37,6 +37,11 @@ struct WalkResult {
   bool global = false;         // leaf G bit with CR4.PGE: survives CR3 writes
   uint64_t page_size = 4096;
   uint32_t error_code = 0;     // #PF error code when !ok
+  // The page-table pages the walk read, top level (the PML4, from CR3) first:
+  // 4 for a 4 KiB page, 3 for 2 MiB, 2 for 1 GiB; 0 with paging off. What
+  // is cached from this walk is right only while these stay unchanged.
+  uint64_t tables[4] = {};
+  uint8_t table_count = 0;
 };
 
 // Translates va for an access of `kind` at user (CPL 3) or supervisor

@@ -1,10 +1,11 @@
 # GuestProgram.cmake — xlat_guest_program(): one C source set, two programs.
 #
-#   xlat_guest_program(NAME SOURCES a.c b.c... [OUTPUT_DIR dir])
+#   xlat_guest_program(NAME SOURCES a.c b.c... [OUTPUT_DIR dir] [GUEST_ONLY])
 #
 # makes the targets
 #   NAME.elf     the freestanding guest image for `xlat -kernel NAME.elf`
-#   NAME.native  the same program as a Linux executable (the reference)
+#   NAME.native  the same program as a Linux executable (the reference);
+#                not made with GUEST_ONLY (a program that needs ring 0)
 # both written to OUTPUT_DIR (default: ${CMAKE_BINARY_DIR}/roms).
 #
 # Both builds use the same code generation flags (-O2 -march=x86-64-v3,
@@ -50,7 +51,7 @@ if(NOT TARGET xlat_guest_runtime)
 endif()
 
 function(xlat_guest_program NAME)
-  cmake_parse_arguments(PARSE_ARGV 1 ARG "" "OUTPUT_DIR" "SOURCES")
+  cmake_parse_arguments(PARSE_ARGV 1 ARG "GUEST_ONLY" "OUTPUT_DIR" "SOURCES")
   if(NOT ARG_SOURCES)
     set(ARG_SOURCES ${ARG_UNPARSED_ARGUMENTS})
   endif()
@@ -66,6 +67,9 @@ function(xlat_guest_program NAME)
   set_target_properties(${NAME}.elf PROPERTIES
     RUNTIME_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIR}
     LINK_DEPENDS ${XLAT_GUEST_RUNTIME_DIR}/guest.ld)
+  if(ARG_GUEST_ONLY)
+    return()
+  endif()
 
   add_executable(${NAME}.native ${ARG_SOURCES})
   target_compile_options(${NAME}.native PRIVATE ${XLAT_GUEST_COMMON_FLAGS})

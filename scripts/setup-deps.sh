@@ -4,7 +4,8 @@
 set -eu
 # qemu-system-x86: the reference that tests/boot and bench/ compare xlat with.
 PKGS="cmake make g++ pkg-config libzydis-dev libasmjit-dev libcapstone-dev libsdl2-dev \
-libgtest-dev libbenchmark-dev clang time python3 qemu-system-x86 acpica-tools"
+libgtest-dev libbenchmark-dev clang libclang-rt-14-dev time python3 qemu-system-x86 acpica-tools \
+liblzma-dev gdb"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

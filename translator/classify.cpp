@@ -61,6 +61,10 @@ constexpr Rule kRules[] = {
     {ZYDIS_MNEMONIC_XSAVES, InsnKind::kUndefined}, {ZYDIS_MNEMONIC_XSAVES64, InsnKind::kUndefined},
     {ZYDIS_MNEMONIC_XRSTORS, InsnKind::kUndefined}, {ZYDIS_MNEMONIC_XRSTORS64, InsnKind::kUndefined},
     {ZYDIS_MNEMONIC_XGETBV, InsnKind::kCallout}, {ZYDIS_MNEMONIC_XSETBV, InsnKind::kCallout},
+    // They store the x87 last-instruction pointer, which the host has as an
+    // address in the code cache: the VMM stores the guest's (cpu/fpu_save.h).
+    {ZYDIS_MNEMONIC_FNSTENV, InsnKind::kCallout}, {ZYDIS_MNEMONIC_FNSAVE, InsnKind::kCallout},
+    {ZYDIS_MNEMONIC_FXSAVE, InsnKind::kCallout}, {ZYDIS_MNEMONIC_FXSAVE64, InsnKind::kCallout},
     // Cache write-back hints: no architectural effect on a coherent machine.
     {ZYDIS_MNEMONIC_CLFLUSH, InsnKind::kDrop}, {ZYDIS_MNEMONIC_CLFLUSHOPT, InsnKind::kDrop},
     {ZYDIS_MNEMONIC_CLWB, InsnKind::kDrop},
@@ -181,6 +185,30 @@ const char* InsnKindName(InsnKind k) {
                                        "jmp", "jcc", "loop", "call", "ret", "string", "callout", "drop",
                                        "undefined", "virtual"};
   return kNames[static_cast<unsigned>(k)];
+}
+
+int FpuControlFault(const DecodedInsn& d, const FpuControl& fc) {
+  constexpr int kNM = 7, kUD = 6;
+  if (fc.normal() || d.insn.encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY) return -1;
+  const ZydisMnemonic m = d.mnemonic();
+  // x87 (fwait aside) and fxsave/fxrstor: #NM with EM, for an x87 emulator to handle.
+  if ((d.insn.meta.isa_ext == ZYDIS_ISA_EXT_X87 && m != ZYDIS_MNEMONIC_FWAIT) || m == ZYDIS_MNEMONIC_FXSAVE ||
+      m == ZYDIS_MNEMONIC_FXSAVE64 || m == ZYDIS_MNEMONIC_FXRSTOR || m == ZYDIS_MNEMONIC_FXRSTOR64)
+    return fc.em ? kNM : -1;
+  // MMX and SSE instructions are told apart by the state they use: MMX
+  // registers (#UD with EM), XMM registers or MXCSR (#UD with EM or without
+  // OSFXSR). Fences, prefetches, movnti, popcnt, crc32... use neither.
+  bool mmx = d.insn.meta.isa_ext == ZYDIS_ISA_EXT_MMX, sse = false;  // emms has no operands
+  for (unsigned i = 0; i < d.insn.operand_count; ++i) {
+    const ZydisDecodedOperand& op = d.ops[i];
+    if (op.type != ZYDIS_OPERAND_TYPE_REGISTER) continue;
+    const ZydisRegisterClass cls = ZydisRegisterGetClass(op.reg.value);
+    mmx |= cls == ZYDIS_REGCLASS_MMX;
+    sse |= cls == ZYDIS_REGCLASS_XMM || op.reg.value == ZYDIS_REGISTER_MXCSR;
+  }
+  if (sse && (fc.em || !fc.osfxsr)) return kUD;
+  if (mmx && fc.em) return kUD;
+  return -1;
 }
 
 InsnKind Classify(const DecodedInsn& d) {

@@ -38,4 +38,22 @@ enum class InsnKind : uint8_t {
 const char* InsnKindName(InsnKind k);
 InsnKind Classify(const DecodedInsn& d);
 
+// The control-register bits that take x87, MMX and SSE instructions away
+// (Intel SDM vol. 3A, 2.5, and the exceptions listed for each instruction):
+// CR0.EM (no FPU: x87 -> #NM, MMX and SSE -> #UD) and CR4.OSFXSR (the OS
+// does not save SSE state: SSE -> #UD). VEX-encoded instructions ignore
+// both. Translations depend on them: the normal state translates nothing
+// differently; any other one makes the affected instructions raise.
+// (CR0.TS, #NM for lazy FPU switching, is not modelled: an OS that toggles
+// it on every task switch would flush the code cache each time.)
+struct FpuControl {
+  bool em = false;     // CR0.EM
+  bool osfxsr = true;  // CR4.OSFXSR
+  bool normal() const { return !em && osfxsr; }
+  bool operator==(const FpuControl&) const = default;
+};
+// The vector an instruction raises instead of running under `fc` (#UD or
+// #NM), or -1 when it runs.
+int FpuControlFault(const DecodedInsn& d, const FpuControl& fc);
+
 }  // namespace xlat

@@ -52,4 +52,20 @@ bool UsesHighByteRegister(const DecodedInsn& d) {
   return false;
 }
 
+bool ReferencesStackSegment(const DecodedInsn& d, const ZydisDecodedOperand& op) {
+  if (op.mem.segment == ZYDIS_REGISTER_FS || op.mem.segment == ZYDIS_REGISTER_GS) return false;
+  // Prefixes do not redirect implicit stack slots (push, pop, call, ret...).
+  if (op.visibility == ZYDIS_OPERAND_VISIBILITY_EXPLICIT) {
+    // The last ES/CS/SS/DS override names the segment of an explicit operand.
+    for (unsigned i = d.insn.raw.prefix_count; i-- > 0;) {
+      switch (d.insn.raw.prefixes[i].value) {
+        case 0x36: return true;
+        case 0x26: case 0x2e: case 0x3e: return false;
+        default: break;
+      }
+    }
+  }
+  return op.mem.segment == ZYDIS_REGISTER_SS;
+}
+
 }  // namespace xlat

@@ -42,5 +42,10 @@ ZydisRegister Gpr64(unsigned num);
 // True when an operand is ah/ch/dh/bh: the instruction cannot take a REX
 // prefix, so a rewrite may only use rax..rdi in its operands.
 bool UsesHighByteRegister(const DecodedInsn& d);
+// True when memory operand `op` goes through SS: a stack slot, an rsp or rbp
+// base, or an ss: prefix. 64-bit mode ignores the ES/CS/SS/DS bases (and
+// Zydis reports the default segment), but the segment still decides the
+// exception of a non-canonical address: #SS(0) rather than #GP(0).
+bool ReferencesStackSegment(const DecodedInsn& d, const ZydisDecodedOperand& op);
 
 }  // namespace xlat

@@ -8,7 +8,7 @@
 //         mov byte gs:[irq_poll_page], 0     ; read-only while an interrupt
 //                                            ; waits for IF: this sti leaves
 // pushf builds the image the guest would see (arithmetic flags and DF from
-// the host, IF from vif, IOPL/AC/ID/NT from ctx.vflags) without touching the
+// the host, IF from vif, TF/IOPL/AC/ID/NT from ctx.vflags) without touching the
 // flags: they are saved with pushfq first, and the bits are combined with
 // pext/pdep and lea.
 // mov r, sreg reads the selector from the context.

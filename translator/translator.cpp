@@ -180,6 +180,7 @@ uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher&
     deps->push_back({page.pa + off, d.length()});
     const InsnKind k = Classify(d);
     if (k == InsnKind::kCallout || k == InsnKind::kUndefined || k == InsnKind::kString) break;
+    if (FpuControlFault(d, fpu_control_) >= 0) break;  // raises: its frame sees every flag
     FlagEffect fx = FlagEffectOf(d);
     if (MayFaultNatively(d)) fx.reads = kArithFlags;  // its exception frame sees them
     live |= fx.reads & unknown;
@@ -224,6 +225,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // ---- Decode the block. ----
   std::vector<DecodedInsn> decoded;
   std::vector<InsnKind> kinds;
+  uint8_t raise_vector = kVectorUD;  // of a final kUndefined instruction
   decoded.reserve(32);
   uint64_t pc = rip;
   bool crosses = false;
@@ -264,6 +266,10 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     } else {
       kind = Refine(d, Classify(d), priv);
       if (kind == InsnKind::kCallout && d.mnemonic() == ZYDIS_MNEMONIC_RDTSC && native_rdtsc_) kind = InsnKind::kCopy;
+      if (const int v = FpuControlFault(d, fpu_control_); v >= 0 && kind != InsnKind::kUndefined) {
+        kind = InsnKind::kUndefined;
+        raise_vector = static_cast<uint8_t>(v);
+      }
     }
     decoded.push_back(d);
     kinds.push_back(kind);
@@ -394,8 +400,18 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   gi.index = 0;
   e.insn = &gi;
   e.BeginNative();
-  e.a.mov(Ctx(XLAT_CTX_OFF(poll_page), 1), 0);  // faults when a poll is pending
+  // Faults when a poll is pending. What it stores, the block's host address
+  // (the cache lies below 2 GiB), tells the VMM which block was entered last.
+  e.a.mov(Ctx(XLAT_CTX_OFF(poll_page), 4), static_cast<int32_t>(reinterpret_cast<uintptr_t>(base)));
   e.EndNative();
+  if (count_guest_insns_) {
+    // A block may leave early (a fault, an exit); the count is of blocks entered.
+    const x86::Gp r = x86::gpq(e.TakeScratch(0));
+    e.a.mov(r, Ctx(XLAT_CTX_OFF(guest_insns_entered)));
+    e.a.lea(r, x86::ptr(r, static_cast<int32_t>(decoded.size())));
+    e.a.mov(Ctx(XLAT_CTX_OFF(guest_insns_entered)), r);
+    e.Restore(r.id());
+  }
 
   bool ended = false;
   if (breakpoints_ && !single_step && breakpoints_->count(rip)) {
@@ -444,7 +460,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       case InsnKind::kCall: EmitCall(e, gi); ended = true; break;
       case InsnKind::kRet: EmitRet(e, gi); ended = true; break;
       case InsnKind::kCallout: EmitEmulateExit(e, gi); ended = true; break;
-      case InsnKind::kUndefined: EmitRaise(e, gi, kVectorUD); ended = true; break;
+      case InsnKind::kUndefined: EmitRaise(e, gi, raise_vector); ended = true; break;
       case InsnKind::kVirtual: EmitVirtualInsn(e, gi); break;
     }
     if (static_cast<int>(i) == save_flags_after) {

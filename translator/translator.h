@@ -47,7 +47,14 @@ class Translator {
   // rdtsc may run natively: the guest's TSC is the host's (no offset) and
   // CR4.TSD does not restrict it. Translations depend on it: flush on change.
   void set_native_rdtsc(bool on) { native_rdtsc_ = on; }
+  // Every block adds its instruction count to ctx.guest_insns_entered when
+  // entered (three flag-free instructions). For measurements, not speed.
+  void set_count_guest_insns(bool on) { count_guest_insns_ = on; }
   bool native_rdtsc() const { return native_rdtsc_; }
+  // CR0.EM and CR4.OSFXSR as translations assume them (classify.h).
+  // Translations depend on them: flush on change.
+  void set_fpu_control(const FpuControl& fc) { fpu_control_ = fc; }
+  const FpuControl& fpu_control() const { return fpu_control_; }
   // Blocks end before these guest VAs (debugger breakpoints); nullptr: none.
   void set_breakpoints(const std::set<uint64_t>* bps) { breakpoints_ = bps; }
 
@@ -81,6 +88,8 @@ class Translator {
   std::unordered_set<uint64_t> no_groups_;
   bool precise_fault_flags_ = false;
   bool native_rdtsc_ = true;
+  bool count_guest_insns_ = false;
+  FpuControl fpu_control_;
   const std::set<uint64_t>* breakpoints_ = nullptr;
 };
 

@@ -426,6 +426,164 @@ static void code_per_space(void) {
   write_cr3(k);
 }
 
+// ---- changes to an address space while another one is current ------------------------
+// A CR3 write leaves no non-global translation of the old address space
+// behind (SDM 4.10.4.1), so whatever was changed in a space's page tables
+// while it was not current must be seen as soon as CR3 names it again -- even
+// by an emulator that keeps what it learned about recent address spaces.
+
+// as2 maps va to a frame holding 0xaaaa, and it has been used once.
+static uint64_t* warm_space(uint64_t va, uint64_t flags, uint64_t* k) {
+  uint64_t* as2 = new_address_space();
+  map_page(as2, va, frame_with(0xaaaa), flags);
+  *k = read_cr3();
+  write_cr3(ADDR(as2));
+  uint64_t v = rd(va + OFF);
+  write_cr3(*k);
+  return expect_eq("first use of the space", 0xaaaa, v) ? as2 : 0;
+}
+static void inactive_pte_new_frame(void) {
+  uint64_t va = fresh_region() + 0x5000, k;
+  uint64_t* as2 = warm_space(va, PTE_P | PTE_W, &k);
+  if (!as2) return;
+  *pt_entry(as2, va, 1, 0) = frame_with(0xbbbb) | PTE_P | PTE_W;
+  write_cr3(ADDR(as2));
+  uint64_t v = rd(va + OFF);
+  write_cr3(k);
+  expect_eq("the new frame", 0xbbbb, v);
+}
+static void inactive_pte_unmapped(void) {
+  uint64_t va = fresh_region() + 0x5000, k;
+  uint64_t* as2 = warm_space(va, PTE_P | PTE_W, &k);
+  if (!as2) return;
+  *pt_entry(as2, va, 1, 0) &= ~PTE_P;
+  write_cr3(ADDR(as2));
+  struct event ev;
+  run_access(0, s_rd, va + OFF, &ev);
+  write_cr3(k);
+  expect_event(&ev, V_PF, 0, ADDR(s_rd)) && expect_eq("cr2", va + OFF, ev.cr2);
+}
+static void inactive_pte_write_protected(void) {
+  uint64_t va = fresh_region() + 0x5000, k;
+  uint64_t* as2 = warm_space(va, PTE_P | PTE_W | PTE_U, &k);
+  if (!as2) return;
+  // Dirty it first, so a writable translation was made.
+  write_cr3(ADDR(as2));
+  struct event ev;
+  run_access(3, s_wr, va + OFF, &ev);
+  write_cr3(k);
+  if (!expect_vector(&ev, V_END)) return;
+  *pt_entry(as2, va, 1, 0) &= ~PTE_W;
+  write_cr3(ADDR(as2));
+  run_access(3, s_wr, va + OFF, &ev);
+  write_cr3(k);
+  expect_event(&ev, V_PF, PF_P | PF_W | PF_U, ADDR(s_wr));
+}
+// The page directory entry of the inactive space now names another table.
+static void inactive_pde_new_table(void) {
+  uint64_t va = fresh_region() + 0x200000ull * 3 + 0x5000, k;
+  uint64_t* as2 = warm_space(va, PTE_P | PTE_W, &k);
+  if (!as2) return;
+  uint64_t pt = alloc_frame();
+  ((uint64_t*)(uintptr_t)pt)[(va >> 12) & 511] = frame_with(0xbbbb) | PTE_P | PTE_W;
+  *pt_entry(as2, va, 2, 0) = pt | PTE_P | PTE_W | PTE_U;
+  write_cr3(ADDR(as2));
+  uint64_t v = rd(va + OFF);
+  write_cr3(k);
+  expect_eq("through the new table", 0xbbbb, v);
+}
+// The top-level entry of the inactive space is cleared by rep stosq (the
+// whole PML4 slot of the region gone) and then set again to new tables.
+static void inactive_pml4e_rewritten_by_string_store(void) {
+  uint64_t va = fresh_region() + 0x5000, k;
+  uint64_t* as2 = warm_space(va, PTE_P | PTE_W, &k);
+  if (!as2) return;
+  uint64_t* slot = pt_entry(as2, va, 4, 0);
+  uint64_t zero = 0, n = 1;
+  __asm__ volatile("rep stosq" : "+D"(slot), "+c"(n) : "a"(zero) : "memory");
+  write_cr3(ADDR(as2));
+  struct event ev;
+  run_access(0, s_rd, va + OFF, &ev);
+  write_cr3(k);
+  if (!expect_event(&ev, V_PF, 0, ADDR(s_rd))) return;
+  map_page(as2, va, frame_with(0xcccc), PTE_P | PTE_W);
+  write_cr3(ADDR(as2));
+  uint64_t v = rd(va + OFF);
+  write_cr3(k);
+  expect_eq("through the rebuilt tables", 0xcccc, v);
+}
+// A page table of the inactive space rewritten wholesale: every entry
+// changed, more stores than any emulator would trap one by one.
+static void inactive_table_rewritten(void) {
+  uint64_t va = fresh_region() + 0x5000, k;
+  uint64_t* as2 = warm_space(va, PTE_P | PTE_W, &k);
+  if (!as2) return;
+  uint64_t* pt = pt_entry(as2, va & ~0x1fffffull, 1, 0);
+  uint64_t b = frame_with(0xbbbb);
+  for (int round = 0; round < 3; round++)
+    for (int i = 0; i < 512; i++) pt[i] = b | PTE_P | PTE_W;
+  write_cr3(ADDR(as2));
+  uint64_t v = rd(va + OFF), v2 = rd(va + 0x10000 + OFF);
+  write_cr3(k);
+  expect_eq("the rewritten entry", 0xbbbb, v) && expect_eq("another rewritten entry", 0xbbbb, v2);
+}
+// Code: the inactive space's code page is remapped to other code.
+static void inactive_code_remapped(void) {
+  uint64_t* as2 = new_address_space();
+  uint64_t va = fresh_region() + 0x9000;
+  uint64_t c1 = alloc_frame(), c2 = alloc_frame();
+  uint8_t code1[] = {0xb8, 0x11, 0x00, 0x00, 0x00, 0xc3}, code2[] = {0xb8, 0x22, 0x00, 0x00, 0x00, 0xc3};
+  memcpy((void*)(uintptr_t)c1, code1, sizeof code1);
+  memcpy((void*)(uintptr_t)c2, code2, sizeof code2);
+  map_page(as2, va, c1, PTE_P);
+  uint64_t k = read_cr3();
+  int ok = 1;
+  for (int i = 0; i < 4 && ok; i++) {
+    write_cr3(ADDR(as2));
+    uint64_t r = ((uint64_t (*)(void))(uintptr_t)va)();
+    write_cr3(k);
+    ok = expect_eq("code before the remap", 0x11, r & 0xffffffff);
+  }
+  if (!ok) return;
+  *pt_entry(as2, va, 1, 0) = c2 | PTE_P;
+  write_cr3(ADDR(as2));
+  uint64_t r = ((uint64_t (*)(void))(uintptr_t)va)();
+  write_cr3(k);
+  expect_eq("code after the remap", 0x22, r & 0xffffffff);
+}
+// More address spaces than any cache keeps, used round-robin: each sees its own.
+static void many_spaces(void) {
+  enum { kSpaces = 24 };
+  uint64_t* as[kSpaces];
+  uint64_t va = fresh_region() + 0x3000;
+  for (int s = 0; s < kSpaces; s++) {
+    as[s] = new_address_space();
+    map_page(as[s], va, frame_with(0x1000 + (uint64_t)s), PTE_P | PTE_W);
+  }
+  uint64_t k = read_cr3();
+  int ok = 1;
+  for (int round = 0; round < 5 && ok; round++)
+    for (int s = 0; s < kSpaces && ok; s++) {
+      write_cr3(ADDR(as[s]));
+      uint64_t v = rd(va + OFF);
+      write_cr3(k);
+      ok = expect_eq("the space's own frame", (round >= 3 ? 0x2000 : 0x1000) + (uint64_t)s, v);
+      // In round 2 each space is remapped right after its turn, while inactive.
+      if (round == 2) *pt_entry(as[s], va, 1, 0) = frame_with(0x2000 + (uint64_t)s) | PTE_P | PTE_W;
+    }
+  write_cr3(k);
+}
+// A CR3 reload of the current space after a PTE change without INVLPG.
+static void reload_after_pte_change_many(void) {
+  uint64_t va = fresh_va();
+  int ok = 1;
+  for (uint64_t i = 0; i < 64 && ok; i++) {
+    map_page(g_kpml4, va, frame_with(0x500 + i), PTE_P | PTE_W);
+    write_cr3(read_cr3());
+    ok = expect_eq("after each change and reload", 0x500 + i, rd(va + OFF));
+  }
+}
+
 static void ad_read0(void) { ad_read(0); }
 static void ad_read3(void) { ad_read(3); }
 static void ad_write0(void) { ad_write(0); }
@@ -467,6 +625,15 @@ static const struct kcase cases[] = {
     {"spaces.two-cr3-1000-switches", two_spaces},
     {"spaces.switch-in-syscall.cpl3", user_space_switch},
     {"spaces.code-per-space", code_per_space},
+    {"spaces.inactive-pte-new-frame", inactive_pte_new_frame},
+    {"spaces.inactive-pte-unmapped", inactive_pte_unmapped},
+    {"spaces.inactive-pte-write-protected.cpl3", inactive_pte_write_protected},
+    {"spaces.inactive-pde-new-table", inactive_pde_new_table},
+    {"spaces.inactive-pml4e-cleared-by-rep-stos", inactive_pml4e_rewritten_by_string_store},
+    {"spaces.inactive-table-rewritten", inactive_table_rewritten},
+    {"spaces.inactive-code-remapped", inactive_code_remapped},
+    {"spaces.24-spaces-round-robin", many_spaces},
+    {"spaces.reload-after-each-pte-change", reload_after_pte_change_many},
 };
 
 int main(void) {

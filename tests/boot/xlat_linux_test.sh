@@ -30,9 +30,25 @@ case "$mode" in
     echo "command: ok"
     ;;
   shell)
+    # Type only once the prompt is there: input sent while the kernel boots
+    # may be dropped when the console is opened, whatever the machine's load.
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    mkfifo "$tmp/in"
     set +e
-    out=$( (sleep 6; echo 'echo typed-$((2 + 3))'; sleep 2; echo 'exit') | boot initrd.gz quiet 2>&1); status=$?
+    boot initrd.gz quiet <"$tmp/in" >"$tmp/out" 2>&1 &
+    pid=$!
+    exec 3>"$tmp/in"
+    waited=0
+    until grep -q 'guest:~#' "$tmp/out" 2>/dev/null || [ $waited -ge 100 ]; do sleep 1; waited=$((waited + 1)); done
+    echo 'echo typed-$((2 + 3))' >&3
+    waited=0
+    until tr -d '\r' <"$tmp/out" | grep -q '^typed-5$' || [ $waited -ge 20 ]; do sleep 1; waited=$((waited + 1)); done
+    echo 'exit' >&3
+    wait $pid; status=$?
+    exec 3>&-
     set -e
+    out=$(cat "$tmp/out")
     [ $status -eq 0 ] || fail "exit status $status; output ends: $(printf '%s' "$out" | tail -n 5)"
     printf '%s\n' "$out" | tr -d '\r' | grep -q '^typed-5$' || fail "the typed command did not run: $(printf '%s' "$out" | tail -n 8)"
     printf '%s\n' "$out" | grep -q 'Power down' || fail "the shell's exit did not power off"

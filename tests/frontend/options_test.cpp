@@ -135,7 +135,7 @@ TEST(Options, HelpListsEveryOptionOnItsOwnLine) {
   const std::string help = HelpText();
   for (const char* line_start : {"-h, -help", "-version", "-m [size=]SIZE", "-accel tcg[,tb-size=N]", "-nographic",
                                  "-no-reboot", "-serial DEV", "-device DEV", "-kernel FILE",
-                                 "-initrd FILE", "-append STRING", "-d LIST", "-D FILE", "-gdb DEV", "-s ", "-S ",
+                                 "-initrd FILE", "-append STRING", "-d LIST", "-D FILE", "-gdb DEV", "-s ", "-S ", "-symbols FILE",
                                  "-stats ", "-stats-json PATH"}) {
     EXPECT_CONTAINS(help, std::string("\n") + line_start) << line_start;
   }
@@ -240,6 +240,9 @@ TEST(Options, Accel) {
   EXPECT_EQ(Parse({"-accel", "tcg,tb-size=1"}).code_cache_bytes, 1 * MiB);
   EXPECT_EQ(Parse({"-accel", "tcg,tb-size=1024"}).code_cache_bytes, 1024 * MiB);
   EXPECT_EQ(Parse({"-accel", "accel=tcg,tb-size=8"}).code_cache_bytes, 8 * MiB);
+  EXPECT_EQ(Parse({"-accel", "tcg"}).shadow_spaces, 8u);
+  EXPECT_EQ(Parse({"-accel", "tcg,shadow-spaces=0"}).shadow_spaces, 0u);
+  EXPECT_EQ(Parse({"-accel", "tcg,tb-size=8,shadow-spaces=64"}).shadow_spaces, 64u);
   EXPECT_EQ(Parse({"--accel=tcg,tb-size=16"}).code_cache_bytes, 16 * MiB);
   EXPECT_EQ(Parse({"-accel", "help"}).action, Options::Action::kListAccelerators);
   EXPECT_CONTAINS(AcceleratorsText(), "tcg");
@@ -260,7 +263,11 @@ TEST(Options, AccelErrors) {
   EXPECT_EQ(ParseError({"-accel", "tcg,tb-size=99999999999999999999999"}),
             "-accel tcg,tb-size=99999999999999999999999: " + range);
   EXPECT_EQ(ParseError({"-accel", "tcg,thread=single"}),
-            "-accel tcg,thread=single: unknown tcg property 'thread' (xlat's tcg has tb-size)");
+            "-accel tcg,thread=single: unknown tcg property 'thread' (xlat's tcg has tb-size and shadow-spaces)");
+  const std::string spaces = "shadow-spaces must be a whole number from 0 to 64";
+  EXPECT_EQ(ParseError({"-accel", "tcg,shadow-spaces=65"}), "-accel tcg,shadow-spaces=65: " + spaces);
+  EXPECT_EQ(ParseError({"-accel", "tcg,shadow-spaces=x"}), "-accel tcg,shadow-spaces=x: " + spaces);
+  EXPECT_EQ(ParseError({"-accel", "tcg,shadow-spaces="}), "-accel tcg,shadow-spaces=: " + spaces);
   EXPECT_EQ(ParseError({"-accel", "tb-size=8"}), "-accel tb-size=8: no accelerator named (use -accel tcg[,tb-size=N])");
   EXPECT_EQ(ParseError({"-accel", ""}), "-accel: empty item in the accelerator description");
   EXPECT_EQ(ParseError({"-accel", "tcg,,tb-size=8"}), "-accel tcg,,tb-size=8: empty item in the accelerator description");
@@ -388,25 +395,37 @@ TEST(Options, LogFile) {
   EXPECT_EQ(ParseError({"-D", ""}), "-D: empty file name");
 }
 
-// ---- -s, -S, -gdb: parsed, then refused until the gdb stub exists ----
+// ---- -s, -S, -gdb, --symbols: the gdb stub ----
 
-TEST(Options, GdbParsedButNotImplemented) {
+TEST(Options, Gdb) {
   std::string error;
   Options o = Parse({"-gdb", "tcp::1234"});
   EXPECT_EQ(o.gdb_dev, "tcp::1234");
-  EXPECT_FALSE(CheckImplemented(o, &error));
-  EXPECT_EQ(error, "-gdb tcp::1234: the gdb stub is not supported yet");
+  EXPECT_EQ(o.GdbDevice(), "tcp::1234");
+  EXPECT_TRUE(CheckImplemented(o, &error)) << error;
 
   o = Parse({"-s"});
   EXPECT_TRUE(o.gdb_default_port);
-  EXPECT_FALSE(CheckImplemented(o, &error));
-  EXPECT_EQ(error, "-s: the gdb stub is not supported yet");
+  EXPECT_EQ(o.GdbDevice(), "tcp::1234");
+  EXPECT_TRUE(CheckImplemented(o, &error)) << error;
+  EXPECT_EQ(Parse({"-s", "-gdb", "tcp::4321"}).GdbDevice(), "tcp::4321");
+  EXPECT_EQ(Parse({}).GdbDevice(), "");
 
-  o = Parse({"-S"});
+  o = Parse({"-S", "-s"});
   EXPECT_TRUE(o.start_stopped);
+  EXPECT_TRUE(CheckImplemented(o, &error)) << error;
+  // Without a debugger nothing could start the CPU (there is no monitor).
+  o = Parse({"-S"});
   EXPECT_FALSE(CheckImplemented(o, &error));
-  EXPECT_CONTAINS(error, "-S: ");
-  EXPECT_CONTAINS(error, "not supported yet");
+  EXPECT_EQ(error, "-S: needs -s or -gdb DEV (only gdb can start the CPU)");
+
+  o = Parse({"--symbols", "System.map", "-s"});
+  EXPECT_EQ(o.symbols_path, "System.map");
+  EXPECT_TRUE(CheckImplemented(o, &error)) << error;
+  o = Parse({"--symbols", "System.map"});
+  EXPECT_FALSE(CheckImplemented(o, &error));
+  EXPECT_EQ(error, "--symbols System.map: is for gdb; give -s or -gdb DEV too");
+  EXPECT_EQ(ParseError({"--symbols", ""}), "--symbols: empty file name");
 
   EXPECT_EQ(ParseError({"-gdb"}), "-gdb: requires an argument");
   EXPECT_EQ(ParseError({"-gdb", ""}), "-gdb: empty device");
