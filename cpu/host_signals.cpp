@@ -61,6 +61,12 @@ bool GuestFaultOf(int sig, const siginfo_t* si, bool x87, const VcpuContext& ctx
         *f = GuestFault{kVecGP, 0, true, 0};
         return true;
       }
+      // A non-canonical guest address that passed an empty TLB entry's check.
+      if (si->si_addr >= static_cast<const void*>(ctx.tlb_guard_page) &&
+          si->si_addr < static_cast<const void*>(ctx.tlb_guard_page + sizeof(ctx.tlb_guard_page))) {
+        *f = GuestFault{kVecGP, 0, true, 0};
+        return true;
+      }
       return false;
     case SIGILL:
       *f = GuestFault{kVecUD, 0, false, 0};

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -84,6 +85,11 @@ bool Vcpu::Init(std::string* error) {
   ctx_->bit_offset_mask[0] = 15;
   ctx_->bit_offset_mask[1] = 31;
   ctx_->bit_offset_mask[2] = 63;
+  // Empty TLB entries point here (vcpu_context.h): any access must fault.
+  if (mprotect(ctx_->tlb_guard_page, sizeof(ctx_->tlb_guard_page), PROT_NONE) != 0) {
+    *error = std::string("cannot protect the TLB guard page: ") + std::strerror(errno);
+    return false;
+  }
   cache_ = CodeCache::Create(config_.code_cache_bytes, kRuntimeBytes, error);
   if (!cache_) return false;
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -193,14 +199,35 @@ void Vcpu::SetWatchpoint(uint64_t va, uint64_t len, WatchKind kind, bool on) {
 }
 void Vcpu::SetSingleStep(bool on) { runtime_->SetSingleStep(on); }
 
+// A debugger's access may span any number of pages: one page at a time, and
+// a write only once every page it touches is known to be writable.
 bool Vcpu::DebugRead(uint64_t va, void* out, size_t n) {
   GuestFault f;
-  return runtime_->ReadVirt(va, out, n, &f, AccessKind::kRead, /*supervisor=*/true);
+  uint8_t* dst = static_cast<uint8_t*>(out);
+  while (n) {
+    const size_t chunk = std::min<size_t>(n, 4096 - (va & 0xfff));
+    if (!runtime_->ReadVirt(va, dst, chunk, &f, AccessKind::kRead, /*supervisor=*/true)) return false;
+    va += chunk;
+    dst += chunk;
+    n -= chunk;
+  }
+  return true;
 }
 
 bool Vcpu::DebugWrite(uint64_t va, const void* in, size_t n) {
   GuestFault f;
-  return runtime_->WriteVirt(va, in, n, &f, /*supervisor=*/true);
+  uint64_t pa;
+  for (uint64_t page = va & ~0xfffull; n && page <= ((va + n - 1) & ~0xfffull); page += 4096)
+    if (!runtime_->Translate(page, AccessKind::kWrite, &pa, &f, /*supervisor=*/true)) return false;
+  const uint8_t* src = static_cast<const uint8_t*>(in);
+  while (n) {
+    const size_t chunk = std::min<size_t>(n, 4096 - (va & 0xfff));
+    if (!runtime_->WriteVirt(va, src, chunk, &f, /*supervisor=*/true)) return false;
+    va += chunk;
+    src += chunk;
+    n -= chunk;
+  }
+  return true;
 }
 
 void Vcpu::RequestDebugStop() {
@@ -558,8 +585,12 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
     cp.host = vcpu_.ram_.HostPtr(GuestPhysAddr(page_pa), 4096);
     if (!cp.host) {
       // Executing from outside RAM: fetch reads all-ones.
-      static const uint8_t kOnes[4096] = {};
-      cp.host = kOnes;
+      static const std::array<uint8_t, 4096> kOnes = [] {
+        std::array<uint8_t, 4096> a;
+        a.fill(0xff);
+        return a;
+      }();
+      cp.host = kOnes.data();
     }
     cp.pa = page_pa;
     cp.ok = true;
@@ -658,20 +689,24 @@ RunOutcome VcpuRuntime::Run() {
       if (!DeliverPending(&out)) break;
       continue;
     }
+    // A debugger's stop comes first: before an interrupt is taken, and even
+    // while the guest sleeps in hlt (it stays halted).
+    if (vcpu_.debug_stop_requested_.exchange(false, std::memory_order_acq_rel)) {
+      out.kind = RunOutcome::Kind::kDebugStop;
+      out.debug_reason = RunOutcome::DebugReason::kInterrupt;
+      break;
+    }
+    // A debugger's single step runs the next instruction, not an interrupt
+    // handler (QEMU masks interrupts while gdb steps, too).
     if (interrupt_shadow_)
       interrupt_shadow_ = false;
-    else
+    else if (!debug_single_step_)
       TakeInterrupt();
     UpdateIrqPoll();
     if (vcpu_.hang_timeout_ns_ && !CheckHang(&out)) break;
     if (halted_) {
       if (!WaitInHalt(&out)) break;
       continue;
-    }
-    if (vcpu_.debug_stop_requested_.exchange(false, std::memory_order_acq_rel)) {
-      out.kind = RunOutcome::Kind::kDebugStop;
-      out.debug_reason = RunOutcome::DebugReason::kInterrupt;
-      break;
     }
     if (watch_hit_) {
       watch_hit_ = false;
@@ -877,7 +912,8 @@ void VcpuRuntime::HandleExit() {
     case SiteKind::kRaise:
       stats_.exits[static_cast<unsigned>(ExitReason::kException)]++;
       ctx_.rip = s.guest_rip;
-      Raise(s.vector);
+      // #UD, #NM, or #GP(0) for an instruction over 15 bytes.
+      Raise(GuestFault{s.vector, 0, s.vector == kVecGP, 0});
       return;
     case SiteKind::kMemSlow:
     case SiteKind::kMemPost:

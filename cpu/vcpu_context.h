@@ -56,7 +56,10 @@ inline constexpr uint64_t kTlbInvalidNegTag = uint64_t{1} << 62;
 //                     to host memory, else kTlbInvalidNegTag. A hit for an
 //                     access of n bytes at va is (va + tag) <= 4096 - n, unsigned;
 //   tlb_write_tag[i]  the same for writes (RAM pages without translated code);
-//   tlb_host_page[i]  host address of the guest page;
+//   tlb_host_page[i]  host address of the guest page (tlb_guard_page when empty);
+//   tlb_write_host[i] the same for writes: tlb_guard_page unless writable, so
+//                     that a non-canonical address wrapping into the check's
+//                     range can never store to a page it may not write;
 //   tlb_guest_pa[i]   its guest physical address (for the VMM only).
 
 // Jump cache: guest VA -> host code, direct-mapped on VA bits [15:0].
@@ -171,6 +174,7 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   alignas(64) uint64_t tlb_read_tag[kPrivClasses][kTlbEntries];
   uint64_t tlb_write_tag[kPrivClasses][kTlbEntries];
   uint64_t tlb_host_page[kPrivClasses][kTlbEntries];
+  uint64_t tlb_write_host[kPrivClasses][kTlbEntries];
   uint64_t tlb_guest_pa[kPrivClasses][kTlbEntries];
 
   // ---- Jump cache: guest VA -> host code entry. ----
@@ -187,11 +191,17 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   // The sti poll page: an inline sti stores here; it is read-only while an
   // interrupt waits for IF, so the sti that enables it leaves translated code.
   alignas(4096) uint8_t irq_poll_page[4096];
+  // Never accessible: the host page of every empty inline TLB entry. An empty
+  // entry's tag is kTlbInvalidNegTag, which only a non-canonical guest
+  // address (0xc000000000000000 + [0, 4096)) can wrap into the check's
+  // range; its access then faults here and becomes the #GP(0) it must be.
+  alignas(4096) uint8_t tlb_guard_page[4096];
 };
 
 static_assert(offsetof(VcpuContext, xsave_area) % 64 == 0);
 static_assert(offsetof(VcpuContext, poll_page) % 4096 == 0);
 static_assert(offsetof(VcpuContext, irq_poll_page) % 4096 == 0);
+static_assert(offsetof(VcpuContext, tlb_guard_page) % 4096 == 0);
 static_assert(sizeof(VcpuContext) < (uint64_t{1} << 31), "context must be disp32-addressable");
 
 // Offsets used by emitters, named once.
@@ -204,6 +214,7 @@ inline constexpr int32_t CtxGprOff(unsigned reg) { return XLAT_CTX_OFF(gpr) + 8 
 inline constexpr int32_t CtxTlbReadTagOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_read_tag, p, kTlbEntries); }
 inline constexpr int32_t CtxTlbWriteTagOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_write_tag, p, kTlbEntries); }
 inline constexpr int32_t CtxTlbHostPageOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_host_page, p, kTlbEntries); }
+inline constexpr int32_t CtxTlbWriteHostOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_write_host, p, kTlbEntries); }
 inline constexpr int32_t CtxJcTagOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(jc_tag, p, kJumpCacheEntries); }
 inline constexpr int32_t CtxJcCodeOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(jc_code, p, kJumpCacheEntries); }
 

@@ -27,7 +27,8 @@ InlineTlb::InlineTlb(VcpuContext& ctx) : ctx_(ctx) {
 void InlineTlb::Clear(unsigned p, unsigned i) {
   ctx_.tlb_read_tag[p][i] = kTlbInvalidNegTag;
   ctx_.tlb_write_tag[p][i] = kTlbInvalidNegTag;
-  ctx_.tlb_host_page[p][i] = 0;
+  ctx_.tlb_host_page[p][i] = reinterpret_cast<uint64_t>(ctx_.tlb_guard_page);
+  ctx_.tlb_write_host[p][i] = reinterpret_cast<uint64_t>(ctx_.tlb_guard_page);
   ctx_.tlb_guest_pa[p][i] = ~0ull;
   large_base_[p][i] = kNoLargePage;
 }
@@ -49,6 +50,7 @@ void InlineTlb::Fill(PrivClass priv, uint64_t va_page, uint64_t pa_page, uint8_t
   ctx_.tlb_read_tag[p][i] = 0 - va_page;
   ctx_.tlb_write_tag[p][i] = writable ? 0 - va_page : kTlbInvalidNegTag;
   ctx_.tlb_host_page[p][i] = reinterpret_cast<uint64_t>(host_page);
+  ctx_.tlb_write_host[p][i] = reinterpret_cast<uint64_t>(writable ? host_page : ctx_.tlb_guard_page);
   ctx_.tlb_guest_pa[p][i] = pa_page;
   if (page_size > 4096) {
     const uint64_t base = va_page & ~(page_size - 1);
@@ -127,7 +129,9 @@ void InlineTlb::RevokeWrite(uint64_t pa_page) {
   ++revocations_;
   for (unsigned p = 0; p < kPrivClasses; ++p)
     ForEachFilled(p, [&](uint32_t i) {
-      if (ctx_.tlb_guest_pa[p][i] == pa_page) ctx_.tlb_write_tag[p][i] = kTlbInvalidNegTag;
+      if (ctx_.tlb_guest_pa[p][i] != pa_page) return;
+      ctx_.tlb_write_tag[p][i] = kTlbInvalidNegTag;
+      ctx_.tlb_write_host[p][i] = reinterpret_cast<uint64_t>(ctx_.tlb_guard_page);
     });
 }
 

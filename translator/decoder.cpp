@@ -9,6 +9,7 @@ Decoder::Decoder() { ZydisDecoderInit(&decoder_, ZYDIS_MACHINE_MODE_LONG_64, ZYD
 Decoder::Status Decoder::Decode(const uint8_t* bytes, size_t avail, uint64_t rip, DecodedInsn* out) const {
   ZyanStatus st = ZydisDecoderDecodeFull(&decoder_, bytes, avail, &out->insn, out->ops);
   if (st == ZYDIS_STATUS_NO_MORE_DATA) return Status::kNeedMoreBytes;
+  if (st == ZYDIS_STATUS_INSTRUCTION_TOO_LONG) return Status::kTooLong;
   if (ZYAN_FAILED(st)) return Status::kInvalid;
   out->rip = rip;
   std::memcpy(out->bytes, bytes, out->insn.length);

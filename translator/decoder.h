@@ -26,7 +26,8 @@ struct DecodedInsn {
 class Decoder {
  public:
   Decoder();
-  enum class Status { kOk, kInvalid, kNeedMoreBytes };
+  // kTooLong: more than 15 bytes of prefixes and opcode, #GP(0) (SDM vol. 2, 2.3.11).
+  enum class Status { kOk, kInvalid, kNeedMoreBytes, kTooLong };
   // Decodes one 64-bit-mode instruction from at most `avail` bytes.
   Status Decode(const uint8_t* bytes, size_t avail, uint64_t rip, DecodedInsn* out) const;
 

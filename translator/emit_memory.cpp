@@ -95,7 +95,7 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
   auto& a = e.a;
   const PrivClass priv = e.priv;
   const int32_t tag = (ga.access & kAccessWrite) ? CtxTlbWriteTagOff(priv) : CtxTlbReadTagOff(priv);
-  const int32_t host_page = CtxTlbHostPageOff(priv);
+  const int32_t host_page = (ga.access & kAccessWrite) ? CtxTlbWriteHostOff(priv) : CtxTlbHostPageOff(priv);
   const x86::Gp rs = Gpr64Reg(ga.addr_reg);
 
   uint16_t avoid = static_cast<uint16_t>(1u << ga.addr_reg);
@@ -229,7 +229,7 @@ bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
   if (seg_tmp < 16) e.Restore(seg_tmp);
 
   const int32_t tag = (g.access & kAccessWrite) ? CtxTlbWriteTagOff(e.priv) : CtxTlbReadTagOff(e.priv);
-  const int32_t host_page = CtxTlbHostPageOff(e.priv);
+  const int32_t host_page = (g.access & kAccessWrite) ? CtxTlbWriteHostOff(e.priv) : CtxTlbHostPageOff(e.priv);
   const unsigned t = e.TakeScratch(avoid | (1u << p));
   const x86::Gp T = Gpr64Reg(t);
   Label slow = a.newLabel(), resume = a.newLabel();

@@ -263,6 +263,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       d = DecodedInsn{};
       d.rip = pc;
       kind = InsnKind::kUndefined;
+      if (st == Decoder::Status::kTooLong) raise_vector = 13;  // #GP(0)
     } else {
       kind = Refine(d, Classify(d), priv);
       if (kind == InsnKind::kCallout && d.mnemonic() == ZYDIS_MNEMONIC_RDTSC && native_rdtsc_) kind = InsnKind::kCopy;
