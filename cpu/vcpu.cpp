@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 #include <array>
 #include <chrono>
@@ -658,6 +659,9 @@ RunOutcome VcpuRuntime::Run() {
   }
   g_running = this;
   const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t run_tsc0 = __rdtsc();
+  uint64_t exit_tsc = 0;  // when translated code last exited (0: not yet in this Run)
+  unsigned last_exit_reason = 0;
   CodeCache& cache = *vcpu_.cache_;
   for (;;) {
     if (vcpu_.exit_requested_) {
@@ -678,7 +682,7 @@ RunOutcome VcpuRuntime::Run() {
       // Let translated code run again, then see what the kick was for.
       mprotect(ctx_.poll_page, sizeof(ctx_.poll_page), PROT_READ | PROT_WRITE);
       if (vcpu_.on_kick_) vcpu_.on_kick_();
-      if (vcpu_.clock_) vcpu_.clock_->RunExpired();
+      if (vcpu_.clock_) RunTimers();
       if (Tracer::Get().TakeDumpRequest()) {
         // SIGUSR1: what the guest was doing, without stopping it.
         Tracer::Get().DumpFlightRecorder("SIGUSR1");
@@ -735,10 +739,20 @@ RunOutcome VcpuRuntime::Run() {
     ctx_.entry_target = reinterpret_cast<uint64_t>(b->entry);
     BeforeGuestEntry();
     SyncFlagsToGuest();
+    const uint64_t enter_tsc = __rdtsc();
+    if (exit_tsc != 0 && last_exit_reason < static_cast<unsigned>(ExitReason::kCount))
+      ticks_exit_[last_exit_reason] += enter_tsc - exit_tsc;  // from the last exit until now
     thunks_.enter_guest();
+    exit_tsc = __rdtsc();
+    ticks_in_guest_ += exit_tsc - enter_tsc;
     SyncFlagsFromGuest();
     TranslateFpuInstructionPointer();  // before HandleExit may flush the code cache
+    uint64_t exits_before[static_cast<unsigned>(ExitReason::kCount)];
+    std::memcpy(exits_before, stats_.exits, sizeof exits_before);
     HandleExit();
+    // The exit's reason is the counter HandleExit bumped.
+    for (unsigned r = 0; r < static_cast<unsigned>(ExitReason::kCount); ++r)
+      if (stats_.exits[r] != exits_before[r]) last_exit_reason = r;
     if (leaving_breakpoint && !watch_hit_) ignore_watch_once_ = false;
     if (debug_step) {
       // A debugger's step: stop after the instruction (or at the handler of
@@ -753,8 +767,12 @@ RunOutcome VcpuRuntime::Run() {
       Raise(kVecDB);
     }
   }
-  stats_.run_ns += static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+  const uint64_t run_ns =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
+  stats_.run_ns += run_ns;
+  ticks_run_ += __rdtsc() - run_tsc0;
+  ns_run_ += run_ns;
+  PublishTimes();
   stats_.cache_bytes_used = cache.used();
   stats_.tlb_fills = tlb_->fills();
   stats_.guest_insns = ctx_.guest_insns_entered;
@@ -842,8 +860,8 @@ bool VcpuRuntime::WaitInHalt(RunOutcome* out) {
   }
   // Sleep until a kick (an interrupt source, host input, a stop request) or
   // the next timer deadline.
-  const auto t0 = std::chrono::steady_clock::now();
-  uint64_t deadline = vcpu_.clock_ ? vcpu_.clock_->RunExpired() : Clock::kNever;
+  uint64_t deadline = vcpu_.clock_ ? RunTimers() : Clock::kNever;
+  const auto t0 = std::chrono::steady_clock::now();  // idle from here: the timers count as device time
   if (vcpu_.kicked_.load(std::memory_order_acquire) || vcpu_.exit_requested_ || vcpu_.stop_requested_) return true;
   if (TakeInterrupt()) return true;
   int timeout_ms = -1;
@@ -946,11 +964,35 @@ void VcpuRuntime::TraceExit(const char* how) {
 
 uint32_t VcpuRuntime::HandleSiteThunk(VcpuContext* ctx) {
   VcpuRuntime* rt = static_cast<VcpuRuntime*>(ctx->owner);
+  const uint64_t t0 = __rdtsc(), devices0 = rt->DeviceTicks();
   rt->SyncFlagsFromGuest();
   if (TraceOn(kLogExits)) rt->TraceExit("vmm_call");
   const uint32_t action = rt->HandleSite(ctx->site);
   if (action == static_cast<uint32_t>(HelperAction::kResume)) rt->SyncFlagsToGuest();
+  rt->ticks_callouts_ += __rdtsc() - t0;
+  rt->ticks_callout_devices_ += rt->DeviceTicks() - devices0;
   return action;
+}
+
+uint64_t VcpuRuntime::DeviceTicks() const {
+  return vcpu_.ports_.busy_ticks() + (vcpu_.mmio_ ? vcpu_.mmio_->busy_ticks() : 0) + ticks_timers_;
+}
+
+uint64_t VcpuRuntime::RunTimers() {
+  const uint64_t t0 = __rdtsc();
+  const uint64_t deadline = vcpu_.clock_->RunExpired();
+  ticks_timers_ += __rdtsc() - t0;
+  return deadline;
+}
+
+void VcpuRuntime::PublishTimes() {
+  if (!ticks_run_) return;
+  const double ns_per_tick = static_cast<double>(ns_run_) / static_cast<double>(ticks_run_);
+  auto ns = [ns_per_tick](uint64_t ticks) { return static_cast<uint64_t>(static_cast<double>(ticks) * ns_per_tick); };
+  stats_.guest_code_ns = ns(ticks_in_guest_ - ticks_callouts_);
+  stats_.callout_ns = ns(ticks_callouts_ - ticks_callout_devices_);
+  stats_.device_ns = ns(DeviceTicks());
+  for (unsigned r = 0; r < static_cast<unsigned>(ExitReason::kCount); ++r) stats_.exit_ns[r] = ns(ticks_exit_[r]);
 }
 
 void VcpuRuntime::SetBreakpoint(uint64_t va, bool on) {

@@ -228,6 +228,17 @@ class VcpuRuntime {
   Block* last_block_ = nullptr;  // for statistics and debugging
   // Decoded string instructions, by site id (reset with the code cache).
   std::unordered_map<uint32_t, DecodedInsn> string_insns_;
+
+  // ---- Where the time goes (Stats::guest_code_ns and the rest), in TSC ticks. ----
+  uint64_t DeviceTicks() const;
+  uint64_t RunTimers();  // Clock::RunExpired, counted as device time
+  void PublishTimes();
+  uint64_t ticks_in_guest_ = 0;     // inside enter_guest, callouts included
+  uint64_t ticks_callouts_ = 0;     // in vmm_call site handlers, devices included
+  uint64_t ticks_callout_devices_ = 0;
+  uint64_t ticks_timers_ = 0;
+  uint64_t ticks_exit_[static_cast<unsigned>(ExitReason::kCount)] = {};
+  uint64_t ticks_run_ = 0, ns_run_ = 0;  // the TSC rate, measured over every Run()
 };
 
 }  // namespace xlat

@@ -1,5 +1,7 @@
 #include "devices/mmio_bus.h"
 
+#include <x86intrin.h>
+
 #include <cinttypes>
 
 #include "cpu/trace.h"
@@ -17,11 +19,13 @@ const MmioBus::Range* MmioBus::Find(uint64_t pa) const {
 }
 
 bool MmioBus::Read(uint64_t pa, unsigned size, uint64_t* value) {
+  const uint64_t t0 = __rdtsc();
   const Range* r = Find(pa);
   if (!r || !r->read)
     *value = size == 8 ? ~0ull : (1ull << (8 * size)) - 1;
   else
     *value = r->read(pa - r->base, size);
+  busy_ticks_ += __rdtsc() - t0;
   if (TraceOn(kLogIo))
     Tracer::Get().Printf("io: mmio read%u  pa=%#" PRIx64 " -> %#" PRIx64 " (%s)\n", size * 8, pa, *value,
                          r ? r->name.c_str() : "none");
@@ -33,7 +37,9 @@ bool MmioBus::Write(uint64_t pa, unsigned size, uint64_t value) {
   if (TraceOn(kLogIo))
     Tracer::Get().Printf("io: mmio write%u pa=%#" PRIx64 " <- %#" PRIx64 " (%s)\n", size * 8, pa, value,
                          r ? r->name.c_str() : "none");
+  const uint64_t t0 = __rdtsc();
   if (r && r->write) r->write(pa - r->base, size, value);
+  busy_ticks_ += __rdtsc() - t0;
   return r != nullptr;
 }
 

@@ -22,6 +22,9 @@ class MmioBus {
   bool Read(uint64_t pa, unsigned size, uint64_t* value);
   bool Write(uint64_t pa, unsigned size, uint64_t value);
 
+  // Host TSC ticks spent in the devices' handlers (the statistics' time split).
+  uint64_t busy_ticks() const { return busy_ticks_; }
+
  private:
   struct Range {
     std::string name;
@@ -32,6 +35,7 @@ class MmioBus {
   };
   const Range* Find(uint64_t pa) const;
   std::vector<Range> ranges_;
+  uint64_t busy_ticks_ = 0;
 };
 
 }  // namespace xlat

@@ -1,5 +1,7 @@
 #include "devices/port_bus.h"
 
+#include <x86intrin.h>
+
 #include <cinttypes>
 
 #include "cpu/trace.h"
@@ -17,8 +19,10 @@ const PortBus::Range* PortBus::Find(uint16_t port) const {
 }
 
 uint32_t PortBus::Read(uint16_t port, unsigned size) {
+  const uint64_t t0 = __rdtsc();
   const Range* r = Find(port);
   const uint32_t v = !r || !r->read ? (size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1) : r->read(port, size);
+  busy_ticks_ += __rdtsc() - t0;
   if (TraceOn(kLogIo))
     Tracer::Get().Printf("io: in%c  port=%#06x -> %#x (%s)\n", "bw?l"[size - 1], port, v, r ? r->name.c_str() : "none");
   return v;
@@ -28,7 +32,9 @@ void PortBus::Write(uint16_t port, unsigned size, uint32_t value) {
   const Range* r = Find(port);
   if (TraceOn(kLogIo))
     Tracer::Get().Printf("io: out%c port=%#06x <- %#x (%s)\n", "bw?l"[size - 1], port, value, r ? r->name.c_str() : "none");
+  const uint64_t t0 = __rdtsc();
   if (r && r->write) r->write(port, size, value);
+  busy_ticks_ += __rdtsc() - t0;
 }
 
 }  // namespace xlat

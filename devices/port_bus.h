@@ -17,6 +17,8 @@ class PortBus {
   void Register(std::string name, uint16_t first, uint16_t count, ReadFn read, WriteFn write);
   uint32_t Read(uint16_t port, unsigned size);
   void Write(uint16_t port, unsigned size, uint32_t value);
+  // Host TSC ticks spent in the devices' handlers (the statistics' time split).
+  uint64_t busy_ticks() const { return busy_ticks_; }
 
  private:
   struct Range {
@@ -28,6 +30,7 @@ class PortBus {
   };
   const Range* Find(uint16_t port) const;
   std::vector<Range> ranges_;
+  uint64_t busy_ticks_ = 0;
 };
 
 }  // namespace xlat

@@ -259,6 +259,25 @@ std::string FormatStats(const Stats& s) {
 
   t.Section("Run time");
   t.Row("run", Duration(s.run_ns));
+  if (s.run_ns) {
+    // The parts are measured apart; what is left is the VMM's handling of exits.
+    const uint64_t measured = s.guest_code_ns + s.translate_ns + s.callout_ns + s.device_ns + s.idle_ns;
+    const uint64_t rest = s.run_ns > measured ? s.run_ns - measured : 0;
+    auto part = [&](const char* label, uint64_t ns) {
+      t.Row(label, Duration(ns) + Printf("  (%4.1f%%)", 100.0 * Ratio(ns, s.run_ns)));
+    };
+    part("  translated code", s.guest_code_ns);
+    part("  translator", s.translate_ns);
+    part("  VMM callouts (TLB misses, ...)", s.callout_ns);
+    part("  VMM exits (emulation, lookups)", rest);
+    part("  device models", s.device_ns);
+    part("  idle in hlt", s.idle_ns);
+    t.Section("Time from each kind of exit until guest code ran again");
+    for (unsigned r = 0; r < kExitReasons; ++r) {
+      if (!s.exits[r] || !s.exit_ns[r]) continue;
+      t.Row(ExitKey(r), Duration(s.exit_ns[r]), Printf("%.2f us each", Ratio(s.exit_ns[r], s.exits[r] * 1e3)));
+    }
+  }
   return "xlat statistics\n" + t.Take();
 }
 
@@ -289,6 +308,17 @@ std::string FormatStatsJson(const Stats& s) {
 
   JsonObject exits;
   for (unsigned r = 0; r < kExitReasons; ++r) exits.Add(ExitKey(r).c_str(), s.exits[r]);
+  JsonObject exit_ns;
+  for (unsigned r = 0; r < kExitReasons; ++r) exit_ns.Add(ExitKey(r).c_str(), s.exit_ns[r]);
+  JsonObject time;
+  time.Add("guest_code_ns", s.guest_code_ns);
+  time.Add("translate_ns", s.translate_ns);
+  time.Add("callout_ns", s.callout_ns);
+  time.Add("device_ns", s.device_ns);
+  time.Add("idle_ns", s.idle_ns);
+  const uint64_t measured = s.guest_code_ns + s.translate_ns + s.callout_ns + s.device_ns + s.idle_ns;
+  time.Add("exit_handling_ns", s.run_ns > measured ? s.run_ns - measured : uint64_t{0});
+  time.Add("exit_ns", exit_ns);
 
   JsonObject memory;
   memory.Add("tlb_misses", s.tlb_misses);
@@ -336,6 +366,7 @@ std::string FormatStatsJson(const Stats& s) {
   top.Add("shadow_paging", shadow);
   top.Add("exceptions", exceptions);
   top.Add("run_ns", s.run_ns);
+  top.Add("time", time);
   top.Add("derived", derived);
   return top.Close(0);
 }

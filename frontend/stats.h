@@ -79,6 +79,15 @@ struct Stats {
   uint64_t triple_faults = 0;
   uint64_t mmio = 0;                   // MMIO accesses (naturally sized pieces)
   uint64_t idle_ns = 0;                // time the vCPU slept in hlt
+  // Where the run's time went (host TSC, converted with the run's own rate):
+  // translated code, mid-instruction VMM callouts (TLB misses, string
+  // instructions), device models (port, MMIO, timers), and per exit reason
+  // the time from the exit until translated code ran again (which includes
+  // any translating, device and idle time it led to).
+  uint64_t guest_code_ns = 0;
+  uint64_t callout_ns = 0;
+  uint64_t device_ns = 0;
+  uint64_t exit_ns[static_cast<unsigned>(ExitReason::kCount)] = {};
   uint64_t run_ns = 0;                 // wall time of Vcpu::Run
 };
 

@@ -139,6 +139,13 @@ run)
   if command -v python3 >/dev/null; then
     python3 -m json.tool "$tmp/s.json" >/dev/null || fail "--stats-json: invalid JSON"
   fi
+  # The time split adds up to the run; --count-insns counts the two
+  # instructions the standard image runs before its out to 0xf4 ends the run.
+  grep -q '"time": {"guest_code_ns": ' "$tmp/s.json" || fail "--stats-json: no time split"
+  grep -q "translated code" "$tmp/err" || fail "--stats: no time split"
+  "$xlat" -kernel "$tmp/valid.elf" --count-insns --stats-json "$tmp/c.json" >/dev/null 2>&1
+  grep -q '"guest_insns": 2,' "$tmp/c.json" || fail "--count-insns: expected 2 guest instructions: $(grep -o '"guest_insns": [0-9]*' "$tmp/c.json")"
+  grep -q "guest instructions executed" "$tmp/err" && fail "--stats: instructions reported without --count-insns"
   # -serial none still runs the guest.
   "$xlat" -kernel "$tmp/valid.elf" -serial none >/dev/null 2>&1
   status=$?
