@@ -37,6 +37,7 @@
 #include "frontend/gdb_stub.h"
 #include "frontend/linux_boot.h"
 #include "frontend/terminal.h"
+#include "frontend/trace_symbols.h"
 #include "frontend/options.h"
 #include "frontend/stats.h"
 #include "mmu/guest_ram.h"
@@ -145,10 +146,28 @@ bool InstallStopHandlers(std::string* error) {
 
 // ---- -d, -D, -dfilter, --trace-cpl, --flight-recorder, --perf-map ----
 
+using SymbolLookup = std::function<bool(const std::string&, uint64_t*)>;
+
+// -dfilter once names may be known. `names_later`: a Linux kernel's symbols
+// are at their run-time addresses only once it runs, so a filter that names
+// one traces nothing until then (and is parsed again, by the caller).
+bool ApplyTraceFilter(const Options& opt, const SymbolLookup& lookup, bool names_later, std::string* error) {
+  if (opt.log_filter.empty()) return true;
+  std::vector<TraceRange> ranges;
+  if (!ParseTraceFilter(opt.log_filter, lookup, &ranges, error)) {
+    if (!names_later) {
+      *error = "-dfilter " + opt.log_filter + ": " + *error;
+      return false;
+    }
+    ranges = {TraceRange{0, 0}};  // nothing passes yet
+  }
+  Tracer::Get().SetAddressFilter(std::move(ranges));
+  return true;
+}
+
 // Called once the guest is loaded, so that -dfilter can name its symbols.
 // `lookup` resolves a symbol name (nullptr: the guest has none).
-bool SetUpTracing(const Options& opt, const std::function<bool(const std::string&, uint64_t*)>& lookup,
-                  std::string* error) {
+bool SetUpTracing(const Options& opt, const SymbolLookup& lookup, bool names_later, std::string* error) {
   Tracer& t = Tracer::Get();
   FILE* out = nullptr;
   if (!opt.log_file.empty()) {
@@ -162,14 +181,7 @@ bool SetUpTracing(const Options& opt, const std::function<bool(const std::string
   uint32_t mask = opt.log_mask;
   // A flight recorder without -d records what is cheap to keep on for a whole run.
   if (opt.flight_records && !mask) mask = kLogInt | kLogExits | kLogIo;
-  if (!opt.log_filter.empty()) {
-    std::vector<TraceRange> ranges;
-    if (!ParseTraceFilter(opt.log_filter, lookup, &ranges, error)) {
-      *error = "-dfilter " + opt.log_filter + ": " + *error;
-      return false;
-    }
-    t.SetAddressFilter(std::move(ranges));
-  }
+  if (!ApplyTraceFilter(opt, lookup, names_later, error)) return false;
   t.SetCplFilter(opt.trace_cpl);
   if (opt.perf_map && !t.OpenPerfMap(error)) return false;
   t.Configure(mask, out, opt.flight_records);
@@ -357,9 +369,16 @@ int RunElf(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& 
   bool gdb_ok = true;
   std::unique_ptr<GdbStub> gdb = StartGdbStub(opt, kernel_file, &gdb_ok, &err);
   if (!gdb_ok) return Fail(err);
+  std::unique_ptr<TraceSymbols> symbols = opt.WantsTraceSymbols() ? TraceSymbols::ForElf(kernel_file) : nullptr;
   std::vector<uint8_t>().swap(kernel_file);  // the file is in guest RAM now
   if (!board->SetupFlatLongMode(image.entry, &err)) return Fail(err);
-  if (!SetUpTracing(opt, nullptr, &err)) return Fail(err);
+  SymbolLookup lookup;
+  if (symbols && symbols->ready()) {
+    TraceSymbols* s = symbols.get();
+    Tracer::Get().SetSymbolizer([s](uint64_t va) { return s->Describe(va); });
+    lookup = [s](const std::string& name, uint64_t* va) { return s->Lookup(name, va); };
+  }
+  if (!SetUpTracing(opt, lookup, /*names_later=*/false, &err)) return Fail(err);
 
   AltSignalStack alt_stack;
   if (!alt_stack.Install(&err)) return Fail(err);
@@ -399,7 +418,14 @@ int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile
   std::unique_ptr<PcBoard> board = PcBoard::Create(config, &err);
   if (!board) return Fail(err);
   GdbStub* gdb_stub = gdb.get();
-  auto loader = [&kernel_file, &initrd, &cmdline, gdb_stub](PcBoard& pc, std::string* error) {
+  // Names for traces: the gdb stub's symbols when there is one, else our own search.
+  std::unique_ptr<TraceSymbols> symbols;
+  if (opt.WantsTraceSymbols() && !gdb_stub) {
+    symbols = TraceSymbols::ForLinux(kernel_file, opt.symbols_path, &err);
+    if (!symbols) return Fail(err);
+  }
+  TraceSymbols* trace_symbols = symbols.get();
+  auto loader = [&kernel_file, &initrd, &cmdline, gdb_stub, trace_symbols](PcBoard& pc, std::string* error) {
     LinuxBootConfig boot;
     boot.cmdline = cmdline;
     boot.initrd = initrd;
@@ -415,10 +441,22 @@ int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile
     vcpu.ctx().gpr[kRsi] = info.boot_params;
     vcpu.ctx().gpr[kRsp] = info.stack_top;
     if (gdb_stub) gdb_stub->OnKernelLoaded(vcpu);  // at every (re)load: where will the kernel run?
+    if (trace_symbols) trace_symbols->OnKernelLoaded(vcpu, pc.ram().size());
     return true;
   };
+  SymbolLookup lookup;
+  if (gdb_stub && opt.WantsTraceSymbols()) {
+    Tracer::Get().SetSymbolizer([gdb_stub](uint64_t va) {
+      const SymbolTable* s = gdb_stub->kernel_symbols();
+      return s ? s->Describe(va) : std::string();
+    });
+  } else if (trace_symbols) {
+    Tracer::Get().SetSymbolizer([trace_symbols](uint64_t va) { return trace_symbols->Describe(va); });
+    lookup = [trace_symbols](const std::string& name, uint64_t* va) { return trace_symbols->Lookup(name, va); };
+  }
+  // SetUpTracing before the loader runs: the -D file must be open for the first event.
+  if (!SetUpTracing(opt, lookup, /*names_later=*/true, &err)) return Fail(err);
   if (!board->SetBootLoader(loader, &err)) return Fail(opt.kernel + ": " + err);
-  if (!SetUpTracing(opt, nullptr, &err)) return Fail(err);
 
   AltSignalStack alt_stack;
   if (!alt_stack.Install(&err)) return Fail(err);
@@ -436,7 +474,15 @@ int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile
     InstallTerminalRestoreHandlers();
   }
   const auto start = std::chrono::steady_clock::now();
-  RunOutcome outcome = gdb ? RunWithDebugger(board->vcpu(), *gdb, [&board] { return board->Run(); }) : board->Run();
+  auto run = [&board] { return board->Run(); };
+  auto symbols_ready = [&opt, &lookup] {
+    std::string why;
+    if (!ApplyTraceFilter(opt, lookup, /*names_later=*/false, &why))
+      std::fprintf(stderr, "xlat: warning: %s; nothing is traced\n", why.c_str());
+  };
+  RunOutcome outcome = gdb             ? RunWithDebugger(board->vcpu(), *gdb, run)
+                       : trace_symbols ? RunFindingKernelSymbols(board->vcpu(), *trace_symbols, run, symbols_ready)
+                                       : run();
   g_vcpu.store(nullptr);
   terminal.Stop();
   return Finish(opt, outcome, board->stats(), json, start);

@@ -371,7 +371,7 @@ const OptionSpec kOptionTable[] = {
        return true;
      }},
     {"Debugging", {"symbols", nullptr}, "FILE",
-     "guest kernel symbols for gdb: a System.map or vmlinux (default: the kernel's own kallsyms)",
+     "guest kernel symbols for gdb and traces: a System.map or vmlinux (default: the kernel's own kallsyms)",
      [](Options& o, std::string_view v, std::string* e) {
        if (!NotEmpty(v, "file name", e)) return false;
        o.symbols_path = v;
@@ -543,8 +543,8 @@ bool CheckImplemented(const Options& o, std::string* error) {
   if (o.start_stopped && o.GdbDevice().empty()) {
     // QEMU would wait for its monitor's "cont"; xlat has no monitor.
     *error = "-S: needs -s or -gdb DEV (only gdb can start the CPU)";
-  } else if (!o.symbols_path.empty() && o.GdbDevice().empty()) {
-    *error = "--symbols " + o.symbols_path + ": is for gdb; give -s or -gdb DEV too";
+  } else if (!o.symbols_path.empty() && o.GdbDevice().empty() && !o.WantsTraceSymbols()) {
+    *error = "--symbols " + o.symbols_path + ": names addresses for gdb and traces; give -s, -gdb DEV, -d or --perf-map too";
   } else {
     return true;
   }

@@ -82,6 +82,8 @@ struct Options {
 
   // The -gdb device the options ask for ("tcp::1234" for -s), or "" for none.
   std::string GdbDevice() const { return !gdb_dev.empty() ? gdb_dev : gdb_default_port ? "tcp::1234" : ""; }
+  // Whether traces or the perf map name guest addresses (then symbols are prepared).
+  bool WantsTraceSymbols() const { return log_mask || flight_records || perf_map || !log_filter.empty(); }
 };
 
 // Parses argv[1..] (args excludes the program name). False with *error set to

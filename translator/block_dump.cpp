@@ -4,6 +4,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 
 #include "codecache/block.h"
 #include "translator/classify.h"
@@ -50,7 +51,19 @@ std::string DumpBlockInAsm(const Block& b, const uint8_t* guest_code,
                 sym.c_str(), b.guest_rip, b.guest_phys, b.insn_rips.size(),
                 b.priv == PrivClass::kUser ? "user" : "kernel");
   out += line;
-  for (size_t i = 0; i < b.insn_rips.size(); ++i) out += "  " + GuestLine(b, guest_code, i) + "\n";
+  for (size_t i = 0; i < b.insn_rips.size(); ++i) {
+    std::string text = GuestLine(b, guest_code, i);
+    // A direct branch's target by name: "call 0xffffffff81234560  <printk>".
+    const size_t sp = text.find_first_of(' ', text.find(":  ") + 3);
+    const std::string mnemonic = sp == std::string::npos ? "" : text.substr(text.find(":  ") + 3, sp - text.find(":  ") - 3);
+    const size_t target_at = text.rfind(" 0x");
+    if (symbolize && (mnemonic[0] == 'j' || mnemonic == "call" || mnemonic.rfind("loop", 0) == 0) &&
+        target_at != std::string::npos) {
+      const std::string name = symbolize(std::strtoull(text.c_str() + target_at + 1, nullptr, 16));
+      if (!name.empty()) text += "  <" + name + ">";
+    }
+    out += "  " + text + "\n";
+  }
   return out;
 }
 

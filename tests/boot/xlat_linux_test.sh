@@ -10,6 +10,8 @@
 #   panic     a kernel that cannot find init panics: xlat exits non-zero
 #             with the panic on the console and says so
 #   reboot    a guest reboot with -no-reboot ends the run (status 0, a note)
+#   trace     -d in_asm -dfilter with a kernel function's name traces that
+#             function, named by the kernel's own symbols
 set -eu
 mode=$1 xlat=$2 dir=$3
 fail() { echo "xlat_linux_test $mode: $*" >&2; exit 1; }
@@ -54,6 +56,21 @@ case "$mode" in
     printf '%s\n' "$out" | grep -q 'Power down' || fail "the shell's exit did not power off"
     echo "shell: ok"
     ;;
+  trace)
+    # -d in_asm with -dfilter naming a kernel function: the kernel's own
+    # symbols at their KASLR addresses name the block and its calls.
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    set +e
+    boot initrd-test.gz 'quiet -- true' -d in_asm -dfilter start_kernel+0x40 -D "$tmp/trace" </dev/null >"$tmp/out" 2>&1; status=$?
+    set -e
+    [ $status -eq 0 ] || fail "exit status $status; output ends: $(tail -n 5 "$tmp/out")"
+    grep -q '^IN: start_kernel$' "$tmp/trace" || fail "no block named start_kernel in the trace: $(head -n 5 "$tmp/trace")"
+    grep -q 'call .*<[a-z_]*>$' "$tmp/trace" || fail "calls are not named: $(head -n 8 "$tmp/trace")"
+    grep -q '^IN: ' "$tmp/trace" && ! grep '^IN: ' "$tmp/trace" | grep -qv '^IN: start_kernel' ||
+      fail "blocks outside the filter were traced"
+    echo "trace: ok"
+    ;;
   time)
     host_before=$(date +%s)
     out=$(boot initrd-test.gz 'quiet -- date +%s; cat /proc/uptime; sleep 2; cat /proc/uptime; date +%s' </dev/null 2>&1)
@@ -70,11 +87,17 @@ case "$mode" in
     ;;
   panic)
     set +e
-    out=$(boot initrd-test.gz 'rdinit=/no-such-init' </dev/null 2>&1); status=$?
+    out=$(boot initrd-test.gz 'rdinit=/no-such-init' --flight-recorder 50 </dev/null 2>&1); status=$?
     set -e
     [ $status -ne 0 ] && [ $status -ne 124 ] || fail "exit status $status (expected non-zero, not a timeout)"
     printf '%s\n' "$out" | grep -q 'Kernel panic - not syncing' || fail "the panic is not on the console"
     printf '%s\n' "$out" | grep -q '^xlat: guest Kernel panic' || fail "xlat did not say the guest panicked"
+    # The flight recorder's last events, with the kernel's function names.
+    printf '%s\n' "$out" | grep -q '^==== xlat flight recorder: the last 50 events (guest panic)' ||
+      fail "no flight recorder dump"
+    events=$(printf '%s\n' "$out" | sed -n '/^==== xlat flight recorder/,/^==== end of the flight recorder/p' |
+      grep -cE '^(exit|vmm_call|int|io): ')
+    [ "$events" -eq 50 ] || fail "the flight recorder dump holds $events events, expected 50"
     echo "panic: exit status $status"
     ;;
   reboot)
