@@ -855,7 +855,9 @@ bool VcpuRuntime::WaitInHalt(RunOutcome* out) {
   if (!(ctx_.rflags & kFlagIF)) {
     halted_ = false;
     out->kind = RunOutcome::Kind::kHalted;
-    out->message = "the guest halted with interrupts disabled";
+    char line[80];
+    std::snprintf(line, sizeof line, "guest halted with interrupts disabled at rip %#" PRIx64, ctx_.rip);
+    out->message = line;
     return false;
   }
   // Sleep until a kick (an interrupt source, host input, a stop request) or
@@ -873,7 +875,9 @@ bool VcpuRuntime::WaitInHalt(RunOutcome* out) {
     // Nothing can ever wake this CPU.
     halted_ = false;
     out->kind = RunOutcome::Kind::kHalted;
-    out->message = "the guest halted and no device can interrupt it";
+    char line[80];
+    std::snprintf(line, sizeof line, "guest halted at rip %#" PRIx64 ", and no device can interrupt it", ctx_.rip);
+    out->message = line;
     return false;
   }
   pollfd pfd{vcpu_.wake_fd_, POLLIN, 0};

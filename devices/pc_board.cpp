@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string_view>
 
 #include "devices/acpi_pm.h"
 #include "devices/acpi_tables.h"
@@ -110,11 +111,20 @@ PcBoard::~PcBoard() = default;
 void PcBoard::WatchConsole(uint8_t c) {
   // A panicking Linux prints "---[ end Kernel panic - not syncing: <why> ]---"
   // and then spins for ever (or reboots after panic=N): the run ends here.
+  //
+  // The boot stub that decompresses the kernel reports a failure as
+  // "\n\n<why>\n\n -- System halted" and halts with interrupts off, the
+  // last line unterminated: a boot that failed, not a halt the user asked for.
+  static constexpr std::string_view kStubHalted = " -- System halted";
   if (c == '\r') return;
   if (c != '\n') {
     if (console_line_.size() < 512) console_line_.push_back(static_cast<char>(c));
+    if (console_line_ == kStubHalted && !config_.panic_keeps_running)
+      vcpu_->RequestPanicExit("guest kernel failed to boot: " +
+                              (last_console_line_.empty() ? std::string("the boot stub halted") : last_console_line_));
     return;
   }
+  if (!console_line_.empty()) last_console_line_ = console_line_;
   const size_t at = console_line_.find("---[ end Kernel panic - not syncing:");
   if (at != std::string::npos && !config_.panic_keeps_running) {
     std::string why = console_line_.substr(at + 9);  // from "Kernel panic"

@@ -107,6 +107,7 @@ class PcBoard {
   bool reset_requested_ = false;
   // The last console line, watched for the end of a Linux kernel panic.
   std::string console_line_;
+  std::string last_console_line_;  // the last non-empty complete line
   void WatchConsole(uint8_t c);
   uint64_t resets_ = 0;
 };

@@ -53,7 +53,7 @@ std::string_view MachineName(uint16_t m) {
 std::string DescribeNonElf(std::span<const uint8_t> f) {
   // Linux boot protocol: "HdrS" at 0x202 (a bzImage, possibly with an EFI "MZ" stub).
   if (f.size() >= 0x206 && std::memcmp(f.data() + 0x202, "HdrS", 4) == 0)
-    return "a Linux bzImage, which xlat cannot boot yet (-kernel needs an ELF64 x86-64 executable)";
+    return "a Linux bzImage, not an ELF executable";
   if (f.size() >= 2 && f[0] == '#' && f[1] == '!') return "not an ELF file (it is a script)";
   if (f.size() >= 2 && f[0] == 'M' && f[1] == 'Z') return "not an ELF file (it is a PE/COFF executable)";
   return "not an ELF file (no \\x7fELF magic)";

@@ -149,8 +149,9 @@ bool PlaceInitrd(const BzImage& img, std::span<const E820Entry> map, uint64_t to
 }  // namespace
 
 bool LooksLikeBzImage(std::span<const uint8_t> file) {
-  return file.size() >= kHeaderMagic + 4 && Le(file.data() + kBootFlag, 2) == 0xaa55 &&
-         std::memcmp(file.data() + kHeaderMagic, "HdrS", 4) == 0;
+  // The signature alone decides: a broken boot flag is then reported by
+  // ParseBzImage as what it is, not as "not an ELF file".
+  return file.size() >= kHeaderMagic + 4 && std::memcmp(file.data() + kHeaderMagic, "HdrS", 4) == 0;
 }
 
 bool ParseBzImage(std::span<const uint8_t> file, BzImage* image, std::string* error) {

@@ -69,6 +69,7 @@ extern "C" void OnStopSignal(int sig) {
     static const char kMsg[] = "xlat: second signal, exiting at once\n";
     ssize_t ignored = ::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
     (void)ignored;
+    RestoreTerminal();  // _exit skips the atexit handler that would
     ::_exit(128 + sig);
   }
   if (Vcpu* vcpu = g_vcpu.load()) vcpu->RequestStop();  // async-signal-safe by contract
@@ -273,8 +274,7 @@ int ExitStatusFor(const RunOutcome& outcome) {
     case RunOutcome::Kind::kDebugExit:
       return outcome.exit_status;
     case RunOutcome::Kind::kHalted:
-      std::fprintf(stderr, "xlat: guest halted with interrupts disabled%s%s\n", outcome.message.empty() ? "" : ": ",
-                   outcome.message.c_str());
+      std::fprintf(stderr, "xlat: %s\n", outcome.message.c_str());
       return 0;
     case RunOutcome::Kind::kFatalException:
       std::fprintf(stderr, "xlat: %s\n", outcome.message.c_str());
@@ -390,6 +390,19 @@ int RunElf(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& 
   return Finish(opt, outcome, board->stats(), json, start);
 }
 
+// Linux halts with interrupts off when asked to (halt -f), always in its own
+// mapping at the top of the address space. A halt in the low half is the boot
+// stub giving up before the kernel ran -- a damaged compressed kernel, most
+// often -- and it says why only on an early console (console=ttyS0 is not
+// one for it): that is a failed boot, not a clean end.
+void ExplainLinuxHalt(uint64_t rip, RunOutcome* outcome) {
+  if (outcome->kind != RunOutcome::Kind::kHalted || rip >= (1ull << 47)) return;
+  outcome->kind = RunOutcome::Kind::kPanic;
+  outcome->message =
+      "guest kernel failed to boot: its boot stub halted before the kernel ran (a damaged compressed kernel?); "
+      "earlyprintk=ttyS0 in -append shows the stub's message";
+}
+
 // A Linux bzImage on the PC, with the serial console on the terminal.
 int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& json) {
   std::string err;
@@ -485,7 +498,23 @@ int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile
                                        : run();
   g_vcpu.store(nullptr);
   terminal.Stop();
+  ExplainLinuxHalt(board->vcpu().ctx().rip, &outcome);
   return Finish(opt, outcome, board->stats(), json, start);
+}
+
+// Guest RAM is reserved lazily (MAP_NORESERVE), so a size beyond the host's
+// memory would not fail at start but when the guest touches it, as the OOM
+// killer ending the process. Refuse it up front instead.
+bool CheckHostHasRam(uint64_t ram_bytes, std::string* error) {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return true;  // unknown: let the mapping decide
+  const uint64_t host = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+  if (ram_bytes <= host) return true;
+  char line[160];
+  std::snprintf(line, sizeof line, "RAM size too large: -m %.1f GiB is more than this host's %.1f GiB of memory",
+                ram_bytes / double(1ull << 30), host / double(1ull << 30));
+  *error = line;
+  return false;
 }
 
 int Main(int argc, char** argv) {
@@ -502,6 +531,7 @@ int Main(int argc, char** argv) {
   }
   if (!CheckImplemented(opt, &err)) return Fail(err);
   if (opt.kernel.empty()) return Fail("no guest program: give one with -kernel FILE (xlat -h lists the options)");
+  if (!CheckHostHasRam(opt.ram_bytes, &err)) return Fail(err);
 
   StatsJsonFile json;
   if (!opt.stats_json_path.empty() && !json.Open(opt.stats_json_path, opt.kernel, &err)) return Fail(err);

@@ -38,8 +38,9 @@ class PageTableBuilder {
 
   // Bytes of page tables needed to map `bytes` with 2 MiB pages from VA 0.
   static constexpr uint64_t IdentityTableBytes(uint64_t bytes) {
+    // A PML4, a PDPT per 512 GiB, a page directory per GiB.
     const uint64_t gib = (bytes + (1ull << 30) - 1) >> 30;
-    return 4096 * (2 + gib);
+    return 4096 * (1 + (gib + 511) / 512 + gib);
   }
 
  private:

@@ -108,7 +108,7 @@ errors)
   expect_error "-gdb udp::1234: only tcp::PORT and tcp:HOST:PORT are supported" -gdb udp::1234 -kernel "$tmp/valid.elf"
   expect_error "-gdb tcp::0: bad port '0'" -gdb tcp::0 -kernel "$tmp/valid.elf"
   expect_error "-S: needs -s or -gdb DEV" -S -kernel "$tmp/valid.elf"
-  expect_error "--symbols $tmp/x.map: is for gdb" --symbols "$tmp/x.map" -kernel "$tmp/valid.elf"
+  expect_error "--symbols $tmp/x.map: names addresses for gdb and traces" --symbols "$tmp/x.map" -kernel "$tmp/valid.elf"
   expect_error "--symbols: only for a Linux kernel" -s --symbols "$tmp/x.map" -kernel "$tmp/valid.elf"
 
   expect_error "$tmp/missing.elf: cannot open: No such file or directory" -kernel "$tmp/missing.elf"

@@ -424,7 +424,9 @@ TEST(Options, Gdb) {
   EXPECT_TRUE(CheckImplemented(o, &error)) << error;
   o = Parse({"--symbols", "System.map"});
   EXPECT_FALSE(CheckImplemented(o, &error));
-  EXPECT_EQ(error, "--symbols System.map: is for gdb; give -s or -gdb DEV too");
+  EXPECT_EQ(error, "--symbols System.map: names addresses for gdb and traces; give -s, -gdb DEV, -d or --perf-map too");
+  o = Parse({"--symbols", "System.map", "-d", "in_asm"});
+  EXPECT_TRUE(CheckImplemented(o, &error)) << error;
   EXPECT_EQ(ParseError({"--symbols", ""}), "--symbols: empty file name");
 
   EXPECT_EQ(ParseError({"-gdb"}), "-gdb: requires an argument");
