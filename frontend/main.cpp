@@ -4,10 +4,13 @@
 // Every error is one line on stderr, "xlat: <what went wrong>", and exit 1,
 // before anything runs. The exit status of a run:
 //   (V << 1) | 1  the guest wrote V to isa-debug-exit (port 0xf4), as in QEMU
-//   0             the guest halted with interrupts disabled (nothing can wake
-//                 it; QEMU would hang, xlat says so on stderr and exits)
+//   0             the guest powered off (ACPI S5), reset the machine with
+//                 -no-reboot, or halted with interrupts disabled (nothing can
+//                 wake it; QEMU would hang, xlat says so on stderr and exits)
 //   1             a VMM-internal error (the message says what)
-//   2             an unhandled guest exception (message and registers on stderr)
+//   2             an unhandled guest exception (message and registers on
+//                 stderr), a triple fault, a kernel panic or hang, or a Linux
+//                 boot stub that gave up
 //   128 + N       stopped by signal N: SIGINT gives 130, SIGTERM 143. A second
 //                 signal while the first is pending exits at once.
 // --stats and --stats-json report on every one of these paths; a JSON file

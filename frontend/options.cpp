@@ -287,7 +287,7 @@ const OptionSpec kOptionTable[] = {
        o.nographic = true;
        return true;
      }},
-    {"Standard options", {"no-reboot", nullptr}, nullptr, "exit instead of rebooting (xlat never reboots)",
+    {"Standard options", {"no-reboot", nullptr}, nullptr, "when the guest resets the machine, exit (status 0) instead of rebooting",
      [](Options& o, std::string_view, std::string*) {
        o.no_reboot = true;
        return true;
@@ -295,7 +295,7 @@ const OptionSpec kOptionTable[] = {
     {"Devices", {"serial", nullptr}, "DEV", "where COM1 goes: stdio (default), mon:stdio or none", ApplySerial},
     {"Devices", {"device", nullptr}, "DEV",
      "only isa-debug-exit[,iobase=0xf4][,iosize=N], which the board always has", ApplyDevice},
-    {"Boot", {"kernel", nullptr}, "FILE", "the guest program: a static ELF64 x86-64 executable (required)",
+    {"Boot", {"kernel", nullptr}, "FILE", "the guest: a Linux bzImage, or a static ELF64 x86-64 program (required)",
      [](Options& o, std::string_view v, std::string* e) {
        if (!NotEmpty(v, "file name", e)) return false;
        o.kernel = v;
@@ -571,8 +571,10 @@ std::string HelpText() {
     else left += "  ";
     s += left + spec.help + "\n";
   }
-  s += "\nExit status: the guest's isa-debug-exit value (V << 1) | 1; 0 when the guest halts with\n"
-       "interrupts off; 1 on errors; 2 on an unhandled guest exception; 128+N when stopped by signal N.\n";
+  s += "\nExit status: the guest's isa-debug-exit value (V << 1) | 1; 0 when the guest powers off,\n"
+       "halts with interrupts off or resets with -no-reboot; 1 on errors; 2 on an unhandled guest\n"
+       "exception, a triple fault, a kernel panic or hang, or a kernel that fails to boot;\n"
+       "128+N when stopped by signal N.\n";
   return s;
 }
 
