@@ -16,6 +16,7 @@
 #include "cpu/descriptors.h"
 #include "cpu/fpu_save.h"
 #include "devices/interrupts.h"
+#include "mmu/page_walker.h"
 #include "cpu/guest_regs.h"
 #include "cpu/vcpu_runtime.h"
 #include "devices/port_bus.h"
@@ -362,9 +363,9 @@ void Emulator::MovCr() {
       case 3: v = c_.cr3; break;
       case 4: v = c_.cr4; break;
       case 8: {
-        // CR8 is the local APIC's task priority, bits 7:4.
-        uint64_t tpr;
-        v = rt_.vcpu().msr_device() && rt_.vcpu().msr_device()->ReadMsr(0x808, &tpr) ? (tpr >> 4) & 0xf : c_.cr8;
+        // CR8 is the local APIC's task priority, bits 7:4 (whatever its mode).
+        MsrDevice* apic = rt_.vcpu().msr_device();
+        v = apic && apic->HasTaskPriority() ? apic->GetCr8() : c_.cr8;
         break;
       }
       default: return Fault(kVecUD);
@@ -399,7 +400,7 @@ void Emulator::MovCr() {
     case 8:
       if (v & ~0xfull) return Gp0();
       c_.cr8 = v;
-      if (rt_.vcpu().msr_device()) rt_.vcpu().msr_device()->WriteMsr(0x808, v << 4);
+      if (MsrDevice* apic = rt_.vcpu().msr_device(); apic && apic->HasTaskPriority()) apic->SetCr8(v);
       break;
     default: return Fault(kVecUD);
   }
@@ -431,7 +432,9 @@ void Emulator::Rdmsr() {
   uint64_t v;
   switch (msr) {
     case kMsrTsc: v = __rdtsc() + c_.tsc_offset; break;
-    case kMsrApicBase: v = c_.apic_base; break;
+    case kMsrApicBase:  // the APIC's own view (enable, x2APIC mode) when there is one
+      if (MsrDevice* apic = rt_.vcpu().msr_device(); !apic || !apic->ReadMsr(msr, &v)) v = c_.apic_base;
+      break;
     case kMsrMtrrCap: v = 0; break;  // no variable or fixed ranges, no write-combining
     case kMsrMtrrDefType: v = 0xc06; break;  // MTRRs enabled, default type write-back
     case kMsrSysenterCs: case kMsrSysenterCs + 1: case kMsrSysenterCs + 2: v = 0; break;
@@ -467,10 +470,16 @@ void Emulator::Wrmsr() {
       c_.tsc_offset = v - __rdtsc();
       rt_.UpdateTscMode();
       break;
-    case kMsrApicBase:
+    case kMsrApicBase: {
+      // Reserved: bits 7:0, 9 and those above MAXPHYADDR. The APIC refuses
+      // the mode changes the SDM forbids (x2APIC straight to xAPIC, ...).
+      constexpr uint64_t kReserved = 0x2ffull | ~((1ull << kGuestPhysAddrBits) - 1);
+      if (v & kReserved) return Gp0();
+      MsrDevice* apic = rt_.vcpu().msr_device();
+      if (apic && !apic->WriteMsr(msr, v)) return Gp0();
       c_.apic_base = v;
-      if (rt_.vcpu().msr_device()) rt_.vcpu().msr_device()->WriteMsr(msr, v);  // enable / x2APIC mode
       break;
+    }
     case kMsrMtrrDefType: break;
     case kMsrSysenterCs: case kMsrSysenterCs + 1: case kMsrSysenterCs + 2: break;
     case kMsrMiscEnable: c_.misc_enable = v; break;

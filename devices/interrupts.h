@@ -55,6 +55,11 @@ class MsrDevice {
   virtual ~MsrDevice() = default;
   virtual bool ReadMsr(uint32_t msr, uint64_t* value) = 0;
   virtual bool WriteMsr(uint32_t msr, uint64_t value) = 0;  // false also for a bad value (#GP)
+  // CR8 is the local APIC's task priority, TPR[7:4], in xAPIC and x2APIC
+  // mode alike. A device without one leaves CR8 a plain register.
+  virtual bool HasTaskPriority() const { return false; }
+  virtual uint64_t GetCr8() const { return 0; }
+  virtual void SetCr8(uint64_t) {}
 };
 
 }  // namespace xlat

@@ -102,8 +102,9 @@ class Lapic : public InterruptSource, public MsrDevice {
   void AcknowledgeNmi() { nmi_pending_ = false; }
 
   // CR8 is TPR[7:4].
-  uint64_t GetCr8() const { return tpr_ >> 4; }
-  void SetCr8(uint64_t cr8);
+  bool HasTaskPriority() const override { return true; }
+  uint64_t GetCr8() const override { return tpr_ >> 4; }
+  void SetCr8(uint64_t cr8) override;
 
   // MsrDevice: 0x1b, 0x6e0 and, in x2APIC mode, 0x800-0x8ff. False is #GP.
   bool ReadMsr(uint32_t msr, uint64_t* value) override;
