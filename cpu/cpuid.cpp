@@ -34,8 +34,19 @@ constexpr uint32_t kExt1Ecx = Bit(0) /*LAHF/SAHF in 64-bit mode*/ | Bit(5) /*LZC
 constexpr uint32_t kExt1Edx = Bit(11) /*SYSCALL*/ | Bit(20) /*NX*/ | Bit(26) /*1 GiB pages*/ |
                               Bit(27) /*RDTSCP*/ | Bit(29) /*LM*/;
 
+// Leaf 0x80000021: the "not affected" bits for speculative-execution bugs
+// whose mitigations a guest kernel turns on by family and model. Under
+// translation they protect nothing -- guest user and kernel code run in one
+// host process, kept apart by the VMM's software checks, not by the
+// hardware boundaries those mitigations fence -- and they cost a VMM exit
+// per system call (TSA: VERW on every return to user) or a broken return
+// prediction per kernel return (SRSO's safe-RET thunk). QEMU's TCG CPUs do
+// not report these bugs either.
+constexpr uint32_t kExt21Eax = Bit(29) /*SRSO_NO*/;
+constexpr uint32_t kExt21Ecx = Bit(1) /*TSA_SQ_NO*/ | Bit(2) /*TSA_L1_NO*/;
+
 constexpr uint32_t kMaxBasic = 0xd;
-constexpr uint32_t kMaxExtended = 0x80000008;
+constexpr uint32_t kMaxExtended = 0x80000021;
 
 uint32_t XsaveSize(uint64_t xcr0) { return (xcr0 & 4) ? 832 : 576; }
 
@@ -90,6 +101,10 @@ CpuidResult GuestCpuid(uint32_t leaf, uint32_t sub, bool osxsave, uint64_t xcr0)
       break;
     case 0x80000008:
       r.eax = 0x3028;  // 40 physical, 48 virtual address bits
+      break;
+    case 0x80000021:
+      r.eax = kExt21Eax;
+      r.ecx = kExt21Ecx;
       break;
     default:
       break;  // zeros: an unknown leaf, as a CPU with fewer leaves reports

@@ -1071,14 +1071,7 @@ void Emulator::Sysret() {
 
 }  // namespace
 
-void EmulateSensitive(VcpuRuntime& rt) {
-  DecodedInsn d;
-  GuestFault f;
-  if (!rt.DecodeAt(rt.ctx().rip, &d, &f)) {
-    rt.Raise(f);
-    return;
-  }
-  rt.stats().emulated_insns++;
+std::string EmulatedInsnName(const DecodedInsn& d, uint64_t rdx) {
   std::string key = ZydisMnemonicGetString(d.mnemonic());
   for (unsigned i = 0; i < d.insn.operand_count_visible; ++i)
     if (d.ops[i].type == ZYDIS_OPERAND_TYPE_REGISTER) {
@@ -1091,10 +1084,25 @@ void EmulateSensitive(VcpuRuntime& rt) {
     char buf[16];
     std::snprintf(buf, sizeof buf, " %#x",
                   port.type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? static_cast<unsigned>(port.imm.value.u)
-                                                            : static_cast<unsigned>(rt.ctx().gpr[kRdx] & 0xffff));
+                                                            : static_cast<unsigned>(rdx & 0xffff));
     key += buf;
   }
-  rt.stats().emulated_by_mnemonic[key]++;
+  return key;
+}
+
+bool EmulatedInsnNameIsFixed(const DecodedInsn& d) {
+  // in/out through DX are named by the port in DX at the time.
+  if (d.mnemonic() != ZYDIS_MNEMONIC_IN && d.mnemonic() != ZYDIS_MNEMONIC_OUT) return true;
+  const ZydisDecodedOperand& port = d.mnemonic() == ZYDIS_MNEMONIC_IN ? d.ops[1] : d.ops[0];
+  return port.type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
+}
+
+void EmulateDecoded(VcpuRuntime& rt, const DecodedInsn& d, uint64_t* count) {
+  rt.stats().emulated_insns++;
+  if (count)
+    ++*count;
+  else
+    rt.stats().emulated_by_mnemonic[EmulatedInsnName(d, rt.ctx().gpr[kRdx])]++;
   Emulator(rt, d).Run();
 }
 

@@ -294,6 +294,7 @@ bool VcpuRuntime::Init(std::string* error) {
   vcpu_.cache_->AddFlushListener([this] {
     mapping_->OnCacheFlush();
     string_insns_.clear();
+    emulate_sites_.clear();
     last_block_ = nullptr;
     stats_.cache_flushes++;
   });
@@ -928,7 +929,18 @@ void VcpuRuntime::HandleExit() {
     case SiteKind::kEmulate: {
       stats_.exits[static_cast<unsigned>(ExitReason::kEmulate)]++;
       ctx_.rip = s.guest_rip;
-      EmulateSensitive(*this);
+      auto it = emulate_sites_.find(ctx_.site);
+      if (it == emulate_sites_.end()) {
+        EmulateSite e;
+        GuestFault f;
+        if (!DecodeAt(ctx_.rip, &e.d, &f)) return Raise(f);
+        e.count = EmulatedInsnNameIsFixed(e.d) ? &stats_.emulated_by_mnemonic[EmulatedInsnName(e.d, 0)] : nullptr;
+        it = emulate_sites_.emplace(ctx_.site, e).first;
+      }
+      // A copy: the emulation may flush the code cache (a CR4 write), which
+      // empties emulate_sites_.
+      const EmulateSite site = it->second;
+      EmulateDecoded(*this, site.d, site.count);
       return;
     }
     case SiteKind::kRaise:

@@ -228,6 +228,13 @@ class VcpuRuntime {
   Block* last_block_ = nullptr;  // for statistics and debugging
   // Decoded string instructions, by site id (reset with the code cache).
   std::unordered_map<uint32_t, DecodedInsn> string_insns_;
+  // Emulate sites seen, by site: the instruction decoded once (a fetch walk
+  // and a Zydis decode per exit otherwise) and its statistics counter.
+  struct EmulateSite {
+    DecodedInsn d;
+    uint64_t* count;  // null: in/out through DX, named by the port at the time
+  };
+  std::unordered_map<uint32_t, EmulateSite> emulate_sites_;
 
   // ---- Where the time goes (Stats::guest_code_ns and the rest), in TSC ticks. ----
   uint64_t DeviceTicks() const;
