@@ -114,6 +114,7 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   uint64_t entry_target;          // host code EnterGuest jumps to
   uint64_t saved_host_mxcsr;      // host MXCSR while guest code runs
   uint64_t host_flags_tmp;        // scratch for thunks
+  uint64_t virt_tmp;              // scratch for inline virtualized instructions (swapgs)
   uint64_t host_alignment_check;  // kFlagAC while the guest's alignment checks apply (CPL 3 with
                                   // CR0.AM and RFLAGS.AC), else 0: or'ed into host RFLAGS on entry
   uint64_t self;                  // this context's own address (thunks pass it to helpers)

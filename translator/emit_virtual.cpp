@@ -12,9 +12,14 @@
 // flags: they are saved with pushfq first, and the bits are combined with
 // pext/pdep and lea.
 // mov r, sreg reads the selector from the context.
+// swapgs at CPL 0 exchanges ctx.gs_base and ctx.kernel_gs_base, which is what
+// gs: accesses read; supervisor-class code at CPL 1 or 2 goes to the VMM for
+// its #GP. The test is flag-free (jrcxz): the guest's flags may be live.
+// The block ends after it (translator.cpp).
 #include "translator/emit_virtual.h"
 
 #include "cpu/flags_slot.h"
+#include "cpu/thunks.h"
 #include "cpu/vcpu_context.h"
 #include "translator/emit_stack.h"
 
@@ -58,6 +63,27 @@ void EmitPushf(BlockEmitter& e, const GuestInsn& gi) {
   e.Restore(rv);
 }
 
+void EmitSwapgs(BlockEmitter& e) {
+  auto& a = e.a;
+  e.RestoreAll();  // the CPL 1/2 path leaves for the VMM with every register in place
+  Label cpl0 = a.newLabel();
+  a.mov(Ctx(XLAT_CTX_OFF(virt_tmp)), x86::rcx);
+  a.mov(x86::ecx, Ctx(XLAT_CTX_OFF(cpl), 4));
+  a.jecxz(x86::rcx, cpl0);
+  a.mov(x86::rcx, Ctx(XLAT_CTX_OFF(virt_tmp)));
+  Site s{};
+  s.kind = SiteKind::kEmulate;
+  e.JumpToThunk(e.NewSite(s), e.thunks.exit);
+  a.bind(cpl0);
+  a.mov(x86::rcx, Ctx(XLAT_CTX_OFF(virt_tmp)));
+  const unsigned rt = e.TakeScratch(0);
+  const x86::Gp T = Gpr64Reg(rt);
+  a.mov(T, Ctx(XLAT_CTX_OFF(gs_base)));
+  a.xchg(Ctx(XLAT_CTX_OFF(kernel_gs_base)), T);
+  a.mov(Ctx(XLAT_CTX_OFF(gs_base)), T);
+  e.Restore(rt);
+}
+
 }  // namespace
 
 void EmitVirtualInsn(BlockEmitter& e, const GuestInsn& gi) {
@@ -76,6 +102,9 @@ void EmitVirtualInsn(BlockEmitter& e, const GuestInsn& gi) {
     case ZYDIS_MNEMONIC_PUSHF:
     case ZYDIS_MNEMONIC_PUSHFQ:
       EmitPushf(e, gi);
+      return;
+    case ZYDIS_MNEMONIC_SWAPGS:
+      EmitSwapgs(e);
       return;
     case ZYDIS_MNEMONIC_MOV: {
       // mov r32/r64, sreg zero-extends the selector; mov r16, sreg merges.

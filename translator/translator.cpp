@@ -52,6 +52,9 @@ InsnKind Refine(const DecodedInsn& d, InsnKind k, PrivClass priv) {
         case ZYDIS_MNEMONIC_PUSHF:
         case ZYDIS_MNEMONIC_PUSHFQ:
           return d.insn.operand_width == 64 ? InsnKind::kVirtual : k;
+        case ZYDIS_MNEMONIC_SWAPGS:
+          // At CPL 3 it is #UD... #GP(0): the VMM raises it.
+          return priv == PrivClass::kSupervisor ? InsnKind::kVirtual : k;
         case ZYDIS_MNEMONIC_MOV:
           if (d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && GprNumber(d.ops[0].reg.value) >= 0 &&
               d.ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
@@ -274,7 +277,9 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     }
     decoded.push_back(d);
     kinds.push_back(kind);
-    if (EndsBlock(kind) || crosses) break;
+    // swapgs changes the base of every later gs: access: the block ends
+    // after it, so that no memory group spans it.
+    if (EndsBlock(kind) || crosses || (kind == InsnKind::kVirtual && d.mnemonic() == ZYDIS_MNEMONIC_SWAPGS)) break;
     pc = d.next_rip();
   }
   const DecodedInsn& last = decoded.back();
