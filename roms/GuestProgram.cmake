@@ -21,9 +21,12 @@
 
 set(XLAT_GUEST_RUNTIME_DIR ${CMAKE_CURRENT_LIST_DIR}/runtime)
 
-# Code generation shared by both builds (C and assembler sources).
+# Code generation shared by both builds (C and assembler sources). Neither is
+# instrumented by a sanitizer build: the native program is the reference and
+# must be the same code as the guest (its inline assembly names registers a
+# sanitizer's instrumentation would want).
 set(XLAT_GUEST_COMMON_FLAGS -O2 -march=x86-64-v3 -fno-pie -fno-stack-protector -mno-red-zone
-    -fno-asynchronous-unwind-tables -fcf-protection=none -Wall -Wextra)
+    -fno-asynchronous-unwind-tables -fcf-protection=none -Wall -Wextra -fno-sanitize=all)
 # Only the guest build: no hosted C library, but the compiler may still
 # inline memcpy & co. as it does natively (-fbuiltin). No sanitizer runtime
 # exists in the guest, whatever CMAKE_C_FLAGS a sanitizer build adds.
@@ -74,7 +77,7 @@ function(xlat_guest_program NAME)
   add_executable(${NAME}.native ${ARG_SOURCES})
   target_compile_options(${NAME}.native PRIVATE ${XLAT_GUEST_COMMON_FLAGS})
   target_compile_definitions(${NAME}.native PRIVATE XLAT_NATIVE=1)
-  target_link_options(${NAME}.native PRIVATE -no-pie)
+  target_link_options(${NAME}.native PRIVATE -no-pie -fno-sanitize=all)
   target_link_libraries(${NAME}.native PRIVATE xlat_native_runtime)
   set_target_properties(${NAME}.native PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIR})
 
