@@ -199,6 +199,10 @@ void Vcpu::SetWatchpoint(uint64_t va, uint64_t len, WatchKind kind, bool on) {
   runtime_->SetWatchpoint(va, len, kind, on);
 }
 void Vcpu::SetSingleStep(bool on) { runtime_->SetSingleStep(on); }
+void Vcpu::SetTscOffset(uint64_t offset) {
+  ctx_->tsc_offset = offset;
+  runtime_->UpdateTscMode();
+}
 
 // A debugger's access may span any number of pages: one page at a time, and
 // a write only once every page it touches is known to be writable.

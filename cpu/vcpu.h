@@ -123,6 +123,7 @@ class Vcpu {
   // ---- Platform wiring (once, before Run). ----
   void AttachMmio(MmioBus* bus) { mmio_ = bus; }
   void AttachClock(Clock* clock) { clock_ = clock; }
+  Clock* clock() const { return clock_; }
   void AttachInterruptSource(InterruptSource* source) { irq_source_ = source; }
   void AttachMsrDevice(MsrDevice* device) { msr_device_ = device; }
   MsrDevice* msr_device() const { return msr_device_; }
@@ -147,6 +148,10 @@ class Vcpu {
   void SetWatchpoint(uint64_t va, uint64_t len, WatchKind kind, bool on);
   // The next Run() executes one instruction and stops (kStep).
   void SetSingleStep(bool on);
+  // The guest's TSC is the host's plus ctx().tsc_offset: sets the offset
+  // (rdtsc runs natively only while it is 0), e.g. to hold the TSC back by
+  // the time the debugger kept the guest stopped.
+  void SetTscOffset(uint64_t offset);
   // Guest virtual memory through the guest's page tables, with CPL 0
   // rights; a write that hits translated code invalidates it.
   bool DebugRead(uint64_t va, void* out, size_t n);

@@ -23,7 +23,33 @@ Clock::~Clock() {
   watcher_.join();
 }
 
-uint64_t Clock::NowNs() const { return HostMonotonicNs() - origin_ns_; }
+uint64_t Clock::HostNs() const { return HostMonotonicNs() - origin_ns_; }
+
+uint64_t Clock::NowNs() const {
+  const uint64_t state = time_state_.load(std::memory_order_acquire);
+  if (state & kPausedBit) return state & ~kPausedBit;
+  return HostNs() - state;
+}
+
+bool Clock::paused() const { return time_state_.load(std::memory_order_acquire) & kPausedBit; }
+
+void Clock::Pause() {
+  std::lock_guard<std::mutex> lock(mu_);  // the watcher decides under mu_ whether to wait for ever
+  const uint64_t state = time_state_.load(std::memory_order_relaxed);
+  if (state & kPausedBit) return;
+  time_state_.store(kPausedBit | (HostNs() - state), std::memory_order_release);
+}
+
+void Clock::Resume() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t state = time_state_.load(std::memory_order_relaxed);
+    if (!(state & kPausedBit)) return;
+    const uint64_t frozen = state & ~kPausedBit;
+    time_state_.store(HostNs() - frozen, std::memory_order_release);  // the time paused, in total
+  }
+  cv_.notify_all();
+}
 
 Clock::TimerId Clock::Schedule(uint64_t deadline_ns, std::function<void()> fn) {
   TimerId id;
@@ -69,7 +95,7 @@ void Clock::WatchThread() {
   std::unique_lock<std::mutex> lock(mu_);
   uint64_t kicked_for = kNever;
   while (!stop_) {
-    if (timers_.empty()) {
+    if (timers_.empty() || paused()) {  // nothing can expire until a Schedule or a Resume
       cv_.wait(lock);
       continue;
     }

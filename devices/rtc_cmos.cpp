@@ -102,11 +102,16 @@ void RtcCmos::SetMemorySize(uint64_t below_4g_bytes, uint64_t above_4g_bytes) {
 
 // ---- Time ----
 
-int64_t RtcCmos::GuestNs() const { return static_cast<int64_t>(clock_.NowNs()) + guest_minus_clock_ns_; }
+int64_t RtcCmos::GuestNs() const { return static_cast<int64_t>(clock_.HostNs()) + guest_minus_host_ns_; }
 
 void RtcCmos::SetGuestNs(int64_t guest_ns) {
-  guest_minus_clock_ns_ = guest_ns - static_cast<int64_t>(clock_.NowNs());
+  guest_minus_host_ns_ = guest_ns - static_cast<int64_t>(clock_.HostNs());
+  SeeFlags();
+}
+
+void RtcCmos::SeeFlags() {
   flags_seen_ns_ = GuestNs();
+  flags_seen_clock_ns_ = clock_.NowNs();
 }
 
 bool RtcCmos::frozen() const {
@@ -181,9 +186,9 @@ void RtcCmos::RefreshFlags() {
   uint64_t num, den;
   if (PeriodicNs(&num, &den)) {
     // Periodic boundaries are counted in clock time, which the guest's time
-    // writes do not move.
+    // writes do not move and which stands still while the clock is paused.
     const uint64_t clock_now = clock_.NowNs();
-    const uint64_t clock_seen = static_cast<uint64_t>(flags_seen_ns_ - guest_minus_clock_ns_);
+    const uint64_t clock_seen = flags_seen_clock_ns_;
     auto index = [&](uint64_t t) { return static_cast<uint64_t>(static_cast<unsigned __int128>(t) * den / num); };
     if (clock_now >= clock_seen && index(clock_now) > index(clock_seen)) ram_[kRegC] |= kPf;
   }
@@ -257,7 +262,7 @@ uint8_t RtcCmos::ReadRegister(uint8_t index) {
       UpdateIrq();
       const uint8_t value = ram_[kRegC];
       ram_[kRegC] = 0;
-      flags_seen_ns_ = GuestNs();
+      SeeFlags();
       UpdateIrq();
       return value;
     }

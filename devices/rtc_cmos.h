@@ -2,22 +2,25 @@
 // 0x70 (index; bit 7 masks NMI) and 0x71 (data).
 //
 // The clock is not stepped: the guest's time is the host's wall-clock time
-// (UTC) when the device was created, advanced by the Clock (host monotonic
-// time), plus whatever offset the guest's own writes introduced. The time
-// registers are rendered from it on every read in the format register B asks
-// for (BCD or binary, 12 or 24 hours). UIP reads 1 during the 244 us before
-// each second boundary, where the registers change, so a reader that saw
-// UIP = 0 has 244 us to read a consistent time (what Linux's
-// mc146818_get_time relies on). While register B's SET bit is 1, or the
-// divider in register A is held in reset, the time registers are plain
-// memory the guest writes; when it lets go, the clock runs from what it wrote
-// (half a second into the second after a divider reset, as the chip does).
+// (UTC) when the device was created, advanced by host monotonic time
+// (Clock::HostNs, which runs on while a debugger holds the guest, as with
+// QEMU's default -rtc clock=host), plus whatever offset the guest's own
+// writes introduced. The time registers are rendered from it on every read
+// in the format register B asks for (BCD or binary, 12 or 24 hours). UIP
+// reads 1 during the 244 us before each second boundary, where the registers
+// change, so a reader that saw UIP = 0 has 244 us to read a consistent time
+// (what Linux's mc146818_get_time relies on). While register B's SET bit is
+// 1, or the divider in register A is held in reset, the time registers are
+// plain memory the guest writes; when it lets go, the clock runs from what it
+// wrote (half a second into the second after a divider reset, as the chip
+// does).
 //
 // Interrupts (IRQ 8, a level held until register C is read): update-ended
 // and alarm at each second boundary, periodic at the rate in register A, each
 // driven by one Clock timer armed only while enabled in register B. The flags
 // in register C are also computed lazily, so a guest polling UF or PF without
-// enabling the interrupt sees them too.
+// enabling the interrupt sees them too. The timers and the periodic rate
+// count guest time (Clock::NowNs): a debugger's pause holds them back.
 #pragma once
 
 #include <array>
@@ -70,6 +73,7 @@ class RtcCmos {
   void RenderTime(int64_t seconds, uint8_t* regs) const;
   int64_t ParseTime() const;             // seconds since the epoch <- time registers
   void SetGuestNs(int64_t guest_ns);
+  void SeeFlags();                       // register C's flags are up to date as of now
   uint64_t PeriodicNs(uint64_t* num, uint64_t* den) const;
   bool UpdateInProgress() const;
   uint8_t ReadRegister(uint8_t index);
@@ -87,8 +91,9 @@ class RtcCmos {
   std::array<uint8_t, 128> ram_{};
   uint8_t index_ = 0;
   bool nmi_masked_ = false;
-  int64_t guest_minus_clock_ns_ = 0;  // guest ns since the epoch - clock_.NowNs()
+  int64_t guest_minus_host_ns_ = 0;   // guest ns since the epoch - clock_.HostNs()
   int64_t flags_seen_ns_ = 0;         // guest time register C was last read
+  uint64_t flags_seen_clock_ns_ = 0;  // and the clock's time then (Clock::NowNs)
   int64_t frozen_at_ns_ = 0;          // guest time when the clock stopped
   bool irq_level_ = false;
   bool timer_armed_ = false;

@@ -159,6 +159,13 @@ void Watcher::Resume(Connection* client) {
   std::lock_guard<std::mutex> lock(mu_);
   client_ = client;
   events_ = Events();
+  // A Ctrl-C that came in with gdb's last packet (its continue or step, in
+  // the same read) is already off the socket, where the thread would never
+  // see it: it stops the guest as soon as it runs.
+  if (client && client->TakeInterrupts()) {
+    events_.interrupt = true;
+    request_stop_();
+  }
   watching_ = true;
   cv_.notify_all();
 }

@@ -49,6 +49,8 @@ class GdbServer {
 
   bool HostStopRequested() const { return stop_check_ && stop_check_(); }
   bool HoldBack();
+  void HoldGuestTime();     // gdb holds the guest: its time stands still
+  void ReleaseGuestTime();  // and runs on from there, without a jump
   void TakeEvents(gdb::Watcher::Events& events);
   void OnDebugStop(const RunOutcome& out);
   gdb::Action Stopped();
@@ -92,6 +94,8 @@ class GdbServer {
   std::string trap_reply_;
   std::string last_stop_reply_ = "T05thread:1;";
   bool holding_back_ = false;
+  bool time_held_ = false;
+  uint64_t tsc_at_hold_ = 0;  // the host's TSC when the guest's time was held
   std::chrono::steady_clock::time_point hold_since_;
 
   bool stepping_ = false;

@@ -4,9 +4,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <x86intrin.h>
+
 #include <chrono>
 #include <cstdio>
 
+#include "devices/clock.h"
 #include "frontend/gdb_server.h"
 #include "frontend/linux_boot.h"
 #include "mmu/guest_ram.h"
@@ -63,8 +66,8 @@ void GdbServer::OnKernelLoaded(Vcpu& vcpu) {
 
 RunOutcome GdbServer::Run(Vcpu& vcpu, const std::function<RunOutcome()>& run_guest) {
   vcpu_ = &vcpu;
-  // Guest time goes on while gdb holds the guest (the clock follows the
-  // host's), so a stop with interrupts disabled would look like a hang.
+  // A guest that gdb stops or steps inside an interrupts-off region, or
+  // keeps running into breakpoints there, is being debugged, not hung.
   vcpu.SetHangTimeout(0);
   gdb::Watcher watcher(*listener_, [&vcpu] { vcpu.RequestDebugStop(); });
   if (options_.start_stopped) want_stop_ = Cause::kAttach;
@@ -72,7 +75,9 @@ RunOutcome GdbServer::Run(Vcpu& vcpu, const std::function<RunOutcome()>& run_gue
     // gdb's own traps stop at once; a stop it asks for (connecting, -S,
     // Ctrl-C) waits for the kernel's entry.
     if (want_stop_ == Cause::kTrap || (want_stop_ != Cause::kNone && !HoldBack())) {
+      HoldGuestTime();
       const Action a = Stopped();
+      ReleaseGuestTime();
       if (a == Action::kKill) {
         Note("the guest was killed from gdb");
         RunOutcome out;
@@ -137,6 +142,27 @@ bool GdbServer::HoldBack() {
   symbols_->StopSearching();
   holding_back_ = false;
   return false;
+}
+
+// The guest's time stands still while gdb holds it, as QEMU's virtual clock
+// does while the VM is stopped: the Clock, which the PIT, the local APIC
+// timer and the ACPI PM timer count (the RTC's time of day goes on with the
+// host's), and the guest's TSC, held back by the same time through its
+// offset. Without this, a guest resumed after a long stop would see its
+// timers overdue at once and its clocksources leap.
+void GdbServer::HoldGuestTime() {
+  if (time_held_) return;
+  time_held_ = true;
+  if (Clock* clock = vcpu_->clock()) clock->Pause();
+  tsc_at_hold_ = __rdtsc();
+}
+
+void GdbServer::ReleaseGuestTime() {
+  if (!time_held_) return;
+  time_held_ = false;
+  const uint64_t held_ticks = __rdtsc() - tsc_at_hold_;
+  vcpu_->SetTscOffset(vcpu_->ctx().tsc_offset - held_ticks);
+  if (Clock* clock = vcpu_->clock()) clock->Resume();
 }
 
 void GdbServer::TakeEvents(gdb::Watcher::Events& events) {

@@ -34,10 +34,13 @@
 // need not run on this host), and `break start_kernel` works at once.
 // For a freestanding ELF -kernel, the file itself is the symbol file.
 //
-// Guest time follows the host clock even while gdb holds the guest, so the
-// vCPU's hang watchdog (a guest with interrupts off for a second) is turned
-// off for a debugged run: a stop inside an interrupts-off region would
-// otherwise end the run when it resumes.
+// Guest time stands still while gdb holds the guest (as QEMU's virtual
+// clock while the VM is stopped): the Clock that the timers count is paused
+// and the guest's TSC held back by as long, so the guest resumes without a
+// jump in time, overdue timers or a clocksource watchdog alarm. The RTC's
+// time of day keeps the host's. The vCPU's hang watchdog (a guest with
+// interrupts off for a second) is off for a debugged run: a guest that gdb
+// stops, steps or breaks into inside an interrupts-off region is not hung.
 #pragma once
 
 #include <cstdint>

@@ -9,6 +9,8 @@
 #              guest exit
 #   interrupt  xlat -s: gdb attaches to a running guest, Ctrl-C stops it
 #              (SIGINT), gdb detaches and the guest runs to its end
+#   time       xlat -s: gdb stops the guest for some seconds in the middle of
+#              a loop that prints its uptime: guest time stood still (no gap)
 #   errors     a port in use and a bad -gdb device: one line on stderr,
 #              status 1, before the guest starts
 # Exit 77 (skip) when gdb is not installed.
@@ -153,20 +155,29 @@ set confirm off
 target remote 127.0.0.1:$port
 echo @@connected\n
 info registers rip
+set debug remote 1
 continue
+set debug remote 0
 echo @@interrupted\n
 info registers rip
 detach
 echo @@detached\n
 EOF
-    # gdb turns its SIGINT into the remote protocol's Ctrl-C (0x03).
-    timeout 120 gdb -batch -nx -x "$tmp/cmds" >"$tmp/gdb.out" 2>&1 &
+    # gdb turns its SIGINT into the remote protocol's Ctrl-C (0x03) once it
+    # has resumed the guest; before, the SIGINT would end the script ("Quit").
+    # A second SIGINT while gdb waits for the stop asks whether to give up on
+    # the target, which batch mode answers yes ("Disconnected from target").
+    # So: exactly one SIGINT, after gdb's continue. (timeout without
+    # --foreground passes a SIGINT on to gdb and again to its process group:
+    # on a loaded machine the second came while gdb waited for the stop.)
+    timeout --foreground 120 gdb -batch -nx -x "$tmp/cmds" >"$tmp/gdb.out" 2>&1 &
     gdb_pid=$!
+    # The continue packet in gdb's remote log: gdb now waits for the stop.
     i=0
-    while ! grep -q "^rip " "$tmp/gdb.out" 2>/dev/null; do
-      i=$((i + 1)); [ $i -le 600 ] || fail "gdb did not connect"; sleep 0.1
+    while ! grep -Eq 'Sending packet: \$(vCont;c|c#)' "$tmp/gdb.out" 2>/dev/null; do
+      kill -0 $gdb_pid 2>/dev/null || fail "gdb ended before it resumed the guest"
+      i=$((i + 1)); [ $i -le 1200 ] || fail "gdb did not resume the guest"; sleep 0.1
     done
-    sleep 2  # gdb has said continue; the guest sleeps in its command
     kill -INT $gdb_pid
     wait $gdb_pid; gdb_status=$?
     wait_xlat_end
@@ -180,6 +191,48 @@ EOF
     tr -d '\r' <"$tmp/guest.out" | grep -qx 'slept' || fail "the guest did not run to its end after detach"
     [ "${VERBOSE:-}" ] && cat "$out"
     echo "interrupt: ok"
+    ;;
+  time)
+    # The guest prints its uptime every second; gdb attaches in the middle,
+    # which stops the guest, holds it $held s and detaches. Guest time stood
+    # still meanwhile: no two uptimes are more than the second slept (and a
+    # cat) apart, where a clock that ran on would show a gap of $held s.
+    held=6
+    start_xlat initrd-test.gz 'quiet -- for i in 1 2 3 4 5 6 7 8 9 10 11 12; do cat /proc/uptime; sleep 1; done' -s
+    uptimes() { tr -d '\r' <"$tmp/guest.out" | grep -E '^[0-9]+\.[0-9]+ [0-9]+\.[0-9]+$' | cut -d' ' -f1; }
+    i=0
+    while [ "$(uptimes | wc -l)" -lt 2 ]; do
+      kill -0 "$xlat_pid" 2>/dev/null || fail "xlat exited before the guest's loop ran"
+      i=$((i + 1)); [ $i -le 1200 ] || fail "the guest's loop did not start"; sleep 0.1
+    done
+    cat >"$tmp/cmds" <<EOF
+set pagination off
+set confirm off
+target remote 127.0.0.1:$port
+echo @@stopped\n
+shell grep -cE '^[0-9]+\.[0-9]+ [0-9]+\.[0-9]+' $tmp/guest.out >$tmp/lines-held
+shell sleep $held
+echo @@held\n
+detach
+echo @@detached\n
+EOF
+    timeout --foreground 120 gdb -batch -nx -x "$tmp/cmds" >"$tmp/gdb.out" 2>&1
+    gdb_status=$?
+    wait_xlat_end
+    out=$tmp/gdb.out
+    [ $gdb_status -ne 124 ] || fail "gdb timed out"
+    expect "$out" "@@stopped" "gdb did not connect"
+    expect "$out" "@@detached" "gdb did not detach"
+    [ $status -eq 0 ] || fail "xlat exit status $status"
+    n=$(uptimes | wc -l)
+    [ "$n" -eq 12 ] || fail "the guest printed $n uptimes, not 12"
+    at=$(cat "$tmp/lines-held")
+    [ "$at" -ge 1 ] && [ "$at" -lt 12 ] || fail "gdb did not stop the guest within its loop ($at uptimes before)"
+    gap=$(uptimes | awk 'NR > 1 && $1 - p > g { g = $1 - p } { p = $1 } END { print g }')
+    awk -v g="$gap" -v h="$held" 'BEGIN { exit !(g < 1 + h / 2) }' ||
+      fail "guest time ran on while gdb held the guest: a gap of $gap s between uptimes (held $held s)"
+    [ "${VERBOSE:-}" ] && cat "$out" && uptimes
+    echo "time: held $held s after $at of 12 uptimes; the largest gap between them $gap s"
     ;;
   errors)
     # A port in use: xlat says so and exits 1 before the guest runs.
