@@ -42,6 +42,19 @@ uint64_t CmpFlags(uint64_t a, uint64_t b, unsigned size) {
   return fl & kArithFlags;
 }
 
+// What the inline TLB says of `len` bytes at `va` (within one page), as
+// translated code would ask it: their host address, or null when the access
+// cannot go straight to memory (a miss, a page holding translated code or
+// page tables for a write, not RAM). A hit needs no walk and, for a write,
+// no check for translated code: write entries exist only for pages without.
+uint8_t* TlbHost(const VcpuContext& c, PrivClass priv, uint64_t va, uint64_t len, bool write) {
+  const unsigned p = static_cast<unsigned>(priv);
+  const uint64_t i = (va >> 12) & (kTlbEntries - 1);
+  const uint64_t tag = write ? c.tlb_write_tag[p][i] : c.tlb_read_tag[p][i];
+  if (va + tag > 4096 - len) return nullptr;
+  return reinterpret_cast<uint8_t*>((write ? c.tlb_write_host[p][i] : c.tlb_host_page[p][i]) + (va & 0xfff));
+}
+
 }  // namespace
 
 bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault, bool* finished) {
@@ -89,11 +102,18 @@ bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault,
         if (op == Op::kMovs) n = std::min<uint64_t>(n, (0x100000000ull - (rsi & amask)) / size);
       }
       if (n > 1) {
-        uint64_t dst_pa, src_pa = 0;
-        if (op == Op::kMovs && !rt.Translate(src_va, AccessKind::kRead, &src_pa, fault)) return false;
-        if (!rt.Translate(dst_va, AccessKind::kWrite, &dst_pa, fault)) return false;
-        uint8_t* dst = ram.HostPtr(GuestPhysAddr(dst_pa), n * size);
-        const uint8_t* src = op == Op::kMovs ? ram.HostPtr(GuestPhysAddr(src_pa), n * size) : nullptr;
+        // The inline TLB first (most calls: kernel memcpy and memset are
+        // rep movsb/stosb), else walks.
+        uint8_t* dst = TlbHost(c, rt.priv(), dst_va, n * size, /*write=*/true);
+        const uint8_t* src = op == Op::kMovs ? TlbHost(c, rt.priv(), src_va, n * size, /*write=*/false) : nullptr;
+        uint64_t dst_pa = ~0ull;  // known only after a walk: then translated code there is invalidated
+        if (!dst || (op == Op::kMovs && !src)) {
+          uint64_t src_pa = 0;
+          if (op == Op::kMovs && !rt.Translate(src_va, AccessKind::kRead, &src_pa, fault)) return false;
+          if (!rt.Translate(dst_va, AccessKind::kWrite, &dst_pa, fault)) return false;
+          dst = ram.HostPtr(GuestPhysAddr(dst_pa), n * size);
+          src = op == Op::kMovs ? ram.HostPtr(GuestPhysAddr(src_pa), n * size) : nullptr;
+        }
         const bool overlap = src && dst > src && dst < src + n * size;
         if (dst && (op == Op::kStos || (src && !overlap))) {
           if (op == Op::kMovs) {
@@ -104,7 +124,7 @@ bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault,
             const uint64_t v = c.gpr[kRax];
             for (uint64_t i = 0; i < n; ++i) std::memcpy(dst + i * size, &v, size);
           }
-          rt.InvalidateCode(dst_pa, n * size);
+          if (dst_pa != ~0ull) rt.InvalidateCode(dst_pa, n * size);
           advance(rdi, static_cast<int64_t>(n * size));
           if (op == Op::kMovs) advance(rsi, static_cast<int64_t>(n * size));
           dec_count(n);

@@ -81,8 +81,14 @@ TEST(BzImageParse, LooksLikeBzImage) {
   EXPECT_FALSE(LooksLikeBzImage(elf));
   std::vector<uint8_t> file = BuildBzImage();
   EXPECT_FALSE(LooksLikeBzImage(std::span(file).first(0x205)));
+  // The "HdrS" signature alone makes a bzImage; a broken boot flag is then
+  // ParseBzImage's to report, by name.
   file[0x1fe] = 0;
-  EXPECT_FALSE(LooksLikeBzImage(file));
+  EXPECT_TRUE(LooksLikeBzImage(file));
+  BzImage img;
+  std::string error;
+  EXPECT_FALSE(ParseBzImage(file, &img, &error));
+  EXPECT_NE(error.find("boot flag"), std::string::npos) << error;
 }
 
 // ---- Every kind of corruption, its own error ----
