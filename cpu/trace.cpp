@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdlib>
@@ -38,17 +39,25 @@ void Tracer::Printf(const char* fmt, ...) {
   int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   if (n < 0) return;
-  Write(std::string(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1)));
+  const size_t len = std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (flight_records_) return Record(buf, len);
+  std::fwrite(buf, 1, len, out_ ? out_ : stderr);
 }
 
 void Tracer::Write(const std::string& text) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (flight_records_) {
-    ring_.push_back(text);
-    while (ring_.size() > flight_records_) ring_.pop_front();
+  if (flight_records_) return Record(text.data(), text.size());
+  std::fputs(text.c_str(), out_ ? out_ : stderr);
+}
+
+void Tracer::Record(const char* text, size_t n) {
+  if (ring_.size() < flight_records_) {
+    ring_.emplace_back(text, n);
     return;
   }
-  std::fputs(text.c_str(), out_ ? out_ : stderr);
+  ring_[ring_next_].assign(text, n);
+  ring_next_ = (ring_next_ + 1) % ring_.size();
 }
 
 void Tracer::DumpFlightRecorder(const char* why) {
@@ -56,7 +65,7 @@ void Tracer::DumpFlightRecorder(const char* why) {
   if (!flight_records_) return;
   FILE* f = out_ ? out_ : stderr;
   std::fprintf(f, "==== xlat flight recorder: the last %zu events (%s) ====\n", ring_.size(), why);
-  for (const std::string& s : ring_) std::fputs(s.c_str(), f);
+  for (size_t i = 0; i < ring_.size(); ++i) std::fputs(ring_[(ring_next_ + i) % ring_.size()].c_str(), f);
   std::fprintf(f, "==== end of the flight recorder ====\n");
   std::fflush(f);
 }

@@ -16,7 +16,6 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -70,7 +69,12 @@ class Tracer {
   FILE* out_ = nullptr;
   FILE* perf_map_ = nullptr;
   size_t flight_records_ = 0;
-  std::deque<std::string> ring_;
+  // The flight recorder: a ring of strings reused in place (no allocation
+  // per event once each slot has grown to its event's length); ring_next_
+  // is the oldest event once the ring is full.
+  std::vector<std::string> ring_;
+  size_t ring_next_ = 0;
+  void Record(const char* text, size_t n);
   std::vector<TraceRange> ranges_;
   int cpl_filter_ = -1;
   std::function<std::string(uint64_t)> symbolize_;
