@@ -1053,6 +1053,11 @@ bool VcpuRuntime::PageWatched(uint64_t va_page) const {
   return false;
 }
 
+// Reschedules itself for ever (a closure that owned itself would leak).
+static void ScheduleWatchdogTick(Clock* clock) {
+  clock->Schedule(clock->NowNs() + 250000000, [clock] { ScheduleWatchdogTick(clock); });
+}
+
 bool VcpuRuntime::CheckHang(RunOutcome* out) {
   Clock* clock = vcpu_.clock_;
   if (!clock) return true;
@@ -1060,10 +1065,7 @@ bool VcpuRuntime::CheckHang(RunOutcome* out) {
     // A quarter-second tick makes sure a guest spinning in translated code
     // is looked at.
     watchdog_armed_ = true;
-    std::function<void()> rearm;
-    auto tick = std::make_shared<std::function<void()>>();
-    *tick = [clock, tick] { clock->Schedule(clock->NowNs() + 250000000, *tick); };
-    clock->Schedule(clock->NowNs() + 250000000, *tick);
+    ScheduleWatchdogTick(clock);
   }
   if (ctx_.rflags & kFlagIF) {
     interrupts_enabled_once_ = true;
