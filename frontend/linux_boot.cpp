@@ -322,7 +322,8 @@ bool LoadLinux(GuestRam& ram, std::span<const uint8_t> file, const LinuxBootConf
   PutLe(low + kBdaBaseMemKiB, kEbdaBase >> 10, 2);
   for (size_t i = 0; i < std::size(kGdt); ++i) PutLe(low + kBootGdtAddr + 8 * i, kGdt[i], 8);
   std::memset(low + 0x1000, 0, kBootStackTop - 0x1000);
-  std::memcpy(low + kBootCmdlineAddr, config.cmdline.data(), config.cmdline.size());
+  if (!config.cmdline.empty())  // (an empty one may have no data() to copy from)
+    std::memcpy(low + kBootCmdlineAddr, config.cmdline.data(), config.cmdline.size());
   low[kBootCmdlineAddr + config.cmdline.size()] = 0;
 
   uint8_t* const bp = low + kBootParamsAddr;

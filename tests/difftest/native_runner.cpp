@@ -217,7 +217,7 @@ void NativeRunner::LoadCode(const Sequence& s) {
   std::memcpy(t + 6, &exit, 8);
   last_code_lo_ = s.entry;
   last_code_hi_ = s.end + 14;
-  std::memcpy(code + (kPoolVa - kCodeVa), s.pool.data(), s.pool.size());
+  if (!s.pool.empty()) std::memcpy(code + (kPoolVa - kCodeVa), s.pool.data(), s.pool.size());
 }
 
 void NativeRunner::Run(const Sequence& s, CpuState* out, TraceResult* trace) {

@@ -50,7 +50,7 @@ class XlatRunner final : public GuestRunner {
     std::fill(code_image_.begin(), code_image_.end(), 0xcc);
     std::memcpy(&code_image_[s.entry - kCodeVa], s.code.data(), s.code.size());
     code_image_[s.end - kCodeVa] = 0xf4;  // hlt
-    std::memcpy(&code_image_[kPoolVa - kCodeVa], s.pool.data(), s.pool.size());
+    if (!s.pool.empty()) std::memcpy(&code_image_[kPoolVa - kCodeVa], s.pool.data(), s.pool.size());
     WriteArea(ram, kCodePa, code_image_.data(), kCodeBytes);
     WriteArea(ram, kDataPa, s.data.data(), kDataBytes);
     WriteArea(ram, kLowPa, s.low.data(), kLowBytes);
