@@ -72,7 +72,7 @@ extern "C" void OnStopSignal(int sig) {
     static const char kMsg[] = "xlat: second signal, exiting at once\n";
     ssize_t ignored = ::write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
     (void)ignored;
-    RestoreTerminal();  // _exit skips the atexit handler that would
+    RestoreTerminalBeforeExit();  // _exit skips the atexit handler that would
     ::_exit(128 + sig);
   }
   if (Vcpu* vcpu = g_vcpu.load()) vcpu->RequestStop();  // async-signal-safe by contract

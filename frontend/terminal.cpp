@@ -94,6 +94,11 @@ void RestoreTerminal() {
   if (g_tty_raw.exchange(false)) ::tcsetattr(g_tty_fd, TCSANOW, &g_saved_termios);
 }
 
+void RestoreTerminalBeforeExit() {
+  g_tty_raw = false;
+  if (g_tty_fd >= 0) ::tcsetattr(g_tty_fd, TCSANOW, &g_saved_termios);
+}
+
 void InstallTerminalRestoreHandlers() {
   for (int sig : {SIGHUP, SIGQUIT, SIGABRT}) {
     struct sigaction old {};

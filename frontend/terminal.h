@@ -102,6 +102,10 @@ class Terminal {
 // nothing if it is not in raw mode. For the program's signal handlers (SIGINT,
 // SIGTERM, a fatal SIGSEGV after its report) and before _exit().
 void RestoreTerminal();
+// The same for a process about to _exit() from a signal handler: restores
+// the saved settings even if the raw flag is already down (the interrupted
+// thread may have been between lowering it and restoring the tty).
+void RestoreTerminalBeforeExit();
 
 // For SIGHUP, SIGQUIT and SIGABRT, where the disposition is still the
 // default: a handler (on the alternate signal stack) that restores the tty and
