@@ -36,6 +36,7 @@ bool ReadDescriptor(VcpuRuntime& rt, uint16_t selector, bool system16, Descripto
   d->present = v & (1ull << 47);
   d->l = v & (1ull << 53);
   d->db = v & (1ull << 54);
+  d->raw_hi = raw[1];
   if (system16) d->base |= (raw[1] & 0xffffffffull) << 32;
   return true;
 }

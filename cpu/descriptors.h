@@ -21,6 +21,7 @@ struct Descriptor {
   bool l = false;       // 64-bit code
   bool db = false;
   uint64_t raw_lo = 0;
+  uint64_t raw_hi = 0;  // the upper half of a 16-byte system descriptor (0 otherwise)
   uint64_t addr = 0;    // linear address of the descriptor (for setting busy/accessed bits)
 
   bool code() const { return s && (type & 8); }

@@ -87,7 +87,13 @@ class Emulator {
   bool IoPermitted(uint16_t port, unsigned size);
   void Enter();
   void Iret();
+  void FarTransfer();
+  void FarTransferThroughGate(uint16_t gate_sel, bool call);
+  bool PushFarReturn(uint64_t rsp, unsigned size, bool supervisor, uint64_t* new_rsp);
+  bool PushStack(uint64_t rsp, uint64_t value, unsigned size, bool supervisor, uint64_t* new_rsp);
   void FarRet();
+  void RaiseSel(uint8_t vector, uint16_t selector) { rt_.RaiseWithError(vector, selector & 0xfffc); }
+  void NullOuterDataSegments(unsigned new_cpl);
   void Syscall();
   void Sysret();
 
@@ -228,6 +234,7 @@ void Emulator::Run() {
     case ZYDIS_MNEMONIC_ENTER: Enter(); return;
     case ZYDIS_MNEMONIC_IRET: case ZYDIS_MNEMONIC_IRETD: case ZYDIS_MNEMONIC_IRETQ: Iret(); return;
     case ZYDIS_MNEMONIC_RET: FarRet(); return;
+    case ZYDIS_MNEMONIC_JMP: case ZYDIS_MNEMONIC_CALL: FarTransfer(); return;
     default:
       // syscall/sysret, iret, far transfers and segment loads come with
       // privilege levels and descriptor tables (the system issue).
@@ -1002,32 +1009,178 @@ void Emulator::Iret() {
   c_.rflags = (c_.rflags & ~changeable) | (frame[2] & changeable) | 2;
   c_.gpr[kRsp] = frame[3];
   c_.sel[kSegSs] = ss;
-  if (rpl > c_.cpl) {
-    // Data segment registers the outer level may not use become null.
-    for (unsigned sg : {kSegEs, kSegDs, kSegFs, kSegGs}) {
-      Descriptor dd;
-      GuestFault ignored;
-      if ((c_.sel[sg] & ~3u) != 0 && ReadDescriptor(rt_, c_.sel[sg], false, &dd, &ignored) &&
-          (dd.data() || !dd.conforming()) && dd.dpl < rpl)
-        c_.sel[sg] = 0;
-    }
-  }
+  if (rpl > c_.cpl) NullOuterDataSegments(rpl);
   c_.cpl = rpl;
   (void)if_was_clear;
 }
 
+// On a return to an outer level (iret, far ret), ES/DS/FS/GS holding
+// segments the new level may not use become null (Intel SDM vol. 2, IRET and
+// RET operation: data or non-conforming code with DPL < the new CPL).
+void Emulator::NullOuterDataSegments(unsigned new_cpl) {
+  for (unsigned sg : {kSegEs, kSegDs, kSegFs, kSegGs}) {
+    Descriptor dd;
+    GuestFault ignored;
+    if ((c_.sel[sg] & ~3u) != 0 && ReadDescriptor(rt_, c_.sel[sg], false, &dd, &ignored) &&
+        (dd.data() || !dd.conforming()) && dd.dpl < new_cpl)
+      c_.sel[sg] = 0;
+  }
+}
+
+// A code segment a far transfer may run in 64-bit mode: L set, D clear (L
+// and D both set is reserved, #GP). Compatibility-mode code (L clear) is a
+// real target on hardware, but xlat runs 64-bit code only: it is refused
+// with the same #GP(selector), as iretq does.
+bool Is64BitCode(const Descriptor& d) { return d.code() && d.l && !d.db; }
+
+// jmp far / call far m16:16|32|64 (the ptr16:32 immediate forms are #UD in
+// 64-bit mode: the decoder refuses them). The selector names a code segment
+// (same privilege only) or a 16-byte call gate (Intel SDM vol. 2, CALL and
+// JMP, IA-32e mode; AMD APM vol. 2, 4.8.3). Task gates and TSSs give #GP.
+void Emulator::FarTransfer() {
+  if (d_.insn.meta.branch_type != ZYDIS_BRANCH_TYPE_FAR || d_.ops[0].type != ZYDIS_OPERAND_TYPE_MEMORY)
+    return Fault(kVecUD);
+  const bool call = d_.mnemonic() == ZYDIS_MNEMONIC_CALL;
+  const unsigned size = d_.insn.operand_width / 8;  // of the offset, and of each push
+  const uint64_t ea = Ea(0);
+  uint64_t offset = 0;
+  uint16_t sel = 0;
+  if (!Read(ea, &offset, size) || !Read(ea + size, &sel, 2)) return;
+  if ((sel & ~3u) == 0) return Gp0();
+  Descriptor d;
+  GuestFault f;
+  if (!ReadDescriptor(rt_, sel, false, &d, &f)) return rt_.Raise(f);
+  if (!d.s) {
+    if (d.type == 0xc) return FarTransferThroughGate(sel, call);  // a 64-bit call gate
+    return RaiseSel(kVecGP, sel);  // TSS, task gate, LDT, interrupt/trap gate
+  }
+  // A code segment at the current level: conforming with DPL <= CPL, or
+  // non-conforming with DPL = CPL and RPL <= CPL. CPL does not change.
+  const unsigned rpl = sel & 3;
+  if (!d.code() || (d.conforming() ? d.dpl > c_.cpl : (d.dpl != c_.cpl || rpl > c_.cpl)) || !Is64BitCode(d))
+    return RaiseSel(kVecGP, sel);
+  if (!d.present) return RaiseSel(kVecNP, sel);
+  if (!IsCanonical(offset)) return Gp0();
+  uint64_t rsp = c_.gpr[kRsp];
+  if (call && !PushFarReturn(rsp, size, c_.cpl < 3, &rsp)) return;
+  c_.gpr[kRsp] = rsp;
+  c_.sel[kSegCs] = static_cast<uint16_t>((sel & ~3u) | c_.cpl);
+  c_.rip = offset;
+}
+
+// Pushes the caller's CS and then its return RIP, `size` bytes each (the
+// selector zero-extended), below rsp: one push at a time, so that a fault
+// names the first slot that cannot be written. A non-canonical stack is #SS(0).
+bool Emulator::PushFarReturn(uint64_t rsp, unsigned size, bool supervisor, uint64_t* new_rsp) {
+  return PushStack(rsp, c_.sel[kSegCs], size, supervisor, &rsp) &&
+         PushStack(rsp, d_.next_rip(), size, supervisor, new_rsp);
+}
+
+bool Emulator::PushStack(uint64_t rsp, uint64_t value, unsigned size, bool supervisor, uint64_t* new_rsp) {
+  GuestFault f;
+  if (!rt_.WriteVirt(rsp - size, &value, size, &f, supervisor)) {
+    if (f.vector == kVecGP) f = GuestFault{kVecSS, 0, true, 0};
+    rt_.Raise(f);
+    return false;
+  }
+  *new_rsp = rsp - size;
+  return true;
+}
+
+// Through a call gate: the gate's DPL must admit the caller, its target is
+// a 64-bit code segment, and a call to a more privileged non-conforming
+// segment switches to the TSS stack of the new level (SS becomes a null
+// selector with RPL = new CPL) and pushes SS, RSP, CS, RIP there, 8 bytes
+// each. jmp never changes the privilege level. The checks come in the order
+// of the SDM's CALL/JMP pseudocode.
+void Emulator::FarTransferThroughGate(uint16_t gate_sel, bool call) {
+  GuestFault f;
+  Descriptor gate;
+  if (!ReadDescriptor(rt_, gate_sel, true, &gate, &f)) return rt_.Raise(f);  // 16 bytes within the limit
+  if (gate.dpl < c_.cpl || gate.dpl < (gate_sel & 3u)) return RaiseSel(kVecGP, gate_sel);
+  if (!gate.present) return RaiseSel(kVecNP, gate_sel);
+  if (((gate.raw_hi >> 40) & 0x1f) != 0) return RaiseSel(kVecGP, gate_sel);  // upper type must be 0
+  const uint16_t cs = static_cast<uint16_t>(gate.raw_lo >> 16);
+  const uint64_t target = (gate.raw_lo & 0xffff) | ((gate.raw_lo >> 32) & 0xffff0000ull) | (gate.raw_hi << 32);
+  if ((cs & ~3u) == 0) return Gp0();
+  Descriptor cd;
+  if (!ReadDescriptor(rt_, cs, false, &cd, &f)) return rt_.Raise(f);
+  const bool jmp_level_wrong = !call && !cd.conforming() && cd.dpl != c_.cpl;
+  if (!cd.code() || cd.dpl > c_.cpl || jmp_level_wrong || !Is64BitCode(cd)) return RaiseSel(kVecGP, cs);
+  if (!cd.present) return RaiseSel(kVecNP, cs);
+  if (!IsCanonical(target)) return Gp0();
+  const unsigned new_cpl = (call && !cd.conforming()) ? cd.dpl : c_.cpl;
+  uint64_t rsp = c_.gpr[kRsp];
+  if (new_cpl < c_.cpl) {
+    const uint32_t off = 4 + 8 * new_cpl;  // RSPn in the 64-bit TSS
+    if (off + 7 > c_.tr_limit) return RaiseSel(kVecTS, c_.tr);
+    if (!rt_.ReadVirt(c_.tr_base + off, &rsp, 8, &f, AccessKind::kRead, true)) return rt_.Raise(f);
+    if (!IsCanonical(rsp)) return rt_.RaiseWithError(kVecSS, 0);
+    if (!PushStack(rsp, c_.sel[kSegSs], 8, true, &rsp) || !PushStack(rsp, c_.gpr[kRsp], 8, true, &rsp))
+      return;
+  }
+  if (call && !PushFarReturn(rsp, 8, new_cpl < 3, &rsp)) return;
+  c_.gpr[kRsp] = rsp;
+  if (new_cpl < c_.cpl) c_.sel[kSegSs] = static_cast<uint16_t>(new_cpl);
+  c_.sel[kSegCs] = static_cast<uint16_t>((cs & ~3u) | new_cpl);
+  c_.cpl = new_cpl;
+  c_.rip = target;
+}
+
+// ret far [imm16]: pops RIP and CS (operand size each, 32-bit by default),
+// releases imm16 bytes, and on a return to an outer level (RPL > CPL) pops
+// RSP and SS as well, releasing imm16 bytes of the outer stack too.
 void Emulator::FarRet() {
-  // ret far [imm16]: pops rip and cs (operand-size each, 32-bit by default).
   if (d_.insn.meta.branch_type != ZYDIS_BRANCH_TYPE_FAR) return Fault(kVecUD);
   const unsigned size = d_.insn.operand_width / 8;
-  uint64_t rip = 0, cs = 0;
-  if (!Read(c_.gpr[kRsp], &rip, size) || !Read(c_.gpr[kRsp] + size, &cs, size)) return;
-  const unsigned new_cpl = cs & 3;
-  if (new_cpl != c_.cpl) return rt_.RaiseWithError(kVecGP, static_cast<uint32_t>(cs & 0xfffc));
-  const uint64_t pop = d_.insn.operand_count_visible > 0 ? (d_.ops[0].imm.value.u & 0xffff) : 0;
-  c_.gpr[kRsp] += 2 * size + pop;
-  c_.sel[1] = static_cast<uint16_t>(cs);
+  const uint64_t release = d_.insn.operand_count_visible > 0 ? (d_.ops[0].imm.value.u & 0xffff) : 0;
+  auto pop = [&](uint64_t va, uint64_t* v) {
+    *v = 0;
+    GuestFault f;
+    if (rt_.ReadVirt(va, v, size, &f)) return true;
+    if (f.vector == kVecGP) f = GuestFault{kVecSS, 0, true, 0};  // a non-canonical stack
+    rt_.Raise(f);
+    return false;
+  };
+  const uint64_t rsp = c_.gpr[kRsp];
+  uint64_t rip = 0, cs64 = 0;
+  if (!pop(rsp, &rip) || !pop(rsp + size, &cs64)) return;
+  const uint16_t cs = static_cast<uint16_t>(cs64);
+  const unsigned rpl = cs & 3;
+  if ((cs & ~3u) == 0) return Gp0();
+  Descriptor cd;
+  GuestFault f;
+  if (!ReadDescriptor(rt_, cs, false, &cd, &f)) return rt_.Raise(f);
+  if (!cd.code() || rpl < c_.cpl || (cd.conforming() ? cd.dpl > rpl : cd.dpl != rpl) || !Is64BitCode(cd))
+    return RaiseSel(kVecGP, cs);
+  if (!cd.present) return RaiseSel(kVecNP, cs);
+  if (!IsCanonical(rip)) return Gp0();
+  uint64_t new_rsp = rsp + 2 * size + release;
+  if (rpl == c_.cpl) {
+    c_.gpr[kRsp] = new_rsp;
+    c_.sel[kSegCs] = cs;
+    c_.rip = rip;
+    return;
+  }
+  // To an outer level: SS must be a writable data segment with RPL = DPL =
+  // the new CPL (a null SS only below CPL 3, as for iretq).
+  uint64_t outer_rsp = 0, ss64 = 0;
+  if (!pop(new_rsp, &outer_rsp) || !pop(new_rsp + size, &ss64)) return;
+  const uint16_t ss = static_cast<uint16_t>(ss64);
+  if ((ss & ~3u) == 0) {
+    if (rpl == 3 || (ss & 3) != rpl) return Gp0();
+  } else {
+    Descriptor sd;
+    if (!ReadDescriptor(rt_, ss, false, &sd, &f)) return rt_.Raise(f);
+    if ((ss & 3) != rpl || !sd.writable_data() || sd.dpl != rpl) return RaiseSel(kVecGP, ss);
+    if (!sd.present) return RaiseSel(kVecSS, ss);
+  }
   c_.rip = rip;
+  c_.sel[kSegCs] = cs;
+  c_.sel[kSegSs] = ss;
+  c_.gpr[kRsp] = (size == 4 ? outer_rsp & 0xffffffffu : size == 2 ? outer_rsp & 0xffff : outer_rsp) + release;
+  NullOuterDataSegments(rpl);
+  c_.cpl = rpl;
 }
 
 void Emulator::Syscall() {

@@ -126,8 +126,15 @@ void VcpuRuntime::RaiseNonCanonicalBranch(const Block* b) {
 }
 
 FpuControl VcpuRuntime::CurrentFpuControl() const {
-  constexpr uint64_t kCr0Em = 1ull << 2, kCr4Osfxsr = 1ull << 9;
-  return FpuControl{(ctx_.cr0 & kCr0Em) != 0, (ctx_.cr4 & kCr4Osfxsr) != 0};
+  constexpr uint64_t kCr0Mp = 1ull << 1, kCr0Em = 1ull << 2, kCr0Ts = 1ull << 3, kCr4Osfxsr = 1ull << 9,
+                     kCr4Osxsave = 1ull << 18;
+  FpuControl fc;
+  fc.em = (ctx_.cr0 & kCr0Em) != 0;
+  fc.osfxsr = (ctx_.cr4 & kCr4Osfxsr) != 0;
+  fc.ts = (ctx_.cr0 & kCr0Ts) != 0;
+  fc.mp = (ctx_.cr0 & kCr0Mp) != 0;
+  fc.osxsave = (ctx_.cr4 & kCr4Osxsave) != 0;
+  return fc;
 }
 
 void VcpuRuntime::UpdateFpuControl() {

@@ -187,28 +187,49 @@ const char* InsnKindName(InsnKind k) {
   return kNames[static_cast<unsigned>(k)];
 }
 
+// Intel SDM vol. 3A 2.5 (CR0.EM, CR0.TS, CR0.MP) and Table 13-1, vol. 2
+// Table 2-21: the x87 unit is #NM under EM or TS (fwait only with MP as
+// well); MMX and SSE are #UD under EM (and SSE without OSFXSR), else #NM
+// under TS; VEX-encoded vector instructions and the xsave family ignore EM
+// and are #NM under TS. #UD comes first. fxsave/fxrstor under EM are #NM as
+// AMD documents (Intel's current manual says #UD).
 int FpuControlFault(const DecodedInsn& d, const FpuControl& fc) {
   constexpr int kNM = 7, kUD = 6;
-  if (fc.normal() || d.insn.encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY) return -1;
+  if (fc.normal()) return -1;
   const ZydisMnemonic m = d.mnemonic();
-  // x87 (fwait aside) and fxsave/fxrstor: #NM with EM, for an x87 emulator to handle.
-  if ((d.insn.meta.isa_ext == ZYDIS_ISA_EXT_X87 && m != ZYDIS_MNEMONIC_FWAIT) || m == ZYDIS_MNEMONIC_FXSAVE ||
-      m == ZYDIS_MNEMONIC_FXSAVE64 || m == ZYDIS_MNEMONIC_FXRSTOR || m == ZYDIS_MNEMONIC_FXRSTOR64)
-    return fc.em ? kNM : -1;
+  switch (m) {
+    case ZYDIS_MNEMONIC_XSAVE: case ZYDIS_MNEMONIC_XSAVE64: case ZYDIS_MNEMONIC_XSAVEC:
+    case ZYDIS_MNEMONIC_XSAVEC64: case ZYDIS_MNEMONIC_XSAVEOPT: case ZYDIS_MNEMONIC_XSAVEOPT64:
+    case ZYDIS_MNEMONIC_XSAVES: case ZYDIS_MNEMONIC_XSAVES64: case ZYDIS_MNEMONIC_XRSTOR:
+    case ZYDIS_MNEMONIC_XRSTOR64: case ZYDIS_MNEMONIC_XRSTORS: case ZYDIS_MNEMONIC_XRSTORS64:
+      return fc.ts && fc.osxsave ? kNM : -1;  // (without OSXSAVE the VMM raises the #UD)
+    case ZYDIS_MNEMONIC_FWAIT:
+      return fc.ts && fc.mp ? kNM : -1;
+    case ZYDIS_MNEMONIC_FXSAVE: case ZYDIS_MNEMONIC_FXSAVE64: case ZYDIS_MNEMONIC_FXRSTOR:
+    case ZYDIS_MNEMONIC_FXRSTOR64:
+      return fc.em || fc.ts ? kNM : -1;
+    default:
+      break;
+  }
+  if (d.insn.meta.isa_ext == ZYDIS_ISA_EXT_X87) return fc.em || fc.ts ? kNM : -1;
   // MMX and SSE instructions are told apart by the state they use: MMX
-  // registers (#UD with EM), XMM registers or MXCSR (#UD with EM or without
-  // OSFXSR). Fences, prefetches, movnti, popcnt, crc32... use neither.
+  // registers, XMM/YMM registers or MXCSR. Fences, prefetches, movnti,
+  // popcnt, crc32, and VEX-encoded BMI use neither.
   bool mmx = d.insn.meta.isa_ext == ZYDIS_ISA_EXT_MMX, sse = false;  // emms has no operands
   for (unsigned i = 0; i < d.insn.operand_count; ++i) {
     const ZydisDecodedOperand& op = d.ops[i];
     if (op.type != ZYDIS_OPERAND_TYPE_REGISTER) continue;
     const ZydisRegisterClass cls = ZydisRegisterGetClass(op.reg.value);
     mmx |= cls == ZYDIS_REGCLASS_MMX;
-    sse |= cls == ZYDIS_REGCLASS_XMM || op.reg.value == ZYDIS_REGISTER_MXCSR;
+    sse |= cls == ZYDIS_REGCLASS_XMM || cls == ZYDIS_REGCLASS_YMM || cls == ZYDIS_REGCLASS_ZMM ||
+           op.reg.value == ZYDIS_REGISTER_MXCSR;
   }
-  if (sse && (fc.em || !fc.osfxsr)) return kUD;
-  if (mmx && fc.em) return kUD;
-  return -1;
+  if (!mmx && !sse) return -1;
+  if (d.insn.encoding == ZYDIS_INSTRUCTION_ENCODING_LEGACY) {
+    if (sse && (fc.em || !fc.osfxsr)) return kUD;
+    if (mmx && fc.em) return kUD;
+  }
+  return fc.ts ? kNM : -1;
 }
 
 InsnKind Classify(const DecodedInsn& d) {

@@ -47,9 +47,12 @@ InsnKind Classify(const DecodedInsn& d);
 // (CR0.TS, #NM for lazy FPU switching, is not modelled: an OS that toggles
 // it on every task switch would flush the code cache each time.)
 struct FpuControl {
-  bool em = false;     // CR0.EM
-  bool osfxsr = true;  // CR4.OSFXSR
-  bool normal() const { return !em && osfxsr; }
+  bool em = false;      // CR0.EM
+  bool osfxsr = true;   // CR4.OSFXSR
+  bool ts = false;      // CR0.TS: lazy FPU switching, #NM on the next use
+  bool mp = false;      // CR0.MP: wait/fwait obey TS too
+  bool osxsave = true;  // CR4.OSXSAVE: without it xsave & co. are #UD, not #NM
+  bool normal() const { return !em && osfxsr && !ts; }
   bool operator==(const FpuControl&) const = default;
 };
 // The vector an instruction raises instead of running under `fc` (#UD or

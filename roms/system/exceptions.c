@@ -77,6 +77,40 @@ SNIPPET(s_lea_reg, ".byte 0x8d, 0xc0\n int $0x81");               // lea with a 
 // must never run with SSE unusable.
 SNIPPET(s_em_addps, "mov %rdx, %cr0\n s_em_addps_at: addps %xmm1, %xmm0\n int $0x81");
 SNIPPET_LABEL(s_em_addps_at);
+// CR0.TS (lazy FPU switching), CR0.EM and CR0.MP: r8 is loaded into CR0 at
+// CPL 0 just before the instruction. Intel SDM Vol. 3A 2.5 with its table of
+// x87 actions for EM, MP and TS (#NM with EM or TS; WAIT/FWAIT only with MP
+// and TS) and Table 13-1 (SSE: EM = 1 is #UD whatever TS, else TS is #NM);
+// Vol. 2 exception lists of XSAVE and LDMXCSR (#NM if CR0.TS = 1) and Table
+// 2-21 (VEX-encoded: #NM if CR0.TS = 1; the CR0.EM #UD is for legacy SSE
+// only). fxsave with EM alone is left out: Intel's current manual says #UD,
+// AMD's and Intel's older ones #NM.
+SNIPPET(s_cr0_fld1, "mov %r8, %cr0\n s_cr0_fld1_at: fld1\n int $0x81\n s_cr0_fld1_end:");
+SNIPPET_LABEL(s_cr0_fld1_at);
+SNIPPET_LABEL(s_cr0_fld1_end);
+SNIPPET(s_cr0_addps, "mov %r8, %cr0\n s_cr0_addps_at: addps %xmm1, %xmm0\n int $0x81\n s_cr0_addps_end:");
+SNIPPET_LABEL(s_cr0_addps_at);
+SNIPPET_LABEL(s_cr0_addps_end);
+SNIPPET(s_cr0_vaddps, "mov %r8, %cr0\n s_cr0_vaddps_at: vaddps %ymm1, %ymm0, %ymm0\n int $0x81\n s_cr0_vaddps_end:");
+SNIPPET_LABEL(s_cr0_vaddps_at);
+SNIPPET_LABEL(s_cr0_vaddps_end);
+SNIPPET(s_cr0_paddb, "mov %r8, %cr0\n s_cr0_paddb_at: paddb %mm1, %mm0\n emms\n int $0x81");
+SNIPPET_LABEL(s_cr0_paddb_at);
+SNIPPET(s_cr0_fwait, "mov %r8, %cr0\n s_cr0_fwait_at: fwait\n int $0x81\n s_cr0_fwait_end:");
+SNIPPET_LABEL(s_cr0_fwait_at);
+SNIPPET_LABEL(s_cr0_fwait_end);
+SNIPPET(s_cr0_fxsave, "mov %r8, %cr0\n s_cr0_fxsave_at: fxsave64 (%rsi)\n int $0x81");
+SNIPPET_LABEL(s_cr0_fxsave_at);
+SNIPPET(s_cr0_xsave, "mov %r8, %cr0\n s_cr0_xsave_at: xsave64 (%rsi)\n int $0x81");
+SNIPPET_LABEL(s_cr0_xsave_at);
+SNIPPET(s_cr0_ldmxcsr, "mov %r8, %cr0\n s_cr0_ldmxcsr_at: ldmxcsr (%rsi)\n int $0x81");
+SNIPPET_LABEL(s_cr0_ldmxcsr_at);
+// Neither x87 nor SIMD state: crc32 and a fence run with TS set.
+SNIPPET(s_cr0_crc32, "mov %r8, %cr0\n crc32b %al, %ebx\n lfence\n int $0x81\n s_cr0_crc32_end:");
+SNIPPET_LABEL(s_cr0_crc32_end);
+// clts clears TS: the SSE instruction after it runs.
+SNIPPET(s_cr0_clts, "mov %r8, %cr0\n clts\n addps %xmm1, %xmm0\n int $0x81\n s_cr0_clts_end:");
+SNIPPET_LABEL(s_cr0_clts_end);
 SNIPPET(s_nofxsr_addps, "mov %rdx, %cr4\n s_nofxsr_addps_at: addps %xmm1, %xmm0\n int $0x81");
 SNIPPET_LABEL(s_nofxsr_addps_at);
 SNIPPET(s_syscall, "syscall\n int $0x81");
@@ -147,6 +181,10 @@ static void su_buf(struct run* r) { r->r.rsi = ADDR(buf); }
 static void su_no_sce(struct run* r) { (void)r; wrmsr(MSR_EFER, g_default_efer & ~EFER_SCE); }
 static void su_no_osfxsr(struct run* r) { r->r.rdx = g_default_cr4 & ~(CR4_OSFXSR | CR4_OSXMMEXCPT); }
 static void su_em(struct run* r) { r->r.rdx = g_default_cr0 | CR0_EM; }
+static void su_ts(struct run* r) { r->r.r8 = g_default_cr0 | CR0_MP | CR0_TS; r->r.rsi = ADDR(buf); }
+static void su_ts_nomp(struct run* r) { r->r.r8 = (g_default_cr0 | CR0_TS) & ~CR0_MP; }
+static void su_em_r8(struct run* r) { r->r.r8 = (g_default_cr0 | CR0_EM) & ~CR0_TS; }
+static void su_em_ts(struct run* r) { r->r.r8 = g_default_cr0 | CR0_EM | CR0_TS; }
 static void su_rsi_nc(struct run* r) { r->r.rsi = NONCANONICAL; }
 static void su_rsi_nc_hi(struct run* r) { r->r.rsi = NONCANONICAL_HI + 0x1000; }
 static void su_rsi_buf8(struct run* r) { r->r.rsi = ADDR(buf) + 8; }
@@ -219,6 +257,24 @@ static const struct fault_case kFaults[] = {
     // SSE with CR4.OSFXSR = 0, or with CR0.EM = 1: #UD.
     {"ud.sse-without-osfxsr.cpl0", s_nofxsr_addps, s_nofxsr_addps_at, 0, V_UD, 0, su_no_osfxsr, 0},
     {"ud.sse-with-cr0-em.cpl0", s_em_addps, s_em_addps_at, 0, V_UD, 0, su_em, 0},
+    // #NM: x87, MMX, SSE, AVX, fxsave, xsave, ldmxcsr with CR0.TS = 1; x87
+    // with CR0.EM = 1; fwait only when MP is set too. EM beats TS for SSE
+    // (#UD). Instructions that use no x87/SIMD state, and clts, are not
+    // affected.
+    {"nm.ts-x87.cpl0", s_cr0_fld1, s_cr0_fld1_at, 0, V_NM, 0, su_ts, 0},
+    {"nm.ts-sse.cpl0", s_cr0_addps, s_cr0_addps_at, 0, V_NM, 0, su_ts, 0},
+    {"nm.ts-avx.cpl0", s_cr0_vaddps, s_cr0_vaddps_at, 0, V_NM, 0, su_ts, 0},
+    {"nm.ts-mmx.cpl0", s_cr0_paddb, s_cr0_paddb_at, 0, V_NM, 0, su_ts, 0},
+    {"nm.ts-fwait-with-mp.cpl0", s_cr0_fwait, s_cr0_fwait_at, 0, V_NM, 0, su_ts, 0},
+    {"nm.ts-fwait-without-mp-runs.cpl0", s_cr0_fwait, s_cr0_fwait_end, 0, V_END, 0, su_ts_nomp, 0},
+    {"nm.ts-fxsave.cpl0", s_cr0_fxsave, s_cr0_fxsave_at, 0, V_NM, 0, su_ts, 0},
+    {"nm.ts-xsave.cpl0", s_cr0_xsave, s_cr0_xsave_at, 0, V_NM, 0, su_ts, 0},
+    {"nm.ts-ldmxcsr.cpl0", s_cr0_ldmxcsr, s_cr0_ldmxcsr_at, 0, V_NM, 0, su_ts, 0},
+    {"nm.em-x87.cpl0", s_cr0_fld1, s_cr0_fld1_at, 0, V_NM, 0, su_em_r8, 0},
+    {"nm.em-avx-runs.cpl0", s_cr0_vaddps, s_cr0_vaddps_end, 0, V_END, 0, su_em_r8, 0},
+    {"nm.em-and-ts-sse-is-ud.cpl0", s_cr0_addps, s_cr0_addps_at, 0, V_UD, 0, su_em_ts, 0},
+    {"nm.ts-crc32-runs.cpl0", s_cr0_crc32, s_cr0_crc32_end, 0, V_END, 0, su_ts, REG_BIT(rbx)},
+    {"nm.clts-then-sse-runs.cpl0", s_cr0_clts, s_cr0_clts_end, 0, V_END, 0, su_ts, 0},
     // syscall and sysret with EFER.SCE = 0: #UD (checked before sysret's CPL
     // check, so also at CPL 3).
     BOTH("ud.syscall-without-sce", s_syscall, 0, V_UD, 0, su_no_sce, 0),

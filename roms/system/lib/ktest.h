@@ -42,7 +42,7 @@ enum {
   NP_CODE_SEL = 0x50,  // 64-bit code, DPL 0, not present
   UDATA2_SEL = 0x58,   // writable data, DPL 3 (RPL chosen by the user)
   KDATA_RO_SEL = 0x60, // read-only data, DPL 0
-  GDT_ENTRIES = 16,
+  GDT_ENTRIES = 24,   // 13..23 free for test descriptors (farcall.c)
 };
 
 // ---- Vectors ---------------------------------------------------------------
