@@ -563,6 +563,14 @@ std::string VcpuRuntime::FatalExceptionMessage() const {
 // ---- Finding and running translations. ----
 
 Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
+  // Rings 1 and 2 share the supervisor translations, whose inline cli/sti
+  // skip the IOPL check that applies there. No mainstream OS runs code in
+  // them: the first time a guest does, supervisor code is retranslated with
+  // cli/sti going to the VMM, for the rest of the run.
+  if ((ctx_.cpl == 1 || ctx_.cpl == 2) && !translator_->strict_iopl()) {
+    translator_->set_strict_iopl(true);
+    vcpu_.cache_->Flush();
+  }
   const PrivClass p = priv();
   // The jump cache knows recent VA -> block mappings.
   if (!single_step)

@@ -40,15 +40,15 @@ bool EndsBlock(InsnKind k) {
 // Forms the rewrites do not cover are refused with #UD rather than run
 // wrongly; each is rare in real code (and reported once on stderr).
 // Sensitive instructions that can stay inline (emit_virtual.cpp) are picked here.
-InsnKind Refine(const DecodedInsn& d, InsnKind k, PrivClass priv) {
+InsnKind Refine(const DecodedInsn& d, InsnKind k, PrivClass priv, bool strict_iopl) {
   const bool far = d.insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR;
   switch (k) {
     case InsnKind::kCallout:
       switch (d.mnemonic()) {
         case ZYDIS_MNEMONIC_CLI:
         case ZYDIS_MNEMONIC_STI:
-          // At CPL 3 they depend on IOPL (and #GP): the VMM does those.
-          return priv == PrivClass::kSupervisor ? InsnKind::kVirtual : k;
+          // At CPL 1-3 they depend on IOPL (and #GP): the VMM does those.
+          return priv == PrivClass::kSupervisor && !strict_iopl ? InsnKind::kVirtual : k;
         case ZYDIS_MNEMONIC_PUSHF:
         case ZYDIS_MNEMONIC_PUSHFQ:
           return d.insn.operand_width == 64 ? InsnKind::kVirtual : k;
@@ -268,7 +268,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       kind = InsnKind::kUndefined;
       if (st == Decoder::Status::kTooLong) raise_vector = 13;  // #GP(0)
     } else {
-      kind = Refine(d, Classify(d), priv);
+      kind = Refine(d, Classify(d), priv, strict_iopl_);
       if (kind == InsnKind::kCallout && d.mnemonic() == ZYDIS_MNEMONIC_RDTSC && native_rdtsc_) kind = InsnKind::kCopy;
       if (const int v = FpuControlFault(d, fpu_control_); v >= 0 && kind != InsnKind::kUndefined) {
         kind = InsnKind::kUndefined;

@@ -55,6 +55,11 @@ class Translator {
   // Translations depend on them: flush on change.
   void set_fpu_control(const FpuControl& fc) { fpu_control_ = fc; }
   const FpuControl& fpu_control() const { return fpu_control_; }
+  // cli/sti at CPL 1 and 2 depend on IOPL; the inline form is for CPL 0
+  // only. Once the guest runs in those rings, supervisor code sends cli/sti
+  // to the VMM. Translations depend on it: flush on change.
+  void set_strict_iopl(bool on) { strict_iopl_ = on; }
+  bool strict_iopl() const { return strict_iopl_; }
   // Blocks end before these guest VAs (debugger breakpoints); nullptr: none.
   void set_breakpoints(const std::set<uint64_t>* bps) { breakpoints_ = bps; }
 
@@ -89,6 +94,7 @@ class Translator {
   bool precise_fault_flags_ = false;
   bool native_rdtsc_ = true;
   bool count_guest_insns_ = false;
+  bool strict_iopl_ = false;
   FpuControl fpu_control_;
   const std::set<uint64_t>* breakpoints_ = nullptr;
 };

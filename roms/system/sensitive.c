@@ -192,6 +192,26 @@ static void cli_sti_change_if(void) {
       expect_eq("frame IF", FL_IF, ev.rflags & FL_IF);
 }
 
+// Ring 1: cli/sti need CPL <= IOPL there too. s_cli ran at CPL 0 before
+// (iopl.cli-iopl0.cpl0), so a translation that skipped the check for every
+// CPL below 3 would be reused here.
+#define RING1_CODE_SEL (13 << 3)
+static void ring1_case(const char* code, uint64_t rflags, uint64_t vector) {
+  g_gdt[RING1_CODE_SEL >> 3] = 0x00afba000000ffffull;  // P, DPL 1, code, L
+  struct run run;
+  struct event ev;
+  run_init(&run, 0, code);
+  run.cs = RING1_CODE_SEL | 1;
+  run.ss = 1;  // a null SS with RPL 1: allowed below CPL 3 in 64-bit mode
+  run.rflags = rflags;
+  xrun(&run, &ev);
+  expect_event(&ev, vector, 0, vector == V_END ? ADDR(code) + 3 : ADDR(code)) &&
+      expect_eq("frame cs", RING1_CODE_SEL | 1, ev.cs) && expect_regs(&ev, &run.r, 0);
+}
+static void cli_iopl0_ring1(void) { ring1_case(s_cli, FL_FIXED | FL_IF, V_GP); }
+static void sti_iopl0_ring1(void) { ring1_case(s_sti, FL_FIXED, V_GP); }
+static void cli_iopl1_ring1(void) { ring1_case(s_cli, FL_FIXED | FL_IF | (1 << 12), V_END); }
+
 // ---- allowed at CPL 3 and what they return ---------------------------------------------------
 
 struct __attribute__((packed)) dtr {
@@ -349,6 +369,9 @@ int main(void) {
       {"popf.keeps-iopl-iopl3.cpl3", popf_iopl3_keeps_iopl},
       {"popf.changes-if-and-iopl.cpl0", popf_cpl0},
       {"iopl.cli-sti-change-if-iopl3.cpl3", cli_sti_change_if},
+      {"iopl.cli-iopl0.cpl1", cli_iopl0_ring1},
+      {"iopl.sti-iopl0.cpl1", sti_iopl0_ring1},
+      {"iopl.cli-iopl1.cpl1", cli_iopl1_ring1},
       {"umip.sgdt-sidt-str-sldt-smsw-allowed.cpl3", store_tables_user},
       {"umip.set-is-gp-at-cpl3-or-unsupported", umip},
       {"tsc.rdtsc-between-kernel-reads.cpl3", rdtsc_user},
