@@ -789,6 +789,8 @@ RunOutcome VcpuRuntime::Run() {
   stats_.cache_bytes_used = cache.used();
   stats_.tlb_fills = tlb_->fills();
   stats_.guest_insns = ctx_.guest_insns_entered;
+  stats_.inline_syscalls = ctx_.inline_syscalls;
+  stats_.inline_sysrets = ctx_.inline_sysrets;
   g_running = nullptr;
   SetGsBase(0);
   return out;
@@ -1099,6 +1101,7 @@ void VcpuRuntime::UpdateIrqPoll() {
   if (waiting == irq_poll_armed_) return;
   mprotect(ctx_.irq_poll_page, sizeof(ctx_.irq_poll_page), waiting ? PROT_READ : PROT_READ | PROT_WRITE);
   irq_poll_armed_ = waiting;
+  ctx_.irq_waiting = waiting ? 1 : 0;
 }
 
 void VcpuRuntime::OnStiPoll() {

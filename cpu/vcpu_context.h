@@ -40,6 +40,8 @@ inline constexpr uint64_t kFlagCF = 1u << 0, kFlagPF = 1u << 2, kFlagAF = 1u << 
 // The guest flags that live in host RFLAGS while translated code runs.
 inline constexpr uint64_t kHostCarriedFlags = kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF | kFlagDF | kFlagOF;
 inline constexpr uint64_t kArithFlags = kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF | kFlagOF;
+// The RFLAGS bits ctx.vflags mirrors for an inline pushf (with bit 1).
+inline constexpr uint64_t kVirtualFlagsMask = kFlagTF | kFlagIOPL | kFlagAC | kFlagID | kFlagNT | kFlagVIF | kFlagVIP;
 
 // Inline TLB: direct-mapped on guest virtual page number bits [27:12], so a
 // buffer of up to 256 MiB that is contiguous in guest virtual memory never
@@ -161,6 +163,12 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   // Guest instructions of the blocks entered, when translations count them
   // (VcpuConfig::count_guest_insns).
   uint64_t guest_insns_entered;
+
+  // syscall/sysret done inline by translated code (emit_virtual.cpp).
+  uint64_t inline_syscalls, inline_sysrets;
+  // 1 while an interrupt waits for RFLAGS.IF (the sti poll page is armed):
+  // an inline sysret that would set IF leaves for the VMM instead.
+  uint64_t irq_waiting;
 
   // Guest x87/SSE/AVX state while outside translated code (standard XSAVE format).
   alignas(64) uint8_t xsave_area[4096];

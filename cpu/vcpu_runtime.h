@@ -137,7 +137,7 @@ class VcpuRuntime {
   // RFLAGS.IF lives in ctx.vif while translated code runs (emit_virtual.cpp).
   void SyncFlagsToGuest() {
     ctx_.vif = ctx_.rflags & kFlagIF;
-    ctx_.vflags = (ctx_.rflags & (kFlagTF | kFlagIOPL | kFlagAC | kFlagID | kFlagNT | kFlagVIF | kFlagVIP)) | 2;
+    ctx_.vflags = (ctx_.rflags & kVirtualFlagsMask) | 2;
   }
   void SyncFlagsFromGuest() { ctx_.rflags = (ctx_.rflags & ~kFlagIF) | (ctx_.vif & kFlagIF); }
 

@@ -222,6 +222,8 @@ std::string FormatStats(const Stats& s) {
     for (size_t i = 0; i < by_count.size() && i < 12; ++i)
       t.Row("  emulated " + by_count[i].second, by_count[i].first);
   }
+  t.Row("syscall kept inline", s.inline_syscalls, "no exit: user to kernel in translated code");
+  t.Row("sysretq kept inline", s.inline_sysrets, "no exit: kernel to user in translated code");
   t.Row("interrupts delivered", s.interrupts);
   t.Row("MMIO accesses", s.mmio);
   t.Row("port accesses", s.port_io);
@@ -308,6 +310,9 @@ std::string FormatStatsJson(const Stats& s) {
 
   JsonObject exits;
   for (unsigned r = 0; r < kExitReasons; ++r) exits.Add(ExitKey(r).c_str(), s.exits[r]);
+  JsonObject inline_virt;  // sensitive control transfers that did not exit
+  inline_virt.Add("syscalls", s.inline_syscalls);
+  inline_virt.Add("sysrets", s.inline_sysrets);
   JsonObject exit_ns;
   for (unsigned r = 0; r < kExitReasons; ++r) exit_ns.Add(ExitKey(r).c_str(), s.exit_ns[r]);
   JsonObject time;
@@ -362,6 +367,7 @@ std::string FormatStatsJson(const Stats& s) {
   top.Add("code_cache", cache);
   top.Add("branches", branches);
   top.Add("exits", exits);
+  top.Add("inline", inline_virt);
   top.Add("memory", memory);
   top.Add("shadow_paging", shadow);
   top.Add("exceptions", exceptions);

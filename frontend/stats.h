@@ -76,6 +76,8 @@ struct Stats {
   uint64_t exceptions[32] = {};
 
   uint64_t interrupts = 0;             // external interrupts delivered
+  uint64_t inline_syscalls = 0;        // syscall done by translated code, no exit
+  uint64_t inline_sysrets = 0;         // sysretq done by translated code, no exit
   uint64_t triple_faults = 0;
   uint64_t mmio = 0;                   // MMIO accesses (naturally sized pieces)
   uint64_t idle_ns = 0;                // time the vCPU slept in hlt

@@ -64,9 +64,14 @@ void EmitIndirectJump(BlockEmitter& e) {
   // The target's indirect entry expects exactly r11 displaced.
   for (unsigned r = 0; r < 16; ++r)
     if (r != kR11 && (e.displaced() & (1u << r))) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
-  a.mov(Ctx(XLAT_CTX_OFF(ind_target)), x86::r11);       // the target checks this
-  a.movzx(x86::r11d, x86::r11w);                        // jump-cache index = VA bits 15:0
-  a.jmp(CtxIndexed(CtxJcCodeOff(e.priv), x86::r11, 3));  // a block's indirect entry, or lookup_miss
+  EmitJumpThroughCache(e, e.priv);
+}
+
+void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv) {
+  auto& a = e.a;
+  a.mov(Ctx(XLAT_CTX_OFF(ind_target)), x86::r11);     // the target checks this
+  a.movzx(x86::r11d, x86::r11w);                      // jump-cache index = VA bits 15:0
+  a.jmp(CtxIndexed(CtxJcCodeOff(priv), x86::r11, 3));  // a block's indirect entry, or lookup_miss
 }
 
 void EmitFallthrough(BlockEmitter& e, uint64_t next) { e.DirectExit(next); }

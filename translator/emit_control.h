@@ -17,6 +17,10 @@ void EmitRet(BlockEmitter& e, const GuestInsn& gi);
 // jump cache and jumps there; on a miss, leaves to the VMM with ctx.rip =
 // target. Ends the block's hot path.
 void EmitIndirectJump(BlockEmitter& e);
+// The jump through the jump cache of class `priv` to the guest VA in r11,
+// with every other guest register in its host register and r11's guest
+// value in its spill slot (what a block's indirect entry expects).
+void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv);
 
 // Ends the block with a jump to the guest instruction at `next`.
 void EmitFallthrough(BlockEmitter& e, uint64_t next);

@@ -16,11 +16,21 @@
 // gs: accesses read; supervisor-class code at CPL 1 or 2 goes to the VMM for
 // its #GP. The test is flag-free (jrcxz): the guest's flags may be live.
 // The block ends after it (translator.cpp).
+// syscall (at CPL 3) and sysretq (at CPL 0) switch privilege without an
+// exit: the new CS, SS, CPL and RFLAGS are written to the context (virtual
+// bits to vif/vflags/rflags, arithmetic flags and DF to the flags slot, as
+// an indirect branch leaves them) and the block jumps through the jump cache
+// of the other privilege class to LSTAR or RCX. Whatever needs the VMM (no
+// EFER.SCE, sysret at CPL 1/2 or to a non-canonical RIP, a TF or AC that
+// sysret sets, an interrupt waiting for the IF it sets) leaves for it before
+// anything is changed, and the VMM emulates the instruction.
 #include "translator/emit_virtual.h"
 
+#include "cpu/descriptors.h"
 #include "cpu/flags_slot.h"
 #include "cpu/thunks.h"
 #include "cpu/vcpu_context.h"
+#include "translator/emit_control.h"
 #include "translator/emit_stack.h"
 
 namespace xlat {
@@ -84,6 +94,123 @@ void EmitSwapgs(BlockEmitter& e) {
   e.Restore(rt);
 }
 
+void EmitEmulateSite(BlockEmitter& e) {
+  Site s{};
+  s.kind = SiteKind::kEmulate;
+  e.JumpToThunk(e.NewSite(s), e.thunks.exit);
+}
+
+constexpr int32_t kSelCsOff = XLAT_CTX_OFF(sel) + 2 * kSegCs, kSelSsOff = XLAT_CTX_OFF(sel) + 2 * kSegSs;
+// STAR[47:32] (syscall's CS) and STAR[63:48] (sysret's base).
+constexpr int32_t kStarSyscallOff = XLAT_CTX_OFF(star) + 4, kStarSysretOff = XLAT_CTX_OFF(star) + 6;
+
+// Intel SDM vol. 2B SYSCALL (64-bit mode): RCX = next RIP, R11 = RFLAGS with
+// RF clear, RFLAGS &= ~SFMASK, CS = STAR[47:32] & ~3, SS = STAR[47:32] + 8,
+// CPL 0, RIP = LSTAR. Translated at CPL 3 only, with TF clear (a set TF
+// makes single-stepped blocks, which keep the exit), so no trap follows.
+void EmitSyscall(BlockEmitter& e, const GuestInsn& gi) {
+  auto& a = e.a;
+  e.RestoreAll();
+  Label slow = a.newLabel();
+  EmitSaveGuestFlags(a);  // flags_slot: the guest's arithmetic flags and DF
+  a.mov(Ctx(XLAT_CTX_OFF(virt_tmp)), x86::rcx);
+  a.test(Ctx(XLAT_CTX_OFF(efer), 1), 1);  // EFER.SCE, or #UD
+  a.jz(slow);
+  a.movzx(x86::ecx, Ctx(kStarSyscallOff, 2));
+  a.lea(x86::r11d, x86::ptr(x86::rcx, 8));
+  a.and_(x86::ecx, 0xfffc);
+  a.mov(Ctx(kSelCsOff, 2), x86::cx);
+  a.mov(Ctx(kSelSsOff, 2), x86::r11w);
+  a.mov(Ctx(XLAT_CTX_OFF(cpl), 4), 0);
+  // r11 = RFLAGS as the guest sees it; rcx = what stays of it.
+  a.mov(x86::r11, Ctx(XLAT_CTX_OFF(flags_slot)));
+  a.and_(x86::r11, Ctx(XLAT_CTX_OFF(arith_df_mask)));
+  a.or_(x86::r11, Ctx(XLAT_CTX_OFF(vflags)));
+  a.or_(x86::r11, Ctx(XLAT_CTX_OFF(vif)));
+  a.mov(x86::rcx, Ctx(XLAT_CTX_OFF(sfmask)));
+  a.andn(x86::rcx, x86::rcx, x86::r11);
+  a.or_(x86::rcx, 2);
+  a.mov(Ctx(XLAT_CTX_OFF(rflags)), x86::rcx);  // the VMM's view of the virtual bits
+  a.mov(Ctx(CtxSpillOff(kR11)), x86::r11);     // r11 now carries the target
+  a.mov(x86::r11, x86::rcx);
+  a.and_(x86::r11d, static_cast<int32_t>(kFlagIF));
+  a.mov(Ctx(XLAT_CTX_OFF(vif)), x86::r11);
+  a.mov(x86::r11, x86::rcx);
+  a.and_(x86::r11d, static_cast<int32_t>(kVirtualFlagsMask));
+  a.or_(x86::r11d, 2);
+  a.mov(Ctx(XLAT_CTX_OFF(vflags)), x86::r11);
+  a.and_(x86::rcx, Ctx(XLAT_CTX_OFF(arith_df_mask)));
+  a.mov(Ctx(XLAT_CTX_OFF(flags_slot)), x86::rcx);  // the target's indirect entry loads these
+  a.inc(Ctx(XLAT_CTX_OFF(inline_syscalls)));
+  a.mov(x86::rcx, gi.d.next_rip());
+  a.mov(x86::r11, Ctx(XLAT_CTX_OFF(lstar)));  // canonical: wrmsr refuses others
+  EmitJumpThroughCache(e, PrivClass::kSupervisor);
+
+  a.bind(slow);
+  a.mov(x86::rcx, Ctx(XLAT_CTX_OFF(virt_tmp)));
+  EmitRestoreGuestFlags(a);
+  EmitEmulateSite(e);
+}
+
+// SDM vol. 2B SYSRET with REX.W: #UD without EFER.SCE, #GP(0) at CPL > 0 or
+// for a non-canonical RCX; else RIP = RCX, RFLAGS = (R11 & 0x3C7FD7) | 2,
+// CS = (STAR[63:48] + 16) | 3, SS = (STAR[63:48] + 8) | 3, CPL 3.
+void EmitSysret(BlockEmitter& e) {
+  auto& a = e.a;
+  constexpr uint32_t kSysretFlags = 0x3c7fd7;
+  e.RestoreAll();
+  Label slow = a.newLabel(), commit = a.newLabel();
+  EmitSaveGuestFlags(a);  // for the slow path: its faults see them
+  a.mov(Ctx(XLAT_CTX_OFF(virt_tmp)), x86::rax);
+  a.test(Ctx(XLAT_CTX_OFF(efer), 1), 1);
+  a.jz(slow);
+  a.cmp(Ctx(XLAT_CTX_OFF(cpl), 4), 0);
+  a.jne(slow);
+  a.mov(x86::rax, x86::rcx);  // canonical: bits 63:47 all equal
+  a.sar(x86::rax, 47);
+  a.add(x86::rax, 1);
+  a.cmp(x86::rax, 1);
+  a.ja(slow);
+  a.test(x86::r11d, static_cast<int32_t>(kFlagTF | kFlagAC));  // a step trap, alignment checks
+  a.jnz(slow);
+  a.test(x86::r11d, static_cast<int32_t>(kFlagIF));
+  a.jz(commit);
+  a.cmp(Ctx(XLAT_CTX_OFF(irq_waiting)), 0);  // taken right after the sysret: by the VMM
+  a.jne(slow);
+  a.bind(commit);
+  a.mov(x86::eax, x86::r11d);
+  a.and_(x86::eax, static_cast<int32_t>(kSysretFlags));
+  a.or_(x86::eax, 2);
+  a.mov(Ctx(XLAT_CTX_OFF(rflags)), x86::rax);
+  a.mov(x86::eax, x86::r11d);
+  a.and_(x86::eax, static_cast<int32_t>(kFlagIF));
+  a.mov(Ctx(XLAT_CTX_OFF(vif)), x86::rax);
+  a.mov(x86::eax, x86::r11d);
+  a.and_(x86::eax, static_cast<int32_t>(kVirtualFlagsMask & kSysretFlags));
+  a.or_(x86::eax, 2);
+  a.mov(Ctx(XLAT_CTX_OFF(vflags)), x86::rax);
+  a.mov(x86::eax, x86::r11d);
+  a.and_(x86::eax, static_cast<int32_t>(kArithFlags | kFlagDF));
+  a.mov(Ctx(XLAT_CTX_OFF(flags_slot)), x86::rax);  // the target's indirect entry loads these
+  a.movzx(x86::eax, Ctx(kStarSysretOff, 2));
+  a.add(x86::eax, 16);
+  a.or_(x86::eax, 3);
+  a.mov(Ctx(kSelCsOff, 2), x86::ax);
+  a.sub(x86::eax, 8);
+  a.mov(Ctx(kSelSsOff, 2), x86::ax);  // (base + 8) | 3: the | 3 carries over
+  a.mov(Ctx(XLAT_CTX_OFF(cpl), 4), 3);
+  a.inc(Ctx(XLAT_CTX_OFF(inline_sysrets)));
+  a.mov(x86::rax, Ctx(XLAT_CTX_OFF(virt_tmp)));
+  a.mov(Ctx(CtxSpillOff(kR11)), x86::r11);
+  a.mov(x86::r11, x86::rcx);
+  EmitJumpThroughCache(e, PrivClass::kUser);
+
+  a.bind(slow);
+  a.mov(x86::rax, Ctx(XLAT_CTX_OFF(virt_tmp)));
+  EmitRestoreGuestFlags(a);
+  EmitEmulateSite(e);
+}
+
 }  // namespace
 
 void EmitVirtualInsn(BlockEmitter& e, const GuestInsn& gi) {
@@ -105,6 +232,12 @@ void EmitVirtualInsn(BlockEmitter& e, const GuestInsn& gi) {
       return;
     case ZYDIS_MNEMONIC_SWAPGS:
       EmitSwapgs(e);
+      return;
+    case ZYDIS_MNEMONIC_SYSCALL:
+      EmitSyscall(e, gi);
+      return;
+    case ZYDIS_MNEMONIC_SYSRET:
+      EmitSysret(e);
       return;
     case ZYDIS_MNEMONIC_MOV: {
       // mov r32/r64, sreg zero-extends the selector; mov r16, sreg merges.

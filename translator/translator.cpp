@@ -40,7 +40,13 @@ bool EndsBlock(InsnKind k) {
 // Forms the rewrites do not cover are refused with #UD rather than run
 // wrongly; each is rare in real code (and reported once on stderr).
 // Sensitive instructions that can stay inline (emit_virtual.cpp) are picked here.
-InsnKind Refine(const DecodedInsn& d, InsnKind k, PrivClass priv, bool strict_iopl) {
+// syscall and sysretq done by translated code end their block: each leaves
+// through the other privilege class's jump cache (emit_virtual.cpp).
+bool IsInlineTransfer(const DecodedInsn& d, InsnKind k) {
+  return k == InsnKind::kVirtual && (d.mnemonic() == ZYDIS_MNEMONIC_SYSCALL || d.mnemonic() == ZYDIS_MNEMONIC_SYSRET);
+}
+
+InsnKind Refine(const DecodedInsn& d, InsnKind k, PrivClass priv, bool strict_iopl, bool single_step) {
   const bool far = d.insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR;
   switch (k) {
     case InsnKind::kCallout:
@@ -52,6 +58,14 @@ InsnKind Refine(const DecodedInsn& d, InsnKind k, PrivClass priv, bool strict_io
         case ZYDIS_MNEMONIC_PUSHF:
         case ZYDIS_MNEMONIC_PUSHFQ:
           return d.insn.operand_width == 64 ? InsnKind::kVirtual : k;
+        case ZYDIS_MNEMONIC_SYSCALL:
+          // From CPL 3 (user-class code runs nowhere else) into the kernel;
+          // a single-stepped block must stop after one instruction instead.
+          return priv == PrivClass::kUser && !single_step ? InsnKind::kVirtual : k;
+        case ZYDIS_MNEMONIC_SYSRET:
+          // sysretq back to 64-bit user code; sysretl (to compatibility mode) exits.
+          return priv == PrivClass::kSupervisor && !single_step && d.insn.operand_width == 64 ? InsnKind::kVirtual
+                                                                                              : k;
         case ZYDIS_MNEMONIC_SWAPGS:
           // At CPL 3 it is #UD... #GP(0): the VMM raises it.
           return priv == PrivClass::kSupervisor ? InsnKind::kVirtual : k;
@@ -268,7 +282,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       kind = InsnKind::kUndefined;
       if (st == Decoder::Status::kTooLong) raise_vector = 13;  // #GP(0)
     } else {
-      kind = Refine(d, Classify(d), priv, strict_iopl_);
+      kind = Refine(d, Classify(d), priv, strict_iopl_, single_step);
       if (kind == InsnKind::kCallout && d.mnemonic() == ZYDIS_MNEMONIC_RDTSC && native_rdtsc_) kind = InsnKind::kCopy;
       if (const int v = FpuControlFault(d, fpu_control_); v >= 0 && kind != InsnKind::kUndefined) {
         kind = InsnKind::kUndefined;
@@ -279,7 +293,9 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     kinds.push_back(kind);
     // swapgs changes the base of every later gs: access: the block ends
     // after it, so that no memory group spans it.
-    if (EndsBlock(kind) || crosses || (kind == InsnKind::kVirtual && d.mnemonic() == ZYDIS_MNEMONIC_SWAPGS)) break;
+    if (EndsBlock(kind) || crosses || IsInlineTransfer(d, kind) ||
+        (kind == InsnKind::kVirtual && d.mnemonic() == ZYDIS_MNEMONIC_SWAPGS))
+      break;
     pc = d.next_rip();
   }
   const DecodedInsn& last = decoded.back();
@@ -293,7 +309,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     // for alignment): flags must be exact up to it.
     effects[i] = FlagEffectOf(decoded[i]);
     if (kinds[i] == InsnKind::kUndefined || kinds[i] == InsnKind::kCallout || kinds[i] == InsnKind::kString ||
-        MayFaultNatively(decoded[i]))
+        IsInlineTransfer(decoded[i], kinds[i]) || MayFaultNatively(decoded[i]))
       effects[i].reads = kArithFlags;
   }
   // A block that leaves by an indirect branch saves the guest's flags after
@@ -467,7 +483,10 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       case InsnKind::kRet: EmitRet(e, gi); ended = true; break;
       case InsnKind::kCallout: EmitEmulateExit(e, gi); ended = true; break;
       case InsnKind::kUndefined: EmitRaise(e, gi, raise_vector); ended = true; break;
-      case InsnKind::kVirtual: EmitVirtualInsn(e, gi); break;
+      case InsnKind::kVirtual:
+        EmitVirtualInsn(e, gi);
+        ended = IsInlineTransfer(gi.d, kinds[i]);
+        break;
     }
     if (static_cast<int>(i) == save_flags_after) {
       EmitSaveGuestFlags(e.a);

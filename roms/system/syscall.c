@@ -118,6 +118,19 @@ static void sysret_r11_all_but_tf(void) { sysret_r11(~0ull & ~(uint64_t)FL_TF); 
 static void sysret_r11_zero(void) { sysret_r11(0); }
 static void sysret_r11_rf_vm(void) { sysret_r11(FL_RF | FL_VM | FL_CF); }
 static void sysret_r11_iopl_if(void) { sysret_r11(FL_IOPL3 | FL_IF | FL_ZF | FL_FIXED); }
+// A TF that sysret loads traps at once, before the first user instruction
+// runs (Linux's entry code returns through iret for that reason: "restoring
+// TF results in a trap from userspace immediately after SYSRET").
+static void sysret_r11_tf(void) {
+  r11_for_sysret = FL_TF | FL_CF | FL_FIXED;
+  g_hook = r11_hook;
+  struct run run;
+  struct event ev;
+  run_init(&run, 3, s_syscall);
+  xrun(&run, &ev);
+  expect_event(&ev, V_DB, 0, ADDR(s_syscall_next)) && expect_eq("frame cs", UCS, ev.cs) &&
+      expect_eq("frame rflags", FL_TF | FL_CF | FL_FIXED, ev.rflags & ~(uint64_t)FL_RF);
+}
 
 // sysret's selectors come from STAR[63:48] with RPL forced to 3; the GDT is
 // not read (STAR[63:48] = 0x40 names the not-present 0x48 and 0x50 entries).
@@ -243,6 +256,7 @@ static const struct kcase cases[] = {
     {"sysret.r11-zero", sysret_r11_zero},
     {"sysret.r11-rf-vm-dropped", sysret_r11_rf_vm},
     {"sysret.r11-iopl-if", sysret_r11_iopl_if},
+    {"sysret.r11-tf-traps-before-first-user-insn", sysret_r11_tf},
     {"sysret.star-rpl-bits", sysret_star_rpl_bits},
     {"sysret.keeps-ds", sysret_keeps_ds},
     {"iret.nulls-ds-after-int80", iret_nulls_ds},
