@@ -16,6 +16,10 @@
 // gs: accesses read; supervisor-class code at CPL 1 or 2 goes to the VMM for
 // its #GP. The test is flag-free (jrcxz): the guest's flags may be live.
 // The block ends after it (translator.cpp).
+// popfq loads the arithmetic flags and DF into the host flags and, at CPL
+// 0, IF into vif; when it would change a bit only the VMM handles (TF,
+// IOPL, NT, AC, ID; IF at CPL 3) or set IF while an interrupt waits for it,
+// it leaves for the VMM from a cold path, with nothing changed.
 // syscall (at CPL 3) and sysretq (at CPL 0) switch privilege without an
 // exit: the new CS, SS, CPL and RFLAGS are written to the context (virtual
 // bits to vif/vflags/rflags, arithmetic flags and DF to the flags slot, as
@@ -31,6 +35,7 @@
 #include "cpu/thunks.h"
 #include "cpu/vcpu_context.h"
 #include "translator/emit_control.h"
+#include "translator/emit_memory.h"
 #include "translator/emit_stack.h"
 
 namespace xlat {
@@ -92,6 +97,62 @@ void EmitSwapgs(BlockEmitter& e) {
   a.xchg(Ctx(XLAT_CTX_OFF(kernel_gs_base)), T);
   a.mov(Ctx(XLAT_CTX_OFF(gs_base)), T);
   e.Restore(rt);
+}
+
+void EmitPopf(BlockEmitter& e, const GuestInsn& gi) {
+  auto& a = e.a;
+  const bool flags_live = (gi.flags_live_in & kArithFlags) != 0;  // (only for a precise fault)
+  const uint16_t avoid = flags_live ? (1u << kRcx) : 0;
+  const unsigned rv = e.TakeScratch(avoid);
+  const unsigned rt = e.TakeScratch(avoid | (1u << rv));
+  const x86::Gp V = Gpr64Reg(rv), T = Gpr64Reg(rt);
+  {
+    const unsigned rs = e.TakeScratch(avoid | (1u << rv) | (1u << rt));
+    const x86::Gp S = Gpr64Reg(rs);
+    a.mov(S, x86::rsp);
+    GuardedAccess ga{rs, 8, kAccessRead, flags_live};
+    EmitGuardedAccess(e, ga, [&a, S, V] { a.mov(V, x86::qword_ptr(S)); });
+    e.Restore(rs);
+  }
+  // The way out: every displaced register back, then the VMM emulates the
+  // popf from the start (it does not depend on the flags it replaces).
+  Label slow = a.newLabel();
+  Site site{};
+  site.kind = SiteKind::kEmulate;
+  const uint32_t site_id = e.NewSite(site);
+  const uint16_t displaced = e.displaced();
+  e.Cold([&e, slow, site_id, displaced] {
+    e.a.bind(slow);
+    for (unsigned r = 0; r < 16; ++r)
+      if (displaced & (1u << r)) e.a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
+    e.JumpToThunk(site_id, e.thunks.exit);
+  });
+  const bool supervisor = e.priv == PrivClass::kSupervisor;
+  const uint32_t vmm_bits = kFlagTF | kFlagIOPL | kFlagNT | kFlagAC | kFlagID | (supervisor ? 0 : kFlagIF);
+  a.mov(T, V);
+  a.xor_(T, Ctx(XLAT_CTX_OFF(rflags)));  // the VMM's view of the virtual bits (IF aside)
+  a.test(T.r32(), static_cast<int32_t>(vmm_bits));
+  a.jnz(slow);
+  if (supervisor) {
+    Label clear = a.newLabel(), done = a.newLabel();
+    a.test(V.r32(), static_cast<int32_t>(kFlagIF));
+    a.jz(clear);
+    a.cmp(Ctx(XLAT_CTX_OFF(vif)), 0);
+    a.jne(done);                                // IF stays set
+    a.cmp(Ctx(XLAT_CTX_OFF(irq_waiting)), 0);  // taken right after the popf: by the VMM
+    a.jne(slow);
+    a.mov(Ctx(XLAT_CTX_OFF(vif)), static_cast<int32_t>(kFlagIF));
+    a.jmp(done);
+    a.bind(clear);
+    a.mov(Ctx(XLAT_CTX_OFF(vif)), 0);
+    a.bind(done);
+  }
+  a.and_(V, Ctx(XLAT_CTX_OFF(arith_df_mask)));
+  a.mov(Ctx(XLAT_CTX_OFF(flags_slot)), V);
+  EmitRestoreGuestFlags(a);
+  a.lea(x86::rsp, x86::ptr(x86::rsp, 8));
+  e.Restore(rt);
+  e.Restore(rv);
 }
 
 void EmitEmulateSite(BlockEmitter& e) {
@@ -232,6 +293,10 @@ void EmitVirtualInsn(BlockEmitter& e, const GuestInsn& gi) {
       return;
     case ZYDIS_MNEMONIC_SWAPGS:
       EmitSwapgs(e);
+      return;
+    case ZYDIS_MNEMONIC_POPF:
+    case ZYDIS_MNEMONIC_POPFQ:
+      EmitPopf(e, gi);
       return;
     case ZYDIS_MNEMONIC_SYSCALL:
       EmitSyscall(e, gi);

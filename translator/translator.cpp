@@ -58,6 +58,11 @@ InsnKind Refine(const DecodedInsn& d, InsnKind k, PrivClass priv, bool strict_io
         case ZYDIS_MNEMONIC_PUSHF:
         case ZYDIS_MNEMONIC_PUSHFQ:
           return d.insn.operand_width == 64 ? InsnKind::kVirtual : k;
+        case ZYDIS_MNEMONIC_POPF:
+        case ZYDIS_MNEMONIC_POPFQ:
+          // popfq; in rings 1 and 2 the VMM checks IF against IOPL, and a
+          // single-stepped popf needs its TF rules.
+          return d.insn.operand_width == 64 && !single_step && !strict_iopl ? InsnKind::kVirtual : k;
         case ZYDIS_MNEMONIC_SYSCALL:
           // From CPL 3 (user-class code runs nowhere else) into the kernel;
           // a single-stepped block must stop after one instruction instead.

@@ -179,6 +179,14 @@ static void popf_iopl3_if(void) { popf_case(3, IOPL3, FL_FIXED | FL_IF | FL_ZF, 
 static void popf_iopl3_keeps_iopl(void) { popf_case(3, IOPL3 | FL_IF, FL_FIXED, FL_FIXED | FL_IOPL3); }
 // CPL 0: IF and IOPL both change.
 static void popf_cpl0(void) { popf_case(0, FL_FIXED, FL_FIXED | FL_IOPL3 | FL_CF, FL_FIXED | FL_IOPL3 | FL_CF); }
+// The common cases: only IF (at CPL 0) and the arithmetic flags and DF change.
+static void popf_cpl0_sets_if(void) {
+  popf_case(0, FL_FIXED, FL_FIXED | FL_IF | ARITH | FL_DF, FL_FIXED | FL_IF | ARITH | FL_DF);
+}
+static void popf_cpl0_clears_if(void) { popf_case(0, FL_FIXED | FL_IF | FL_CF, FL_FIXED | FL_ZF, FL_FIXED | FL_ZF); }
+static void popf_user_arith(void) {
+  popf_case(3, FL_FIXED | FL_IF, FL_FIXED | FL_IF | FL_SF | FL_PF | FL_DF, FL_FIXED | FL_IF | FL_SF | FL_PF | FL_DF);
+}
 
 // cli/sti at CPL 3 with IOPL 3 really change IF.
 SNIPPET(s_cli_sti, "cli\n pushfq\n popq %rax\n sti\n pushfq\n popq %rbx\n int $0x81");
@@ -368,6 +376,9 @@ int main(void) {
       {"popf.changes-if-iopl3.cpl3", popf_iopl3_if},
       {"popf.keeps-iopl-iopl3.cpl3", popf_iopl3_keeps_iopl},
       {"popf.changes-if-and-iopl.cpl0", popf_cpl0},
+      {"popf.sets-if-and-arith.cpl0", popf_cpl0_sets_if},
+      {"popf.clears-if-and-arith.cpl0", popf_cpl0_clears_if},
+      {"popf.changes-arith-and-df.cpl3", popf_user_arith},
       {"iopl.cli-sti-change-if-iopl3.cpl3", cli_sti_change_if},
       {"iopl.cli-iopl0.cpl1", cli_iopl0_ring1},
       {"iopl.sti-iopl0.cpl1", sti_iopl0_ring1},
