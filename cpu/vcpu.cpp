@@ -715,10 +715,19 @@ RunOutcome VcpuRuntime::Run() {
     }
     // A debugger's single step runs the next instruction, not an interrupt
     // handler (QEMU masks interrupts while gdb steps, too).
-    if (interrupt_shadow_)
+    // The shadow of sti (or mov ss) covers one instruction: when an interrupt
+    // is already waiting, just that instruction runs, and the interrupt is
+    // taken after it. (Running on to the end of a block could reach a cli,
+    // and the interrupt would wait for the next sti, and its shadow, again:
+    // with syscall and sysret inline, exits with IF set are too rare to
+    // rely on.)
+    bool shadow_step = false;
+    if (interrupt_shadow_) {
       interrupt_shadow_ = false;
-    else if (!debug_single_step_)
+      shadow_step = (ctx_.rflags & kFlagIF) && vcpu_.irq_source_ && vcpu_.irq_source_->HasPending();
+    } else if (!debug_single_step_) {
       TakeInterrupt();
+    }
     UpdateIrqPoll();
     if (vcpu_.hang_timeout_ns_ && !CheckHang(&out)) break;
     if (halted_) {
@@ -744,7 +753,7 @@ RunOutcome VcpuRuntime::Run() {
     resume_over_breakpoint_ = ~0ull;
     const bool debug_step = debug_single_step_;
     const bool tf_at_start = ctx_.rflags & kFlagTF;
-    const bool single_step = tf_at_start || debug_step || leaving_breakpoint;
+    const bool single_step = tf_at_start || debug_step || leaving_breakpoint || shadow_step;
     Block* b = FindOrTranslate(ctx_.rip, single_step);
     if (!b) continue;
     last_block_ = b;
