@@ -25,9 +25,10 @@
 // bits to vif/vflags/rflags, arithmetic flags and DF to the flags slot, as
 // an indirect branch leaves them) and the block jumps through the jump cache
 // of the other privilege class to LSTAR or RCX. Whatever needs the VMM (no
-// EFER.SCE, sysret at CPL 1/2 or to a non-canonical RIP, a TF or AC that
-// sysret sets, an interrupt waiting for the IF it sets) leaves for it before
-// anything is changed, and the VMM emulates the instruction.
+// EFER.SCE, a syscall from user code running with alignment checks, sysret
+// at CPL 1/2 or to a non-canonical RIP, a TF or AC that sysret sets, an
+// interrupt waiting for the IF it sets) leaves for it before anything is
+// changed, and the VMM emulates the instruction.
 #include "translator/emit_virtual.h"
 
 #include "cpu/descriptors.h"
@@ -177,6 +178,10 @@ void EmitSyscall(BlockEmitter& e, const GuestInsn& gi) {
   a.mov(Ctx(XLAT_CTX_OFF(virt_tmp)), x86::rcx);
   a.test(Ctx(XLAT_CTX_OFF(efer), 1), 1);  // EFER.SCE, or #UD
   a.jz(slow);
+  // The user's alignment checks are on in the host's RFLAGS.AC: the kernel
+  // must not run with them (the VMM's entry turns them off).
+  a.cmp(Ctx(XLAT_CTX_OFF(host_alignment_check)), 0);
+  a.jne(slow);
   a.movzx(x86::ecx, Ctx(kStarSyscallOff, 2));
   a.lea(x86::r11d, x86::ptr(x86::rcx, 8));
   a.and_(x86::ecx, 0xfffc);
