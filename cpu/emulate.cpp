@@ -91,6 +91,7 @@ class Emulator {
   void FarTransferThroughGate(uint16_t gate_sel, bool call);
   bool PushFarReturn(uint64_t rsp, unsigned size, bool supervisor, uint64_t* new_rsp);
   bool PushStack(uint64_t rsp, uint64_t value, unsigned size, bool supervisor, uint64_t* new_rsp);
+  bool PopStack(uint64_t va, unsigned size, uint64_t* value);
   void FarRet();
   void RaiseSel(uint8_t vector, uint16_t selector) { rt_.RaiseWithError(vector, selector & 0xfffc); }
   void NullOuterDataSegments(unsigned new_cpl);
@@ -236,8 +237,7 @@ void Emulator::Run() {
     case ZYDIS_MNEMONIC_RET: FarRet(); return;
     case ZYDIS_MNEMONIC_JMP: case ZYDIS_MNEMONIC_CALL: FarTransfer(); return;
     default:
-      // syscall/sysret, iret, far transfers and segment loads come with
-      // privilege levels and descriptor tables (the system issue).
+      // Anything else the translator sends here has no emulation: #UD.
       return Fault(kVecUD);
   }
 }
@@ -963,6 +963,12 @@ void Emulator::Enter() {
   Next();
 }
 
+// A code segment iretq or a far transfer may return or go to in 64-bit
+// mode: L set, D clear (L and D both set is reserved: #GP(selector), SDM
+// vol. 3A 5.2.1). Compatibility-mode code (L clear) is a real target on
+// hardware, but xlat runs 64-bit code only: it gets the same #GP(selector).
+bool Is64BitCode(const Descriptor& d) { return d.code() && d.l && !d.db; }
+
 void Emulator::Iret() {
   // iretq in 64-bit mode pops RIP, CS, RFLAGS, RSP and SS (operand-size
   // each) and may return to an outer privilege level. (Task returns through
@@ -982,10 +988,8 @@ void Emulator::Iret() {
   if (rpl < c_.cpl || (cs & ~3u) == 0) return rt_.RaiseWithError(kVecGP, cs & 0xfffc);
   Descriptor cd;
   if (!ReadDescriptor(rt_, cs, false, &cd, &f)) return rt_.Raise(f);
-  if (!cd.code() || (cd.conforming() ? cd.dpl > rpl : cd.dpl != rpl) || !cd.l) {
-    // (Returns to compatibility mode are not supported: 64-bit code only.)
-    return rt_.RaiseWithError(kVecGP, cs & 0xfffc);
-  }
+  if (!cd.code() || (cd.conforming() ? cd.dpl > rpl : cd.dpl != rpl) || !Is64BitCode(cd))
+    return RaiseSel(kVecGP, cs);
   if (!cd.present) return rt_.RaiseWithError(kVecNP, cs & 0xfffc);
   uint64_t rip = size == 4 ? (frame[0] & 0xffffffffu) : size == 2 ? (frame[0] & 0xffff) : frame[0];
   if (!IsCanonical(rip)) return Gp0();
@@ -1026,12 +1030,6 @@ void Emulator::NullOuterDataSegments(unsigned new_cpl) {
       c_.sel[sg] = 0;
   }
 }
-
-// A code segment a far transfer may run in 64-bit mode: L set, D clear (L
-// and D both set is reserved, #GP). Compatibility-mode code (L clear) is a
-// real target on hardware, but xlat runs 64-bit code only: it is refused
-// with the same #GP(selector), as iretq does.
-bool Is64BitCode(const Descriptor& d) { return d.code() && d.l && !d.db; }
 
 // jmp far / call far m16:16|32|64 (the ptr16:32 immediate forms are #UD in
 // 64-bit mode: the decoder refuses them). The selector names a code segment
@@ -1087,6 +1085,17 @@ bool Emulator::PushStack(uint64_t rsp, uint64_t value, unsigned size, bool super
   return true;
 }
 
+// Reads `size` bytes (zero-extended) of the stack at va; a non-canonical
+// stack is #SS(0), as for PushStack.
+bool Emulator::PopStack(uint64_t va, unsigned size, uint64_t* value) {
+  *value = 0;
+  GuestFault f;
+  if (rt_.ReadVirt(va, value, size, &f)) return true;
+  if (f.vector == kVecGP) f = GuestFault{kVecSS, 0, true, 0};
+  rt_.Raise(f);
+  return false;
+}
+
 // Through a call gate: the gate's DPL must admit the caller, its target is
 // a 64-bit code segment, and a call to a more privileged non-conforming
 // segment switches to the TSS stack of the new level (SS becomes a null
@@ -1134,17 +1143,9 @@ void Emulator::FarRet() {
   if (d_.insn.meta.branch_type != ZYDIS_BRANCH_TYPE_FAR) return Fault(kVecUD);
   const unsigned size = d_.insn.operand_width / 8;
   const uint64_t release = d_.insn.operand_count_visible > 0 ? (d_.ops[0].imm.value.u & 0xffff) : 0;
-  auto pop = [&](uint64_t va, uint64_t* v) {
-    *v = 0;
-    GuestFault f;
-    if (rt_.ReadVirt(va, v, size, &f)) return true;
-    if (f.vector == kVecGP) f = GuestFault{kVecSS, 0, true, 0};  // a non-canonical stack
-    rt_.Raise(f);
-    return false;
-  };
   const uint64_t rsp = c_.gpr[kRsp];
   uint64_t rip = 0, cs64 = 0;
-  if (!pop(rsp, &rip) || !pop(rsp + size, &cs64)) return;
+  if (!PopStack(rsp, size, &rip) || !PopStack(rsp + size, size, &cs64)) return;
   const uint16_t cs = static_cast<uint16_t>(cs64);
   const unsigned rpl = cs & 3;
   if ((cs & ~3u) == 0) return Gp0();
@@ -1165,7 +1166,7 @@ void Emulator::FarRet() {
   // To an outer level: SS must be a writable data segment with RPL = DPL =
   // the new CPL (a null SS only below CPL 3, as for iretq).
   uint64_t outer_rsp = 0, ss64 = 0;
-  if (!pop(new_rsp, &outer_rsp) || !pop(new_rsp + size, &ss64)) return;
+  if (!PopStack(new_rsp, size, &outer_rsp) || !PopStack(new_rsp + size, size, &ss64)) return;
   const uint16_t ss = static_cast<uint16_t>(ss64);
   if ((ss & ~3u) == 0) {
     if (rpl == 3 || (ss & 3) != rpl) return Gp0();

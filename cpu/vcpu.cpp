@@ -1107,9 +1107,8 @@ bool VcpuRuntime::CheckHang(RunOutcome* out) {
 void VcpuRuntime::UpdateIrqPoll() {
   // While an interrupt waits for IF, an inline sti must leave translated code.
   const bool waiting = !(ctx_.rflags & kFlagIF) && vcpu_.irq_source_ && vcpu_.irq_source_->HasPending();
-  if (waiting == irq_poll_armed_) return;
+  if (waiting == (ctx_.irq_waiting != 0)) return;
   mprotect(ctx_.irq_poll_page, sizeof(ctx_.irq_poll_page), waiting ? PROT_READ : PROT_READ | PROT_WRITE);
-  irq_poll_armed_ = waiting;
   ctx_.irq_waiting = waiting ? 1 : 0;
 }
 

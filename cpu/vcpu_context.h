@@ -166,8 +166,9 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
 
   // syscall/sysret done inline by translated code (emit_virtual.cpp).
   uint64_t inline_syscalls, inline_sysrets;
-  // 1 while an interrupt waits for RFLAGS.IF (the sti poll page is armed):
-  // an inline sysret that would set IF leaves for the VMM instead.
+  // 1 while an interrupt waits for RFLAGS.IF, which is when the sti poll page
+  // is read-only (the VMM's record of that too): an inline popf or sysret
+  // that would set IF leaves for the VMM instead.
   uint64_t irq_waiting;
 
   // Guest x87/SSE/AVX state while outside translated code (standard XSAVE format).

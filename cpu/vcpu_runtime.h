@@ -185,7 +185,6 @@ class VcpuRuntime {
   // kNone: no trap now (mov ss delays it; a poll ran no instruction).
   enum class StepTrap : uint8_t { kByTfAtStart, kByNewTf, kNone };
   StepTrap step_trap_ = StepTrap::kByTfAtStart;
-  bool irq_poll_armed_ = false;  // irq_poll_page is read-only: an interrupt waits for IF
   bool interrupts_enabled_once_ = false;
   uint64_t masked_since_ns_ = 0;  // clock time since when an interrupt has waited for IF (0: none)
   bool watchdog_armed_ = false;

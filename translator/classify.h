@@ -40,12 +40,13 @@ InsnKind Classify(const DecodedInsn& d);
 
 // The control-register bits that take x87, MMX and SSE instructions away
 // (Intel SDM vol. 3A, 2.5, and the exceptions listed for each instruction):
-// CR0.EM (no FPU: x87 -> #NM, MMX and SSE -> #UD) and CR4.OSFXSR (the OS
-// does not save SSE state: SSE -> #UD). VEX-encoded instructions ignore
-// both. Translations depend on them: the normal state translates nothing
-// differently; any other one makes the affected instructions raise.
-// (CR0.TS, #NM for lazy FPU switching, is not modelled: an OS that toggles
-// it on every task switch would flush the code cache each time.)
+// CR0.EM (no FPU: x87 -> #NM, MMX and SSE -> #UD), CR4.OSFXSR (the OS does
+// not save SSE state: SSE -> #UD), and CR0.TS with CR0.MP (lazy FPU
+// switching: #NM on the next x87/SIMD use). VEX-encoded instructions ignore
+// EM and OSFXSR. Translations depend on them: the normal state translates
+// nothing differently; any other one makes the affected instructions raise.
+// (An OS that toggles TS on every task switch flushes the code cache each
+// time; Linux has not done so since 4.x.)
 struct FpuControl {
   bool em = false;      // CR0.EM
   bool osfxsr = true;   // CR4.OSFXSR

@@ -37,6 +37,7 @@
 #include "cpu/vcpu_context.h"
 #include "translator/emit_control.h"
 #include "translator/emit_memory.h"
+#include "translator/emit_sensitive.h"
 #include "translator/emit_stack.h"
 
 namespace xlat {
@@ -156,12 +157,6 @@ void EmitPopf(BlockEmitter& e, const GuestInsn& gi) {
   e.Restore(rv);
 }
 
-void EmitEmulateSite(BlockEmitter& e) {
-  Site s{};
-  s.kind = SiteKind::kEmulate;
-  e.JumpToThunk(e.NewSite(s), e.thunks.exit);
-}
-
 constexpr int32_t kSelCsOff = XLAT_CTX_OFF(sel) + 2 * kSegCs, kSelSsOff = XLAT_CTX_OFF(sel) + 2 * kSegSs;
 // STAR[47:32] (syscall's CS) and STAR[63:48] (sysret's base).
 constexpr int32_t kStarSyscallOff = XLAT_CTX_OFF(star) + 4, kStarSysretOff = XLAT_CTX_OFF(star) + 6;
@@ -215,13 +210,13 @@ void EmitSyscall(BlockEmitter& e, const GuestInsn& gi) {
   a.bind(slow);
   a.mov(x86::rcx, Ctx(XLAT_CTX_OFF(virt_tmp)));
   EmitRestoreGuestFlags(a);
-  EmitEmulateSite(e);
+  EmitEmulateExit(e, gi);
 }
 
 // SDM vol. 2B SYSRET with REX.W: #UD without EFER.SCE, #GP(0) at CPL > 0 or
 // for a non-canonical RCX; else RIP = RCX, RFLAGS = (R11 & 0x3C7FD7) | 2,
 // CS = (STAR[63:48] + 16) | 3, SS = (STAR[63:48] + 8) | 3, CPL 3.
-void EmitSysret(BlockEmitter& e) {
+void EmitSysret(BlockEmitter& e, const GuestInsn& gi) {
   auto& a = e.a;
   constexpr uint32_t kSysretFlags = 0x3c7fd7;
   e.RestoreAll();
@@ -274,7 +269,7 @@ void EmitSysret(BlockEmitter& e) {
   a.bind(slow);
   a.mov(x86::rax, Ctx(XLAT_CTX_OFF(virt_tmp)));
   EmitRestoreGuestFlags(a);
-  EmitEmulateSite(e);
+  EmitEmulateExit(e, gi);
 }
 
 }  // namespace
@@ -307,7 +302,7 @@ void EmitVirtualInsn(BlockEmitter& e, const GuestInsn& gi) {
       EmitSyscall(e, gi);
       return;
     case ZYDIS_MNEMONIC_SYSRET:
-      EmitSysret(e);
+      EmitSysret(e, gi);
       return;
     case ZYDIS_MNEMONIC_MOV: {
       // mov r32/r64, sreg zero-extends the selector; mov r16, sreg merges.

@@ -51,7 +51,7 @@ class Translator {
   // entered (three flag-free instructions). For measurements, not speed.
   void set_count_guest_insns(bool on) { count_guest_insns_ = on; }
   bool native_rdtsc() const { return native_rdtsc_; }
-  // CR0.EM and CR4.OSFXSR as translations assume them (classify.h).
+  // CR0.EM/TS/MP and CR4.OSFXSR/OSXSAVE as translations assume them (classify.h).
   // Translations depend on them: flush on change.
   void set_fpu_control(const FpuControl& fc) { fpu_control_ = fc; }
   const FpuControl& fpu_control() const { return fpu_control_; }

@@ -145,31 +145,29 @@ static void call32_pushes(void) {
       expect_eq("pushed eip", (uint32_t)ADDR(s_lcall32_ret), stack32_at(ev.rsp)) &&
       expect_eq("pushed cs", UCS, stack32_at(ev.rsp + 4) & 0xffff);
 }
-// call m16:64 then lretq: back after the call with the stack as before.
-static void call64_lretq_round_trip(void) {
+// A far call whose target far-returns: back after the call (the int $0x81
+// that follows it is 2 bytes), in `cs`, with rsp moved by `rsp_delta`.
+static void round_trip(int cpl, const char* code, const void* ptr, const char* ret, uint64_t cs, int64_t rsp_delta) {
   struct run run;
   struct event ev;
+  run_far(cpl, code, ptr, &run, &ev);
+  expect_event(&ev, V_END, 0, ADDR(ret) + 2) && expect_eq("rsp", run.r.rsp + (uint64_t)rsp_delta, ev.rsp) &&
+      expect_eq("cs", cs, ev.cs) && expect_regs(&ev, &run.r, REG_BIT(rsp));
+}
+// call m16:64 then lretq: back after the call with the stack as before.
+static void call64_lretq_round_trip(void) {
   p64 = (struct fptr64){ADDR(s_target_lretq), UCS};
-  run_far(3, s_lcall64, &p64, &run, &ev);
-  expect_event(&ev, V_END, 0, ADDR(s_lcall64_ret) + 2) && expect_eq("rsp", run.r.rsp, ev.rsp) &&
-      expect_eq("cs", UCS, ev.cs) && expect_regs(&ev, &run.r, 0);
+  round_trip(3, s_lcall64, &p64, s_lcall64_ret, UCS, 0);
 }
 // call m16:32 then lretl.
 static void call32_lretl_round_trip(void) {
-  struct run run;
-  struct event ev;
   p32 = (struct fptr32){(uint32_t)ADDR(s_target_lretl), KCS};
-  run_far(0, s_lcall32, &p32, &run, &ev);
-  expect_event(&ev, V_END, 0, ADDR(s_lcall32_ret) + 2) && expect_eq("rsp", run.r.rsp, ev.rsp) &&
-      expect_eq("cs", KCS, ev.cs) && expect_regs(&ev, &run.r, 0);
+  round_trip(0, s_lcall32, &p32, s_lcall32_ret, KCS, 0);
 }
 // lretq $16 releases 16 more bytes.
 static void lretq_imm_same_level(void) {
-  struct run run;
-  struct event ev;
   p64 = (struct fptr64){ADDR(s_target_lretq16), KCS};
-  run_far(0, s_lcall64, &p64, &run, &ev);
-  expect_event(&ev, V_END, 0, ADDR(s_lcall64_ret) + 2) && expect_eq("rsp", run.r.rsp + 16, ev.rsp);
+  round_trip(0, s_lcall64, &p64, s_lcall64_ret, KCS, 16);
 }
 
 static void jmp_null(void) { fault64(0, 0, ADDR(s_target), V_GP, 0); }
