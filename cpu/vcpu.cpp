@@ -1158,6 +1158,14 @@ uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
     f = GuestFault{kVecGP, 0, true, 0};
     return fail();
   }
+  if (s.align > 1 && (va & (s.align - 1))) {
+    // A misaligned movaps and the like: #GP(0), even through SS, and before
+    // any page walk.
+    MakePrecise(s.displaced, s.flags_saved);
+    ctx_.rip = s.guest_rip;
+    Raise(GuestFault{kVecGP, 0, true, 0});
+    return static_cast<uint32_t>(HelperAction::kExit);
+  }
   WalkResult w0 = WalkPageTables(vcpu_.ram_, paging(), va, kind, user_mode());
   if (!w0.ok) {
     f = GuestFault{kVecPF, w0.error_code, true, va};

@@ -363,6 +363,7 @@ int RunElf(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& 
   config.ram_bytes = opt.ram_bytes;
   config.code_cache_bytes = opt.code_cache_bytes;
   config.shadow_spaces = opt.shadow_spaces;
+  config.precise_fault_flags = opt.precise_flags;
   config.count_guest_insns = opt.count_insns;
   if (opt.serial == SerialBackend::kNone) config.serial_out = [](uint8_t) {};
   std::unique_ptr<Board> board = Board::Create(config, &err);
@@ -422,6 +423,7 @@ int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile
   config.ram_bytes = opt.ram_bytes;
   config.code_cache_bytes = opt.code_cache_bytes;
   config.shadow_spaces = opt.shadow_spaces;
+  config.precise_fault_flags = opt.precise_flags;
   config.count_guest_insns = opt.count_insns;
   config.no_reboot = opt.no_reboot;
   if (opt.serial == SerialBackend::kNone)

@@ -149,8 +149,18 @@ bool ApplyAccel(Options& o, std::string_view value, std::string* error) {
           return false;
         }
         spaces = n;
+      } else if (key == "precise-flags") {
+        if (val == "on") {
+          o.precise_flags = true;
+        } else if (val == "off") {
+          o.precise_flags = false;
+        } else {
+          *error = "precise-flags must be on or off";
+          return false;
+        }
       } else {
-        *error = "unknown tcg property '" + std::string(key) + "' (xlat's tcg has tb-size and shadow-spaces)";
+        *error = "unknown tcg property '" + std::string(key) +
+                 "' (xlat's tcg has tb-size, shadow-spaces and precise-flags)";
         return false;
       }
     }
@@ -278,9 +288,10 @@ const OptionSpec kOptionTable[] = {
     {"Standard options", {"m", nullptr}, "[size=]SIZE",
      "guest RAM (default 128M): MiB, or suffix K/M/G/T; 1M..1T, a multiple of 4K",
      ApplyMemory},
-    {"Standard options", {"accel", nullptr}, "tcg[,tb-size=N][,shadow-spaces=N]",
+    {"Standard options", {"accel", nullptr}, "tcg[,tb-size=N][,shadow-spaces=N][,precise-flags=on|off]",
      "the translator; tb-size: code cache in MiB, 1..1024 (default 64); shadow-spaces: guest address "
-     "spaces kept across CR3 writes, 0..64 (default 8; 0 flushes on every CR3 write)",
+     "spaces kept across CR3 writes, 0..64 (default 8; 0 flushes on every CR3 write); precise-flags: "
+     "exact arithmetic flags in every exception frame, also where no instruction reads them (default off: faster)",
      ApplyAccel},
     {"Standard options", {"nographic", nullptr}, nullptr, "no display; serial on the terminal (always the case)",
      [](Options& o, std::string_view, std::string*) {

@@ -55,6 +55,7 @@ struct Options {
   uint64_t ram_bytes = kDefaultRamBytes;                    // -m
   uint64_t code_cache_bytes = kDefaultCodeCacheMiB << 20;  // -accel tcg,tb-size=N (MiB)
   unsigned shadow_spaces = kDefaultShadowSpaces;  // -accel tcg,shadow-spaces=N
+  bool precise_flags = false;                     // -accel tcg,precise-flags=on
   bool accel_given = false;
 
   SerialBackend serial = SerialBackend::kStdio;  // -serial

@@ -4,6 +4,7 @@
 
 #include "cpu/thunks.h"
 #include "cpu/vcpu_context.h"
+#include "translator/liveness.h"
 #include "translator/mem_groups.h"
 
 namespace xlat {
@@ -104,6 +105,12 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
   const x86::Gp rt = Gpr64Reg(t_reg);
 
   Label slow = a.newLabel(), resume_in_place = a.newLabel(), after = a.newLabel();
+  const bool check_align = ga.align > 1 && !ga.flags_live;
+  const Label misaligned = a.newLabel();
+  if (check_align) {
+    a.test(x86::gpb(ga.addr_reg), ga.align - 1);
+    a.jnz(misaligned);
+  }
   a.pext(rt, rs, Ctx(XLAT_CTX_OFF(tlb_index_mask)));  // TLB index = VA bits 27:12
   if (!ga.flags_live) {
     a.add(rs, CtxIndexed(tag, rt, 3));                   // offset within the page, if the tag matches
@@ -130,6 +137,9 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
   slow_site.addr_reg = static_cast<uint8_t>(ga.addr_reg);
   slow_site.access = ga.access;
   slow_site.size = ga.size;
+  // (The VMM checks it whatever the hot path did: a miss comes before the
+  // native instruction could fault.)
+  slow_site.align = static_cast<uint8_t>(ga.align);
   const uint32_t slow_id = e.NewSite(slow_site);
 
   a.bind(resume_in_place);
@@ -164,12 +174,13 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
   const uint16_t insn_index = e.insn ? e.insn->index : 0;
   const bool flags_saved = e.flags_saved();
   e.Cold([&e, slow, bounce, after, slow_id, post_id, reloaded, native_displaced, writes, native, flags_live,
-          rs_num, t_reg, tag, insn_index, flags_saved] {
+          rs_num, t_reg, tag, insn_index, flags_saved, misaligned] {
     auto& a = e.a;
     a.bind(slow);
     // The VMM takes the VA from rS: undo the tag add of the flag-clobbering
     // lookup (flags are dead there; the flag-free lookup left rS alone).
     if (!flags_live) a.sub(Gpr64Reg(rs_num), CtxIndexed(tag, Gpr64Reg(t_reg), 3));
+    a.bind(misaligned);  // (rS still holds the VA there)
     e.JumpToThunk(slow_id, e.thunks.vmm_call);
     // The VMM resumes here with rS pointing into the bounce buffer.
     a.bind(bounce);
@@ -299,6 +310,7 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
                                    ((op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) ? kAccessWrite : 0));
   const AddressExpr expr = AddressOf(d, op);
   ga.flags_live = (gi.flags_live_in & kArithFlags) != 0;
+  ga.align = static_cast<uint16_t>(RequiredAlignment(d));
   const uint16_t used = GprsUsed(d);
 
   // A load into a full-width register that the instruction only writes can

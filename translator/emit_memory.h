@@ -11,7 +11,9 @@
 //   resume_in_place:
 //     <the guest instruction, re-encoded with [rS]>
 //
-// where the guest's flags are dead before the instruction. Where they are
+// where the guest's flags are dead before the instruction (an access that
+// must be aligned first tests its low VA bits: `test rS, align-1; jnz slow`;
+// the VMM raises the #GP). Where they are
 // live, the range check is done without touching flags: the offset goes
 // through `lea` into rcx, `pext` keeps its bits above 11, and `jrcxz` tests
 // for zero.
@@ -36,6 +38,7 @@ struct GuardedAccess {
   uint16_t size;         // bytes accessed
   uint8_t access;        // MemAccessBits
   bool flags_live;       // guest flags must survive the lookup
+  uint16_t align = 0;    // RequiredAlignment: checked where flags are dead (else the access faults natively)
 };
 
 // Emits the lookup for an access whose VA is already in ga.addr_reg, then

@@ -39,31 +39,44 @@ FlagEffect FlagEffectOf(const DecodedInsn& d) {
 }
 
 bool MayFaultNatively(const DecodedInsn& d) {
+  return d.mnemonic() == ZYDIS_MNEMONIC_DIV || d.mnemonic() == ZYDIS_MNEMONIC_IDIV;
+}
+
+unsigned RequiredAlignment(const DecodedInsn& d) {
+  const int mi = d.MemOperand();
+  if (mi < 0) return 0;
+  const unsigned size = d.ops[mi].size / 8;
   switch (d.mnemonic()) {
-    case ZYDIS_MNEMONIC_DIV: case ZYDIS_MNEMONIC_IDIV: case ZYDIS_MNEMONIC_CMPXCHG16B:
+    case ZYDIS_MNEMONIC_CMPXCHG16B: case ZYDIS_MNEMONIC_FXSAVE: case ZYDIS_MNEMONIC_FXSAVE64:
+    case ZYDIS_MNEMONIC_FXRSTOR: case ZYDIS_MNEMONIC_FXRSTOR64:
+      return 16;
     case ZYDIS_MNEMONIC_MOVAPS: case ZYDIS_MNEMONIC_MOVAPD: case ZYDIS_MNEMONIC_MOVDQA:
     case ZYDIS_MNEMONIC_MOVNTPS: case ZYDIS_MNEMONIC_MOVNTPD: case ZYDIS_MNEMONIC_MOVNTDQ:
     case ZYDIS_MNEMONIC_MOVNTDQA: case ZYDIS_MNEMONIC_VMOVAPS: case ZYDIS_MNEMONIC_VMOVAPD:
     case ZYDIS_MNEMONIC_VMOVDQA: case ZYDIS_MNEMONIC_VMOVNTPS: case ZYDIS_MNEMONIC_VMOVNTPD:
-    case ZYDIS_MNEMONIC_VMOVNTDQ: case ZYDIS_MNEMONIC_VMOVNTDQA: case ZYDIS_MNEMONIC_FXSAVE:
-    case ZYDIS_MNEMONIC_FXSAVE64: case ZYDIS_MNEMONIC_FXRSTOR: case ZYDIS_MNEMONIC_FXRSTOR64:
-      return d.MemOperand() >= 0 || d.mnemonic() == ZYDIS_MNEMONIC_DIV || d.mnemonic() == ZYDIS_MNEMONIC_IDIV;
+    case ZYDIS_MNEMONIC_VMOVNTDQ: case ZYDIS_MNEMONIC_VMOVNTDQA:
+      return size;  // 16, or 32 for ymm
     default:
       break;
   }
   // Legacy (non-VEX) SSE with a 16-byte memory operand requires alignment,
-  // except the few unaligned forms.
-  const int mi = d.MemOperand();
-  if (mi < 0 || d.ops[mi].size != 128 || d.insn.encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY) return false;
+  // except the unaligned moves and the SSE4.2 string compares (SDM Vol. 1,
+  // 12.1.2 and 11.4.1.1).
+  if (size != 16 || d.insn.encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY) return 0;
   switch (d.mnemonic()) {
     case ZYDIS_MNEMONIC_MOVUPS: case ZYDIS_MNEMONIC_MOVUPD: case ZYDIS_MNEMONIC_MOVDQU:
-    case ZYDIS_MNEMONIC_LDDQU: case ZYDIS_MNEMONIC_CMPXCHG16B:
-      return false;
+    case ZYDIS_MNEMONIC_LDDQU: case ZYDIS_MNEMONIC_PCMPESTRI: case ZYDIS_MNEMONIC_PCMPESTRM:
+    case ZYDIS_MNEMONIC_PCMPISTRI: case ZYDIS_MNEMONIC_PCMPISTRM:
+      return 0;
     default:
-      return d.insn.meta.isa_ext == ZYDIS_ISA_EXT_SSE || d.insn.meta.isa_ext == ZYDIS_ISA_EXT_SSE2 ||
-             d.insn.meta.isa_ext == ZYDIS_ISA_EXT_SSE3 || d.insn.meta.isa_ext == ZYDIS_ISA_EXT_SSSE3 ||
-             d.insn.meta.isa_ext == ZYDIS_ISA_EXT_SSE4 || d.insn.meta.isa_ext == ZYDIS_ISA_EXT_AES ||
-             d.insn.meta.isa_ext == ZYDIS_ISA_EXT_PCLMULQDQ;
+      break;
+  }
+  switch (d.insn.meta.isa_ext) {
+    case ZYDIS_ISA_EXT_SSE: case ZYDIS_ISA_EXT_SSE2: case ZYDIS_ISA_EXT_SSE3: case ZYDIS_ISA_EXT_SSSE3:
+    case ZYDIS_ISA_EXT_SSE4: case ZYDIS_ISA_EXT_AES: case ZYDIS_ISA_EXT_PCLMULQDQ:
+      return 16;
+    default:
+      return 0;
   }
 }
 

@@ -23,9 +23,16 @@ struct FlagEffect {
 FlagEffect FlagEffectOf(const DecodedInsn& d);
 
 // True for instructions that raise an exception when run natively on some
-// operands: div/idiv (#DE), aligned SSE/AVX memory accesses and cmpxchg16b
-// (#GP). Their exception frame must hold the exact flags.
+// operands that the translation does not check first: div/idiv (#DE).
+// Their exception frame must hold the exact flags.
 bool MayFaultNatively(const DecodedInsn& d);
+
+// The alignment (in bytes) a memory operand must have, else #GP(0): movaps
+// and the other aligned moves (16, or 32 for a VEX ymm operand), legacy SSE
+// with a 16-byte operand, cmpxchg16b, fxsave/fxrstor. 0 for none. Where the
+// guest's flags are dead the TLB lookup tests it and the VMM raises the #GP;
+// where they are live the access faults natively, flags intact.
+unsigned RequiredAlignment(const DecodedInsn& d);
 
 // live_in[i] / live_out[i]: arithmetic flags live before / after insn i.
 // `live_at_end`: flags live when the block leaves. `read_all_after`: an index

@@ -310,8 +310,9 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   std::vector<FlagEffect> effects(decoded.size());
   for (size_t i = 0; i < decoded.size(); ++i) {
     // An instruction the VMM handles (or that raises) may see every flag;
-    // so does the exception frame of one that can fault natively (#DE, #GP
-    // for alignment): flags must be exact up to it.
+    // so does the exception frame of a div that can fault natively (#DE):
+    // flags must be exact up to it. (Aligned accesses are checked by their
+    // lookup: liveness.h, RequiredAlignment.)
     effects[i] = FlagEffectOf(decoded[i]);
     if (kinds[i] == InsnKind::kUndefined || kinds[i] == InsnKind::kCallout || kinds[i] == InsnKind::kString ||
         IsInlineTransfer(decoded[i], kinds[i]) || MayFaultNatively(decoded[i]))

@@ -86,7 +86,8 @@ void NormalizeXsave(uint8_t* x) {
   std::memset(x + 416, 0, 96);
 }
 
-std::vector<std::string> CompareStates(const CpuState& n, const CpuState& x, bool rip_slack, bool pf_dead_flags) {
+std::vector<std::string> CompareStates(const CpuState& n, const CpuState& x, bool rip_slack,
+                                       bool mem_fault_dead_flags) {
   std::vector<std::string> d;
   if (n.vector != x.vector) {
     d.push_back(Fmt("end:    native %s, xlat %s", VectorName(n.vector).c_str(), VectorName(x.vector).c_str()));
@@ -101,7 +102,8 @@ std::vector<std::string> CompareStates(const CpuState& n, const CpuState& x, boo
                       n.gpr[i], x.gpr[i], n.gpr[i] ^ x.gpr[i]));
   }
   constexpr uint64_t kArith = 0x8d5;  // CF PF AF ZF SF OF
-  const uint64_t compared = (pf_dead_flags && n.vector == kVecPF) ? (kComparedFlags & ~kArith) : kComparedFlags;
+  const bool mem_fault = n.vector == kVecPF || n.vector == kVecGP;
+  const uint64_t compared = (mem_fault_dead_flags && mem_fault) ? (kComparedFlags & ~kArith) : kComparedFlags;
   if ((n.rflags ^ x.rflags) & compared)
     d.push_back(Fmt("flags:  native %s  xlat %s", FlagString(n.rflags).c_str(), FlagString(x.rflags).c_str()));
   if (n.mxcsr() != x.mxcsr()) d.push_back(Fmt("mxcsr:  native %08x  xlat %08x", n.mxcsr(), x.mxcsr()));

@@ -81,12 +81,14 @@ void NormalizeXsave(uint8_t* xsave);
 // state; empty when they agree on everything compared. `rip_slack` accepts
 // an xlat RIP one byte past the reference (a guest `hlt` may report either
 // the hlt or the next instruction).
-// `pf_dead_flags`: at a #PF, arithmetic flags are not compared. By default
-// xlat's inline TLB check may clobber flags that are dead (overwritten
-// before being read on every path); a page fault then shows those in its
-// frame. Run with --precise-flags to check that xlat's precise mode has none.
+// `mem_fault_dead_flags`: at a #PF or #GP, arithmetic flags are not
+// compared. By default xlat's inline TLB check may clobber flags that are
+// dead (overwritten before being read on every path); a fault raised by the
+// access (a page fault, a non-canonical or misaligned address) then shows
+// those in its frame. Run with --precise-flags to check that xlat's precise
+// mode has none.
 std::vector<std::string> CompareStates(const CpuState& native, const CpuState& xlat, bool rip_slack,
-                                       bool pf_dead_flags = false);
+                                       bool mem_fault_dead_flags = false);
 
 // Differences between two copies of a data area based at `va`: runs of
 // differing bytes, each with both contents.

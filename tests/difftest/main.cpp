@@ -37,7 +37,7 @@ namespace {
 struct Options {
   uint64_t seed = 1;
   uint64_t sequences = 0;  // 0: the mode's default
-  bool precise_flags = false;  // xlat keeps dead flags exact at faults: compare them at #PF too
+  bool precise_flags = false;  // xlat keeps dead flags exact at faults: compare them at #PF and #GP too
   bool long_run = false;
   std::string form;
   bool selfcheck = false;

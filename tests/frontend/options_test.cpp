@@ -243,6 +243,9 @@ TEST(Options, Accel) {
   EXPECT_EQ(Parse({"-accel", "tcg"}).shadow_spaces, 8u);
   EXPECT_EQ(Parse({"-accel", "tcg,shadow-spaces=0"}).shadow_spaces, 0u);
   EXPECT_EQ(Parse({"-accel", "tcg,tb-size=8,shadow-spaces=64"}).shadow_spaces, 64u);
+  EXPECT_FALSE(Parse({"-accel", "tcg"}).precise_flags);
+  EXPECT_TRUE(Parse({"-accel", "tcg,precise-flags=on"}).precise_flags);
+  EXPECT_FALSE(Parse({"-accel", "tcg,precise-flags=on,precise-flags=off"}).precise_flags);
   EXPECT_EQ(Parse({"--accel=tcg,tb-size=16"}).code_cache_bytes, 16 * MiB);
   EXPECT_EQ(Parse({"-accel", "help"}).action, Options::Action::kListAccelerators);
   EXPECT_CONTAINS(AcceleratorsText(), "tcg");
@@ -263,11 +266,14 @@ TEST(Options, AccelErrors) {
   EXPECT_EQ(ParseError({"-accel", "tcg,tb-size=99999999999999999999999"}),
             "-accel tcg,tb-size=99999999999999999999999: " + range);
   EXPECT_EQ(ParseError({"-accel", "tcg,thread=single"}),
-            "-accel tcg,thread=single: unknown tcg property 'thread' (xlat's tcg has tb-size and shadow-spaces)");
+            "-accel tcg,thread=single: unknown tcg property 'thread' (xlat's tcg has tb-size, shadow-spaces and "
+            "precise-flags)");
   const std::string spaces = "shadow-spaces must be a whole number from 0 to 64";
   EXPECT_EQ(ParseError({"-accel", "tcg,shadow-spaces=65"}), "-accel tcg,shadow-spaces=65: " + spaces);
   EXPECT_EQ(ParseError({"-accel", "tcg,shadow-spaces=x"}), "-accel tcg,shadow-spaces=x: " + spaces);
   EXPECT_EQ(ParseError({"-accel", "tcg,shadow-spaces="}), "-accel tcg,shadow-spaces=: " + spaces);
+  EXPECT_EQ(ParseError({"-accel", "tcg,precise-flags=yes"}),
+            "-accel tcg,precise-flags=yes: precise-flags must be on or off");
   EXPECT_EQ(ParseError({"-accel", "tb-size=8"}), "-accel tb-size=8: no accelerator named (use -accel tcg[,tb-size=N])");
   EXPECT_EQ(ParseError({"-accel", ""}), "-accel: empty item in the accelerator description");
   EXPECT_EQ(ParseError({"-accel", "tcg,,tb-size=8"}), "-accel tcg,,tb-size=8: empty item in the accelerator description");

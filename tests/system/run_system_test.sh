@@ -1,6 +1,6 @@
 #!/bin/sh
-# run_system_test.sh XLAT PROGRAM.elf N — runs a roms/system program under
-# xlat and passes when
+# run_system_test.sh XLAT PROGRAM.elf N [XLAT-OPTION...] — runs a roms/system
+# program under xlat (with the options given) and passes when
 #   - the exit status is 1 (the guest wrote 0 to the isa-debug-exit port:
 #     (0 << 1) | 1), and
 #   - no output line starts with "FAIL", there are N "PASS" lines, and the
@@ -10,18 +10,19 @@
 # xlat's stderr. Exit 77 (ctest: skipped) when XLAT does not exist.
 # SYSTEM_TEST_TIMEOUT (seconds, default 150) bounds the run.
 set -u
-if [ $# -ne 3 ]; then
-  echo "usage: $0 XLAT PROGRAM.elf N" >&2
+if [ $# -lt 3 ]; then
+  echo "usage: $0 XLAT PROGRAM.elf N [XLAT-OPTION...]" >&2
   exit 2
 fi
 xlat=$1 elf=$2 want=$3
+shift 3
 if [ ! -x "$xlat" ]; then
   echo "run_system_test: $xlat not built; skipping" >&2
   exit 77
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-timeout "${SYSTEM_TEST_TIMEOUT:-150}" "$xlat" -kernel "$elf" -m 256M >"$tmp/out" 2>"$tmp/err" </dev/null
+timeout "${SYSTEM_TEST_TIMEOUT:-150}" "$xlat" -kernel "$elf" -m 256M "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
 status=$?
 fails=$(grep -c '^FAIL' "$tmp/out")
 passes=$(grep -c '^PASS' "$tmp/out")
