@@ -47,6 +47,7 @@ bool TranslateText(const std::vector<uint8_t>& image, uint64_t image_va, uint64_
   if (!xlat::GenerateThunks(*cache, &NoHandler, &thunks, error)) return false;
   xlat::Stats stats;
   xlat::Translator translator(*cache, thunks, stats);
+  translator.set_follow_jumps(false);  // one block per run of consecutive code: the walk below covers the text once
   static const uint8_t kZeros[4096] = {};
   const xlat::CodeFetcher fetch = [&](uint64_t va_page) {
     CodePage cp;

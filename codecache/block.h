@@ -58,7 +58,7 @@ struct Block {
   uint64_t guest_rip = 0;          // guest VA of the first instruction
   uint64_t guest_phys = 0;         // guest PA of the first instruction
   uint64_t key = 0;                // CodeCache lookup key (phys + privilege)
-  uint32_t guest_size = 0;         // bytes of guest code
+  uint32_t guest_size = 0;         // bytes of guest code (the sum of insn_lens)
   PrivClass priv = PrivClass::kSupervisor;
   uint8_t* host_code = nullptr;    // start of the block's host memory (= indirect entry)
   uint8_t* entry = nullptr;        // normal entry
@@ -66,16 +66,21 @@ struct Block {
   bool valid = true;
   bool global_code = false;        // every code page is mapped global (kept across CR3 writes)
   bool single_step = false;        // one instruction for a TF trap: never linked, not in the jump cache
-  std::vector<uint64_t> insn_rips; // guest RIP of each instruction, in order
+  // Guest RIP and length of each instruction, in the order run. Not always
+  // one run of bytes: a direct jmp the translator followed is followed by
+  // the instruction at its target.
+  std::vector<uint64_t> insn_rips;
+  std::vector<uint8_t> insn_lens;
   std::vector<uint32_t> insn_host; // offset of each instruction's host code (hot path), then the cold code's
   std::vector<uint8_t> insn_kinds; // InsnKind of each instruction (for dumps)
   std::vector<NativeSpan> spans;   // sorted by begin
   std::vector<BlockExit> exits;
   std::vector<BlockExit*> incoming;  // exits of other blocks linked to this one
   // Guest physical bytes the translation depends on, each range within one
-  // page: the block's own code (two ranges when its last instruction
-  // straddles a page boundary) and code it decoded ahead in its successors
-  // to learn their flag use. A store to any of them invalidates the block.
+  // page: the block's own code (a range per run of consecutive instructions,
+  // and one more when its last instruction straddles a page boundary) and
+  // code it decoded ahead in its successors to learn their flag use. A store
+  // to any of them invalidates the block.
   struct CodeRange {
     uint64_t pa;
     uint32_t len;

@@ -617,10 +617,22 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
     TranslateResult r = translator_->Translate(rip, p, fetch, single_step);
     if (r.kind == TranslateResult::Kind::kOk) {
       if (Tracer::Get().perf_map()) Tracer::Get().AddPerfMapEntry(r.block->host_code, r.block->host_size, rip);
-      if (TraceOn(kLogInAsm | kLogOutAsm) && Tracer::Get().Passes(rip, ctx_.cpl)) {
+      // (-dfilter: a block that runs an instruction in range, wherever it
+      // starts: it may have followed a jmp into the range.)
+      auto traced = [&] {
+        for (uint64_t insn_rip : r.block->insn_rips)
+          if (Tracer::Get().Passes(insn_rip, ctx_.cpl)) return true;
+        return false;
+      };
+      if (TraceOn(kLogInAsm | kLogOutAsm) && traced()) {
         std::vector<uint8_t> guest(r.block->guest_size);
         GuestFault ignored;
-        ReadVirt(rip, guest.data(), guest.size(), &ignored, AccessKind::kExecute);
+        size_t at = 0;
+        for (size_t i = 0; i < r.block->insn_rips.size() && i < r.block->insn_lens.size(); ++i) {
+          const size_t len = std::min<size_t>(r.block->insn_lens[i], guest.size() - at);
+          ReadVirt(r.block->insn_rips[i], guest.data() + at, len, &ignored, AccessKind::kExecute);
+          at += len;
+        }
         Tracer& t = Tracer::Get();
         if (TraceOn(kLogInAsm)) t.Write(DumpBlockInAsm(*r.block, guest.data(), [&t](uint64_t va) { return t.Symbol(va); }));
         if (TraceOn(kLogOutAsm)) t.Write(DumpBlockOutAsm(*r.block, guest.data()));

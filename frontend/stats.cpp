@@ -234,6 +234,8 @@ std::string FormatStats(const Stats& s) {
   t.Row("TLB fills", s.tlb_fills);
   t.Row("TLB flushes", s.tlb_flushes);
   t.Row("page-crossing accesses", s.page_crossings);
+  t.Row("access groups (one check each)", s.mem_groups);
+  t.Row("access group checks declined", s.mem_group_declines);
   t.Row("bounce-buffer accesses", s.bounced_accesses);
   t.Row("string ops done by the VMM", s.string_ops);
   t.Row("code invalidations", s.code_invalidations);
@@ -330,6 +332,8 @@ std::string FormatStatsJson(const Stats& s) {
   memory.Add("tlb_fills", s.tlb_fills);
   memory.Add("tlb_flushes", s.tlb_flushes);
   memory.Add("page_crossings", s.page_crossings);
+  memory.Add("mem_groups", s.mem_groups);
+  memory.Add("mem_group_declines", s.mem_group_declines);
   memory.Add("bounced_accesses", s.bounced_accesses);
   memory.Add("string_ops", s.string_ops);
   memory.Add("code_invalidations", s.code_invalidations);

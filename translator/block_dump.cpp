@@ -32,10 +32,11 @@ void Disassemble(std::string& out, const uint8_t* code, size_t size, uint64_t ad
 // The guest instruction at index i as one disassembled line.
 std::string GuestLine(const Block& b, const uint8_t* guest_code, size_t i) {
   const uint64_t rip = b.insn_rips[i];
-  const uint64_t off = rip - b.guest_rip;
-  const uint64_t end = i + 1 < b.insn_rips.size() ? b.insn_rips[i + 1] - b.guest_rip : b.guest_size;
+  uint64_t off = 0;
+  for (size_t k = 0; k < i && k < b.insn_lens.size(); ++k) off += b.insn_lens[k];
+  const uint64_t len = i < b.insn_lens.size() ? b.insn_lens[i] : 0;
   std::string out;
-  if (guest_code && end > off) Disassemble(out, guest_code + off, end - off, rip, "");
+  if (guest_code && len && off + len <= b.guest_size) Disassemble(out, guest_code + off, len, rip, "");
   if (!out.empty() && out.back() == '\n') out.pop_back();
   return out.empty() ? "(undecodable)" : out;
 }

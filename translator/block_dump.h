@@ -11,7 +11,8 @@ namespace xlat {
 
 struct Block;
 
-// `guest_code` holds the block's b.guest_size bytes of guest code;
+// `guest_code` holds the bytes of the block's instructions one after the
+// other (b.guest_size in all: insn_lens[i] bytes for instruction i);
 // `symbolize` names guest addresses ("" when unknown; may be empty).
 std::string DumpBlockInAsm(const Block& b, const uint8_t* guest_code,
                            const std::function<std::string(uint64_t)>& symbolize);

@@ -2,6 +2,8 @@
 
 #include <Zydis/Encoder.h>
 
+#include <cstdlib>
+
 #include "cpu/thunks.h"
 #include "cpu/vcpu_context.h"
 #include "translator/liveness.h"
@@ -294,12 +296,17 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
       const AddressExpr x = AddressOf(d, d.ops[d.MemOperand()]);
       uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
       size_t len = 0;
-      ReencodeWithBase(d, static_cast<unsigned>(p), bytes, &len, -1, ZYDIS_REGISTER_NONE, x.disp - gi.group->min_disp);
-      e.BeginNative();
-      e.Embed(bytes, len);
-      e.EndNative();
+      if (ReencodeWithBase(d, static_cast<unsigned>(p), bytes, &len, -1, ZYDIS_REGISTER_NONE,
+                           x.disp - gi.group->min_disp)) {
+        e.BeginNative();
+        e.Embed(bytes, len);
+        e.EndNative();
+        if (gi.index == gi.group->last) e.Restore(static_cast<unsigned>(p));
+        return;
+      }
+      // Zydis has no form of this one on the group's register (mov with a
+      // moffs operand, given a displacement): it checks for itself.
       if (gi.index == gi.group->last) e.Restore(static_cast<unsigned>(p));
-      return;
     }
   }
   const int mi = d.MemOperand();

@@ -252,6 +252,20 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   uint64_t pc = rip;
   bool crosses = false;
   const size_t max_insns = single_step ? 1 : kMaxBlockInsns;
+  // Runs of consecutive guest code: a direct jmp to code on the same page
+  // that the block has not decoded yet is followed rather than left by (a
+  // superblock: the handler of a bytecode and the shared dispatch it jumps
+  // back to become one block, with no exit, entry or poll between them).
+  struct Run {
+    uint64_t start, end;
+  };
+  std::vector<Run> runs{{rip, rip}};
+  unsigned jumps_followed = 0;
+  auto decoded_at = [&decoded](uint64_t va) {
+    for (const DecodedInsn& x : decoded)
+      if (x.rip == va) return true;
+    return false;
+  };
   while (decoded.size() < max_insns) {
     const uint64_t off = pc - page0_va;
     if (off >= 4096) break;  // the next instruction starts on the next page
@@ -294,17 +308,31 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         raise_vector = static_cast<uint8_t>(v);
       }
     }
+    runs.back().end = d.next_rip();
+    if (kind == InsnKind::kJmp && !crosses && follow_jumps_ && jumps_followed < kMaxJumpsFollowed &&
+        decoded.size() + 2 < max_insns && d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+      const uint64_t target = d.next_rip() + static_cast<uint64_t>(d.ops[0].imm.value.s);
+      if ((target & ~0xfffull) == page0_va && target != rip && !decoded_at(target) &&
+          !(breakpoints_ && breakpoints_->count(target))) {
+        decoded.push_back(d);
+        kinds.push_back(InsnKind::kDrop);  // nothing to run: the code at the target follows
+        ++jumps_followed;
+        runs.push_back({target, target});
+        pc = target;
+        continue;
+      }
+    }
     decoded.push_back(d);
     kinds.push_back(kind);
+    pc = d.next_rip();
     // swapgs changes the base of every later gs: access: the block ends
     // after it, so that no memory group spans it.
     if (EndsBlock(kind) || crosses || IsInlineTransfer(d, kind) ||
         (kind == InsnKind::kVirtual && d.mnemonic() == ZYDIS_MNEMONIC_SWAPGS))
       break;
-    pc = d.next_rip();
   }
-  const DecodedInsn& last = decoded.back();
-  const uint64_t end_rip = kinds.back() == InsnKind::kUndefined ? last.rip : last.next_rip();
+  // Where execution goes after the last instruction when it falls through.
+  const uint64_t end_rip = kinds.back() == InsnKind::kUndefined ? decoded.back().rip : pc;
 
   // ---- Flag liveness. ----
   std::vector<FlagEffect> effects(decoded.size());
@@ -364,15 +392,16 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   block->priv = priv;
   block->key = BlockKey(block->guest_phys, priv) ^ (single_step ? kSingleStepKeyBit : 0);
   block->single_step = single_step;
-  block->guest_size = static_cast<uint32_t>(end_rip - rip);
   block->global_code = page0.global && (!crosses || page1.global);
-  {
-    const uint64_t start_off = rip - page0_va;
-    const uint64_t first_len = std::min<uint64_t>(block->guest_size, 4096 - start_off);
-    block->ranges.push_back({page0.pa + start_off, static_cast<uint32_t>(first_len)});
-    if (crosses) block->ranges.push_back({page1.pa, static_cast<uint32_t>(block->guest_size - first_len)});
-    for (const Block::CodeRange& r : deps) block->ranges.push_back(r);
+  for (const Run& r : runs) {
+    // Only the last run can go on past the page: its last instruction straddles it.
+    const uint64_t page_end = page0_va + 4096;
+    const uint64_t end0 = std::min(r.end, page_end);
+    if (end0 > r.start) block->ranges.push_back({page0.pa + (r.start - page0_va), static_cast<uint32_t>(end0 - r.start)});
+    if (r.end > page_end) block->ranges.push_back({page1.pa, static_cast<uint32_t>(r.end - page_end)});
+    block->guest_size += static_cast<uint32_t>(r.end - r.start);
   }
+  for (const Block::CodeRange& r : deps) block->ranges.push_back(r);
 
   const uint32_t first_site = cache_.site_count();
   uint8_t* const base = cache_.cursor();
@@ -448,6 +477,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     ended = true;
     decoded.resize(1);
     block->insn_rips.push_back(rip);
+    block->insn_lens.push_back(static_cast<uint8_t>(decoded[0].length()));
   }
   if (!ended && save_flags_after == -1) {
     EmitSaveGuestFlags(e.a);
@@ -465,6 +495,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     gi.flags_live_out = live_out[i];
     e.insn = &gi;
     block->insn_rips.push_back(gi.d.rip);
+    block->insn_lens.push_back(static_cast<uint8_t>(gi.d.length()));
     CountKind(stats_, kinds[i]);
     switch (kinds[i]) {
       case InsnKind::kCopy:

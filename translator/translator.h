@@ -51,6 +51,10 @@ class Translator {
   // entered (three flag-free instructions). For measurements, not speed.
   void set_count_guest_insns(bool on) { count_guest_insns_ = on; }
   bool native_rdtsc() const { return native_rdtsc_; }
+  // Follow direct jmps to code on the same page within a block (default on;
+  // off where one block per run of consecutive code is wanted, as when
+  // bench/translate walks a kernel's text).
+  void set_follow_jumps(bool on) { follow_jumps_ = on; }
   // CR0.EM/TS/MP and CR4.OSFXSR/OSXSAVE as translations assume them (classify.h).
   // Translations depend on them: flush on change.
   void set_fpu_control(const FpuControl& fc) { fpu_control_ = fc; }
@@ -77,6 +81,7 @@ class Translator {
 
   static constexpr uint64_t kMaxBlockHostBytes = 64 * 1024;
   static constexpr unsigned kMaxBlockInsns = 128;
+  static constexpr unsigned kMaxJumpsFollowed = 4;  // per block: bounds the code duplicated
 
  private:
   // Arithmetic flags live at guest VA `va`, found by decoding ahead along
@@ -92,6 +97,7 @@ class Translator {
   Decoder decoder_;
   std::unordered_set<uint64_t> no_groups_;
   bool precise_fault_flags_ = false;
+  bool follow_jumps_ = true;
   bool native_rdtsc_ = true;
   bool count_guest_insns_ = false;
   bool strict_iopl_ = false;

@@ -152,6 +152,9 @@ SNIPPET(s_fxsave_fd, "fxsave64 (%rsi)\n sub %eax, %eax\n int $0x81");
 SNIPPET(s_movaps_fd_ok, "movaps (%rsi), %xmm0\n sub %eax, %eax\n int $0x81\n s_movaps_fd_ok_end:");
 SNIPPET_LABEL(s_movaps_fd_ok_end);
 SNIPPET(s_load_fd, "mov (%rsi), %rax\n sub %eax, %eax\n int $0x81");
+// A fault after a jump (which a translator may follow within one block): at the load.
+SNIPPET(s_jmp_load, "mov $7, %ecx\n jmp 1f\n ud2\n 1: s_jmp_load_at: mov (%rsi), %rax\n int $0x81");
+SNIPPET_LABEL(s_jmp_load_at);
 SNIPPET(s_fxsave, "fxsave64 (%rsi)\n int $0x81");
 SNIPPET(s_wrmsr, "wrmsr\n int $0x81");
 SNIPPET(s_mov_cr4, "mov %rax, %cr4\n int $0x81");
@@ -344,6 +347,8 @@ static const struct fault_case kFaults[] = {
     // (sub leaves ZF and PF set: the frame of the int shows them.)
     {"gp.movaps-aligned-flags-dead-runs.cpl0", s_movaps_fd_ok, s_movaps_fd_ok_end, 0, V_END, 0, su_rsi_buf16_zf, REG_BIT(rax)},
     {"gp.movaps-aligned-flags-dead-runs.cpl3", s_movaps_fd_ok, s_movaps_fd_ok_end, 3, V_END, 0, su_rsi_buf16_zf, REG_BIT(rax)},
+    {"pf.load-after-jump.cpl0", s_jmp_load, s_jmp_load_at, 0, V_PF, 0, su_rsi_unmapped, REG_BIT(rcx)},
+    {"pf.load-after-jump.cpl3", s_jmp_load, s_jmp_load_at, 3, V_PF, 4, su_rsi_unmapped, REG_BIT(rcx)},
     // A #PF whose flags are dead: the same rule as the alignment checks.
     {"pf.load-not-present-flags-dead.cpl0", s_load_fd, 0, 0, V_PF, 0, su_rsi_unmapped, 0, 0, 1},
     {"pf.load-not-present-flags-dead.cpl3", s_load_fd, 0, 3, V_PF, 4, su_rsi_unmapped, 0, 0, 1},

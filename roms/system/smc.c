@@ -123,6 +123,28 @@ static void patch_from_user(void) {
   xrun_fn(3, user_patch, va, 0, &ev);
   expect_vector(&ev, V_END) && expect_eq("sum of 1..50", 1275, ev.r.rax);
 }
+// A function whose body jumps to its tail further on the page (a translator
+// may run both as one block): patching the tail, or the jump, is seen.
+static void patch_jump_target(void) {
+  uint8_t fn[300];
+  memset(fn, 0xcc, sizeof fn);
+  const uint8_t head[] = {0xb8, 1, 0, 0, 0,        // mov $1, %eax
+                          0xe9, 0xf6, 0, 0, 0};    // jmp +246: to offset 256
+  const uint8_t tail[] = {0x83, 0xc0, 0x10, 0xc3};  // add $0x10, %eax; ret
+  const uint8_t back[] = {0xb8, 5, 0, 0, 0, 0xc3};  // (at 128) mov $5, %eax; ret
+  memcpy(fn, head, sizeof head);
+  memcpy(fn + 128, back, sizeof back);
+  memcpy(fn + 256, tail, sizeof tail);
+  uint64_t va = code_page(fn, sizeof fn, 0);
+  int ok = expect_eq("first call", 0x11, call(va) & 0xffffffff);
+  for (uint32_t i = 2; i <= 40 && ok; i++) {
+    *(volatile uint8_t*)(uintptr_t)(va + 258) = (uint8_t)i;  // the tail's immediate
+    ok = expect_eq("after patching the tail", 1 + i, call(va) & 0xffffffff);
+  }
+  // Now the jump itself: to offset 128.
+  *(volatile uint32_t*)(uintptr_t)(va + 6) = 128 - 10;
+  ok && expect_eq("after patching the jump", 5, call(va) & 0xffffffff);
+}
 // A store to data on the same page as code that runs does not change what
 // the code does.
 static void data_on_code_page(void) {
@@ -265,6 +287,7 @@ static const struct kcase cases[] = {
     {"smc.next-insn-xchg.cpl0", next_xchg0},
     {"smc.patch-function-200-times", patch_and_call},
     {"smc.replace-function-body", replace_body},
+    {"smc.patch-jump-target", patch_jump_target},
     {"smc.patch-and-call.cpl3", patch_from_user},
     {"smc.data-store-on-code-page", data_on_code_page},
     {"smc.write-through-data-alias", write_through_alias},

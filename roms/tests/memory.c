@@ -649,6 +649,49 @@ static void AvxMemory(void) {
   REPORT("avx-masked", Mix(h, Fnv1a(buf, 160)));
 }
 
+// Accesses through index registers loaded just before (movzx from a byte,
+// and with or mov of a small constant), as a bytecode interpreter indexes its
+// register file: several in one block with one base, stores among them, an
+// index rewritten between uses. The bases walk across the buffer, so that the
+// accesses straddle pages now and then.
+static void BoundedIndices(void) {
+  Reset();
+  uint64_t h = 0;
+  for (uint64_t off = 0; off < 8192 - 2048 - 64; off += 424) {
+    uint8_t* base = buf + 32 + off;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    __asm__ volatile(
+        // Two loads and a store, indices from bytes of the pattern.
+        "movzbl (%[q]), %k[a]\n\t"
+        "movzbl 1(%[q]), %k[b]\n\t"
+        "movzbl 2(%[q]), %k[c]\n\t"
+        "movq (%[p],%[a],8), %[d]\n\t"
+        "addq -8(%[p],%[b],8), %[d]\n\t"
+        "movq %[d], 16(%[p],%[c],8)\n\t"
+        // An index rewritten by a load through itself: no longer bounded.
+        "movzbl 3(%[q]), %k[a]\n\t"
+        "movq (%[p],%[a],4), %[a]\n\t"
+        "andq $0x3f, %[a]\n\t"
+        "addq (%[p],%[a],8), %[d]\n\t"
+        // and with, and mov of, small constants; a 16-bit load is not bounded.
+        "movl %k[d], %k[b]\n\t"
+        "andl $0x7f, %k[b]\n\t"
+        "movl $9, %k[c]\n\t"
+        "xorq (%[p],%[b],4), %[d]\n\t"
+        "movq %[d], (%[p],%[c],8)\n\t"
+        "movzwl 4(%[q]), %k[c]\n\t"
+        "andl $0x3ff, %k[c]\n\t"
+        "addq 24(%[p],%[c]), %[d]\n\t"
+        "movb %b[d], 1(%[p],%[b],2)\n\t"
+        : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d)
+        : [p] "r"(base), [q] "r"(pattern + off / 8)
+        : "memory");
+    h = Mix(Mix(Mix(Mix(h, a), b), c), d);
+  }
+  REPORT("bounded-indices", h);
+  REPORT_HASH("bounded-indices-stores", buf, sizeof buf);
+}
+
 // Prefetch, flush and fences: no visible effect, but they carry memory operands.
 static void CacheControl(void) {
   Reset();
@@ -675,5 +718,6 @@ int main(void) {
   SseMemory();
   AvxMemory();
   CacheControl();
+  BoundedIndices();
   return 0;
 }

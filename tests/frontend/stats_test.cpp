@@ -38,6 +38,8 @@ Stats Sample() {
   s.exceptions[14] = 3;  // #PF
   s.exceptions[15] = 1;  // reserved vector
   s.tlb_misses = 11;
+  s.mem_groups = 12;
+  s.mem_group_declines = 2;
   s.run_ns = 1'500'000'000;
   return s;
 }
@@ -228,6 +230,8 @@ TEST(Stats, JsonIsOneObjectWithStableKeys) {
   EXPECT_EQ(v["exits.emulate"], "5");
   EXPECT_EQ(v["exits.none"], "0");
   EXPECT_EQ(v["memory.tlb_misses"], "11");
+  EXPECT_EQ(v["memory.mem_groups"], "12");
+  EXPECT_EQ(v["memory.mem_group_declines"], "2");
   for (const char* k : {"memory.tlb_fills", "memory.tlb_flushes", "memory.page_crossings", "memory.bounced_accesses",
                         "memory.string_ops", "memory.code_invalidations", "memory.host_signals"})
     EXPECT_EQ(v[k], "0") << k;
