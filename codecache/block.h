@@ -51,7 +51,7 @@ struct NativeSpan {
   uint32_t end;
   uint16_t insn;        // index into Block::insn_rips
   uint16_t displaced;   // bit r: guest GPR r is in ctx.spill[r]
-  bool flags_saved;     // the guest's arithmetic flags and DF are in ctx.flags_slot
+  bool flags_saved;     // the guest's arithmetic flags are in ctx.flags_lahf (DF is in the host's)
 };
 
 struct Block {

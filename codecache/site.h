@@ -43,7 +43,7 @@ struct Site {
   uint64_t guest_rip = 0;       // the guest instruction this site belongs to
   uint64_t next_rip = 0;        // the one after it
   uint16_t displaced = 0;       // GPRs held in ctx.spill at the site
-  bool flags_saved = false;     // the guest's flags are in ctx.flags_slot (after the save before an indirect branch)
+  bool flags_saved = false;     // the guest's arithmetic flags are in ctx.flags_lahf (after the save before an indirect branch)
   // kBranchExit
   uint64_t target = 0;
   uint32_t exit_index = 0;

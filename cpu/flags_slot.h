@@ -2,10 +2,16 @@
 //
 // Before an indirect branch the translator does not know whether the target
 // reads the flags, and every flag-preserving sequence after that point would
-// cost registers. So the block saves the guest flags once, with pushfq on a
-// one-slot stack inside the context (rsp is parked in its own spill slot for
-// the four instructions), and from then on may clobber them. A target whose
-// code reads flags on entry restores them with popfq the same way.
+// cost registers. So the block saves the guest's arithmetic flags once, with
+// lahf and seto into ctx.flags_lahf (rax parked in ctx.lahf_rax for the five
+// instructions: a quarter of what pushfq on a stack inside the context
+// costs), and from then on may clobber them. DF stays in the host's RFLAGS:
+// no rewrite touches it. A target whose code reads flags on entry restores
+// them with sahf, and OF by an add that overflows exactly when it was set.
+//
+// The whole of RFLAGS (DF included) goes through ctx.flags_slot with pushfq
+// and popfq, on a one-slot stack inside the context (rsp parked in its spill
+// slot), where pushf, popf, syscall and sysret need it.
 #pragma once
 
 #include <asmjit/x86.h>
@@ -34,6 +40,44 @@ inline void EmitRestoreGuestFlags(asmjit::x86::Assembler& a) {
   a.mov(rsp, GsSlot(XLAT_CTX_OFF(flags_pop_sp)));
   a.popfq();
   a.mov(rsp, GsSlot(CtxSpillOff(kRsp)));
+}
+
+// ctx.flags_lahf = the arithmetic flags (byte 1: lahf's SF ZF AF PF CF;
+// byte 0: OF as 0 or 1).
+inline void EmitSaveArithFlags(asmjit::x86::Assembler& a) {
+  using namespace asmjit::x86;
+  a.mov(GsSlot(XLAT_CTX_OFF(lahf_rax)), rax);
+  a.lahf();
+  a.seto(al);
+  a.mov(GsSlot(XLAT_CTX_OFF(flags_lahf)).cloneResized(2), ax);
+  a.mov(rax, GsSlot(XLAT_CTX_OFF(lahf_rax)));
+}
+
+inline void EmitRestoreArithFlags(asmjit::x86::Assembler& a) {
+  using namespace asmjit::x86;
+  a.mov(GsSlot(XLAT_CTX_OFF(lahf_rax)), rax);
+  a.mov(ax, GsSlot(XLAT_CTX_OFF(flags_lahf)).cloneResized(2));
+  a.add(al, 0x7f);  // 1 + 0x7f overflows, 0 + 0x7f does not: OF
+  a.sahf();         // the rest
+  a.mov(rax, GsSlot(XLAT_CTX_OFF(lahf_rax)));
+}
+
+// For a transfer to an indirect entry: ctx.flags_lahf = the arithmetic
+// flags of the RFLAGS value in `v`, and the host's DF = v's. `v` becomes
+// scratch; the flags are clobbered.
+inline void EmitArithFlagsToLahfAndDf(asmjit::x86::Assembler& a, const asmjit::x86::Gpd& v) {
+  using namespace asmjit::x86;
+  asmjit::Label df_set = a.newLabel(), done = a.newLabel();
+  a.test(v, static_cast<uint32_t>(kFlagDF));
+  a.jnz(df_set);
+  a.cld();
+  a.jmp(done);
+  a.bind(df_set);
+  a.std();
+  a.bind(done);
+  a.pext(v, v, GsSlot(XLAT_CTX_OFF(lahf_pext_mask)).cloneResized(4));  // bits 7:0, then OF
+  a.rol(v.r16(), 8);
+  a.mov(GsSlot(XLAT_CTX_OFF(flags_lahf)).cloneResized(2), v.r16());
 }
 
 }  // namespace xlat

@@ -98,8 +98,8 @@ __attribute__((noinline)) void HandleHostSignal(int sig, siginfo_t* si, void* uc
   // Precise guest registers: host registers, displaced ones from their slots.
   for (unsigned r = 0; r < 16; ++r)
     ctx.gpr[r] = (span.displaced & (1u << r)) ? ctx.spill[r] : static_cast<uint64_t>(g[kGregOf[r]]);
-  const uint64_t flags = span.flags_saved ? ctx.flags_slot : static_cast<uint64_t>(g[REG_EFL]);
-  ctx.rflags = (ctx.rflags & ~kHostCarriedFlags) | (flags & kHostCarriedFlags);
+  ctx.rflags = (ctx.rflags & ~kHostCarriedFlags) | (static_cast<uint64_t>(g[REG_EFL]) & kHostCarriedFlags);
+  if (span.flags_saved) ctx.rflags = (ctx.rflags & ~kArithFlags) | ArithFlagsFromLahf(ctx.flags_lahf);
   ctx.rip = b->insn_rips[span.insn];
 
   const bool poll = sig == SIGSEGV && si->si_addr >= static_cast<void*>(ctx.poll_page) &&

@@ -131,7 +131,7 @@ bool GenerateThunks(CodeCache& cache, SiteHandlerFn handler, Thunks* out, std::s
   // lookup_miss: no block for ctx.ind_target. r11 is the only displaced register.
   a.align(AlignMode::kCode, 16);
   a.bind(lookup_miss);
-  EmitRestoreGuestFlags(a);
+  EmitRestoreArithFlags(a);
   a.mov(r11, Ctx(XLAT_CTX_OFF(ind_target)));
   a.mov(Ctx(XLAT_CTX_OFF(rip)), r11);
   a.mov(r11, Ctx(CtxSpillOff(kR11)));

@@ -14,7 +14,7 @@
 //               then either resumes translated code at ctx.thunk_ret with the
 //               (possibly changed) context loaded, or leaves as `exit` does.
 //  - lookup_miss: an indirect branch found no block for ctx.ind_target (r11
-//               displaced, the guest's flags in ctx.flags_slot, everything
+//               displaced, the guest's arithmetic flags in ctx.flags_lahf, everything
 //               else guest). Leaves like `exit` with ctx.rip = ind_target and
 //               ctx.site = kLookupMissSite.
 //  - signal_exit: a host signal handler points the interrupted context here

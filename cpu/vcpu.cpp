@@ -81,6 +81,7 @@ bool Vcpu::Init(std::string* error) {
   ctx_->tlb_index_mask = kTlbIndexMask;
   ctx_->flags_push_sp = reinterpret_cast<uint64_t>(&ctx_->flags_slot) + 8;
   ctx_->flags_pop_sp = reinterpret_cast<uint64_t>(&ctx_->flags_slot);
+  ctx_->lahf_pext_mask = 0xff | kFlagOF;
   ctx_->arith_df_mask = kArithFlags | kFlagDF;
   ctx_->page_high_mask = ~0xfffull;
   ctx_->bit_offset_mask[0] = 15;
@@ -531,7 +532,7 @@ void VcpuRuntime::RaiseSoftware(uint8_t vector, uint64_t insn_rip, bool privileg
 void VcpuRuntime::MakePrecise(uint16_t displaced, bool flags_saved) {
   for (unsigned r = 0; r < 16; ++r)
     if (displaced & (1u << r)) ctx_.gpr[r] = ctx_.spill[r];
-  if (flags_saved) ctx_.rflags = (ctx_.rflags & ~kHostCarriedFlags) | (ctx_.flags_slot & kHostCarriedFlags);
+  if (flags_saved) ctx_.rflags = (ctx_.rflags & ~kArithFlags) | ArithFlagsFromLahf(ctx_.flags_lahf);
 }
 
 std::string VcpuRuntime::FatalExceptionMessage() const {

@@ -40,6 +40,10 @@ inline constexpr uint64_t kFlagCF = 1u << 0, kFlagPF = 1u << 2, kFlagAF = 1u << 
 // The guest flags that live in host RFLAGS while translated code runs.
 inline constexpr uint64_t kHostCarriedFlags = kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF | kFlagDF | kFlagOF;
 inline constexpr uint64_t kArithFlags = kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF | kFlagOF;
+// The arithmetic flags (RFLAGS layout) in ctx.flags_lahf (cpu/flags_slot.h).
+inline uint64_t ArithFlagsFromLahf(uint64_t slot) {
+  return ((slot >> 8) & (kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF)) | ((slot & 1) ? kFlagOF : 0);
+}
 // The RFLAGS bits ctx.vflags mirrors for an inline pushf (with bit 1).
 inline constexpr uint64_t kVirtualFlagsMask = kFlagTF | kFlagIOPL | kFlagAC | kFlagID | kFlagNT | kFlagVIF | kFlagVIP;
 
@@ -102,7 +106,10 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   uint64_t ind_target;            // guest VA an indirect branch is going to (checked by the target)
   uint64_t flags_push_sp;         // &flags_slot + 8: rsp for the pushfq that saves guest flags
   uint64_t flags_pop_sp;          // &flags_slot: rsp for the popfq that restores them
-  uint64_t flags_slot;            // guest flags saved before an indirect branch
+  uint64_t flags_slot;            // guest RFLAGS saved by pushfq (pushf, popf, syscall, sysret)
+  uint64_t flags_lahf;            // arithmetic flags saved before an indirect branch (flags_slot.h)
+  uint64_t lahf_rax;              // rax while lahf/sahf use it
+  uint64_t lahf_pext_mask;        // 0x8ff: RFLAGS bits 7:0 and OF (pext operand)
   uint64_t vif;                   // the guest's RFLAGS.IF (0 or 0x200) while translated code runs: cli/sti write it
   uint64_t vflags;                // the guest's other virtual RFLAGS bits (TF, IOPL, AC, ID, NT, bit 1) for pushf
   uint64_t arith_df_mask;         // kArithFlags | DF: pext/pdep operand of pushf

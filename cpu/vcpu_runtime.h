@@ -108,7 +108,7 @@ class VcpuRuntime {
 
   // Guest registers as the architecture sees them at a site: ctx.gpr with
   // displaced registers taken from their spill slots.
-  // `flags_saved`: the guest's flags are in ctx.flags_slot, not in ctx.rflags.
+  // `flags_saved`: the guest's arithmetic flags are in ctx.flags_lahf, not in ctx.rflags.
   void MakePrecise(uint16_t displaced, bool flags_saved);
 
   // Decodes the guest instruction at `rip` (fetching as the guest would).

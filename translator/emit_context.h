@@ -87,7 +87,7 @@ class BlockEmitter {
   void RestoreAll();
   uint16_t displaced() const { return displaced_; }
   // After the flags save before an indirect branch, the guest's flags live in
-  // ctx.flags_slot: sites and spans record it so the VMM reads them there.
+  // ctx.flags_lahf: sites and spans record it so the VMM reads them there.
   void MarkFlagsSaved() { flags_saved_ = true; }
 
   // The pool. SpillPool() emits the stores of an entry path; StartPool()

@@ -200,8 +200,7 @@ void EmitSyscall(BlockEmitter& e, const GuestInsn& gi) {
   a.and_(x86::r11d, static_cast<int32_t>(kVirtualFlagsMask));
   a.or_(x86::r11d, 2);
   a.mov(Ctx(XLAT_CTX_OFF(vflags)), x86::r11);
-  a.and_(x86::rcx, Ctx(XLAT_CTX_OFF(arith_df_mask)));
-  a.mov(Ctx(XLAT_CTX_OFF(flags_slot)), x86::rcx);  // the target's indirect entry loads these
+  EmitArithFlagsToLahfAndDf(a, x86::ecx);  // the target's indirect entry loads them
   a.inc(Ctx(XLAT_CTX_OFF(inline_syscalls)));
   a.mov(x86::rcx, gi.d.next_rip());
   a.mov(x86::r11, Ctx(XLAT_CTX_OFF(lstar)));  // canonical: wrmsr refuses others
@@ -251,8 +250,7 @@ void EmitSysret(BlockEmitter& e, const GuestInsn& gi) {
   a.or_(x86::eax, 2);
   a.mov(Ctx(XLAT_CTX_OFF(vflags)), x86::rax);
   a.mov(x86::eax, x86::r11d);
-  a.and_(x86::eax, static_cast<int32_t>(kArithFlags | kFlagDF));
-  a.mov(Ctx(XLAT_CTX_OFF(flags_slot)), x86::rax);  // the target's indirect entry loads these
+  EmitArithFlagsToLahfAndDf(a, x86::eax);  // the target's indirect entry loads them
   a.movzx(x86::eax, Ctx(kStarSysretOff, 2));
   a.add(x86::eax, 16);
   a.or_(x86::eax, 3);

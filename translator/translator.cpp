@@ -442,7 +442,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     e.a.cmp(x86::r11, Ctx(XLAT_CTX_OFF(ind_target)));
   }
   e.a.jne(Imm(reinterpret_cast<uint64_t>(thunks_.lookup_miss)));
-  if (block_live_in & kArithFlags) EmitRestoreGuestFlags(e.a);  // the source saved them
+  if (block_live_in & kArithFlags) EmitRestoreArithFlags(e.a);  // the source saved them
   if (!(pool & (1u << kR11))) e.a.mov(x86::r11, Ctx(CtxSpillOff(kR11)));
   Label entry = e.a.newLabel(), head = e.a.newLabel();
   e.SpillPool(pool & ~spilled_on_indirect);
@@ -480,7 +480,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     block->insn_lens.push_back(static_cast<uint8_t>(decoded[0].length()));
   }
   if (!ended && save_flags_after == -1) {
-    EmitSaveGuestFlags(e.a);
+    EmitSaveArithFlags(e.a);
     e.MarkFlagsSaved();
   }
   std::vector<Label> insn_labels;
@@ -526,7 +526,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         break;
     }
     if (static_cast<int>(i) == save_flags_after) {
-      EmitSaveGuestFlags(e.a);
+      EmitSaveArithFlags(e.a);
       e.MarkFlagsSaved();
     }
   }

@@ -156,6 +156,27 @@ static void syscall_leaves_alignment_checks(void) {
   }
 }
 
+// SFMASK clears DF: the kernel's string instructions go up even when the
+// user's DF was set, though the entry reads no flag before them.
+static uint8_t df_buf[16];
+SNIPPET(s_lstar_stosb, "cmp %eax, %eax\n stosb\n int $0x81\n s_lstar_stosb_end:");
+SNIPPET_LABEL(s_lstar_stosb_end);
+static void syscall_clears_df(void) {
+  wrmsr(MSR_SFMASK, KERNEL_SFMASK);
+  wrmsr(MSR_LSTAR, ADDR(s_lstar_stosb));
+  struct run run;
+  struct event ev;
+  run_init(&run, 3, s_syscall);
+  run.rflags = FL_FIXED | FL_DF;
+  // Twice: the second syscall finds its way to LSTAR already known.
+  for (int i = 0; i < 2 && !case_failed(); i++) {
+    run.r.rdi = ADDR(df_buf) + 8;
+    xrun(&run, &ev);
+    expect_event(&ev, V_END, 0, ADDR(s_lstar_stosb_end)) && expect_eq("rdi after stosb", ADDR(df_buf) + 9, ev.r.rdi) &&
+        expect_eq("kernel DF", 0, ev.rflags & FL_DF) && expect_eq("r11 (user RFLAGS)", FL_FIXED | FL_DF, ev.r.r11);
+  }
+}
+
 // sysret's selectors come from STAR[63:48] with RPL forced to 3; the GDT is
 // not read (STAR[63:48] = 0x40 names the not-present 0x48 and 0x50 entries).
 static uint64_t star_for_sysret;
@@ -282,6 +303,7 @@ static const struct kcase cases[] = {
     {"sysret.r11-iopl-if", sysret_r11_iopl_if},
     {"sysret.r11-tf-traps-before-first-user-insn", sysret_r11_tf},
     {"syscall.leaves-user-alignment-checks", syscall_leaves_alignment_checks},
+    {"syscall.clears-df-for-the-kernel", syscall_clears_df},
     {"sysret.star-rpl-bits", sysret_star_rpl_bits},
     {"sysret.keeps-ds", sysret_keeps_ds},
     {"iret.nulls-ds-after-int80", iret_nulls_ds},
