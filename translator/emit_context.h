@@ -56,6 +56,7 @@ struct MemGroup;
 struct GuestInsn {
   DecodedInsn d;
   const MemGroup* group = nullptr;  // the access group it belongs to, if any
+  int32_t group_offset = 0;         // its access's address minus the group's lowest byte
   uint32_t flags_live_in = 0;   // arithmetic flags live just before it (RFLAGS bit mask)
   uint32_t flags_live_out = 0;  // ... just after it
   uint16_t index = 0;           // position in the block

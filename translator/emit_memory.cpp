@@ -285,29 +285,35 @@ bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
   return true;
 }
 
+int GroupMemberReg(BlockEmitter& e, const GuestInsn& gi) {
+  if (!gi.group) return -1;
+  const int index = gi.group->index;
+  if (gi.index == gi.group->first && !EmitGroupCheck(e, gi, index)) e.group_reg[index] = -1;
+  return e.group_reg[index];
+}
+
+void EndGroupMember(BlockEmitter& e, const GuestInsn& gi) {
+  const int p = gi.group ? e.group_reg[gi.group->index] : -1;
+  if (p >= 0 && gi.index == gi.group->last) e.Restore(static_cast<unsigned>(p));
+}
+
 void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   const DecodedInsn& d = gi.d;
-  if (gi.group) {
-    const int index = gi.group->index;
-    if (gi.index == gi.group->first && !EmitGroupCheck(e, gi, index)) e.group_reg[index] = -1;
-    const int p = e.group_reg[index];
-    if (p >= 0) {
-      // A member: natively on [host base of the group + its offset].
-      const AddressExpr x = AddressOf(d, d.ops[d.MemOperand()]);
-      uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
-      size_t len = 0;
-      if (ReencodeWithBase(d, static_cast<unsigned>(p), bytes, &len, -1, ZYDIS_REGISTER_NONE,
-                           x.disp - gi.group->min_disp)) {
-        e.BeginNative();
-        e.Embed(bytes, len);
-        e.EndNative();
-        if (gi.index == gi.group->last) e.Restore(static_cast<unsigned>(p));
-        return;
-      }
-      // Zydis has no form of this one on the group's register (mov with a
-      // moffs operand, given a displacement): it checks for itself.
-      if (gi.index == gi.group->last) e.Restore(static_cast<unsigned>(p));
+  if (const int p = GroupMemberReg(e, gi); p >= 0) {
+    // A member: natively on [host base of the group + its offset].
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    size_t len = 0;
+    const bool encoded =
+        ReencodeWithBase(d, static_cast<unsigned>(p), bytes, &len, -1, ZYDIS_REGISTER_NONE, gi.group_offset);
+    // (Zydis has no form of some on the group's register: mov with a moffs
+    // operand, given a displacement. Those check for themselves.)
+    if (encoded) {
+      e.BeginNative();
+      e.Embed(bytes, len);
+      e.EndNative();
     }
+    EndGroupMember(e, gi);
+    if (encoded) return;
   }
   const int mi = d.MemOperand();
   const ZydisDecodedOperand& op = d.ops[mi];

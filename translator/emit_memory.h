@@ -66,6 +66,13 @@ uint16_t GprsUsed(const DecodedInsn& d);
 // e.group_reg[index]. False (nothing emitted) when no pool register is free.
 bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index);
 
+// A member of an access group (gi.group): at the group's first member emits
+// the check. Returns the register with the host address of the group's
+// lowest byte, or -1 when the instruction checks for itself. After the
+// member's access, EndGroupMember gives the register back at the last one.
+int GroupMemberReg(BlockEmitter& e, const GuestInsn& gi);
+void EndGroupMember(BlockEmitter& e, const GuestInsn& gi);
+
 // Rewrites of instructions with memory operands.
 void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi);     // explicit operand
 void EmitXlat(BlockEmitter& e, const GuestInsn& gi);        // [rbx + al]

@@ -38,6 +38,21 @@ void EmitPush(BlockEmitter& e, const GuestInsn& gi) {
   const unsigned size = d.insn.operand_width / 8;  // 8, or 2 with a 0x66 prefix
   const ZydisDecodedOperand& src = d.ops[0];
   const uint16_t used = GprsUsed(d);
+  if (src.type != ZYDIS_OPERAND_TYPE_MEMORY) {
+    if (const int p = GroupMemberReg(e, gi); p >= 0) {
+      // In a stack group (mem_groups.h): the slot is checked already.
+      const x86::Mem slot = x86::ptr(Gpr64Reg(p), gi.group_offset, size);
+      e.BeginNative();
+      if (src.type == ZYDIS_OPERAND_TYPE_IMMEDIATE)
+        a.mov(slot, static_cast<int32_t>(size == 8 ? src.imm.value.s : static_cast<int16_t>(src.imm.value.s)));
+      else
+        a.mov(slot, size == 8 ? x86::Gp(x86::gpq(GprNumber(src.reg.value))) : x86::Gp(x86::gpw(GprNumber(src.reg.value))));
+      e.EndNative();
+      a.lea(x86::rsp, x86::ptr(x86::rsp, -static_cast<int32_t>(size)));
+      EndGroupMember(e, gi);
+      return;
+    }
+  }
   if (src.type == ZYDIS_OPERAND_TYPE_REGISTER) {
     const int n = GprNumber(src.reg.value);
     EmitPushStore(e, gi, size, used, [&a, n, size](const x86::Gp& slot) {
@@ -93,6 +108,16 @@ void EmitPop(BlockEmitter& e, const GuestInsn& gi) {
   const uint16_t used = GprsUsed(d);
   if (dst.type == ZYDIS_OPERAND_TYPE_REGISTER) {
     const int n = GprNumber(dst.reg.value);
+    if (const int p = GroupMemberReg(e, gi); p >= 0) {
+      // In a stack group (mem_groups.h): the slot is checked already.
+      const x86::Mem slot = x86::ptr(Gpr64Reg(p), gi.group_offset, size);
+      e.BeginNative();
+      a.mov(size == 8 ? x86::Gp(x86::gpq(n)) : x86::Gp(x86::gpw(n)), slot);
+      e.EndNative();
+      a.lea(x86::rsp, x86::ptr(x86::rsp, static_cast<int32_t>(size)));
+      EndGroupMember(e, gi);
+      return;
+    }
     // A 64-bit pop into a register other than rsp loads through itself.
     const bool through_dest = size == 8 && n != kRsp && !(FlagsLive(gi) && n == kRcx);
     unsigned rs;

@@ -28,64 +28,155 @@ uint16_t GprsWritten(const DecodedInsn& d) {
   return m;
 }
 
+// What a stack instruction does to rsp and where it accesses, relative to rsp
+// before it: push and pop of a register (not rsp) or an immediate.
+struct StackAccess {
+  bool member = false;   // an access the stack group can cover
+  int32_t at = 0;        // its address minus rsp before the instruction
+  uint32_t size = 0;
+  uint8_t access = 0;
+};
+
+StackAccess StackAccessOf(const DecodedInsn& d, InsnKind k) {
+  StackAccess sa;
+  const unsigned size = d.insn.operand_width / 8;
+  const bool gpr = d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && GprNumber(d.ops[0].reg.value) >= 0;
+  if (k == InsnKind::kPush && (gpr || d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE)) {
+    sa = {true, -static_cast<int32_t>(size), size, kAccessWrite};
+  } else if (k == InsnKind::kPop && gpr && GprNumber(d.ops[0].reg.value) != kRsp) {
+    sa = {true, 0, size, kAccessRead};
+  }
+  return sa;
+}
+
+// How much an instruction moves rsp when that is a constant: push, pop (not
+// into rsp), add/sub rsp with an immediate, lea rsp, [rsp + c]. False when
+// it writes rsp in any other way (or might).
+bool KnownRspChange(const DecodedInsn& d, InsnKind k, int64_t* delta) {
+  const unsigned size = d.insn.operand_width / 8;
+  *delta = 0;
+  switch (k) {
+    case InsnKind::kPush:
+      *delta = -static_cast<int64_t>(size);
+      return true;
+    case InsnKind::kPop:
+      if (d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && GprNumber(d.ops[0].reg.value) == kRsp) return false;
+      // (pop [rsp + d] addresses with rsp already moved; the group is not
+      // asked to cover it, only to follow rsp.)
+      *delta = size;
+      return true;
+    case InsnKind::kCopy:
+    case InsnKind::kMem:
+      break;
+    default:
+      return !(GprsWritten(d) & (1u << kRsp)) && k != InsnKind::kLeave && k != InsnKind::kEnter &&
+             k != InsnKind::kCall && k != InsnKind::kRet && k != InsnKind::kString;
+  }
+  if (!(GprsWritten(d) & (1u << kRsp))) return true;
+  const ZydisDecodedOperand& dst = d.ops[0];
+  if (dst.type != ZYDIS_OPERAND_TYPE_REGISTER || dst.reg.value != ZYDIS_REGISTER_RSP) return false;
+  const ZydisDecodedOperand& src = d.ops[1];
+  switch (d.mnemonic()) {
+    case ZYDIS_MNEMONIC_ADD:
+    case ZYDIS_MNEMONIC_SUB:
+      if (src.type != ZYDIS_OPERAND_TYPE_IMMEDIATE) return false;
+      *delta = d.mnemonic() == ZYDIS_MNEMONIC_ADD ? src.imm.value.s : -src.imm.value.s;
+      return true;
+    case ZYDIS_MNEMONIC_LEA:
+      if (src.mem.base != ZYDIS_REGISTER_RSP || src.mem.index != ZYDIS_REGISTER_NONE || d.insn.address_width != 64)
+        return false;
+      *delta = src.mem.disp.value;
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 std::vector<MemGroup> FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds,
-                                    unsigned max_live, std::vector<int>* group_of) {
+                                    unsigned max_live, std::vector<GroupMembership>* member) {
   struct Candidate {
     MemGroup g;
     std::vector<uint16_t> members;
-    uint16_t regs;  // base and index registers
+    std::vector<int64_t> at;  // each member's address, relative as min_disp is
+    uint16_t regs;            // base and index registers (none for the stack group: it follows rsp)
     bool open;
+    bool stack;
+    int64_t rsp_at_first;     // the stack group: rsp_off at its first member
   };
   std::vector<Candidate> cands;
-  group_of->assign(insns.size(), -1);
+  member->assign(insns.size(), GroupMembership{});
+  // rsp relative to where it was when rsp_off was last reset: known while
+  // every change since was a known constant.
+  int64_t rsp_off = 0;
+  auto add_member = [&](Candidate* c, bool stack, const AddressExpr& key, int64_t at, uint32_t size, uint8_t access,
+                        uint16_t regs, size_t i) {
+    const int64_t lo = c ? std::min(c->g.min_disp, at) : at;
+    const int64_t hi = c ? std::max<int64_t>(c->g.min_disp + c->g.span, at + size) : at + size;
+    if (c && hi - lo <= kMaxSpan) {
+      c->g.min_disp = lo;
+      c->g.span = static_cast<uint32_t>(hi - lo);
+      c->g.access |= access;
+      c->members.push_back(static_cast<uint16_t>(i));
+      c->at.push_back(at);
+      return;
+    }
+    if (c) c->open = false;
+    Candidate n;
+    n.g.base = key;
+    n.g.min_disp = at;
+    n.g.span = size;
+    n.g.access = access;
+    n.members.push_back(static_cast<uint16_t>(i));
+    n.at.push_back(at);
+    n.regs = regs;
+    n.open = true;
+    n.stack = stack;
+    n.rsp_at_first = rsp_off;
+    cands.push_back(n);
+  };
   for (size_t i = 0; i < insns.size(); ++i) {
     const DecodedInsn& d = insns[i];
-    // (Not with ah..bh: the member's re-encoding could not name a REX register.)
-    if (kinds[i] == InsnKind::kMem && !UsesHighByteRegister(d)) {
+    const StackAccess sa = StackAccessOf(d, kinds[i]);
+    Candidate* stack_group = nullptr;
+    for (Candidate& k : cands)
+      if (k.open && k.stack) stack_group = &k;
+    AddressExpr stack_key;
+    stack_key.base = kRsp;
+    if (sa.member) {
+      add_member(stack_group, true, stack_key, rsp_off + sa.at, sa.size, sa.access, 0, i);
+    } else if (kinds[i] == InsnKind::kMem && !UsesHighByteRegister(d)) {
+      // (Not with ah..bh: the member's re-encoding could not name a REX register.)
       const int mi = d.MemOperand();
       const ZydisDecodedOperand& op = d.ops[mi];
-      AddressExpr x = AddressOf(d, op);
-      const int64_t disp = x.disp;
+      const AddressExpr x = AddressOf(d, op);
       const uint32_t size = op.size / 8;
       const uint8_t access =
           static_cast<uint8_t>(((op.actions & ZYDIS_OPERAND_ACTION_MASK_READ) ? kAccessRead : 0) |
                                ((op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) ? kAccessWrite : 0));
-      Candidate* c = nullptr;
-      for (Candidate& k : cands)
-        if (k.open && SameKey(k.g.base, x)) c = &k;
-      const int64_t lo = c ? std::min(c->g.min_disp, disp) : disp;
-      const int64_t hi = c ? std::max<int64_t>(c->g.min_disp + c->g.span, disp + size) : disp + size;
-      if (c && hi - lo <= kMaxSpan) {
-        c->g.min_disp = lo;
-        c->g.span = static_cast<uint32_t>(hi - lo);
-        c->g.access |= access;
-        c->members.push_back(static_cast<uint16_t>(i));
+      if (x.base == kRsp && x.index < 0 && x.segment < 0 && x.addr_bits == 64) {
+        add_member(stack_group, true, stack_key, rsp_off + x.disp, size, access, 0, i);
       } else {
-        if (c) c->open = false;
-        Candidate n;
-        n.g.base = x;
-        n.g.min_disp = disp;
-        n.g.span = size;
-        n.g.access = access;
-        n.members.push_back(static_cast<uint16_t>(i));
-        n.regs = static_cast<uint16_t>((x.base >= 0 ? 1u << x.base : 0) | (x.index >= 0 ? 1u << x.index : 0));
-        n.open = true;
-        cands.push_back(n);
+        Candidate* c = nullptr;
+        for (Candidate& k : cands)
+          if (k.open && !k.stack && SameKey(k.g.base, x)) c = &k;
+        const uint16_t regs =
+            static_cast<uint16_t>((x.base >= 0 ? 1u << x.base : 0) | (x.index >= 0 ? 1u << x.index : 0));
+        add_member(c, false, x, x.disp, size, access, regs, i);
       }
     }
     // A write to a key register closes its groups (after this instruction:
     // it may itself be a member, its address computed before the write).
+    // The stack group follows rsp while rsp moves by known amounts.
     const uint16_t written = GprsWritten(d);
-    // (Zydis lists the implicit rsp of stack instructions as written; this
-    // is belt and braces for them.)
-    const uint16_t also = (kinds[i] == InsnKind::kPush || kinds[i] == InsnKind::kPop || kinds[i] == InsnKind::kLeave ||
-                           kinds[i] == InsnKind::kEnter)
-                              ? (1u << kRsp)
-                              : 0;
-    for (Candidate& k : cands)
-      if (k.open && (k.regs & (written | also))) k.open = false;
+    int64_t delta = 0;
+    const bool known = KnownRspChange(d, kinds[i], &delta);
+    for (Candidate& k : cands) {
+      if (!k.open) continue;
+      if (k.stack ? !known : (k.regs & (written | (known && delta == 0 ? 0 : 1u << kRsp)))) k.open = false;
+    }
+    rsp_off = known ? rsp_off + delta : 0;
   }
   // Keep groups of two or more, while no more than max_live are open at once
   // (each holds a scratch register from its first member to its last).
@@ -101,9 +192,12 @@ std::vector<MemGroup> FindMemGroups(const std::vector<DecodedInsn>& insns, const
     live.push_back({first, last});
     c.g.first = first;
     c.g.last = last;
-    c.g.base.disp = c.g.min_disp;
+    // The check runs at the first member, with rsp as it is there.
+    c.g.base.disp = c.stack ? c.g.min_disp - c.rsp_at_first : c.g.min_disp;
     c.g.index = static_cast<int>(groups.size());
-    for (uint16_t m : c.members) (*group_of)[m] = static_cast<int>(groups.size());
+    for (size_t m = 0; m < c.members.size(); ++m)
+      (*member)[c.members[m]] = GroupMembership{static_cast<int>(groups.size()),
+                                                static_cast<int32_t>(c.at[m] - c.g.min_disp)};
     groups.push_back(c.g);
   }
   return groups;

@@ -8,6 +8,12 @@
 // access and leaves the host address of its lowest byte in a pool register;
 // every member then runs natively on [that register + its offset].
 //
+// The stack is one such base even while rsp moves, as long as it moves by
+// known amounts: push and pop of a register or an immediate, add/sub of a
+// constant, lea rsp, [rsp + c]. A prologue (push rbp; push r15 ... push rbx;
+// sub rsp, 40; mov [rsp + 8], rdi) or an epilogue (add rsp, 40; pop rbx ...
+// pop rbp) then costs one check, not one per push, pop and access.
+//
 // When the span crosses onto a page that is not contiguous in host memory,
 // touches a page it may not, or faults, the check cannot stand for every
 // member: the VMM declines it, the block is translated again without groups,
@@ -33,9 +39,15 @@ struct MemGroup {
   int index = 0;         // position in the block's group list
 };
 
-// Returns the groups (of two or more accesses) and, per instruction, the
-// index of its group or -1. At most `max_live` groups overlap at any point.
+// Where an instruction stands in the groups.
+struct GroupMembership {
+  int group = -1;        // index into the group list, or -1
+  int32_t offset = 0;    // its access's address minus the group's lowest byte
+};
+
+// Returns the groups (of two or more accesses) and, per instruction, its
+// membership. At most `max_live` groups overlap at any point.
 std::vector<MemGroup> FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds,
-                                    unsigned max_live, std::vector<int>* group_of);
+                                    unsigned max_live, std::vector<GroupMembership>* member);
 
 }  // namespace xlat

@@ -416,13 +416,13 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   e.SetPool(pool);
   // Access groups, each holding a pool register while it is live (one pool
   // register stays for the checks themselves).
-  std::vector<int> group_of;
+  std::vector<GroupMembership> group_of;
   const unsigned pool_size = static_cast<unsigned>(__builtin_popcount(pool));
   std::vector<MemGroup> groups;
   if (pool_size >= 2 && !no_groups_.count(block->key))
     groups = FindMemGroups(decoded, kinds, pool_size - 1, &group_of);
   else
-    group_of.assign(decoded.size(), -1);
+    group_of.assign(decoded.size(), GroupMembership{});
   e.group_reg.assign(groups.size(), -1);
   stats_.mem_groups += groups.size();
 
@@ -490,7 +490,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     block->insn_kinds.push_back(static_cast<uint8_t>(kinds[i]));
     gi.d = decoded[i];
     gi.index = static_cast<uint16_t>(i);
-    gi.group = group_of[i] >= 0 ? &groups[group_of[i]] : nullptr;
+    gi.group = group_of[i].group >= 0 ? &groups[group_of[i].group] : nullptr;
+    gi.group_offset = group_of[i].offset;
     gi.flags_live_in = live_in[i];
     gi.flags_live_out = live_out[i];
     e.insn = &gi;

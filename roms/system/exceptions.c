@@ -152,6 +152,10 @@ SNIPPET(s_fxsave_fd, "fxsave64 (%rsi)\n sub %eax, %eax\n int $0x81");
 SNIPPET(s_movaps_fd_ok, "movaps (%rsi), %xmm0\n sub %eax, %eax\n int $0x81\n s_movaps_fd_ok_end:");
 SNIPPET_LABEL(s_movaps_fd_ok_end);
 SNIPPET(s_load_fd, "mov (%rsi), %rax\n sub %eax, %eax\n int $0x81");
+// Pushes a translator may check as one group: the second one runs off the
+// bottom of the stack page. The #PF is at it, with one push done.
+SNIPPET(s_push3, "push %rax\n s_push3_second: push %rbx\n push %rcx\n int $0x81");
+SNIPPET_LABEL(s_push3_second);
 // A fault after a jump (which a translator may follow within one block): at the load.
 SNIPPET(s_jmp_load, "mov $7, %ecx\n jmp 1f\n ud2\n 1: s_jmp_load_at: mov (%rsi), %rax\n int $0x81");
 SNIPPET_LABEL(s_jmp_load_at);
@@ -224,6 +228,11 @@ static void su_rsi_buf16_zf(struct run* r) {
   r->rflags = FL_FIXED | FL_ZF | FL_PF;  // what sub %eax, %eax leaves; the int frame shows it
 }
 static void su_rsi_unmapped(struct run* r) { r->r.rsi = fresh_va(); }
+// rsp 8 bytes above the bottom of a stack page whose page below is unmapped.
+static void su_rsp_page_bottom8(struct run* r) {
+  r->r.rsp = new_page(PTE_P | PTE_W | PTE_U, 0) + 8;
+  if (r->cs == KCS) all_exceptions_on_ist(IST_TEST);  // the fault must not push onto that stack
+}
 // 8 bytes before the end of a page whose next page is unmapped: a misaligned
 // 16-byte access there is #GP(0), not the #PF of its second half.
 static void su_rsi_page_end8(struct run* r) { r->r.rsi = new_page(PTE_P | PTE_W | PTE_U, 0) + 4096 - 8; }
@@ -347,6 +356,8 @@ static const struct fault_case kFaults[] = {
     // (sub leaves ZF and PF set: the frame of the int shows them.)
     {"gp.movaps-aligned-flags-dead-runs.cpl0", s_movaps_fd_ok, s_movaps_fd_ok_end, 0, V_END, 0, su_rsi_buf16_zf, REG_BIT(rax)},
     {"gp.movaps-aligned-flags-dead-runs.cpl3", s_movaps_fd_ok, s_movaps_fd_ok_end, 3, V_END, 0, su_rsi_buf16_zf, REG_BIT(rax)},
+    {"pf.second-of-three-pushes.cpl0", s_push3, s_push3_second, 0, V_PF, 2, su_rsp_page_bottom8, 0, -8},
+    {"pf.second-of-three-pushes.cpl3", s_push3, s_push3_second, 3, V_PF, 6, su_rsp_page_bottom8, 0, -8},
     {"pf.load-after-jump.cpl0", s_jmp_load, s_jmp_load_at, 0, V_PF, 0, su_rsi_unmapped, REG_BIT(rcx)},
     {"pf.load-after-jump.cpl3", s_jmp_load, s_jmp_load_at, 3, V_PF, 4, su_rsi_unmapped, REG_BIT(rcx)},
     // A #PF whose flags are dead: the same rule as the alignment checks.

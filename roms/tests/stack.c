@@ -257,6 +257,41 @@ static NOINLINE uint64_t DynamicFrame(int n) {
   return s;
 }
 
+// Stack traffic a translator may cover with one check while rsp moves by
+// known amounts: a prologue and epilogue with a frame between, 16-bit pushes
+// and pops, lea and add/sub on rsp, rsp-relative loads and stores among them.
+static void StackRuns(void) {
+  uint64_t h = 0;
+  for (uint64_t i = 0; i < 64; i++) {
+    uint64_t a = 0x1111 * i, b = ~i, c = i << 40, d = 0, e = 0, f = 0;
+    __asm__ volatile(
+        "push %[a]\n\t"
+        "push %[b]\n\t"
+        "push %[c]\n\t"
+        "pushq $-5\n\t"
+        "sub $40, %%rsp\n\t"
+        "mov %[a], 8(%%rsp)\n\t"
+        "addq 40(%%rsp), %[a]\n\t"      // + (-5)
+        "lea -16(%%rsp), %%rsp\n\t"
+        "pushw $0x1234\n\t"
+        "pushw %w[b]\n\t"
+        "movzwl 2(%%rsp), %k[d]\n\t"     // 0x1234
+        "popw %w[e]\n\t"
+        "popw %w[f]\n\t"
+        "mov 24(%%rsp), %[c]\n\t"       // the a stored at 8(rsp) before the lea
+        "add $56, %%rsp\n\t"
+        "pop %[d]\n\t"                  // + the -5 pushed; overrides d
+        "pop %[e]\n\t"
+        "pop %[f]\n\t"
+        "pop %[b]\n\t"
+        : [a] "+r"(a), [b] "+r"(b), [c] "+r"(c), [d] "+r"(d), [e] "+r"(e), [f] "+r"(f)
+        :
+        : "memory", "cc");
+    h = Mix(Mix(Mix(Mix(Mix(Mix(h, a), b), c), d), e), f);
+  }
+  REPORT("stack-runs", h);
+}
+
 static void DynamicFrames(void) {
   uint64_t h = 0;
   for (int n = 1; n < 3000; n += 211) h = Mix(h, DynamicFrame(n));
@@ -269,5 +304,6 @@ int main(void) {
   EnterLeave();
   Recursion();
   DynamicFrames();
+  StackRuns();
   return 0;
 }
