@@ -66,6 +66,11 @@ inline constexpr uint64_t kTlbInvalidNegTag = uint64_t{1} << 62;
 //   tlb_write_host[i] the same for writes: tlb_guard_page unless writable, so
 //                     that a non-canonical address wrapping into the check's
 //                     range can never store to a page it may not write;
+//   tlb_read_addend[i], tlb_write_addend[i]
+//                     tag + host page (mod 2^64): host address = va + addend
+//                     on a hit, in one load where the lookup must keep the VA
+//                     (the flag-preserving one); on an empty entry it too
+//                     lands in the guard page;
 //   tlb_guest_pa[i]   its guest physical address (for the VMM only).
 
 // Jump cache: guest VA -> host code, direct-mapped on VA bits [15:0].
@@ -192,6 +197,8 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   uint64_t tlb_write_tag[kPrivClasses][kTlbEntries];
   uint64_t tlb_host_page[kPrivClasses][kTlbEntries];
   uint64_t tlb_write_host[kPrivClasses][kTlbEntries];
+  uint64_t tlb_read_addend[kPrivClasses][kTlbEntries];
+  uint64_t tlb_write_addend[kPrivClasses][kTlbEntries];
   uint64_t tlb_guest_pa[kPrivClasses][kTlbEntries];
 
   // ---- Jump cache: guest VA -> host code entry. ----
@@ -232,6 +239,8 @@ inline constexpr int32_t CtxTlbReadTagOff(PrivClass p) { return XLAT_CTX_ARRAY_O
 inline constexpr int32_t CtxTlbWriteTagOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_write_tag, p, kTlbEntries); }
 inline constexpr int32_t CtxTlbHostPageOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_host_page, p, kTlbEntries); }
 inline constexpr int32_t CtxTlbWriteHostOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_write_host, p, kTlbEntries); }
+inline constexpr int32_t CtxTlbReadAddendOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_read_addend, p, kTlbEntries); }
+inline constexpr int32_t CtxTlbWriteAddendOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_write_addend, p, kTlbEntries); }
 inline constexpr int32_t CtxJcTagOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(jc_tag, p, kJumpCacheEntries); }
 inline constexpr int32_t CtxJcCodeOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(jc_code, p, kJumpCacheEntries); }
 

@@ -67,6 +67,9 @@ class InlineTlb {
  private:
   static unsigned Index(uint64_t va) { return static_cast<unsigned>((va >> 12) & (kTlbEntries - 1)); }
   void Clear(unsigned priv, unsigned i);
+  // An entry's tag and host page for reads (or writes), and their sum, the addend.
+  void SetReadSide(unsigned p, unsigned i, uint64_t tag, uint64_t host);
+  void SetWriteSide(unsigned p, unsigned i, uint64_t tag, uint64_t host);
   void FlushNonGlobalImpl(std::vector<SavedTlbEntry>* saved);
   // Calls fn(priv, index) for every entry that may be in use.
   template <typename Fn>

@@ -99,6 +99,7 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
   const PrivClass priv = e.priv;
   const int32_t tag = (ga.access & kAccessWrite) ? CtxTlbWriteTagOff(priv) : CtxTlbReadTagOff(priv);
   const int32_t host_page = (ga.access & kAccessWrite) ? CtxTlbWriteHostOff(priv) : CtxTlbHostPageOff(priv);
+  const int32_t addend = (ga.access & kAccessWrite) ? CtxTlbWriteAddendOff(priv) : CtxTlbReadAddendOff(priv);
   const x86::Gp rs = Gpr64Reg(ga.addr_reg);
 
   uint16_t avoid = static_cast<uint16_t>(1u << ga.addr_reg);
@@ -108,10 +109,10 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
 
   Label slow = a.newLabel(), resume_in_place = a.newLabel(), after = a.newLabel();
   const bool check_align = ga.align > 1 && !ga.flags_live;
-  const Label misaligned = a.newLabel();
+  const Label va_intact = a.newLabel();  // to the slow path with rS still the VA
   if (check_align) {
     a.test(x86::gpb(ga.addr_reg), ga.align - 1);
-    a.jnz(misaligned);
+    a.jnz(va_intact);
   }
   a.pext(rt, rs, Ctx(XLAT_CTX_OFF(tlb_index_mask)));  // TLB index = VA bits 27:12
   if (!ga.flags_live) {
@@ -129,9 +130,7 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
     a.jecxz(x86::rcx, hit);
     a.jmp(slow);
     a.bind(hit);
-    a.mov(x86::rcx, CtxIndexed(tag, rt, 3));
-    a.lea(rs, x86::ptr(rs, x86::rcx));
-    a.mov(x86::rcx, CtxIndexed(host_page, rt, 3));
+    a.mov(x86::rcx, CtxIndexed(addend, rt, 3));
     a.lea(rs, x86::ptr(rs, x86::rcx));
   }
   Site slow_site{};
@@ -176,13 +175,13 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
   const uint16_t insn_index = e.insn ? e.insn->index : 0;
   const bool flags_saved = e.flags_saved();
   e.Cold([&e, slow, bounce, after, slow_id, post_id, reloaded, native_displaced, writes, native, flags_live,
-          rs_num, t_reg, tag, insn_index, flags_saved, misaligned] {
+          rs_num, t_reg, tag, insn_index, flags_saved, va_intact] {
     auto& a = e.a;
     a.bind(slow);
     // The VMM takes the VA from rS: undo the tag add of the flag-clobbering
     // lookup (flags are dead there; the flag-free lookup left rS alone).
     if (!flags_live) a.sub(Gpr64Reg(rs_num), CtxIndexed(tag, Gpr64Reg(t_reg), 3));
-    a.bind(misaligned);  // (rS still holds the VA there)
+    a.bind(va_intact);
     e.JumpToThunk(slow_id, e.thunks.vmm_call);
     // The VMM resumes here with rS pointing into the bounce buffer.
     a.bind(bounce);
@@ -243,6 +242,7 @@ bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
 
   const int32_t tag = (g.access & kAccessWrite) ? CtxTlbWriteTagOff(e.priv) : CtxTlbReadTagOff(e.priv);
   const int32_t host_page = (g.access & kAccessWrite) ? CtxTlbWriteHostOff(e.priv) : CtxTlbHostPageOff(e.priv);
+  const int32_t addend = (g.access & kAccessWrite) ? CtxTlbWriteAddendOff(e.priv) : CtxTlbReadAddendOff(e.priv);
   const unsigned t = e.TakeScratch(avoid | (1u << p));
   const x86::Gp T = Gpr64Reg(t);
   Label slow = a.newLabel(), resume = a.newLabel();
@@ -261,9 +261,7 @@ bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
     a.jecxz(x86::rcx, hit);
     a.jmp(slow);
     a.bind(hit);
-    a.mov(x86::rcx, CtxIndexed(tag, T, 3));
-    a.lea(P, x86::ptr(P, x86::rcx));
-    a.mov(x86::rcx, CtxIndexed(host_page, T, 3));
+    a.mov(x86::rcx, CtxIndexed(addend, T, 3));
     a.lea(P, x86::ptr(P, x86::rcx));
   }
   Site site{};
