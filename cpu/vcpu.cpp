@@ -813,6 +813,7 @@ RunOutcome VcpuRuntime::Run() {
   stats_.guest_insns = ctx_.guest_insns_entered;
   stats_.inline_syscalls = ctx_.inline_syscalls;
   stats_.inline_sysrets = ctx_.inline_sysrets;
+  stats_.inline_string_ops = ctx_.inline_string_ops;
   g_running = nullptr;
   SetGsBase(0);
   return out;

@@ -178,6 +178,8 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
 
   // syscall/sysret done inline by translated code (emit_virtual.cpp).
   uint64_t inline_syscalls, inline_sysrets;
+  // rep movs/stos done natively by translated code (emit_string.cpp).
+  uint64_t inline_string_ops;
   // 1 while an interrupt waits for RFLAGS.IF, which is when the sti poll page
   // is read-only (the VMM's record of that too): an inline popf or sysret
   // that would set IF leaves for the VMM instead.

@@ -238,6 +238,7 @@ std::string FormatStats(const Stats& s) {
   t.Row("access group checks declined", s.mem_group_declines);
   t.Row("bounce-buffer accesses", s.bounced_accesses);
   t.Row("string ops done by the VMM", s.string_ops);
+  t.Row("string ops done inline", s.inline_string_ops);
   t.Row("code invalidations", s.code_invalidations);
   t.Row("host signals from guest code", s.host_signals);
 
@@ -336,6 +337,7 @@ std::string FormatStatsJson(const Stats& s) {
   memory.Add("mem_group_declines", s.mem_group_declines);
   memory.Add("bounced_accesses", s.bounced_accesses);
   memory.Add("string_ops", s.string_ops);
+  memory.Add("inline_string_ops", s.inline_string_ops);
   memory.Add("code_invalidations", s.code_invalidations);
   memory.Add("host_signals", s.host_signals);
 

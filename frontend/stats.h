@@ -77,6 +77,7 @@ struct Stats {
 
   uint64_t interrupts = 0;             // external interrupts delivered
   uint64_t inline_syscalls = 0;        // syscall done by translated code, no exit
+  uint64_t inline_string_ops = 0;      // rep movs/stos done natively by translated code
   uint64_t inline_sysrets = 0;         // sysretq done by translated code, no exit
   uint64_t triple_faults = 0;
   uint64_t mmio = 0;                   // MMIO accesses (naturally sized pieces)

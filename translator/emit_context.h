@@ -96,6 +96,9 @@ class BlockEmitter {
   void SetPool(uint16_t pool) { pool_ = pool; }
   uint16_t pool() const { return pool_; }
   bool PoolHasFree(uint16_t avoid) const { return (pool_ & ~pool_busy_ & ~avoid) != 0; }
+  unsigned PoolFreeCount(uint16_t avoid) const {
+    return static_cast<unsigned>(__builtin_popcount(pool_ & ~pool_busy_ & ~avoid & 0xffff));
+  }
   void SpillPool(uint16_t regs);
   void StartPool();
 

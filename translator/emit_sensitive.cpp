@@ -26,17 +26,5 @@ void EmitDebugBreak(BlockEmitter& e) {
   e.JumpToThunk(e.NewSite(s), e.thunks.exit);
 }
 
-void EmitString(BlockEmitter& e, const GuestInsn&) {
-  // Only pool registers are displaced here; the VMM takes their guest values
-  // from the spill slots (which the string instruction cannot change: the
-  // pool holds no register it names).
-  Site s{};
-  s.kind = SiteKind::kString;
-  const uint32_t id = e.NewSite(s);
-  asmjit::Label after = e.a.newLabel();
-  e.ResolveLater(after, id, &Site::resume_after);
-  e.JumpToThunk(id, e.thunks.vmm_call);
-  e.a.bind(after);
-}
 
 }  // namespace xlat

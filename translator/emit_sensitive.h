@@ -1,6 +1,6 @@
 // Instructions the translator hands to the VMM: sensitive instructions
 // (emulated at a block boundary), instructions that must raise an exception,
-// and string instructions (done by the VMM in the middle of a block).
+// (String instructions: emit_string.h.)
 #pragma once
 
 #include "translator/emit_context.h"
@@ -13,8 +13,5 @@ void EmitEmulateExit(BlockEmitter& e, const GuestInsn& gi);
 void EmitRaise(BlockEmitter& e, const GuestInsn& gi, uint8_t vector);
 // Ends the block at a debugger breakpoint (the dispatcher stops there).
 void EmitDebugBreak(BlockEmitter& e);
-// movs/stos/lods/cmps/scas with or without rep: the VMM performs the whole
-// instruction and translated code resumes after it.
-void EmitString(BlockEmitter& e, const GuestInsn& gi);
 
 }  // namespace xlat

@@ -15,6 +15,7 @@
 #include "translator/emit_memory.h"
 #include "translator/emit_sensitive.h"
 #include "translator/emit_stack.h"
+#include "translator/emit_string.h"
 #include "translator/emit_virtual.h"
 #include "translator/liveness.h"
 #include "translator/mem_groups.h"
@@ -133,11 +134,13 @@ bool EmitRipRelativeLea(BlockEmitter& e, const DecodedInsn& d) {
   return true;
 }
 
-// Up to three registers that no instruction of the block names, if the
-// block's rewrites need scratch registers at all. rcx and r11 come first:
-// the jump-cache lookup and the flag-preserving TLB check use them.
+// Up to three registers that no instruction of the block names (four with
+// an inline rep movs, emit_string.h), if the block's rewrites need scratch
+// registers at all. rcx and r11 come first: the jump-cache lookup and the
+// flag-preserving TLB check use them.
 uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds) {
   bool needs = false;
+  unsigned want = 3;
   uint16_t named = 1u << kRsp;
   for (size_t i = 0; i < insns.size(); ++i) {
     switch (kinds[i]) {
@@ -145,6 +148,12 @@ uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<Ins
       case InsnKind::kPop: case InsnKind::kLeave: case InsnKind::kEnter: case InsnKind::kCall:
       case InsnKind::kRet: case InsnKind::kJmp:
         needs = true;
+        break;
+      case InsnKind::kString:
+        if (InlineStringForm(insns[i])) {
+          needs = true;
+          if (insns[i].mnemonic() == ZYDIS_MNEMONIC_MOVSB || insns[i].mnemonic() == ZYDIS_MNEMONIC_MOVSQ) want = 4;
+        }
         break;
       default:
         break;
@@ -157,7 +166,7 @@ uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<Ins
   uint16_t pool = 0;
   unsigned n = 0;
   for (uint8_t r : kOrder)
-    if (!(named & (1u << r)) && n < 3) {
+    if (!(named & (1u << r)) && n < want) {
       pool |= static_cast<uint16_t>(1u << r);
       ++n;
     }
@@ -342,7 +351,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     // flags must be exact up to it. (Aligned accesses are checked by their
     // lookup: liveness.h, RequiredAlignment.)
     effects[i] = FlagEffectOf(decoded[i]);
-    if (kinds[i] == InsnKind::kUndefined || kinds[i] == InsnKind::kCallout || kinds[i] == InsnKind::kString ||
+    if (kinds[i] == InsnKind::kUndefined || kinds[i] == InsnKind::kCallout ||
+        (kinds[i] == InsnKind::kString && !InlineStringForm(decoded[i])) ||
         IsInlineTransfer(decoded[i], kinds[i]) || MayFaultNatively(decoded[i]))
       effects[i].reads = kArithFlags;
   }

@@ -233,7 +233,8 @@ TEST(Stats, JsonIsOneObjectWithStableKeys) {
   EXPECT_EQ(v["memory.mem_groups"], "12");
   EXPECT_EQ(v["memory.mem_group_declines"], "2");
   for (const char* k : {"memory.tlb_fills", "memory.tlb_flushes", "memory.page_crossings", "memory.bounced_accesses",
-                        "memory.string_ops", "memory.code_invalidations", "memory.host_signals"})
+                        "memory.string_ops", "memory.inline_string_ops", "memory.code_invalidations",
+                        "memory.host_signals"})
     EXPECT_EQ(v[k], "0") << k;
   EXPECT_EQ(v["exceptions.PF"], "3");
   EXPECT_EQ(v["exceptions.vector_15"], "1");
