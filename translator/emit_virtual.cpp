@@ -303,9 +303,13 @@ void EmitVirtualInsn(BlockEmitter& e, const GuestInsn& gi) {
       EmitSysret(e, gi);
       return;
     case ZYDIS_MNEMONIC_MOV: {
+      const int n = GprNumber(d.ops[0].reg.value);
+      if (d.ops[1].reg.value == ZYDIS_REGISTER_CR2) {
+        a.mov(x86::gpq(n), Ctx(XLAT_CTX_OFF(cr2)));  // (always 64 bits in 64-bit mode)
+        return;
+      }
       // mov r32/r64, sreg zero-extends the selector; mov r16, sreg merges.
       const int seg = SegIndex(d.ops[1].reg.value);
-      const int n = GprNumber(d.ops[0].reg.value);
       const int32_t off = XLAT_CTX_OFF(sel) + 2 * seg;
       if (d.ops[0].size == 16)
         a.mov(x86::gpw(n), Ctx(off, 2));

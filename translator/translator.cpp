@@ -80,6 +80,11 @@ InsnKind Refine(const DecodedInsn& d, InsnKind k, PrivClass priv, bool strict_io
               d.ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
               ZydisRegisterGetClass(d.ops[1].reg.value) == ZYDIS_REGCLASS_SEGMENT)
             return InsnKind::kVirtual;
+          // mov from CR2 (every page fault handler's first read) at CPL 0;
+          // in rings 1 and 2 it is #GP(0), which the VMM raises.
+          if (d.ops[0].type == ZYDIS_OPERAND_TYPE_REGISTER && GprNumber(d.ops[0].reg.value) >= 0 &&
+              d.ops[1].type == ZYDIS_OPERAND_TYPE_REGISTER && d.ops[1].reg.value == ZYDIS_REGISTER_CR2)
+            return priv == PrivClass::kSupervisor && !strict_iopl ? InsnKind::kVirtual : k;
           return k;
         default:
           return k;

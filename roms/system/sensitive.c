@@ -219,6 +219,8 @@ static void ring1_case(const char* code, uint64_t rflags, uint64_t vector) {
 static void cli_iopl0_ring1(void) { ring1_case(s_cli, FL_FIXED | FL_IF, V_GP); }
 static void sti_iopl0_ring1(void) { ring1_case(s_sti, FL_FIXED, V_GP); }
 static void cli_iopl1_ring1(void) { ring1_case(s_cli, FL_FIXED | FL_IF | (1 << 12), V_END); }
+// mov from CR2 needs CPL 0 (SDM MOV--Move to/from Control Registers).
+static void rd_cr2_ring1(void) { ring1_case(s_rd_cr2, FL_FIXED, V_GP); }
 
 // ---- allowed at CPL 3 and what they return ---------------------------------------------------
 
@@ -383,6 +385,7 @@ int main(void) {
       {"iopl.cli-iopl0.cpl1", cli_iopl0_ring1},
       {"iopl.sti-iopl0.cpl1", sti_iopl0_ring1},
       {"iopl.cli-iopl1.cpl1", cli_iopl1_ring1},
+      {"sys.mov-from-cr2.cpl1", rd_cr2_ring1},
       {"umip.sgdt-sidt-str-sldt-smsw-allowed.cpl3", store_tables_user},
       {"umip.set-is-gp-at-cpl3-or-unsupported", umip},
       {"tsc.rdtsc-between-kernel-reads.cpl3", rdtsc_user},
