@@ -57,8 +57,8 @@ uint8_t* TlbHost(const VcpuContext& c, PrivClass priv, uint64_t va, uint64_t len
 
 }  // namespace
 
-bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault, bool* finished) {
-  if (finished) *finished = true;
+bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault, bool* finished, uint64_t budget) {
+  *finished = true;
   VcpuContext& c = rt.ctx();
   Op op;
   if (!Classify(d.mnemonic(), &op)) {
@@ -91,7 +91,7 @@ bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault,
   GuestRam& ram = rt.vcpu().ram();
   for (;;) {
     // Fast path: forward movs/stos over RAM, a page-bounded run at a time.
-    if (rep && !down && (op == Op::kMovs || op == Op::kStos) && count() > 1 && !finished) {
+    if (rep && !down && (op == Op::kMovs || op == Op::kStos) && count() > 1 && budget > 1) {
       const uint64_t dst_va = rdi & amask;
       const uint64_t src_va = (rsi & amask) + src_base;
       uint64_t n = count();
@@ -129,6 +129,10 @@ bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault,
           if (op == Op::kMovs) advance(rsi, static_cast<int64_t>(n * size));
           dec_count(n);
           if (count() == 0) return true;
+          if (--budget == 0) {
+            *finished = false;
+            return true;
+          }
           continue;
         }
       }
@@ -178,7 +182,7 @@ bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault,
       const bool zf = c.rflags & kFlagZF;
       if (repne ? zf : !zf) return true;
     }
-    if (finished) {
+    if (--budget == 0) {
       *finished = false;
       return true;
     }

@@ -16,8 +16,11 @@ struct GuestFault;
 
 // False with *fault when an access faulted (state reflects the iterations
 // done). Stores that hit translated code invalidate it through the runtime.
-// With `finished` (single-stepping: a trap follows every iteration), one
-// iteration only; *finished says whether the instruction is complete.
-bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault, bool* finished = nullptr);
+// A rep instruction is interruptible between iterations: it stops after
+// `budget` steps (an element, or a page-bounded run of a fast movs/stos)
+// with *finished = false, rip still at it, rcx/rsi/rdi counting what was
+// done; running it again goes on. (budget 1: single-stepping, where a trap
+// follows every iteration.) *finished says whether the instruction is complete.
+bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault, bool* finished, uint64_t budget);
 
 }  // namespace xlat

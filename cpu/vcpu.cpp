@@ -1347,18 +1347,22 @@ uint32_t VcpuRuntime::HandleString(Site& s) {
   ctx_.rip = s.guest_rip;
   GuestFault f;
   // Single-stepped (TF), a rep instruction traps after each iteration.
+  // Else it stops every kStringBudget steps, so that a long one (rep lodsb
+  // with rcx = 2^64 - 1) lets interrupts and stop requests in.
+  constexpr uint64_t kStringBudget = 4096;
   const bool stepping = s.block->single_step && (ctx_.rflags & kFlagTF);
   bool finished = true;
-  if (!ExecuteStringInsn(*this, it->second, &f, stepping ? &finished : nullptr)) {
+  if (!ExecuteStringInsn(*this, it->second, &f, &finished, stepping ? 1 : kStringBudget)) {
     TakeRunningBlockHit();
     Raise(f);  // registers reflect the iterations done, as the architecture says
     return static_cast<uint32_t>(HelperAction::kExit);
   }
   if (!finished) {
-    // Not the last iteration: the trap's RIP is the instruction itself and
-    // its frame has RF = 1 (Intel SDM vol. 3B, 17.3.1.1).
+    // Not the last iteration: the instruction runs again from the
+    // dispatcher. Single-stepped, the trap's RIP is the instruction itself
+    // and its frame has RF = 1 (Intel SDM vol. 3B, 17.3.1.1).
     TakeRunningBlockHit();
-    ctx_.rflags |= kFlagRF;
+    if (stepping) ctx_.rflags |= kFlagRF;
     return static_cast<uint32_t>(HelperAction::kExit);
   }
   if (TakeRunningBlockHit()) {

@@ -171,6 +171,21 @@ static void Special(void) {
     c = 12000;
     __asm__ volatile("rep stosq" : "+D"(d), "+c"(c) : "a"(0x0102030405060708ull) : "memory");
     REPORT("rep stosq 96k", Fnv1a(big_dst, sizeof big_dst));
+    // Element by element, many thousands of iterations (a VMM may stop and
+    // resume such an instruction between iterations).
+    s = big_src;
+    c = 99000;
+    uint64_t a = 0;
+    __asm__ volatile("rep lodsb" : "+S"(s), "+c"(c), "+a"(a) : : "memory");
+    REPORT("rep lodsb 99k", Mix(Mix((uint64_t)((const uint8_t*)s - big_src), c), a));
+    memcpy(big_dst, big_src, sizeof big_dst);
+    big_dst[77777] ^= 1;
+    s = big_src;
+    d = big_dst;
+    c = 100000;
+    uint64_t fl = 0;
+    __asm__ volatile("repe cmpsb\n\tpushfq\n\tpopq %[fl]" : "+S"(s), "+D"(d), "+c"(c), [fl] "=r"(fl) : : "memory", "cc");
+    REPORT("repe cmpsb 77k", Mix(Mix((uint64_t)((const uint8_t*)s - big_src), c), fl & FLAGS_MASK_DF));
   }
   // 32-bit address size: esi/edi/ecx, upper halves ignored. The buffers sit
   // below 4 GiB in both builds (non-PIE .bss, guest RAM).
