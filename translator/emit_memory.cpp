@@ -94,12 +94,47 @@ void EmitGuestAddress(BlockEmitter& e, unsigned addr_reg, unsigned tmp, const Ad
   }
 }
 
-void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::function<void()>& native) {
+namespace {
+
+int32_t TagOff(PrivClass priv, uint8_t access) {
+  return (access & kAccessWrite) ? CtxTlbWriteTagOff(priv) : CtxTlbReadTagOff(priv);
+}
+
+// The lookup proper (emit_memory.h): rS, the VA of `size` bytes, becomes
+// their host address on a hit; a miss goes to `slow`. The flag-clobbering
+// form leaves rS = VA + tag at `slow` (the caller's cold code subtracts the
+// tag again); the flag-free form leaves the VA, and displaces rcx, which the
+// caller restores.
+void EmitTlbLookup(BlockEmitter& e, const x86::Gp& rs, const x86::Gp& rt, uint32_t size, uint8_t access,
+                   bool flags_live, const Label& slow) {
   auto& a = e.a;
   const PrivClass priv = e.priv;
-  const int32_t tag = (ga.access & kAccessWrite) ? CtxTlbWriteTagOff(priv) : CtxTlbReadTagOff(priv);
-  const int32_t host_page = (ga.access & kAccessWrite) ? CtxTlbWriteHostOff(priv) : CtxTlbHostPageOff(priv);
-  const int32_t addend = (ga.access & kAccessWrite) ? CtxTlbWriteAddendOff(priv) : CtxTlbReadAddendOff(priv);
+  const int32_t tag = TagOff(priv, access);
+  a.pext(rt, rs, Ctx(XLAT_CTX_OFF(tlb_index_mask)));  // TLB index = VA bits 27:12
+  if (!flags_live) {
+    a.add(rs, CtxIndexed(tag, rt, 3));               // offset within the page, if the tag matches
+    a.cmp(rs, static_cast<int32_t>(4096 - size));    // and the access stays inside it
+    a.ja(slow);
+    a.add(rs, CtxIndexed((access & kAccessWrite) ? CtxTlbWriteHostOff(priv) : CtxTlbHostPageOff(priv), rt, 3));
+    return;
+  }
+  e.Displace(kRcx);
+  Label hit = a.newLabel();
+  a.mov(x86::rcx, CtxIndexed(tag, rt, 3));
+  a.lea(x86::rcx, x86::ptr(rs, x86::rcx, 0, static_cast<int32_t>(size - 1)));
+  a.pext(x86::rcx, x86::rcx, Ctx(XLAT_CTX_OFF(page_high_mask)));  // zero iff hit
+  a.jecxz(x86::rcx, hit);
+  a.jmp(slow);
+  a.bind(hit);
+  a.mov(x86::rcx, CtxIndexed((access & kAccessWrite) ? CtxTlbWriteAddendOff(priv) : CtxTlbReadAddendOff(priv), rt, 3));
+  a.lea(rs, x86::ptr(rs, x86::rcx));
+}
+
+}  // namespace
+
+void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::function<void()>& native) {
+  auto& a = e.a;
+  const int32_t tag = TagOff(e.priv, ga.access);
   const x86::Gp rs = Gpr64Reg(ga.addr_reg);
 
   uint16_t avoid = static_cast<uint16_t>(1u << ga.addr_reg);
@@ -114,25 +149,8 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::func
     a.test(x86::gpb(ga.addr_reg), ga.align - 1);
     a.jnz(va_intact);
   }
-  a.pext(rt, rs, Ctx(XLAT_CTX_OFF(tlb_index_mask)));  // TLB index = VA bits 27:12
-  if (!ga.flags_live) {
-    a.add(rs, CtxIndexed(tag, rt, 3));                   // offset within the page, if the tag matches
-    a.cmp(rs, static_cast<int32_t>(4096 - ga.size));     // and the access stays inside it
-    a.ja(slow);
-    a.add(rs, CtxIndexed(host_page, rt, 3));
-  } else {
-    // rS keeps the VA until the hit is certain, so the slow path finds it there.
-    e.Displace(kRcx);
-    Label hit = a.newLabel();
-    a.mov(x86::rcx, CtxIndexed(tag, rt, 3));
-    a.lea(x86::rcx, x86::ptr(rs, x86::rcx, 0, static_cast<int32_t>(ga.size - 1)));
-    a.pext(x86::rcx, x86::rcx, Ctx(XLAT_CTX_OFF(page_high_mask)));  // zero iff hit
-    a.jecxz(x86::rcx, hit);
-    a.jmp(slow);
-    a.bind(hit);
-    a.mov(x86::rcx, CtxIndexed(addend, rt, 3));
-    a.lea(rs, x86::ptr(rs, x86::rcx));
-  }
+  // (rS keeps the VA until the flag-free check is certain of a hit.)
+  EmitTlbLookup(e, rs, rt, ga.size, ga.access, ga.flags_live, slow);
   Site slow_site{};
   slow_site.kind = SiteKind::kMemSlow;
   slow_site.addr_reg = static_cast<uint8_t>(ga.addr_reg);
@@ -240,30 +258,10 @@ bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
   EmitGuestAddress(e, p, seg_tmp, g.base);
   if (seg_tmp < 16) e.Restore(seg_tmp);
 
-  const int32_t tag = (g.access & kAccessWrite) ? CtxTlbWriteTagOff(e.priv) : CtxTlbReadTagOff(e.priv);
-  const int32_t host_page = (g.access & kAccessWrite) ? CtxTlbWriteHostOff(e.priv) : CtxTlbHostPageOff(e.priv);
-  const int32_t addend = (g.access & kAccessWrite) ? CtxTlbWriteAddendOff(e.priv) : CtxTlbReadAddendOff(e.priv);
+  const int32_t tag = TagOff(e.priv, g.access);
   const unsigned t = e.TakeScratch(avoid | (1u << p));
-  const x86::Gp T = Gpr64Reg(t);
   Label slow = a.newLabel(), resume = a.newLabel();
-  a.pext(T, P, Ctx(XLAT_CTX_OFF(tlb_index_mask)));
-  if (!flags_live) {
-    a.add(P, CtxIndexed(tag, T, 3));
-    a.cmp(P, static_cast<int32_t>(4096 - g.span));
-    a.ja(slow);
-    a.add(P, CtxIndexed(host_page, T, 3));
-  } else {
-    e.Displace(kRcx);
-    Label hit = a.newLabel();
-    a.mov(x86::rcx, CtxIndexed(tag, T, 3));
-    a.lea(x86::rcx, x86::ptr(P, x86::rcx, 0, static_cast<int32_t>(g.span - 1)));
-    a.pext(x86::rcx, x86::rcx, Ctx(XLAT_CTX_OFF(page_high_mask)));
-    a.jecxz(x86::rcx, hit);
-    a.jmp(slow);
-    a.bind(hit);
-    a.mov(x86::rcx, CtxIndexed(addend, T, 3));
-    a.lea(P, x86::ptr(P, x86::rcx));
-  }
+  EmitTlbLookup(e, P, Gpr64Reg(t), g.span, g.access, flags_live, slow);
   Site site{};
   site.kind = SiteKind::kMemGroup;
   site.addr_reg = static_cast<uint8_t>(p);
@@ -303,8 +301,8 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
     size_t len = 0;
     const bool encoded =
         ReencodeWithBase(d, static_cast<unsigned>(p), bytes, &len, -1, ZYDIS_REGISTER_NONE, gi.group_offset);
-    // (Zydis has no form of some on the group's register: mov with a moffs
-    // operand, given a displacement. Those check for themselves.)
+    // (FindMemGroups admits only forms that take a base and displacement;
+    // should Zydis still refuse one, it checks for itself rather than vanish.)
     if (encoded) {
       e.BeginNative();
       e.Embed(bytes, len);

@@ -65,12 +65,10 @@ bool KnownRspChange(const DecodedInsn& d, InsnKind k, int64_t* delta) {
       // asked to cover it, only to follow rsp.)
       *delta = size;
       return true;
-    case InsnKind::kCopy:
-    case InsnKind::kMem:
-      break;
+    case InsnKind::kLeave: case InsnKind::kEnter: case InsnKind::kCall: case InsnKind::kRet:
+      return false;  // rsp from rbp, or the block ends
     default:
-      return !(GprsWritten(d) & (1u << kRsp)) && k != InsnKind::kLeave && k != InsnKind::kEnter &&
-             k != InsnKind::kCall && k != InsnKind::kRet && k != InsnKind::kString;
+      break;
   }
   if (!(GprsWritten(d) & (1u << kRsp))) return true;
   const ZydisDecodedOperand& dst = d.ops[0];
@@ -146,8 +144,11 @@ std::vector<MemGroup> FindMemGroups(const std::vector<DecodedInsn>& insns, const
     stack_key.base = kRsp;
     if (sa.member) {
       add_member(stack_group, true, stack_key, rsp_off + sa.at, sa.size, sa.access, 0, i);
-    } else if (kinds[i] == InsnKind::kMem && !UsesHighByteRegister(d)) {
-      // (Not with ah..bh: the member's re-encoding could not name a REX register.)
+    } else if (kinds[i] == InsnKind::kMem && !UsesHighByteRegister(d) &&
+               (d.insn.attributes & ZYDIS_ATTRIB_HAS_MODRM)) {
+      // A member is re-encoded on the group's register with a displacement:
+      // only a ModRM operand takes both (not mov's moffs forms), and not with
+      // ah..bh (the re-encoding could not name a REX register).
       const int mi = d.MemOperand();
       const ZydisDecodedOperand& op = d.ops[mi];
       const AddressExpr x = AddressOf(d, op);
@@ -169,13 +170,12 @@ std::vector<MemGroup> FindMemGroups(const std::vector<DecodedInsn>& insns, const
     // A write to a key register closes its groups (after this instruction:
     // it may itself be a member, its address computed before the write).
     // The stack group follows rsp while rsp moves by known amounts.
-    const uint16_t written = GprsWritten(d);
     int64_t delta = 0;
     const bool known = KnownRspChange(d, kinds[i], &delta);
-    for (Candidate& k : cands) {
-      if (!k.open) continue;
-      if (k.stack ? !known : (k.regs & (written | (known && delta == 0 ? 0 : 1u << kRsp)))) k.open = false;
-    }
+    const uint16_t rsp_moved = !known || delta != 0 ? 1u << kRsp : 0;
+    const uint16_t written = GprsWritten(d) | rsp_moved;
+    for (Candidate& k : cands)
+      if (k.open && (k.stack ? !known : (k.regs & written) != 0)) k.open = false;
     rsp_off = known ? rsp_off + delta : 0;
   }
   // Keep groups of two or more, while no more than max_live are open at once

@@ -414,7 +414,6 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     const uint64_t end0 = std::min(r.end, page_end);
     if (end0 > r.start) block->ranges.push_back({page0.pa + (r.start - page0_va), static_cast<uint32_t>(end0 - r.start)});
     if (r.end > page_end) block->ranges.push_back({page1.pa, static_cast<uint32_t>(r.end - page_end)});
-    block->guest_size += static_cast<uint32_t>(r.end - r.start);
   }
   for (const Block::CodeRange& r : deps) block->ranges.push_back(r);
 
@@ -567,6 +566,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   block->host_size = static_cast<uint32_t>(size);
   e.Finalize(base);
   for (const Label& l : insn_labels) block->insn_host.push_back(static_cast<uint32_t>(code.labelOffsetFromBase(l)));
+  for (uint8_t len : block->insn_lens) block->guest_size += len;
   Block* placed = cache_.Commit(std::move(block));
 
   stats_.blocks_translated++;
