@@ -12,8 +12,12 @@ using namespace asmjit;
 
 x86::Gp Gpr64Reg(unsigned n) { return x86::gpq(n); }
 
-BlockEmitter::BlockEmitter(CodeCache& cache_in, const Thunks& thunks_in, PrivClass priv_in, CodeHolder& code)
-    : a(&code), cache(cache_in), thunks(thunks_in), priv(priv_in), code_(code) {}
+BlockEmitter::BlockEmitter(CodeCache& cache_in, const Thunks& thunks_in, PrivClass priv_in, CodeHolder& code,
+                           Buffers& buffers)
+    : a(&code), cache(cache_in), thunks(thunks_in), priv(priv_in), group_reg(buffers.group_reg), buf_(buffers),
+      code_(code) {
+  buf_.Clear();
+}
 
 namespace {
 
@@ -94,9 +98,7 @@ uint32_t BlockEmitter::NewSite(Site site) {
   }
   site.displaced = displaced_;
   site.flags_saved = flags_saved_;
-  uint32_t id = cache.AddSite(site);
-  site_ids_.push_back(id);
-  return id;
+  return cache.AddSite(site);
 }
 
 void BlockEmitter::JumpToThunk(uint32_t site_id, const uint8_t* thunk) {
@@ -105,33 +107,33 @@ void BlockEmitter::JumpToThunk(uint32_t site_id, const uint8_t* thunk) {
 }
 
 void BlockEmitter::ResolveLater(const Label& label, uint32_t site_id, uint8_t* Site::*field) {
-  addrs_.push_back({label, site_id, field});
+  buf_.addrs.push_back({label, site_id, field});
 }
 
 void BlockEmitter::EmitColdCode() {
   // Cold emitters may queue more cold code (a stub that needs a stub).
-  for (size_t i = 0; i < cold_.size(); ++i) {
-    auto fn = std::move(cold_[i]);
+  // (By index, and each moved out first: the vector may grow meanwhile.)
+  for (size_t i = 0; i < buf_.cold.size(); ++i) {
+    ColdFn fn = std::move(buf_.cold[i]);
     fn();
   }
-  cold_.clear();
+  buf_.cold.clear();
 }
 
 void BlockEmitter::BeginNative() { BeginNative(displaced_, insn ? insn->index : 0, flags_saved_); }
 
 void BlockEmitter::BeginNative(uint16_t displaced, uint16_t insn_index, bool flags_saved) {
-  open_span_.begin = a.newLabel();
-  open_span_.end = a.newLabel();
+  // Offsets, not labels: the Assembler writes every byte where it stays.
+  open_span_.begin = static_cast<uint32_t>(a.offset());
   open_span_.insn = insn_index;
   open_span_.displaced = displaced;
   open_span_.flags_saved = flags_saved;
-  a.bind(open_span_.begin);
   in_native_ = true;
 }
 
 void BlockEmitter::EndNative() {
-  a.bind(open_span_.end);
-  spans_.push_back(open_span_);
+  open_span_.end = static_cast<uint32_t>(a.offset());
+  buf_.spans.push_back(open_span_);
   in_native_ = false;
 }
 
@@ -143,8 +145,8 @@ void BlockEmitter::DirectExitImpl(uint64_t target, bool conditional, x86::CondCo
   else
     a.long_().jmp(e.stub);
   a.bind(e.patch_end);
-  uint32_t exit_index = static_cast<uint32_t>(exits_.size());
-  exits_.push_back(e);
+  uint32_t exit_index = static_cast<uint32_t>(buf_.exits.size());
+  buf_.exits.push_back(e);
   Site s{};
   s.kind = SiteKind::kBranchExit;
   s.target = target;
@@ -160,13 +162,12 @@ void BlockEmitter::DirectExitImpl(uint64_t target, bool conditional, x86::CondCo
 
 void BlockEmitter::Finalize(uint8_t* host_base) {
   auto addr = [&](const Label& l) { return host_base + code_.labelOffsetFromBase(l); };
-  for (const PendingAddr& p : addrs_) cache.site(p.site_id).*p.field = addr(p.label);
-  for (const PendingSpan& s : spans_) {
-    uint32_t b = static_cast<uint32_t>(code_.labelOffsetFromBase(s.begin));
-    uint32_t e = static_cast<uint32_t>(code_.labelOffsetFromBase(s.end));
-    if (e > b) block->spans.push_back(NativeSpan{b, e, s.insn, s.displaced, s.flags_saved});
-  }
-  for (const PendingExit& p : exits_) {
+  for (const PendingAddr& p : buf_.addrs) cache.site(p.site_id).*p.field = addr(p.label);
+  block->spans.reserve(buf_.spans.size());
+  for (const PendingSpan& s : buf_.spans)
+    if (s.end > s.begin) block->spans.push_back(NativeSpan{s.begin, s.end, s.insn, s.displaced, s.flags_saved});
+  block->exits.reserve(buf_.exits.size());
+  for (const PendingExit& p : buf_.exits) {
     BlockExit be;
     be.guest_target = p.target;
     be.patch_site = addr(p.patch_end) - 4;

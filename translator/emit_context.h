@@ -21,12 +21,12 @@
 #include <asmjit/x86.h>
 
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "codecache/block.h"
 #include "codecache/site.h"
 #include "translator/decoder.h"
+#include "translator/inline_function.h"
 
 namespace xlat {
 
@@ -62,9 +62,19 @@ struct GuestInsn {
   uint16_t index = 0;           // position in the block
 };
 
+// Deferred emission: cold code, and the native part of an access that is
+// emitted twice (hot path and bounce path). Held inline (inline_function.h):
+// a block queues dozens, and translation speed is part of run time.
+using EmitFn = InlineFunction<void(), 64>;
+using ColdFn = InlineFunction<void(), 224>;
+
 class BlockEmitter {
  public:
-  BlockEmitter(CodeCache& cache, const Thunks& thunks, PrivClass priv, asmjit::CodeHolder& code);
+  // What a block's emission collects besides code. The translator keeps one
+  // across blocks so that their capacity is reused, not reallocated per block.
+  struct Buffers;
+
+  BlockEmitter(CodeCache& cache, const Thunks& thunks, PrivClass priv, asmjit::CodeHolder& code, Buffers& buffers);
 
   x86::Assembler a;
   CodeCache& cache;
@@ -113,7 +123,7 @@ class BlockEmitter {
   void ResolveLater(const asmjit::Label& label, uint32_t site_id, uint8_t* Site::*field);
 
   // ---- Cold code, emitted after the block's hot path. ----
-  void Cold(std::function<void()> fn) { cold_.push_back(std::move(fn)); }
+  void Cold(ColdFn fn);
   void EmitColdCode();
 
   // ---- Native spans (for precise faults). ----
@@ -140,7 +150,7 @@ class BlockEmitter {
   bool self_loop = false;
 
   // Registers holding the host base of each active access group, by group index.
-  std::vector<int> group_reg;
+  std::vector<int>& group_reg;
 
   // The instruction being translated.
   const GuestInsn* insn = nullptr;
@@ -151,8 +161,10 @@ class BlockEmitter {
 
  private:
   void DirectExitImpl(uint64_t target, bool conditional, x86::CondCode cond);
+
+ public:
   struct PendingSpan {
-    asmjit::Label begin, end;
+    uint32_t begin, end;  // offsets in the block's code
     uint16_t insn;
     uint16_t displaced;
     bool flags_saved;
@@ -167,18 +179,33 @@ class BlockEmitter {
     asmjit::Label stub;
     uint64_t target;
   };
+
+ private:
   uint16_t displaced_ = 0;
   bool flags_saved_ = false;
   uint16_t pool_ = 0;       // registers reserved for the block
   uint16_t pool_busy_ = 0;  // ... currently held by a rewrite
-  std::vector<std::function<void()>> cold_;
-  std::vector<PendingSpan> spans_;
-  std::vector<PendingAddr> addrs_;
-  std::vector<PendingExit> exits_;
-  std::vector<uint32_t> site_ids_;
+  Buffers& buf_;
   bool in_native_ = false;
   PendingSpan open_span_;
   asmjit::CodeHolder& code_;
 };
+
+struct BlockEmitter::Buffers {
+  std::vector<ColdFn> cold;
+  std::vector<PendingSpan> spans;
+  std::vector<PendingAddr> addrs;
+  std::vector<PendingExit> exits;
+  std::vector<int> group_reg;
+  void Clear() {
+    cold.clear();
+    spans.clear();
+    addrs.clear();
+    exits.clear();
+    group_reg.clear();
+  }
+};
+
+inline void BlockEmitter::Cold(ColdFn fn) { buf_.cold.push_back(std::move(fn)); }
 
 }  // namespace xlat

@@ -3,6 +3,7 @@
 #include <Zydis/Encoder.h>
 
 #include <cstdlib>
+#include <cstring>
 
 #include "cpu/thunks.h"
 #include "cpu/vcpu_context.h"
@@ -14,6 +15,13 @@ namespace xlat {
 using namespace asmjit;
 
 namespace {
+
+// A re-encoded instruction, captured by value in the closures that emit it.
+struct InsnBytes {
+  InsnBytes(const uint8_t* b, size_t n) : len(static_cast<uint8_t>(n)) { std::memcpy(bytes, b, n); }
+  uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+  uint8_t len;
+};
 
 bool IsGpr32or64(ZydisRegister r) {
   ZydisRegisterClass c = ZydisRegisterGetClass(r);
@@ -132,7 +140,7 @@ void EmitTlbLookup(BlockEmitter& e, const x86::Gp& rs, const x86::Gp& rt, uint32
 
 }  // namespace
 
-void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::function<void()>& native) {
+void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& native) {
   auto& a = e.a;
   const int32_t tag = TagOff(e.priv, ga.access);
   const x86::Gp rs = Gpr64Reg(ga.addr_reg);
@@ -368,8 +376,8 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   EmitGuestAddress(e, rs, seg_tmp, expr);
   if (seg_tmp < 16) e.Restore(seg_tmp);
 
-  std::vector<uint8_t> code(bytes, bytes + len);
-  EmitGuardedAccess(e, ga, [&e, code] { e.Embed(code.data(), code.size()); });
+  const InsnBytes code(bytes, len);
+  EmitGuardedAccess(e, ga, [&e, code] { e.Embed(code.bytes, code.len); });
   if (dest >= 0)
     e.Undisplace(rs);  // the instruction wrote the guest's new value
   else
@@ -452,8 +460,8 @@ void EmitBitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
       bits == 16 ? ZYDIS_REGCLASS_GPR16 : bits == 32 ? ZYDIS_REGCLASS_GPR32 : ZYDIS_REGCLASS_GPR64,
       static_cast<ZyanU8>(ru));
   ReencodeWithBase(d, rs, bytes, &len, 1, masked);
-  std::vector<uint8_t> code(bytes, bytes + len);
-  EmitGuardedAccess(e, ga, [&e, code] { e.Embed(code.data(), code.size()); });
+  const InsnBytes code(bytes, len);
+  EmitGuardedAccess(e, ga, [&e, code] { e.Embed(code.bytes, code.len); });
   e.Restore(ru);
   e.Restore(rs);
 }

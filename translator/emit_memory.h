@@ -25,8 +25,6 @@
 // MMIO, and stores to pages holding translated code are done.
 #pragma once
 
-#include <functional>
-
 #include "codecache/site.h"
 #include "translator/emit_context.h"
 
@@ -47,7 +45,7 @@ struct GuardedAccess {
 // return the hot path continues right after the native part. `native` is
 // emitted twice (hot path and bounce path) and must not depend on emitter
 // state that changes between the two.
-void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const std::function<void()>& native);
+void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& native);
 
 // Emits `lea rS, [expr]` (or `mov rS, imm` for an absolute address) plus the
 // FS/GS base; `tmp` is a free scratch for the segment base.

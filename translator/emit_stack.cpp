@@ -20,8 +20,7 @@ uint16_t FlagAvoid(const GuestInsn& gi) { return FlagsLive(gi) ? (1u << kRcx) : 
 
 }  // namespace
 
-void EmitPushStore(BlockEmitter& e, const GuestInsn& gi, unsigned size, uint16_t avoid,
-                   const std::function<void(const x86::Gp& slot)>& store) {
+void EmitPushStore(BlockEmitter& e, const GuestInsn& gi, unsigned size, uint16_t avoid, const StoreFn& store) {
   auto& a = e.a;
   const unsigned rs = e.TakeScratch(avoid | FlagAvoid(gi));
   const x86::Gp S = Gpr64Reg(rs);

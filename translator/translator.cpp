@@ -194,8 +194,39 @@ void CountKind(Stats& s, InsnKind k) {
 
 }  // namespace
 
+// Records the first error AsmJit reports while a block is emitted (without a
+// handler an instruction AsmJit refuses would silently be left out).
+class EmitErrors : public ErrorHandler {
+ public:
+  void handleError(Error err, const char*, BaseEmitter*) override {
+    if (first == kErrorOk) first = err;
+  }
+  Error first = kErrorOk;
+};
+
+struct Translator::Scratch {
+  struct Run {
+    uint64_t start, end;
+  };
+  std::vector<DecodedInsn> decoded;
+  std::vector<InsnKind> kinds;
+  std::vector<Run> runs;
+  std::vector<FlagEffect> effects;
+  std::vector<uint32_t> live_in, live_out;
+  std::vector<Block::CodeRange> deps;
+  std::vector<GroupMembership> group_of;
+  std::vector<MemGroup> groups;
+  BlockEmitter::Buffers emit;
+  CodeHolder code;
+  EmitErrors errors;
+};
+
 Translator::Translator(CodeCache& cache, const Thunks& thunks, Stats& stats)
-    : cache_(cache), thunks_(thunks), stats_(stats) {}
+    : scratch_(std::make_unique<Scratch>()), cache_(cache), thunks_(thunks), stats_(stats) {
+  scratch_->decoded.reserve(kMaxBlockInsns);
+}
+
+Translator::~Translator() = default;
 
 uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher& fetch, int depth,
                                  std::vector<Block::CodeRange>* deps) {
@@ -203,6 +234,7 @@ uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher&
   uint32_t live = 0, unknown = kArithFlags;  // flags read / not yet decided
   CodePage page;
   uint64_t page_va = ~0ull;
+  DecodedInsn d;  // (outside the loop: constructing one clears a kilobyte)
   for (unsigned n = 0; n < kMaxLookahead && unknown; ++n) {
     if ((va & ~0xfffull) != page_va) {
       page_va = va & ~0xfffull;
@@ -211,9 +243,12 @@ uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher&
     }
     const size_t off = va & 0xfff;
     const size_t avail = 4096 - off;
-    DecodedInsn d;
     if (avail < 15 || decoder_.Decode(page.host + off, 15, va, &d) != Decoder::Status::kOk) break;
-    deps->push_back({page.pa + off, d.length()});
+    // Consecutive instructions make one range.
+    if (!deps->empty() && deps->back().pa + deps->back().len == page.pa + off)
+      deps->back().len += d.length();
+    else
+      deps->push_back({page.pa + off, d.length()});
     const InsnKind k = Classify(d);
     if (k == InsnKind::kCallout || k == InsnKind::kUndefined || k == InsnKind::kString) break;
     if (FpuControlFault(d, fpu_control_) >= 0) break;  // raises: its frame sees every flag
@@ -259,10 +294,12 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   bool fetched_page1 = false;
 
   // ---- Decode the block. ----
-  std::vector<DecodedInsn> decoded;
-  std::vector<InsnKind> kinds;
+  Scratch& s = *scratch_;
+  std::vector<DecodedInsn>& decoded = s.decoded;
+  std::vector<InsnKind>& kinds = s.kinds;
+  decoded.clear();
+  kinds.clear();
   uint8_t raise_vector = kVectorUD;  // of a final kUndefined instruction
-  decoded.reserve(32);
   uint64_t pc = rip;
   bool crosses = false;
   const size_t max_insns = single_step ? 1 : kMaxBlockInsns;
@@ -270,10 +307,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // that the block has not decoded yet is followed rather than left by (a
   // superblock: the handler of a bytecode and the shared dispatch it jumps
   // back to become one block, with no exit, entry or poll between them).
-  struct Run {
-    uint64_t start, end;
-  };
-  std::vector<Run> runs{{rip, rip}};
+  std::vector<Scratch::Run>& runs = s.runs;
+  runs.assign(1, {rip, rip});
   unsigned jumps_followed = 0;
   auto decoded_at = [&decoded](uint64_t va) {
     for (const DecodedInsn& x : decoded)
@@ -285,7 +320,9 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     if (off >= 4096) break;  // the next instruction starts on the next page
     // A breakpoint starts its own block, where the dispatcher sees it.
     if (breakpoints_ && !decoded.empty() && breakpoints_->count(pc)) break;
-    DecodedInsn d;
+    // Decoded in place: a DecodedInsn is over a kilobyte. (The constructor
+    // reserved kMaxBlockInsns: the reference stays valid.)
+    DecodedInsn& d = decoded.emplace_back();
     const size_t avail = 4096 - off;
     Decoder::Status st = decoder_.Decode(page0.host + off, avail < 15 ? avail : 15, pc, &d);
     if (st == Decoder::Status::kNeedMoreBytes && avail < 15) {
@@ -294,6 +331,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         fetched_page1 = true;
       }
       if (!page1.ok) {
+        decoded.pop_back();
         if (decoded.empty()) {
           result.kind = TranslateResult::Kind::kFetchFault;
           result.fault_va = page0_va + 4096;
@@ -328,7 +366,6 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       const uint64_t target = d.next_rip() + static_cast<uint64_t>(d.ops[0].imm.value.s);
       if ((target & ~0xfffull) == page0_va && target != rip && !decoded_at(target) &&
           !(breakpoints_ && breakpoints_->count(target))) {
-        decoded.push_back(d);
         kinds.push_back(InsnKind::kDrop);  // nothing to run: the code at the target follows
         ++jumps_followed;
         runs.push_back({target, target});
@@ -336,7 +373,6 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         continue;
       }
     }
-    decoded.push_back(d);
     kinds.push_back(kind);
     pc = d.next_rip();
     // swapgs changes the base of every later gs: access: the block ends
@@ -349,7 +385,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   const uint64_t end_rip = kinds.back() == InsnKind::kUndefined ? decoded.back().rip : pc;
 
   // ---- Flag liveness. ----
-  std::vector<FlagEffect> effects(decoded.size());
+  std::vector<FlagEffect>& effects = s.effects;
+  effects.resize(decoded.size());
   for (size_t i = 0; i < decoded.size(); ++i) {
     // An instruction the VMM handles (or that raises) may see every flag;
     // so does the exception frame of a div that can fault natively (#DE):
@@ -379,7 +416,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   }
   // Flags live when the block leaves: what its direct successors read.
   uint32_t live_at_end = kArithFlags;
-  std::vector<Block::CodeRange> deps;
+  std::vector<Block::CodeRange>& deps = s.deps;
+  deps.clear();
   if (!indirect_tail) {
     const InsnKind k = kinds.back();
     const bool direct = tail.insn.operand_count_visible > 0 && tail.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
@@ -392,7 +430,10 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       live_at_end = FlagsLiveAt(end_rip, priv, fetch, 2, &deps);
     }
   }
-  std::vector<uint32_t> live_in(decoded.size()), live_out(decoded.size());
+  std::vector<uint32_t>& live_in = s.live_in;
+  std::vector<uint32_t>& live_out = s.live_out;
+  live_in.resize(decoded.size());
+  live_out.resize(decoded.size());
   ComputeFlagLiveness(effects, live_in, live_out, indirect_tail ? 0 : live_at_end,
                       save_flags_after >= 0 ? save_flags_after : -1);
   if (precise_fault_flags_)
@@ -408,7 +449,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   block->key = BlockKey(block->guest_phys, priv) ^ (single_step ? kSingleStepKeyBit : 0);
   block->single_step = single_step;
   block->global_code = page0.global && (!crosses || page1.global);
-  for (const Run& r : runs) {
+  block->ranges.reserve(runs.size() + 1 + deps.size());
+  for (const Scratch::Run& r : runs) {
     // Only the last run can go on past the page: its last instruction straddles it.
     const uint64_t page_end = page0_va + 4096;
     const uint64_t end0 = std::min(r.end, page_end);
@@ -419,9 +461,20 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
 
   const uint32_t first_site = cache_.site_count();
   uint8_t* const base = cache_.cursor();
-  CodeHolder code;
+  CodeHolder& code = s.code;
+  code.reset(ResetPolicy::kSoft);  // keeps its zone memory for the next block
   code.init(Environment(Arch::kX64), reinterpret_cast<uint64_t>(base));
-  BlockEmitter e(cache_, thunks_, priv, code);
+  code.setErrorHandler(&s.errors);
+  s.errors.first = kErrorOk;
+  // Emit straight into the cache's free space: the section's buffer is
+  // external (AsmJit neither allocates nor frees it) and fixed (running out
+  // of it is an error, reported below as a full cache).
+  CodeBuffer& text = code.textSection()->buffer();
+  text._data = base;
+  text._size = 0;
+  text._capacity = cache_.room();
+  text._flags = CodeBufferFlags::kIsExternal | CodeBufferFlags::kIsFixed;
+  BlockEmitter e(cache_, thunks_, priv, code, s.emit);
   e.block = block.get();
 
   // The pool: registers no instruction of the block names, reserved as
@@ -430,10 +483,11 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   e.SetPool(pool);
   // Access groups, each holding a pool register while it is live (one pool
   // register stays for the checks themselves).
-  std::vector<GroupMembership> group_of;
+  std::vector<GroupMembership>& group_of = s.group_of;
   const unsigned pool_size = static_cast<unsigned>(__builtin_popcount(pool));
-  std::vector<MemGroup> groups;
-  if (pool_size >= 2 && !no_groups_.count(block->key))
+  std::vector<MemGroup>& groups = s.groups;
+  groups.clear();
+  if (pool_size >= 2 && (no_groups_.empty() || !no_groups_.count(block->key)))
     groups = FindMemGroups(decoded, kinds, pool_size - 1, &group_of);
   else
     group_of.assign(decoded.size(), GroupMembership{});
@@ -497,10 +551,12 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     EmitSaveArithFlags(e.a);
     e.MarkFlagsSaved();
   }
-  std::vector<Label> insn_labels;
+  block->insn_rips.reserve(decoded.size());
+  block->insn_lens.reserve(decoded.size());
+  block->insn_kinds.reserve(decoded.size());
+  block->insn_host.reserve(decoded.size() + 1);
   for (size_t i = 0; i < decoded.size() && !ended; ++i) {
-    insn_labels.push_back(e.a.newLabel());
-    e.a.bind(insn_labels.back());
+    block->insn_host.push_back(static_cast<uint32_t>(e.a.offset()));
     block->insn_kinds.push_back(static_cast<uint8_t>(kinds[i]));
     gi.d = decoded[i];
     gi.index = static_cast<uint16_t>(i);
@@ -549,23 +605,26 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     e.RestoreAll();
     EmitFallthrough(e, end_rip);
   }
-  insn_labels.push_back(e.a.newLabel());
-  e.a.bind(insn_labels.back());  // where the cold code starts
+  block->insn_host.push_back(static_cast<uint32_t>(e.a.offset()));  // where the cold code starts
   e.EmitColdCode();
 
-  if (code.flatten() || code.resolveUnresolvedLinks() || code.relocateToBase(reinterpret_cast<uint64_t>(base)) ||
-      code.codeSize() > cache_.room()) {
+  if (s.errors.first != kErrorOk && s.errors.first != kErrorTooLarge) {
+    // A rewrite asked AsmJit for an instruction it cannot encode: a translator bug.
+    std::fprintf(stderr, "xlat: internal error: cannot emit the block at %#llx: %s\n",
+                 static_cast<unsigned long long>(rip), DebugUtils::errorAsString(s.errors.first));
+    std::abort();
+  }
+  if (s.errors.first != kErrorOk || code.flatten() || code.resolveUnresolvedLinks() ||
+      code.relocateToBase(reinterpret_cast<uint64_t>(base)) || code.codeSize() > cache_.room()) {
     cache_.TruncateSites(first_site);
     result.kind = TranslateResult::Kind::kCacheFull;
     return result;
   }
-  const size_t size = code.codeSize();
-  code.copyFlattenedData(base, cache_.room());
+  const size_t size = code.codeSize();  // (already in place at base)
   block->host_code = base;
   block->entry = base + code.labelOffsetFromBase(entry);
   block->host_size = static_cast<uint32_t>(size);
   e.Finalize(base);
-  for (const Label& l : insn_labels) block->insn_host.push_back(static_cast<uint32_t>(code.labelOffsetFromBase(l)));
   for (uint8_t len : block->insn_lens) block->guest_size += len;
   Block* placed = cache_.Commit(std::move(block));
 

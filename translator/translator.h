@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <set>
 #include <unordered_set>
 #include <vector>
@@ -41,6 +42,7 @@ struct TranslateResult {
 class Translator {
  public:
   Translator(CodeCache& cache, const Thunks& thunks, Stats& stats);
+  ~Translator();
 
   // Treat the flags as live before every instruction (VcpuConfig::precise_fault_flags).
   void set_precise_fault_flags(bool on) { precise_fault_flags_ = on; }
@@ -90,6 +92,11 @@ class Translator {
   // The bytes decoded are added to *deps.
   uint32_t FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher& fetch, int depth,
                        std::vector<Block::CodeRange>* deps);
+
+  // The working storage of one translation (translator.cpp), kept across
+  // blocks so that its capacity is reused rather than allocated per block.
+  struct Scratch;
+  std::unique_ptr<Scratch> scratch_;
 
   CodeCache& cache_;
   const Thunks& thunks_;
