@@ -29,6 +29,8 @@ constexpr uint32_t kLeaf1Edx = Bit(0) /*FPU*/ | Bit(3) /*PSE*/ | Bit(4) /*TSC*/ 
 constexpr uint32_t kLeaf7Ebx = Bit(3) /*BMI1*/ | Bit(5) /*AVX2*/ | Bit(8) /*BMI2*/ | Bit(9) /*ERMS*/ |
                                Bit(19) /*ADX*/ | Bit(23) /*CLFLUSHOPT*/ | Bit(24) /*CLWB*/;
 constexpr uint32_t kLeaf7Ecx = Bit(22) /*RDPID*/;
+// Not the host's: the translator does it (translator/classify.cpp).
+constexpr uint32_t kLeaf7EdxTranslated = Bit(14) /*SERIALIZE*/;
 // Leaf 0x80000001.
 constexpr uint32_t kExt1Ecx = Bit(0) /*LAHF/SAHF in 64-bit mode*/ | Bit(5) /*LZCNT*/;
 constexpr uint32_t kExt1Edx = Bit(11) /*SYSCALL*/ | Bit(20) /*NX*/ | Bit(26) /*1 GiB pages*/ |
@@ -74,6 +76,7 @@ CpuidResult GuestCpuid(uint32_t leaf, uint32_t sub, bool osxsave, uint64_t xcr0)
         CpuidResult h = Host(7, 0);
         r.ebx = h.ebx & kLeaf7Ebx;
         r.ecx = h.ecx & kLeaf7Ecx;
+        r.edx = kLeaf7EdxTranslated;
       }
       break;
     case 0xd:

@@ -68,6 +68,11 @@ constexpr Rule kRules[] = {
     // Cache write-back hints: no architectural effect on a coherent machine.
     {ZYDIS_MNEMONIC_CLFLUSH, InsnKind::kDrop}, {ZYDIS_MNEMONIC_CLFLUSHOPT, InsnKind::kDrop},
     {ZYDIS_MNEMONIC_CLWB, InsnKind::kDrop},
+    // Serializing: translated code is kept coherent with stores to it when
+    // they happen (SMC), so nothing is left to wait for. The Linux kernel
+    // serializes with it after patching its own text (sync_core), where it
+    // would otherwise use an iretq to itself: a VMM exit each time.
+    {ZYDIS_MNEMONIC_SERIALIZE, InsnKind::kDrop},
     // Sensitive: privileged, or different in a host user process.
     {ZYDIS_MNEMONIC_CLI, InsnKind::kCallout}, {ZYDIS_MNEMONIC_STI, InsnKind::kCallout},
     {ZYDIS_MNEMONIC_PUSHF, InsnKind::kCallout}, {ZYDIS_MNEMONIC_PUSHFQ, InsnKind::kCallout},
@@ -126,6 +131,7 @@ bool ExtensionSupported(ZydisISAExt ext) {
     case ZYDIS_ISA_EXT_PCLMULQDQ: case ZYDIS_ISA_EXT_PAUSE: case ZYDIS_ISA_EXT_CLFSH:
     case ZYDIS_ISA_EXT_XSAVE: case ZYDIS_ISA_EXT_RDTSCP: case ZYDIS_ISA_EXT_RDPID:
     case ZYDIS_ISA_EXT_MONITOR: case ZYDIS_ISA_EXT_CLFLUSHOPT: case ZYDIS_ISA_EXT_CLWB:
+    case ZYDIS_ISA_EXT_SERIALIZE:
       return true;
     default:
       return false;

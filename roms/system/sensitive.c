@@ -51,6 +51,8 @@ SNIPPET(s_swapgs, "swapgs\n int $0x81");
 SNIPPET(s_rdpmc, "rdpmc\n int $0x81");
 SNIPPET(s_rdtsc, "rdtsc\n int $0x81");
 SNIPPET(s_rdtscp, "rdtscp\n int $0x81");
+SNIPPET(s_serialize, ".byte 0x0f, 0x01, 0xe8  /* serialize */\n int $0x81");
+SNIPPET(s_lock_serialize, ".byte 0xf0, 0x0f, 0x01, 0xe8  /* lock serialize */\n int $0x81");
 SNIPPET(s_xsetbv, "xsetbv\n int $0x81");
 SNIPPET(s_in_imm, "in $0x80, %al\n int $0x81");
 SNIPPET(s_out_imm, "out %al, $0x80\n int $0x81");
@@ -307,6 +309,28 @@ static void rdtscp_tsd(void) {
   expect_event(&ev, (d & (1u << 27)) ? V_GP : V_UD, 0, ADDR(s_rdtscp));
 }
 
+// serialize (CPUID.7.0:EDX[14]) runs at any CPL and changes no register or
+// flag; where it is not reported it is #UD. With a lock prefix it is #UD.
+static void serialize_user(void) {
+  uint32_t a, b, c, d;
+  cpuid(7, 0, &a, &b, &c, &d);
+  struct run run;
+  struct event ev;
+  run_init(&run, 3, s_serialize);
+  run.rflags = 0x2 | 0x8d5;  // every arithmetic flag set: none may change
+  xrun(&run, &ev);
+  if (!(d & (1u << 14))) {
+    expect_event(&ev, V_UD, 0, ADDR(s_serialize));
+    return;
+  }
+  if (!(expect_vector(&ev, V_END) && expect_regs(&ev, &run.r, 0) &&
+        expect_eq("arithmetic flags", 0x8d5, ev.rflags & 0x8d5)))
+    return;
+  run_init(&run, 3, s_lock_serialize);
+  xrun(&run, &ev);
+  expect_event(&ev, V_UD, 0, ADDR(s_lock_serialize));
+}
+
 // cpuid at CPL 3 gives what it gives at CPL 0 (leaves 0, 1, 7, 0x80000001).
 static uint32_t user_cpuid_out[16];
 static uint64_t user_cpuid(uint64_t unused) {
@@ -392,6 +416,7 @@ int main(void) {
       {"tsc.rdtscp-tsc-aux.cpl3", rdtscp_user},
       {"tsc.rdtscp-tsd1.cpl3", rdtscp_tsd},
       {"cpuid.same-at-cpl3", cpuid_user},
+      {"serialize.no-state-change.cpl3", serialize_user},
       {"xgetbv.allowed.cpl3", xgetbv_user},
       {"seg.lar-user-code.cpl3", lar_user_code},
       {"seg.lar-kernel-code-fails.cpl3", lar_kernel_code},
