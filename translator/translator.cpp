@@ -178,6 +178,39 @@ uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<Ins
   return pool;
 }
 
+// Whether the rewrite of an instruction of this kind depends on the flags
+// live before it (GuestInsn::flags_live_in): a flag-preserving lookup or an
+// inline string op. Copies, drops, jcc and exits do not look.
+bool ConsultsFlags(InsnKind k) {
+  switch (k) {
+    case InsnKind::kCopy: case InsnKind::kDrop: case InsnKind::kJcc: case InsnKind::kLoop:
+    case InsnKind::kCallout: case InsnKind::kUndefined:
+      return false;
+    default:
+      return true;
+  }
+}
+
+// The arithmetic flags whose liveness at the block's end would change a
+// rewrite: those that reach, unkilled, an instruction that consults the
+// flags and has none live otherwise (or the block's first instruction,
+// whose live flags the indirect entry restores). The lookahead into the
+// successors need decide only these.
+uint32_t WantedAtEnd(const std::vector<FlagEffect>& effects, const std::vector<InsnKind>& kinds,
+                     int save_flags_after) {
+  uint32_t want = 0;
+  uint32_t through = kArithFlags;  // flags from the end that reach here unkilled
+  uint32_t live = 0;               // flags live here with nothing live at the end
+  for (size_t i = effects.size(); i-- > 0;) {
+    through &= ~effects[i].kills;
+    live = (live & ~effects[i].kills) | effects[i].reads;
+    const bool entry = i == 0 && save_flags_after != -1;
+    if ((ConsultsFlags(kinds[i]) || entry) && !(live & kArithFlags)) want |= through;
+    if (!through) break;
+  }
+  return want;
+}
+
 void CountKind(Stats& s, InsnKind k) {
   switch (k) {
     case InsnKind::kCopy: case InsnKind::kDrop: ++s.insns_copied; break;
@@ -228,10 +261,11 @@ Translator::Translator(CodeCache& cache, const Thunks& thunks, Stats& stats)
 
 Translator::~Translator() = default;
 
-uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher& fetch, int depth,
+uint32_t Translator::FlagsLiveAt(uint64_t va, uint32_t want, PrivClass priv, const CodeFetcher& fetch, int depth,
                                  std::vector<Block::CodeRange>* deps) {
   constexpr unsigned kMaxLookahead = 24;
-  uint32_t live = 0, unknown = kArithFlags;  // flags read / not yet decided
+  // Flags outside `want` are reported live: they change nothing.
+  uint32_t live = kArithFlags & ~want, unknown = want;  // flags read / not yet decided
   CodePage page;
   uint64_t page_va = ~0ull;
   DecodedInsn d;  // (outside the loop: constructing one clears a kilobyte)
@@ -266,8 +300,8 @@ uint32_t Translator::FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher&
     }
     if (k == InsnKind::kJcc || k == InsnKind::kLoop) {
       if (depth <= 0) break;
-      return live | (unknown & (FlagsLiveAt(target, priv, fetch, depth - 1, deps) |
-                                FlagsLiveAt(d.next_rip(), priv, fetch, depth - 1, deps)));
+      return live | (unknown & (FlagsLiveAt(target, unknown, priv, fetch, depth - 1, deps) |
+                                FlagsLiveAt(d.next_rip(), unknown, priv, fetch, depth - 1, deps)));
     }
     if (k == InsnKind::kRet) break;
     va = d.next_rip();
@@ -414,20 +448,23 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         break;
       }
   }
-  // Flags live when the block leaves: what its direct successors read.
+  // Flags live when the block leaves: what its direct successors read. Only
+  // the flags that would change how some instruction is rewritten are
+  // looked for (WantedAtEnd): usually none, or AF alone.
   uint32_t live_at_end = kArithFlags;
   std::vector<Block::CodeRange>& deps = s.deps;
   deps.clear();
-  if (!indirect_tail) {
+  const uint32_t want = indirect_tail || precise_fault_flags_ ? 0 : WantedAtEnd(effects, kinds, save_flags_after);
+  if (want) {
     const InsnKind k = kinds.back();
     const bool direct = tail.insn.operand_count_visible > 0 && tail.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
     const uint64_t target = direct ? tail.next_rip() + static_cast<uint64_t>(tail.ops[0].imm.value.s) : 0;
     if ((k == InsnKind::kJmp || k == InsnKind::kCall) && direct) {
-      live_at_end = FlagsLiveAt(target, priv, fetch, 2, &deps);
+      live_at_end = FlagsLiveAt(target, want, priv, fetch, 2, &deps);
     } else if ((k == InsnKind::kJcc || k == InsnKind::kLoop) && direct) {
-      live_at_end = FlagsLiveAt(target, priv, fetch, 2, &deps) | FlagsLiveAt(end_rip, priv, fetch, 2, &deps);
+      live_at_end = FlagsLiveAt(target, want, priv, fetch, 2, &deps) | FlagsLiveAt(end_rip, want, priv, fetch, 2, &deps);
     } else if (!EndsBlock(k)) {
-      live_at_end = FlagsLiveAt(end_rip, priv, fetch, 2, &deps);
+      live_at_end = FlagsLiveAt(end_rip, want, priv, fetch, 2, &deps);
     }
   }
   std::vector<uint32_t>& live_in = s.live_in;

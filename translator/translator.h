@@ -87,10 +87,10 @@ class Translator {
 
  private:
   // Arithmetic flags live at guest VA `va`, found by decoding ahead along
-  // direct control flow until each flag is read or killed (conservative:
-  // all live when the path is unknown).
-  // The bytes decoded are added to *deps.
-  uint32_t FlagsLiveAt(uint64_t va, PrivClass priv, const CodeFetcher& fetch, int depth,
+  // direct control flow until each flag in `want` is read or killed
+  // (conservative: live when the path is unknown; flags outside `want` are
+  // reported live). The bytes decoded are added to *deps.
+  uint32_t FlagsLiveAt(uint64_t va, uint32_t want, PrivClass priv, const CodeFetcher& fetch, int depth,
                        std::vector<Block::CodeRange>* deps);
 
   // The working storage of one translation (translator.cpp), kept across
