@@ -149,6 +149,12 @@ class BlockEmitter {
   asmjit::Label loop_head;
   bool self_loop = false;
 
+  // The loop-invariant read (loop_read.h) checked before the loop head: its
+  // instruction index and the pool register holding its host base, or -1.
+  int loop_read_insn = -1;
+  int loop_read_reg = -1;
+  bool loop_read_indexed = false;  // the read keeps its index register
+
   // Registers holding the host base of each active access group, by group index.
   std::vector<int>& group_reg;
 

@@ -224,7 +224,7 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& n
 }
 
 bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t* len, int reg_op,
-                      ZydisRegister new_reg, int64_t disp) {
+                      ZydisRegister new_reg, int64_t disp, bool keep_index) {
   ZydisEncoderRequest req;
   if (ZYAN_FAILED(ZydisEncoderDecodedInstructionToEncoderRequest(&d.insn, d.ops, d.insn.operand_count_visible,
                                                                  &req)))
@@ -234,8 +234,10 @@ bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t*
     ZydisEncoderOperand& op = req.operands[i];
     if (op.type == ZYDIS_OPERAND_TYPE_MEMORY && !found) {
       op.mem.base = Gpr64(base);
-      op.mem.index = ZYDIS_REGISTER_NONE;
-      op.mem.scale = 0;
+      if (!keep_index) {
+        op.mem.index = ZYDIS_REGISTER_NONE;
+        op.mem.scale = 0;
+      }
       op.mem.displacement = disp;
       found = true;
     }
@@ -251,41 +253,47 @@ bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t*
   return true;
 }
 
-bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
-  const MemGroup& g = *gi.group;
-  const bool flags_live = (gi.flags_live_in & kArithFlags) != 0;
-  // Never rcx: the group's register lives across members, and any access in
-  // between may need rcx for a flag-preserving check.
-  const uint16_t avoid = static_cast<uint16_t>(GprsUsed(gi.d) | (1u << kRcx));
-  if (!e.PoolHasFree(avoid)) return false;
+int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8_t access, bool flags_live,
+                  uint16_t avoid) {
+  // Never rcx: the span's register lives across later accesses, and any of
+  // them may need rcx for a flag-preserving check.
+  avoid = static_cast<uint16_t>(avoid | (1u << kRcx));
+  if (!e.PoolHasFree(avoid)) return -1;
   auto& a = e.a;
-  const unsigned p = e.TakeScratch(avoid);  // a pool register: held until the group's last member
+  const unsigned p = e.TakeScratch(avoid);  // a pool register: held by the caller
   const x86::Gp P = Gpr64Reg(p);
   unsigned seg_tmp = 16;
-  if (g.base.segment >= 0) seg_tmp = e.TakeScratch(avoid | (1u << p));
-  EmitGuestAddress(e, p, seg_tmp, g.base);
+  if (base.segment >= 0) seg_tmp = e.TakeScratch(avoid | (1u << p));
+  EmitGuestAddress(e, p, seg_tmp, base);
   if (seg_tmp < 16) e.Restore(seg_tmp);
 
-  const int32_t tag = TagOff(e.priv, g.access);
+  const int32_t tag = TagOff(e.priv, access);
   const unsigned t = e.TakeScratch(avoid | (1u << p));
   Label slow = a.newLabel(), resume = a.newLabel();
-  EmitTlbLookup(e, P, Gpr64Reg(t), g.span, g.access, flags_live, slow);
+  EmitTlbLookup(e, P, Gpr64Reg(t), span, access, flags_live, slow);
   Site site{};
   site.kind = SiteKind::kMemGroup;
   site.addr_reg = static_cast<uint8_t>(p);
-  site.access = g.access;
-  site.size = static_cast<uint16_t>(g.span);
+  site.access = access;
+  site.size = static_cast<uint16_t>(span);
   const uint32_t id = e.NewSite(site);
   a.bind(resume);
   e.ResolveLater(resume, id, &Site::resume_in_place);
   e.Restore(t);
   if (flags_live) e.Restore(kRcx);
-  e.group_reg[index] = static_cast<int>(p);
   e.Cold([&e, slow, id, flags_live, p, t, tag] {
     e.a.bind(slow);
     if (!flags_live) e.a.sub(Gpr64Reg(p), CtxIndexed(tag, Gpr64Reg(t), 3));  // the VMM wants the VA
     e.JumpToThunk(id, e.thunks.vmm_call);
   });
+  return static_cast<int>(p);
+}
+
+bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
+  const MemGroup& g = *gi.group;
+  const int p = EmitSpanCheck(e, g.base, g.span, g.access, (gi.flags_live_in & kArithFlags) != 0, GprsUsed(gi.d));
+  if (p < 0) return false;
+  e.group_reg[index] = p;  // held until the group's last member
   return true;
 }
 
@@ -303,6 +311,19 @@ void EndGroupMember(BlockEmitter& e, const GuestInsn& gi) {
 
 void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   const DecodedInsn& d = gi.d;
+  if (gi.index == e.loop_read_insn && e.loop_read_reg >= 0) {
+    // The loop-invariant read (loop_read.h): its base was checked once before
+    // the loop, its index is bounded within the span checked.
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    size_t len = 0;
+    if (ReencodeWithBase(d, static_cast<unsigned>(e.loop_read_reg), bytes, &len, -1, ZYDIS_REGISTER_NONE, 0,
+                         e.loop_read_indexed)) {
+      e.BeginNative();
+      e.Embed(bytes, len);
+      e.EndNative();
+      return;
+    }
+  }
   if (const int p = GroupMemberReg(e, gi); p >= 0) {
     // A member: natively on [host base of the group + its offset].
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];

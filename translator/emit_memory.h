@@ -59,6 +59,14 @@ AddressExpr AddressOf(const DecodedInsn& d, const ZydisDecodedOperand& op);
 // hidden, memory base/index).
 uint16_t GprsUsed(const DecodedInsn& d);
 
+// One check covering [base, base + span) for `access`: leaves the host
+// address of base in a pool register (not in `avoid`, never rcx), which the
+// caller holds for as long as it uses it. -1 (nothing emitted) when no pool
+// register is free. A miss the VMM cannot stand behind is declined: the block
+// is translated again without groups (mem_groups.h).
+int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8_t access, bool flags_live,
+                  uint16_t avoid);
+
 // The check of an access group (mem_groups.h) at its first member: leaves the
 // host address of the group's lowest byte in a pool register, recorded in
 // e.group_reg[index]. False (nothing emitted) when no pool register is free.
@@ -76,10 +84,11 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi);     // explicit operand
 void EmitXlat(BlockEmitter& e, const GuestInsn& gi);        // [rbx + al]
 void EmitBitMemInsn(BlockEmitter& e, const GuestInsn& gi);  // bt/bts/btr/btc [mem], reg
 
-// Re-encodes `d` with its explicit memory operand replaced by [base]
-// (64-bit base, no index, displacement or segment); `reg_op`/`new_reg`
-// optionally replace a register operand too. False if Zydis cannot.
+// Re-encodes `d` with its explicit memory operand replaced by [base + disp]
+// (64-bit base, no index or segment; with keep_index, its index and scale
+// stay); `reg_op`/`new_reg` optionally replace a register operand too. False
+// if Zydis cannot.
 bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t* len, int reg_op = -1,
-                      ZydisRegister new_reg = ZYDIS_REGISTER_NONE, int64_t disp = 0);
+                      ZydisRegister new_reg = ZYDIS_REGISTER_NONE, int64_t disp = 0, bool keep_index = false);
 
 }  // namespace xlat

@@ -16,18 +16,6 @@ bool SameKey(const AddressExpr& a, const AddressExpr& b) {
          a.segment == b.segment;
 }
 
-// GPRs an instruction may write.
-uint16_t GprsWritten(const DecodedInsn& d) {
-  uint16_t m = 0;
-  for (unsigned i = 0; i < d.insn.operand_count; ++i) {
-    const ZydisDecodedOperand& op = d.ops[i];
-    if (op.type != ZYDIS_OPERAND_TYPE_REGISTER || !(op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) continue;
-    const int n = GprNumber(op.reg.value);
-    if (n >= 0) m |= static_cast<uint16_t>(1u << n);
-  }
-  return m;
-}
-
 // What a stack instruction does to rsp and where it accesses, relative to rsp
 // before it: push and pop of a register (not rsp) or an immediate.
 struct StackAccess {
@@ -91,6 +79,17 @@ bool KnownRspChange(const DecodedInsn& d, InsnKind k, int64_t* delta) {
 }
 
 }  // namespace
+
+uint16_t GprsWritten(const DecodedInsn& d) {
+  uint16_t m = 0;
+  for (unsigned i = 0; i < d.insn.operand_count; ++i) {
+    const ZydisDecodedOperand& op = d.ops[i];
+    if (op.type != ZYDIS_OPERAND_TYPE_REGISTER || !(op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE)) continue;
+    const int n = GprNumber(op.reg.value);
+    if (n >= 0) m |= static_cast<uint16_t>(1u << n);
+  }
+  return m;
+}
 
 std::vector<MemGroup> FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds,
                                     unsigned max_live, std::vector<GroupMembership>* member) {

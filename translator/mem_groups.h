@@ -45,6 +45,9 @@ struct GroupMembership {
   int32_t offset = 0;    // its access's address minus the group's lowest byte
 };
 
+// GPRs an instruction may write (explicit and implicit operands).
+uint16_t GprsWritten(const DecodedInsn& d);
+
 // Returns the groups (of two or more accesses) and, per instruction, its
 // membership. At most `max_live` groups overlap at any point.
 std::vector<MemGroup> FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds,

@@ -18,6 +18,7 @@
 #include "translator/emit_string.h"
 #include "translator/emit_virtual.h"
 #include "translator/liveness.h"
+#include "translator/loop_read.h"
 #include "translator/mem_groups.h"
 
 namespace xlat {
@@ -524,9 +525,17 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   const unsigned pool_size = static_cast<unsigned>(__builtin_popcount(pool));
   std::vector<MemGroup>& groups = s.groups;
   groups.clear();
-  if (pool_size >= 2 && (no_groups_.empty() || !no_groups_.count(block->key)))
+  const bool may_group = pool_size >= 2 && (no_groups_.empty() || !no_groups_.count(block->key));
+  // A loop-invariant read holds a pool register for the whole block; two
+  // more stay for the checks and the groups.
+  LoopRead loop_read;
+  if (may_group && pool_size >= 3 && !single_step && LoopsToItself(decoded, kinds, rip)) {
+    groups = FindMemGroups(decoded, kinds, pool_size - 2, &group_of);
+    loop_read = FindLoopRead(decoded, kinds, group_of);
+  }
+  if (may_group && loop_read.insn < 0)
     groups = FindMemGroups(decoded, kinds, pool_size - 1, &group_of);
-  else
+  else if (!may_group)
     group_of.assign(decoded.size(), GroupMembership{});
   e.group_reg.assign(groups.size(), -1);
   stats_.mem_groups += groups.size();
@@ -549,18 +558,30 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   e.a.jne(Imm(reinterpret_cast<uint64_t>(thunks_.lookup_miss)));
   if (block_live_in & kArithFlags) EmitRestoreArithFlags(e.a);  // the source saved them
   if (!(pool & (1u << kR11))) e.a.mov(x86::r11, Ctx(CtxSpillOff(kR11)));
-  Label entry = e.a.newLabel(), head = e.a.newLabel();
+  Label entry = e.a.newLabel(), pre = e.a.newLabel(), head = e.a.newLabel();
   e.SpillPool(pool & ~spilled_on_indirect);
-  e.a.jmp(head);
+  e.a.jmp(pre);
   e.a.bind(entry);
   e.SpillPool(pool);
-  e.a.bind(head);
+  e.a.bind(pre);
   e.StartPool();
-  e.loop_head = head;
   GuestInsn gi;
   gi.d = decoded[0];
   gi.index = 0;
   e.insn = &gi;
+  if (loop_read.insn >= 0) {
+    // Before the loop head: once per entry, not per iteration. The guest is
+    // at the block's first instruction, which a declined check resumes at.
+    e.loop_read_reg = EmitSpanCheck(e, loop_read.base, loop_read.span, kAccessRead,
+                                    (block_live_in & kArithFlags) != 0, 0);
+    if (e.loop_read_reg >= 0) {
+      e.loop_read_insn = loop_read.insn;
+      e.loop_read_indexed = loop_read.indexed;
+      stats_.loop_reads_hoisted++;
+    }
+  }
+  e.a.bind(head);
+  e.loop_head = head;
   e.BeginNative();
   // Faults when a poll is pending. What it stores, the block's host address
   // (the cache lies below 2 GiB), tells the VMM which block was entered last.

@@ -235,6 +235,40 @@ static void rep_movsb_fault(void) {
       expect_eq("last byte before the boundary", 8, dst[7]);
 }
 
+// A loop reading a table through an index the loop bounds (and $0x3f: up to
+// 64 qwords) where only the first 32 fit before an unmapped page. While the
+// indices stay below 32 nothing faults, whatever range the bound allows;
+// index 32 is a #PF at the read, with the registers of that iteration.
+SNIPPET(s_loop_read, "1: mov %rcx, %rax\n and $0x3f, %rax\n add (%rsi,%rax,8), %rdx\n"
+                     " inc %rcx\n cmp %rdi, %rcx\n jne 1b\n int $0x81");
+// Runs the loop over indices first..last-1 of a fresh table; returns its base.
+static uint64_t run_loop_read(uint64_t first, uint64_t last, struct event* ev) {
+  uint64_t pa;
+  const uint64_t va = new_page(PTE_P | PTE_W | PTE_U, &pa);  // va + 4096 is unmapped
+  uint64_t* t = (uint64_t*)(uintptr_t)(pa + PAGE_SIZE - 256);
+  for (int i = 0; i < 32; i++) t[i] = 1ull << i;
+  struct run run;
+  run_init(&run, 0, s_loop_read);
+  run.r.rsi = va + PAGE_SIZE - 256;
+  run.r.rcx = first;
+  run.r.rdi = last;
+  run.r.rdx = 0;
+  xrun(&run, ev);
+  return run.r.rsi;
+}
+static void loop_read_in_bounds(void) {
+  struct event ev;
+  run_loop_read(1, 32, &ev);
+  expect_vector(&ev, V_END) && expect_eq("sum of entries 1..31", 0xfffffffeull, ev.r.rdx);
+}
+static void loop_read_past_page(void) {
+  struct event ev;
+  const uint64_t table = run_loop_read(28, 40, &ev);
+  expect_event(&ev, V_PF, 0, ADDR(s_loop_read) + 7) && expect_eq("cr2", table + 256, ev.cr2) &&
+      expect_eq("rcx", 32, ev.r.rcx) && expect_eq("rax", 32, ev.r.rax) &&
+      expect_eq("rdx (entries 28..31)", 0xf0000000ull, ev.r.rdx);
+}
+
 // An instruction that starts on a mapped page and ends on an unmapped one:
 // the fetch faults with RIP = the instruction's start and CR2 = the first
 // byte of the unmapped page.
@@ -317,6 +351,8 @@ int main(void) {
       {"pf.restart-after-fix.cpl3", restart_cpl3},
       {"pf.push-to-unmapped-stack.cpl3", push_unmapped_stack},
       {"pf.rep-movsb-into-unmapped-page.cpl3", rep_movsb_fault},
+      {"pf.loop-read-bound-reaches-unmapped-page.cpl0", loop_read_in_bounds},
+      {"pf.loop-read-past-page.cpl0", loop_read_past_page},
       {"pf.fetch-of-split-instruction.cpl3", fetch_split_instruction},
       {"pf.split-data-access.cpl0", data_split_access},
       {"pf.cr2-kept-by-gp.cpl3", cr2_kept_by_gp},

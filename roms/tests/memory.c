@@ -692,6 +692,69 @@ static void BoundedIndices(void) {
   REPORT_HASH("bounded-indices-stores", buf, sizeof buf);
 }
 
+// Loops that are one block branching back to its start, reading a table
+// through an index the loop itself bounds (movzx from a byte; and with a
+// constant) or through an index it never changes: a translator may check
+// such a read once before the loop. The tables sit inside a page and across
+// a page boundary; one loop stores into the table it reads, and one reads
+// through an index bounded only by the previous iteration.
+static void LoopTableReads(void) {
+  Reset();
+  uint64_t h = 0;
+  static const uint64_t kTableOffsets[] = {0, 1000, 4096 - 600, 8192 - 2048 - 64};
+  for (uint64_t k = 0; k < sizeof kTableOffsets / sizeof kTableOffsets[0]; k++) {
+    uint8_t* tab = buf + kTableOffsets[k];
+    const uint8_t* src = pattern + 64 * k;
+    uint64_t crc = ~0ull, t = 0;
+    // CRC-like: the index is a byte of data mixed with the running value.
+    __asm__ volatile(
+        "1: movzbl (%[src]), %k[t]\n\t"
+        "add $1, %[src]\n\t"
+        "xorl %k[crc], %k[t]\n\t"
+        "shrl $8, %k[crc]\n\t"
+        "movzbl %b[t], %k[t]\n\t"
+        "xorl (%[tab],%[t],4), %k[crc]\n\t"
+        "cmp %[src], %[end]\n\t"
+        "jne 1b"
+        : [crc] "+r"(crc), [t] "=&r"(t), [src] "+r"(src)
+        : [tab] "r"(tab), [end] "r"(src + 300)
+        : "cc");
+    h = Mix(h, crc);
+    // and-bounded qword reads, an invariant-index read, stores to the table.
+    uint64_t i = k, acc = 0, x = 0, u = 0;
+    __asm__ volatile(
+        "1: mov %[i], %[u]\n\t"
+        "and $0x3f, %[u]\n\t"
+        "mov (%[tab],%[u],8), %[x]\n\t"
+        "add 12(%[tab],%[inv],4), %[x]\n\t"
+        "add %[x], %[acc]\n\t"
+        "rol $7, %[acc]\n\t"
+        "mov %[acc], 8(%[tab],%[u],8)\n\t"
+        "add $3, %[i]\n\t"
+        "cmp $200, %[i]\n\t"
+        "jb 1b"
+        : [i] "+r"(i), [acc] "+r"(acc), [x] "=&r"(x), [u] "=&r"(u)
+        : [tab] "r"(tab), [inv] "r"((uint64_t)(k * 5))
+        : "cc", "memory");
+    h = Mix(Mix(h, acc), x);
+    // Invariant index only; and an index bounded only by the last iteration.
+    uint64_t n = 100, s = 1, j = 0;
+    __asm__ volatile(
+        "1: addl 4(%[tab],%[inv],8), %k[s]\n\t"
+        "roll $3, %k[s]\n\t"
+        "addl (%[tab],%[j],2), %k[s]\n\t"
+        "movzbl %b[s], %k[j]\n\t"
+        "dec %[n]\n\t"
+        "jnz 1b"
+        : [s] "+r"(s), [j] "+r"(j), [n] "+r"(n)
+        : [tab] "r"(tab), [inv] "r"((uint64_t)(k + 3))
+        : "cc");
+    h = Mix(h, s);
+  }
+  REPORT("loop-table-reads", h);
+  REPORT_HASH("loop-table-reads-stores", buf, sizeof buf);
+}
+
 // Prefetch, flush and fences: no visible effect, but they carry memory operands.
 static void CacheControl(void) {
   Reset();
@@ -719,5 +782,6 @@ int main(void) {
   AvxMemory();
   CacheControl();
   BoundedIndices();
+  LoopTableReads();
   return 0;
 }
