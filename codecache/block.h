@@ -66,6 +66,10 @@ struct Block {
   bool valid = true;
   bool global_code = false;        // every code page is mapped global (kept across CR3 writes)
   bool single_step = false;        // one instruction for a TF trap: never linked, not in the jump cache
+  // Its translation (or a flag lookahead of it) met an instruction whose
+  // #UD/#NM depends on CR0.EM/TS/MP and CR4.OSFXSR/OSXSAVE: dropped when
+  // those change.
+  bool depends_on_fpu_control = false;
   // Guest RIP and length of each instruction, in the order run. Not always
   // one run of bytes: a direct jmp the translator followed is followed by
   // the instruction at its target.

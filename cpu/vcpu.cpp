@@ -499,6 +499,18 @@ void VcpuRuntime::DropCodeAt(uint64_t pa, size_t n) {
   }
 }
 
+void VcpuRuntime::DropFpuDependentCode() {
+  CodeCache& cache = *vcpu_.cache_;
+  std::vector<Block*> victims;
+  for (const std::unique_ptr<Block>& b : cache.blocks())
+    if (b->valid && b->depends_on_fpu_control) victims.push_back(b.get());
+  for (Block* b : victims) {
+    if (b == running_) running_hit_ = true;
+    mapping_->ForgetJumpCache(b);
+    cache.Invalidate(b);
+  }
+}
+
 bool VcpuRuntime::DecodeAt(uint64_t rip, DecodedInsn* d, GuestFault* f) {
   uint8_t bytes[15];
   // Fetch what is readable: an instruction may end before an unmapped page.

@@ -138,11 +138,13 @@ FpuControl VcpuRuntime::CurrentFpuControl() const {
 }
 
 void VcpuRuntime::UpdateFpuControl() {
-  // Rare (operating systems set these once at boot): a flush is simple.
+  // Rare: an OS sets these at boot (Linux after some 14 K blocks), and one
+  // that switches the FPU lazily toggles TS per task switch. Only blocks
+  // that met an x87/MMX/SSE/AVX or XSAVE-family instruction are dropped.
   const FpuControl fc = CurrentFpuControl();
   if (fc == translator_->fpu_control()) return;
   translator_->set_fpu_control(fc);
-  vcpu_.cache_->Flush();
+  DropFpuDependentCode();
 }
 
 bool VcpuRuntime::ThroughStackSegment(uint64_t rip, uint64_t va) {

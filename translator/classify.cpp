@@ -238,6 +238,12 @@ int FpuControlFault(const DecodedInsn& d, const FpuControl& fc) {
   return fc.ts ? kNM : -1;
 }
 
+bool DependsOnFpuControl(const DecodedInsn& d) {
+  // Every condition FpuControlFault tests is met by this one control state.
+  constexpr FpuControl kEveryTrap{.em = true, .osfxsr = false, .ts = true, .mp = true, .osxsave = true};
+  return FpuControlFault(d, kEveryTrap) >= 0;
+}
+
 InsnKind Classify(const DecodedInsn& d) {
   if (IsHint(d.insn.mnemonic)) return InsnKind::kDrop;
   if (!ExtensionSupported(d.insn.meta.isa_ext)) return InsnKind::kUndefined;

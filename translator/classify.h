@@ -59,5 +59,8 @@ struct FpuControl {
 // The vector an instruction raises instead of running under `fc` (#UD or
 // #NM), or -1 when it runs.
 int FpuControlFault(const DecodedInsn& d, const FpuControl& fc);
+// Whether FpuControlFault can be other than -1 for some FpuControl: the
+// instruction's translation depends on those control bits.
+bool DependsOnFpuControl(const DecodedInsn& d);
 
 }  // namespace xlat

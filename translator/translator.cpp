@@ -286,7 +286,10 @@ uint32_t Translator::FlagsLiveAt(uint64_t va, uint32_t want, PrivClass priv, con
       deps->push_back({page.pa + off, d.length()});
     const InsnKind k = Classify(d);
     if (k == InsnKind::kCallout || k == InsnKind::kUndefined || k == InsnKind::kString) break;
-    if (FpuControlFault(d, fpu_control_) >= 0) break;  // raises: its frame sees every flag
+    if (DependsOnFpuControl(d)) {
+      depends_on_fpu_control_ = true;
+      if (FpuControlFault(d, fpu_control_) >= 0) break;  // raises: its frame sees every flag
+    }
     FlagEffect fx = FlagEffectOf(d);
     if (MayFaultNatively(d)) fx.reads = kArithFlags;  // its exception frame sees them
     live |= fx.reads & unknown;
@@ -329,6 +332,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   bool fetched_page1 = false;
 
   // ---- Decode the block. ----
+  depends_on_fpu_control_ = false;
   Scratch& s = *scratch_;
   std::vector<DecodedInsn>& decoded = s.decoded;
   std::vector<InsnKind>& kinds = s.kinds;
@@ -390,6 +394,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     } else {
       kind = Refine(d, Classify(d), priv, strict_iopl_, single_step);
       if (kind == InsnKind::kCallout && d.mnemonic() == ZYDIS_MNEMONIC_RDTSC && native_rdtsc_) kind = InsnKind::kCopy;
+      if (DependsOnFpuControl(d)) depends_on_fpu_control_ = true;
       if (const int v = FpuControlFault(d, fpu_control_); v >= 0 && kind != InsnKind::kUndefined) {
         kind = InsnKind::kUndefined;
         raise_vector = static_cast<uint8_t>(v);
@@ -486,6 +491,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   block->priv = priv;
   block->key = BlockKey(block->guest_phys, priv) ^ (single_step ? kSingleStepKeyBit : 0);
   block->single_step = single_step;
+  block->depends_on_fpu_control = depends_on_fpu_control_;
   block->global_code = page0.global && (!crosses || page1.global);
   block->ranges.reserve(runs.size() + 1 + deps.size());
   for (const Scratch::Run& r : runs) {

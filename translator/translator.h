@@ -58,7 +58,7 @@ class Translator {
   // bench/translate walks a kernel's text).
   void set_follow_jumps(bool on) { follow_jumps_ = on; }
   // CR0.EM/TS/MP and CR4.OSFXSR/OSXSAVE as translations assume them (classify.h).
-  // Translations depend on them: flush on change.
+  // Blocks marked Block::depends_on_fpu_control depend on them: drop those on change.
   void set_fpu_control(const FpuControl& fc) { fpu_control_ = fc; }
   const FpuControl& fpu_control() const { return fpu_control_; }
   // cli/sti at CPL 1 and 2 depend on IOPL; the inline form is for CPL 0
@@ -108,6 +108,7 @@ class Translator {
   bool native_rdtsc_ = true;
   bool count_guest_insns_ = false;
   bool strict_iopl_ = false;
+  bool depends_on_fpu_control_ = false;  // of the block being translated
   FpuControl fpu_control_;
   const std::set<uint64_t>* breakpoints_ = nullptr;
 };
