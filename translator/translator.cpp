@@ -394,10 +394,12 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     } else {
       kind = Refine(d, Classify(d), priv, strict_iopl_, single_step);
       if (kind == InsnKind::kCallout && d.mnemonic() == ZYDIS_MNEMONIC_RDTSC && native_rdtsc_) kind = InsnKind::kCopy;
-      if (DependsOnFpuControl(d)) depends_on_fpu_control_ = true;
-      if (const int v = FpuControlFault(d, fpu_control_); v >= 0 && kind != InsnKind::kUndefined) {
-        kind = InsnKind::kUndefined;
-        raise_vector = static_cast<uint8_t>(v);
+      if (DependsOnFpuControl(d)) {  // (else FpuControlFault is -1 whatever the control bits)
+        depends_on_fpu_control_ = true;
+        if (const int v = FpuControlFault(d, fpu_control_); v >= 0 && kind != InsnKind::kUndefined) {
+          kind = InsnKind::kUndefined;
+          raise_vector = static_cast<uint8_t>(v);
+        }
       }
     }
     runs.back().end = d.next_rip();
