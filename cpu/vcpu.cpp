@@ -491,24 +491,21 @@ void VcpuRuntime::DropCodeAt(uint64_t pa, size_t n) {
     if (TraceOn(kLogMmu) && !victims.empty())
       Tracer::Get().Printf("mmu: store to code at pa=%" PRIx64 "+%zu drops %zu translations\n", pa, n, victims.size());
     for (Block* b : victims) {
-      if (b == running_) running_hit_ = true;
-      mapping_->ForgetJumpCache(b);
-      cache.Invalidate(b);
+      DropBlock(b);
       stats_.code_invalidations++;
     }
   }
 }
 
+void VcpuRuntime::DropBlock(Block* b) {
+  if (b == running_) running_hit_ = true;  // the site handler must not resume in it
+  mapping_->ForgetJumpCache(b);
+  vcpu_.cache_->Invalidate(b);
+}
+
 void VcpuRuntime::DropFpuDependentCode() {
-  CodeCache& cache = *vcpu_.cache_;
-  std::vector<Block*> victims;
-  for (const std::unique_ptr<Block>& b : cache.blocks())
-    if (b->valid && b->depends_on_fpu_control) victims.push_back(b.get());
-  for (Block* b : victims) {
-    if (b == running_) running_hit_ = true;
-    mapping_->ForgetJumpCache(b);
-    cache.Invalidate(b);
-  }
+  for (const std::unique_ptr<Block>& b : vcpu_.cache_->blocks())
+    if (b->valid && b->depends_on_fpu_control) DropBlock(b.get());  // (Invalidate leaves blocks() alone)
 }
 
 bool VcpuRuntime::DecodeAt(uint64_t rip, DecodedInsn* d, GuestFault* f) {
@@ -1276,7 +1273,6 @@ uint32_t VcpuRuntime::HandleMemGroup(Site& s) {
   const bool write = s.access & kAccessWrite;
   const AccessKind kind = write ? AccessKind::kWrite : AccessKind::kRead;
   const uint64_t last = va + s.size - 1;
-  CodeCache& cache = *vcpu_.cache_;
   bool ok = IsCanonical(va) && IsCanonical(last) && last >= va;
   uint8_t* host0 = nullptr;
   WalkResult w0;
@@ -1303,8 +1299,7 @@ uint32_t VcpuRuntime::HandleMemGroup(Site& s) {
   }
   stats_.mem_group_declines++;
   translator_->DisableGroups(s.block->key);
-  mapping_->ForgetJumpCache(s.block);
-  cache.Invalidate(s.block);
+  DropBlock(s.block);
   MakePrecise(s.displaced, s.flags_saved);
   ctx_.rip = s.guest_rip;
   return static_cast<uint32_t>(HelperAction::kExit);

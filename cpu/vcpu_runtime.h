@@ -75,6 +75,7 @@ class VcpuRuntime {
   void InvalidateCode(uint64_t pa, size_t n);
   void DropCodeAt(uint64_t pa, size_t n);  // the code half of InvalidateCode
   void DropFpuDependentCode();             // blocks marked Block::depends_on_fpu_control
+  void DropBlock(Block* b);                // out of the jump cache and the code cache's index
   // Whether guest stores to physical page pa_page must leave translated code:
   // it holds translated code or page tables the caches depend on.
   bool StoresTrap(uint64_t pa_page) const;

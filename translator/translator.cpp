@@ -533,18 +533,17 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   const unsigned pool_size = static_cast<unsigned>(__builtin_popcount(pool));
   std::vector<MemGroup>& groups = s.groups;
   groups.clear();
-  const bool may_group = pool_size >= 2 && (no_groups_.empty() || !no_groups_.count(block->key));
-  // A loop-invariant read holds a pool register for the whole block; two
-  // more stay for the checks and the groups.
+  group_of.assign(decoded.size(), GroupMembership{});
   LoopRead loop_read;
-  if (may_group && pool_size >= 3 && !single_step && LoopsToItself(decoded, kinds, rip)) {
-    groups = FindMemGroups(decoded, kinds, pool_size - 2, &group_of);
-    loop_read = FindLoopRead(decoded, kinds, group_of);
+  if (pool_size >= 2 && !no_groups_.count(block->key)) {
+    // A loop-invariant read holds a pool register for the whole block; two
+    // more stay for the checks and the groups.
+    if (pool_size >= 3 && !single_step && LoopsToItself(decoded, kinds, rip)) {
+      groups = FindMemGroups(decoded, kinds, pool_size - 2, &group_of);
+      loop_read = FindLoopRead(decoded, kinds, group_of);
+    }
+    if (loop_read.insn < 0) groups = FindMemGroups(decoded, kinds, pool_size - 1, &group_of);
   }
-  if (may_group && loop_read.insn < 0)
-    groups = FindMemGroups(decoded, kinds, pool_size - 1, &group_of);
-  else if (!may_group)
-    group_of.assign(decoded.size(), GroupMembership{});
   e.group_reg.assign(groups.size(), -1);
   stats_.mem_groups += groups.size();
 
@@ -681,7 +680,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     std::abort();
   }
   if (s.errors.first != kErrorOk || code.flatten() || code.resolveUnresolvedLinks() ||
-      code.relocateToBase(reinterpret_cast<uint64_t>(base)) || code.codeSize() > cache_.room()) {
+      code.relocateToBase(reinterpret_cast<uint64_t>(base))) {
     cache_.TruncateSites(first_site);
     result.kind = TranslateResult::Kind::kCacheFull;
     return result;
