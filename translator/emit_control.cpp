@@ -92,9 +92,10 @@ void EmitJcc(BlockEmitter& e, const GuestInsn& gi) {
   // The condition is the low nibble of the opcode in both the 7x rel8 and
   // the 0F 8x rel32 forms, and AsmJit's CondCode uses the same numbering.
   const auto cond = static_cast<x86::CondCode>(d.insn.opcode & 0xf);
-  if (DirectTarget(d) == e.block->guest_rip && e.loop_head.isValid()) {
+  if (DirectTarget(d) == e.block->guest_rip && e.loop_head.isValid() && !e.block->single_step) {
     // A loop that is its own block: branch back inside the block, past the
-    // entry's spills, with the pool still displaced.
+    // entry's spills, with the pool still displaced. (Not when single-stepped:
+    // every iteration must leave for its TF trap.)
     e.a.j(cond, e.loop_head);
     e.RestoreAll();
     e.DirectExit(d.next_rip());

@@ -19,6 +19,7 @@ struct step {
 static struct step steps[512];
 static int nsteps;
 static int read_dr6_in_hook;
+static int clear_zf_at_trap;  // > 0: the #DB handler clears ZF in the frame at that trap
 static volatile uint64_t mem_cell;
 
 // Records every #DB and resumes; other vectors: 0x44 resumes (a software
@@ -38,6 +39,7 @@ static int step_hook(struct frame* f, const struct event* ev) {
       }
     }
     nsteps++;
+    if (nsteps == clear_zf_at_trap) f->rflags &= ~(uint64_t)0x40;
     return HOOK_RESUME;
   }
   if (ev->vector == 0x44) return HOOK_RESUME;
@@ -103,6 +105,22 @@ static void branches(int cpl) {
   const uint64_t want[] = {ADDR(s_branch) + 4, ADDR(s_branch_2), ADDR(s_branch_3), ADDR(s_branch_4), ADDR(s_branch_5)};
   expect_steps(&ev, want, 5);
 }
+// A jcc to itself traps after every iteration (a translator must not keep
+// such a loop inside the single-stepped block); the handler ends it by
+// clearing ZF at the fourth trap.
+SNIPPET(s_selfjz, "xor %eax, %eax\n s_selfjz_1: jz s_selfjz_1\n s_selfjz_2: int $0x81");
+SNIPPET_LABEL(s_selfjz_1);
+SNIPPET_LABEL(s_selfjz_2);
+static void self_jcc(void) {
+  struct run run;
+  struct event ev;
+  clear_zf_at_trap = 4;
+  step_run(0, s_selfjz, FL_FIXED | FL_TF, &run, &ev);
+  clear_zf_at_trap = 0;
+  const uint64_t want[] = {ADDR(s_selfjz_1), ADDR(s_selfjz_1), ADDR(s_selfjz_1), ADDR(s_selfjz_1), ADDR(s_selfjz_2)};
+  expect_steps(&ev, want, 5);
+}
+
 static void branches0(void) { branches(0); }
 static void branches3(void) { branches(3); }
 
@@ -268,6 +286,7 @@ static const struct kcase cases[] = {
     {"step.straight-line.cpl3", straight_line3},
     {"step.branches-taken-and-not.cpl0", branches0},
     {"step.branches-taken-and-not.cpl3", branches3},
+    {"step.jcc-to-itself-traps-each-time.cpl0", self_jcc},
     {"step.call-ret.cpl3", call_ret},
     {"step.memory-store.cpl0", store0},
     {"step.memory-store.cpl3", store3},
