@@ -91,16 +91,16 @@ struct Block {
   };
   std::vector<CodeRange> ranges;
 
-  // The distinct pages of `ranges`.
-  std::vector<uint64_t> Pages() const {
-    std::vector<uint64_t> pages;
-    for (const CodeRange& r : ranges) {
-      const uint64_t page = r.pa & ~0xfffull;
+  // Calls fn(page) once for each distinct page of `ranges` (a handful:
+  // quadratic is cheaper than any set).
+  template <typename Fn>
+  void ForEachPage(Fn&& fn) const {
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      const uint64_t page = ranges[i].pa & ~0xfffull;
       bool seen = false;
-      for (uint64_t p : pages) seen |= p == page;
-      if (!seen) pages.push_back(page);
+      for (size_t j = 0; j < i && !seen; ++j) seen = (ranges[j].pa & ~0xfffull) == page;
+      if (!seen) fn(page);
     }
-    return pages;
   }
   bool Overlaps(uint64_t pa, uint64_t len) const {
     for (const CodeRange& r : ranges)

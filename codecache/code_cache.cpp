@@ -33,7 +33,7 @@ Block* CodeCache::Commit(std::unique_ptr<Block> block) {
   // Keep the next block 16-byte aligned: entries are branch targets.
   cursor_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(cursor_) + 15) & ~uintptr_t{15});
   by_key_[b->key] = b;
-  for (uint64_t page : b->Pages()) by_page_[page].push_back(b);
+  b->ForEachPage([this, b](uint64_t page) { by_page_[page].push_back(b); });
   for (BlockExit& e : b->exits) e.from = b;
   blocks_.push_back(std::move(block));
   return b;
@@ -67,13 +67,13 @@ void CodeCache::Invalidate(Block* block) {
   for (BlockExit& e : block->exits) Link(e, nullptr);
   auto it = by_key_.find(block->key);
   if (it != by_key_.end() && it->second == block) by_key_.erase(it);
-  for (uint64_t page : block->Pages()) {
+  block->ForEachPage([this, block](uint64_t page) {
     auto pit = by_page_.find(page);
-    if (pit == by_page_.end()) continue;
+    if (pit == by_page_.end()) return;
     auto& v = pit->second;
     v.erase(std::remove(v.begin(), v.end(), block), v.end());
     if (v.empty()) by_page_.erase(pit);
-  }
+  });
 }
 
 void CodeCache::Flush() {

@@ -622,8 +622,6 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
     return cp;
   };
   for (int attempt = 0; attempt < 2; ++attempt) {
-    // Pages that hold no translation yet: they become code pages now.
-    std::vector<uint64_t> new_code_pages;
     TranslateResult r = translator_->Translate(rip, p, fetch, single_step);
     if (r.kind == TranslateResult::Kind::kOk) {
       if (Tracer::Get().perf_map()) Tracer::Get().AddPerfMapEntry(r.block->host_code, r.block->host_size, rip);
@@ -647,14 +645,13 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
         if (TraceOn(kLogInAsm)) t.Write(DumpBlockInAsm(*r.block, guest.data(), [&t](uint64_t va) { return t.Symbol(va); }));
         if (TraceOn(kLogOutAsm)) t.Write(DumpBlockOutAsm(*r.block, guest.data()));
       }
-      // Stores to the block's pages must now leave the fast path.
       // Stores to a page that now holds code must leave the fast path. (A
       // page that already held code lost its write tags then, and fills
       // check IsCodePage.) The block itself is on the page list already.
-      for (uint64_t page : r.block->Pages()) {
+      r.block->ForEachPage([&](uint64_t page) {
         const std::vector<Block*>* on_page = cache.BlocksOnPage(page);
         if (on_page && on_page->size() == 1) tlb_->RevokeWrite(page);
-      }
+      });
       if (!single_step) mapping_->FillJumpCache(r.block);
       return r.block;
     }

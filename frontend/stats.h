@@ -40,6 +40,7 @@ struct Stats {
   uint64_t direct_branch_sites = 0;    // direct-branch exits emitted, each chainable once
   uint64_t links_made = 0;             // direct branches chained (patched)
   uint64_t jump_cache_fills = 0;       // indirect targets entered into the jump cache
+  uint64_t side_exits = 0;             // forward jcc a block continues past (its taken path leaves)
 
   // Guest instructions executed (of the blocks entered); 0 unless counted (--count-insns).
   uint64_t guest_insns = 0;
@@ -56,8 +57,8 @@ struct Stats {
   uint64_t string_ops = 0;             // string instructions performed by the VMM
   uint64_t code_invalidations = 0;     // blocks dropped because their guest code was written
   uint64_t mem_groups = 0;             // groups of accesses translated with one shared TLB check
-  uint64_t mem_group_declines = 0;
-  uint64_t loop_reads_hoisted = 0;     // loop-invariant reads checked once before their loop (translator/loop_read.h)     // group checks that could not stand (block translated again)
+  uint64_t mem_group_declines = 0;     // group checks that could not stand (block translated again)
+  uint64_t loop_reads_hoisted = 0;     // loop-invariant reads checked once before their loop (translator/loop_read.h)
   // Shadow paging: address spaces kept across CR3 writes, page-table pages watched.
   uint64_t shadow_spaces = 0;          // address spaces cached (0: every CR3 write flushes)
   uint64_t space_switches_cached = 0;  // CR3 writes served from the cache (no refill)

@@ -160,6 +160,33 @@ void BlockEmitter::DirectExitImpl(uint64_t target, bool conditional, x86::CondCo
   });
 }
 
+void BlockEmitter::SideExitIf(x86::CondCode cond, uint64_t target) {
+  const Label leave = a.newLabel();
+  a.j(cond, leave);
+  PendingExit e{a.newLabel(), a.newLabel(), target};
+  const uint32_t exit_index = static_cast<uint32_t>(buf_.exits.size());
+  buf_.exits.push_back(e);
+  Site s{};
+  s.kind = SiteKind::kBranchExit;
+  s.target = target;
+  s.exit_index = exit_index;
+  // At the exit stub every guest register is back in its host register.
+  const uint16_t displaced_here = displaced_;
+  displaced_ = 0;
+  const uint32_t id = NewSite(s);
+  displaced_ = displaced_here;
+  direct_exit_count++;
+  Cold([this, leave, e, id, displaced_here] {
+    a.bind(leave);
+    for (unsigned r = 0; r < 16; ++r)
+      if (displaced_here & (1u << r)) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
+    a.long_().jmp(e.stub);  // the rel32 that linking patches
+    a.bind(e.patch_end);
+    a.bind(e.stub);
+    JumpToThunk(id, thunks.exit);
+  });
+}
+
 void BlockEmitter::Finalize(uint8_t* host_base) {
   auto addr = [&](const Label& l) { return host_base + code_.labelOffsetFromBase(l); };
   for (const PendingAddr& p : buf_.addrs) cache.site(p.site_id).*p.field = addr(p.label);

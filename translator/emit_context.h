@@ -142,6 +142,10 @@ class BlockEmitter {
   // block can later be linked there. DirectExitIf: `jcc rel32`.
   void DirectExit(uint64_t target) { DirectExitImpl(target, false, x86::CondCode::kO); }
   void DirectExitIf(x86::CondCode cond, uint64_t target) { DirectExitImpl(target, true, cond); }
+  // A side exit: when `cond` holds, leave for guest `target` (the registers
+  // displaced now are reloaded on the way, in cold code); else go on with
+  // the block, nothing changed.
+  void SideExitIf(x86::CondCode cond, uint64_t target);
 
   uint32_t direct_exit_count = 0;  // for Stats::direct_branch_sites
   // Where a branch back to the block's own start may go (after the entry

@@ -107,6 +107,10 @@ void EmitJcc(BlockEmitter& e, const GuestInsn& gi) {
   e.DirectExit(d.next_rip());
 }
 
+void EmitSideExit(BlockEmitter& e, const GuestInsn& gi) {
+  e.SideExitIf(static_cast<x86::CondCode>(gi.d.insn.opcode & 0xf), DirectTarget(gi.d));
+}
+
 void EmitLoop(BlockEmitter& e, const GuestInsn& gi) {
   // loop/loope/loopne/jrcxz run natively with their rel8 pointed over the
   // fall-through exit (a 5-byte jmp rel32) at the taken exit. This keeps

@@ -9,6 +9,8 @@ namespace xlat {
 
 void EmitJmp(BlockEmitter& e, const GuestInsn& gi);
 void EmitJcc(BlockEmitter& e, const GuestInsn& gi);
+// A jcc the block goes on past: the taken path leaves by a side exit.
+void EmitSideExit(BlockEmitter& e, const GuestInsn& gi);
 void EmitLoop(BlockEmitter& e, const GuestInsn& gi);   // loop/loope/loopne/jrcxz/jecxz
 void EmitCall(BlockEmitter& e, const GuestInsn& gi);
 void EmitRet(BlockEmitter& e, const GuestInsn& gi);

@@ -91,42 +91,57 @@ uint16_t GprsWritten(const DecodedInsn& d) {
   return m;
 }
 
-std::vector<MemGroup> FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds,
-                                    unsigned max_live, std::vector<GroupMembership>* member) {
+void FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, unsigned max_live,
+                   std::vector<GroupMembership>* member, std::vector<MemGroup>* groups) {
+  // A candidate's members are instructions, each a member of one candidate
+  // at most: they are chained by index through next_member, and each one's
+  // address (relative as min_disp is) is in at_of.
   struct Candidate {
     MemGroup g;
-    std::vector<uint16_t> members;
-    std::vector<int64_t> at;  // each member's address, relative as min_disp is
+    uint16_t first_member, last_member, members;
     uint16_t regs;            // base and index registers (none for the stack group: it follows rsp)
     bool open;
     bool stack;
     int64_t rsp_at_first;     // the stack group: rsp_off at its first member
   };
-  std::vector<Candidate> cands;
+  // Kept across calls (one translator per vCPU thread): no allocation per block.
+  static thread_local std::vector<Candidate> cands;
+  static thread_local std::vector<int64_t> at_of;
+  static thread_local std::vector<uint16_t> next_member;
+  cands.clear();
+  at_of.resize(insns.size());
+  next_member.resize(insns.size());
   member->assign(insns.size(), GroupMembership{});
+  groups->clear();
   // rsp relative to where it was when rsp_off was last reset: known while
   // every change since was a known constant.
   int64_t rsp_off = 0;
-  auto add_member = [&](Candidate* c, bool stack, const AddressExpr& key, int64_t at, uint32_t size, uint8_t access,
+  auto add_member = [&](int ci, bool stack, const AddressExpr& key, int64_t at, uint32_t size, uint8_t access,
                         uint16_t regs, size_t i) {
-    const int64_t lo = c ? std::min(c->g.min_disp, at) : at;
-    const int64_t hi = c ? std::max<int64_t>(c->g.min_disp + c->g.span, at + size) : at + size;
-    if (c && hi - lo <= kMaxSpan) {
-      c->g.min_disp = lo;
-      c->g.span = static_cast<uint32_t>(hi - lo);
-      c->g.access |= access;
-      c->members.push_back(static_cast<uint16_t>(i));
-      c->at.push_back(at);
-      return;
+    const uint16_t idx = static_cast<uint16_t>(i);
+    at_of[i] = at;
+    if (ci >= 0) {
+      Candidate& c = cands[static_cast<size_t>(ci)];
+      const int64_t lo = std::min(c.g.min_disp, at);
+      const int64_t hi = std::max<int64_t>(c.g.min_disp + c.g.span, at + size);
+      if (hi - lo <= kMaxSpan) {
+        c.g.min_disp = lo;
+        c.g.span = static_cast<uint32_t>(hi - lo);
+        c.g.access |= access;
+        next_member[c.last_member] = idx;
+        c.last_member = idx;
+        ++c.members;
+        return;
+      }
+      c.open = false;
     }
-    if (c) c->open = false;
     Candidate n;
     n.g.base = key;
     n.g.min_disp = at;
     n.g.span = size;
     n.g.access = access;
-    n.members.push_back(static_cast<uint16_t>(i));
-    n.at.push_back(at);
+    n.first_member = n.last_member = idx;
+    n.members = 1;
     n.regs = regs;
     n.open = true;
     n.stack = stack;
@@ -136,9 +151,9 @@ std::vector<MemGroup> FindMemGroups(const std::vector<DecodedInsn>& insns, const
   for (size_t i = 0; i < insns.size(); ++i) {
     const DecodedInsn& d = insns[i];
     const StackAccess sa = StackAccessOf(d, kinds[i]);
-    Candidate* stack_group = nullptr;
-    for (Candidate& k : cands)
-      if (k.open && k.stack) stack_group = &k;
+    int stack_group = -1;
+    for (size_t k = 0; k < cands.size(); ++k)
+      if (cands[k].open && cands[k].stack) stack_group = static_cast<int>(k);
     AddressExpr stack_key;
     stack_key.base = kRsp;
     if (sa.member) {
@@ -158,9 +173,9 @@ std::vector<MemGroup> FindMemGroups(const std::vector<DecodedInsn>& insns, const
       if (x.base == kRsp && x.index < 0 && x.segment < 0 && x.addr_bits == 64) {
         add_member(stack_group, true, stack_key, rsp_off + x.disp, size, access, 0, i);
       } else {
-        Candidate* c = nullptr;
-        for (Candidate& k : cands)
-          if (k.open && !k.stack && SameKey(k.g.base, x)) c = &k;
+        int c = -1;
+        for (size_t k = 0; k < cands.size(); ++k)
+          if (cands[k].open && !cands[k].stack && SameKey(cands[k].g.base, x)) c = static_cast<int>(k);
         const uint16_t regs =
             static_cast<uint16_t>((x.base >= 0 ? 1u << x.base : 0) | (x.index >= 0 ? 1u << x.index : 0));
         add_member(c, false, x, x.disp, size, access, regs, i);
@@ -179,27 +194,24 @@ std::vector<MemGroup> FindMemGroups(const std::vector<DecodedInsn>& insns, const
   }
   // Keep groups of two or more, while no more than max_live are open at once
   // (each holds a scratch register from its first member to its last).
-  std::vector<MemGroup> groups;
-  std::vector<std::pair<uint16_t, uint16_t>> live;
   for (Candidate& c : cands) {
-    if (c.members.size() < 2) continue;
-    const uint16_t first = c.members.front(), last = c.members.back();
+    if (c.members < 2) continue;
+    const uint16_t first = c.first_member, last = c.last_member;
     unsigned overlapping = 0;
-    for (auto& [f, l] : live)
-      if (first <= l && f <= last) ++overlapping;
+    for (const MemGroup& g : *groups)
+      if (first <= g.last && g.first <= last) ++overlapping;
     if (overlapping >= max_live) continue;
-    live.push_back({first, last});
     c.g.first = first;
     c.g.last = last;
     // The check runs at the first member, with rsp as it is there.
     c.g.base.disp = c.stack ? c.g.min_disp - c.rsp_at_first : c.g.min_disp;
-    c.g.index = static_cast<int>(groups.size());
-    for (size_t m = 0; m < c.members.size(); ++m)
-      (*member)[c.members[m]] = GroupMembership{static_cast<int>(groups.size()),
-                                                static_cast<int32_t>(c.at[m] - c.g.min_disp)};
-    groups.push_back(c.g);
+    c.g.index = static_cast<int>(groups->size());
+    for (uint16_t m = first;; m = next_member[m]) {
+      (*member)[m] = GroupMembership{c.g.index, static_cast<int32_t>(at_of[m] - c.g.min_disp)};
+      if (m == last) break;
+    }
+    groups->push_back(c.g);
   }
-  return groups;
 }
 
 }  // namespace xlat

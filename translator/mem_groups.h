@@ -48,9 +48,11 @@ struct GroupMembership {
 // GPRs an instruction may write (explicit and implicit operands).
 uint16_t GprsWritten(const DecodedInsn& d);
 
-// Returns the groups (of two or more accesses) and, per instruction, its
-// membership. At most `max_live` groups overlap at any point.
-std::vector<MemGroup> FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds,
-                                    unsigned max_live, std::vector<GroupMembership>* member);
+// Fills *groups with the groups (of two or more accesses) and *member with
+// each instruction's membership. At most `max_live` groups overlap at any
+// point. (Both are the caller's, and so is their capacity: this allocates
+// nothing once the vectors have grown, and it runs for every block.)
+void FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, unsigned max_live,
+                   std::vector<GroupMembership>* member, std::vector<MemGroup>* groups);
 
 }  // namespace xlat

@@ -144,10 +144,10 @@ bool EmitRipRelativeLea(BlockEmitter& e, const DecodedInsn& d) {
 // an inline rep movs, emit_string.h), if the block's rewrites need scratch
 // registers at all. rcx and r11 come first: the jump-cache lookup and the
 // flag-preserving TLB check use them.
-uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds) {
+// `named`: the GPRs the block's instructions name (rsp included).
+uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, uint16_t named) {
   bool needs = false;
   unsigned want = 3;
-  uint16_t named = 1u << kRsp;
   for (size_t i = 0; i < insns.size(); ++i) {
     switch (kinds[i]) {
       case InsnKind::kMem: case InsnKind::kBitMem: case InsnKind::kXlat: case InsnKind::kPush:
@@ -164,7 +164,6 @@ uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<Ins
       default:
         break;
     }
-    if (kinds[i] != InsnKind::kUndefined) named |= GprsUsed(insns[i]);
   }
   if (!needs) return 0;
   static constexpr uint8_t kOrder[] = {kR11, kRcx, kR10, kR9, kR8, kRdx, kRsi, kRdi,
@@ -192,17 +191,18 @@ bool ConsultsFlags(InsnKind k) {
   }
 }
 
-// The arithmetic flags whose liveness at the block's end would change a
-// rewrite: those that reach, unkilled, an instruction that consults the
-// flags and has none live otherwise (or the block's first instruction,
-// whose live flags the indirect entry restores). The lookahead into the
-// successors need decide only these.
+// The arithmetic flags whose liveness at the block's end (or, for a side
+// exit, just after instruction end - 1) would change a rewrite: those that
+// reach, unkilled, an instruction that consults the flags and has none live
+// otherwise (or the block's first instruction, whose live flags the
+// indirect entry restores). The lookahead into the successors need decide
+// only these.
 uint32_t WantedAtEnd(const std::vector<FlagEffect>& effects, const std::vector<InsnKind>& kinds,
-                     int save_flags_after) {
+                     int save_flags_after, size_t end) {
   uint32_t want = 0;
   uint32_t through = kArithFlags;  // flags from the end that reach here unkilled
   uint32_t live = 0;               // flags live here with nothing live at the end
-  for (size_t i = effects.size(); i-- > 0;) {
+  for (size_t i = end; i-- > 0;) {
     through &= ~effects[i].kills;
     live = (live & ~effects[i].kills) | effects[i].reads;
     const bool entry = i == 0 && save_flags_after != -1;
@@ -354,9 +354,25 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       if (x.rip == va) return true;
     return false;
   };
+  // Side exits: a forward jcc need not end the block. Its taken path leaves
+  // through a stub; the fall-through goes on in the same block, so the usual
+  // path through an if runs with no exit, entry or poll, and its accesses
+  // can share group checks. Not past a backward jcc (a loop's back edge ends
+  // its block, which a self-loop needs), nor into the code a side exit
+  // jumps to (where the if rejoins: that code is translated there anyway),
+  // nor so far that fewer than kMinFreeGprs registers stay unnamed (the
+  // pool would shrink and rewrites would spill around each access).
+  constexpr unsigned kMaxSideExits = 4;
+  constexpr unsigned kMinFreeGprs = 3;
+  uint64_t side_targets[kMaxSideExits];
+  unsigned side_exits = 0;
+  const bool side_exits_allowed = follow_jumps_ && !single_step && !count_guest_insns_;
+  uint16_t named = 1u << kRsp;  // GPRs the block's instructions name (for the pool too)
+  auto free_gprs = [](uint16_t n) { return 16u - static_cast<unsigned>(__builtin_popcount(n)); };
   while (decoded.size() < max_insns) {
     const uint64_t off = pc - page0_va;
     if (off >= 4096) break;  // the next instruction starts on the next page
+    if (std::find(side_targets, side_targets + side_exits, pc) != side_targets + side_exits) break;
     // A breakpoint starts its own block, where the dispatcher sees it.
     if (breakpoints_ && !decoded.empty() && breakpoints_->count(pc)) break;
     // Decoded in place: a DecodedInsn is over a kilobyte. (The constructor
@@ -402,7 +418,26 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         }
       }
     }
+    if (kind != InsnKind::kUndefined) {
+      const uint16_t now_named = named | GprsUsed(d);
+      if (side_exits > 0 && free_gprs(now_named) < kMinFreeGprs) {
+        decoded.pop_back();  // it starts the next block instead
+        crosses = false;
+        break;
+      }
+      named = now_named;
+    }
     runs.back().end = d.next_rip();
+    if (kind == InsnKind::kJcc && side_exits_allowed && side_exits < kMaxSideExits && !crosses &&
+        decoded.size() + 2 < max_insns && free_gprs(named) >= kMinFreeGprs) {
+      const uint64_t target = d.next_rip() + static_cast<uint64_t>(d.ops[0].imm.value.s);
+      if (target > d.rip) {
+        side_targets[side_exits++] = target;
+        kinds.push_back(kind);
+        pc = d.next_rip();
+        continue;
+      }
+    }
     if (kind == InsnKind::kJmp && !crosses && follow_jumps_ && jumps_followed < kMaxJumpsFollowed &&
         decoded.size() + 2 < max_insns && d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
       const uint64_t target = d.next_rip() + static_cast<uint64_t>(d.ops[0].imm.value.s);
@@ -456,13 +491,26 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         break;
       }
   }
+  std::vector<Block::CodeRange>& deps = s.deps;
+  deps.clear();
+  if (side_exits > 0) {
+    // A side exit reads, besides its condition, what its target reads.
+    // (The save before an indirect tail goes after the last of them: their
+    // targets find the flags in the host's.)
+    for (size_t i = 0; i + 1 < decoded.size(); ++i) {
+      if (kinds[i] != InsnKind::kJcc) continue;
+      if (indirect_tail) save_flags_after = std::max(save_flags_after, static_cast<int>(i));
+      const uint32_t want = precise_fault_flags_ ? 0 : WantedAtEnd(effects, kinds, save_flags_after, i + 1);
+      const uint64_t target = decoded[i].next_rip() + static_cast<uint64_t>(decoded[i].ops[0].imm.value.s);
+      effects[i].reads |= want ? FlagsLiveAt(target, want, priv, fetch, 2, &deps) : kArithFlags;
+    }
+  }
   // Flags live when the block leaves: what its direct successors read. Only
   // the flags that would change how some instruction is rewritten are
   // looked for (WantedAtEnd): usually none, or AF alone.
   uint32_t live_at_end = kArithFlags;
-  std::vector<Block::CodeRange>& deps = s.deps;
-  deps.clear();
-  const uint32_t want = indirect_tail || precise_fault_flags_ ? 0 : WantedAtEnd(effects, kinds, save_flags_after);
+  const uint32_t want =
+      indirect_tail || precise_fault_flags_ ? 0 : WantedAtEnd(effects, kinds, save_flags_after, effects.size());
   if (want) {
     const InsnKind k = kinds.back();
     const bool direct = tail.insn.operand_count_visible > 0 && tail.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
@@ -525,7 +573,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
 
   // The pool: registers no instruction of the block names, reserved as
   // scratch for the whole block when its rewrites need any.
-  const uint16_t pool = ChoosePool(decoded, kinds);
+  const uint16_t pool = ChoosePool(decoded, kinds, named);
   e.SetPool(pool);
   // Access groups, each holding a pool register while it is live (one pool
   // register stays for the checks themselves).
@@ -539,10 +587,10 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     // A loop-invariant read holds a pool register for the whole block; two
     // more stay for the checks and the groups.
     if (pool_size >= 3 && !single_step && LoopsToItself(decoded, kinds, rip)) {
-      groups = FindMemGroups(decoded, kinds, pool_size - 2, &group_of);
+      FindMemGroups(decoded, kinds, pool_size - 2, &group_of, &groups);
       loop_read = FindLoopRead(decoded, kinds, group_of);
     }
-    if (loop_read.insn < 0) groups = FindMemGroups(decoded, kinds, pool_size - 1, &group_of);
+    if (loop_read.insn < 0) FindMemGroups(decoded, kinds, pool_size - 1, &group_of, &groups);
   }
   e.group_reg.assign(groups.size(), -1);
   stats_.mem_groups += groups.size();
@@ -650,7 +698,15 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       case InsnKind::kEnter: EmitEnter(e, gi); break;
       case InsnKind::kString: EmitString(e, gi); break;
       case InsnKind::kJmp: EmitJmp(e, gi); ended = true; break;
-      case InsnKind::kJcc: EmitJcc(e, gi); ended = true; break;
+      case InsnKind::kJcc:
+        if (i + 1 < decoded.size()) {
+          EmitSideExit(e, gi);
+          stats_.side_exits++;
+        } else {
+          EmitJcc(e, gi);
+          ended = true;
+        }
+        break;
       case InsnKind::kLoop: EmitLoop(e, gi); ended = true; break;
       case InsnKind::kCall: EmitCall(e, gi); ended = true; break;
       case InsnKind::kRet: EmitRet(e, gi); ended = true; break;

@@ -272,6 +272,38 @@ static void loop_read_past_page(void) {
       expect_eq("rdx (entries 28..31)", 0xf0000000ull, ev.r.rdx);
 }
 
+// A forward jcc that the translator continues past (a side exit): when it
+// is not taken, a fault further on is precise, with the fall-through's
+// registers; when it is taken, nothing after it runs.
+SNIPPET(s_side_exit, "add (%rbx), %rdx\n cmp $0, %rdi\n jne 1f\n add $5, %rdx\n mov (%rsi), %rax\n 1: int $0x81");
+static void side_exit_run(uint64_t taken, struct event* ev, uint64_t* unmapped) {
+  uint64_t pa;
+  const uint64_t va = new_page(PTE_P | PTE_W | PTE_U, &pa);  // va + 4096 is unmapped
+  *(uint64_t*)(uintptr_t)pa = 100;
+  struct run run;
+  run_init(&run, 0, s_side_exit);
+  run.r.rbx = va;
+  run.r.rsi = *unmapped = va + PAGE_SIZE;
+  run.r.rdi = taken;
+  run.r.rdx = 1;
+  run.r.rax = 7;
+  xrun(&run, ev);
+}
+static void side_exit_fault(void) {
+  struct event ev;
+  uint64_t unmapped;
+  side_exit_run(0, &ev, &unmapped);
+  expect_event(&ev, V_PF, 0, ADDR(s_side_exit) + 13) && expect_eq("cr2", unmapped, ev.cr2) &&
+      expect_eq("rdx (1 + 100 + 5)", 106, ev.r.rdx) && expect_eq("rax", 7, ev.r.rax);
+}
+static void side_exit_taken(void) {
+  struct event ev;
+  uint64_t unmapped;
+  side_exit_run(1, &ev, &unmapped);
+  expect_vector(&ev, V_END) && expect_eq("rdx (1 + 100)", 101, ev.r.rdx) && expect_eq("rax", 7, ev.r.rax) &&
+      expect_eq("rsi", unmapped, ev.r.rsi);
+}
+
 // An instruction that starts on a mapped page and ends on an unmapped one:
 // the fetch faults with RIP = the instruction's start and CR2 = the first
 // byte of the unmapped page.
@@ -356,6 +388,8 @@ int main(void) {
       {"pf.rep-movsb-into-unmapped-page.cpl3", rep_movsb_fault},
       {"pf.loop-read-bound-reaches-unmapped-page.cpl0", loop_read_in_bounds},
       {"pf.loop-read-past-page.cpl0", loop_read_past_page},
+      {"pf.after-side-exit-not-taken.cpl0", side_exit_fault},
+      {"pf.side-exit-taken.cpl0", side_exit_taken},
       {"pf.fetch-of-split-instruction.cpl3", fetch_split_instruction},
       {"pf.split-data-access.cpl0", data_split_access},
       {"pf.cr2-kept-by-gp.cpl3", cr2_kept_by_gp},

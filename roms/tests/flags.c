@@ -233,10 +233,91 @@ static void ArithmeticFlags(void) {
   REPORT("arith-flags", h);
 }
 
+// Forward conditional branches that a block continues past (side exits:
+// the taken path leaves, the fall-through stays in the block). In each of
+// the first three, the taken path reads a flag that only it keeps live
+// (CF after dec+jz, OF after sahf+jc, AF after cmc+jc) across a memory
+// access before the branch, whose TLB check must therefore keep it; the
+// fall-through kills that flag first. Six branches in a row then pass the
+// translator's limit on side exits per block.
+static uint64_t SideExitFlags(uint64_t x, uint64_t y, uint64_t* cell) {
+  uint64_t out = 0, t;
+  __asm__ volatile(
+      "addq %[y], %[x]\n\t"           // CF
+      "movq 8(%[c]), %[t]\n\t"        // an access with only the taken path's CF live
+      "decq %[t]\n\t"                 // ZF for jz; CF kept
+      "movq %[t], 16(%[c])\n\t"
+      "jz 1f\n\t"
+      "clc\n\t"
+      "adcq $1, %[o]\n\t"
+      "jmp 2f\n"
+      "1:\n\t"
+      "adcq $2, %[o]\n"                // CF from the add
+      "2:\n\t"
+      "shlq $3, %[o]\n\t"
+      "cmpq %[y], %[x]\n\t"           // OF
+      "movq (%[c]), %%rax\n\t"        // an access with only the taken path's OF live
+      "sahf\n\t"                      // SF ZF AF PF CF from memory; OF kept
+      "jc 3f\n\t"
+      "cmpq %%rax, %[x]\n\t"
+      "seto %b[t]\n\t"
+      "jmp 4f\n"
+      "3:\n\t"
+      "seto %b[t]\n\t"                // OF from the first cmp
+      "addq $16, %[o]\n"
+      "4:\n\t"
+      "movzbl %b[t], %k[t]\n\t"
+      "orq %[t], %[o]\n\t"
+      "movq %[x], %[t]\n\t"
+      "subq %[y], %[t]\n\t"           // AF
+      "movq 8(%[c]), %%r11\n\t"       // an access with only the taken path's AF live
+      "movq %%r11, 48(%[c])\n\t"
+      "cmc\n\t"                       // CF only
+      "jc 5f\n\t"
+      "cmpq $7, %%r11\n\t"
+      "lahf\n\t"
+      "jmp 6f\n"
+      "5:\n\t"
+      "lahf\n\t"                      // AF from the sub
+      "notq %%rax\n"
+      "6:\n\t"
+      "shrq $8, %%rax\n\t"
+      "andq $0xd5, %%rax\n\t"
+      "xorq %%rax, %[o]\n\t"
+      // six forward branches in a row, each a side exit to the same place
+      "testq $1, %[x]\n\t" "jnz 7f\n\t" "addq $1, %[o]\n\t"
+      "testq $2, %[x]\n\t" "jnz 7f\n\t" "addq $2, %[o]\n\t"
+      "testq $4, %[x]\n\t" "jnz 7f\n\t" "addq $4, %[o]\n\t"
+      "testq $8, %[x]\n\t" "jnz 7f\n\t" "addq $8, %[o]\n\t"
+      "testq $16, %[x]\n\t" "jnz 7f\n\t" "addq $16, %[o]\n\t"
+      "testq $32, %[x]\n\t" "jnz 7f\n\t" "addq $32, %[o]\n\t"
+      "addq $64, %[o]\n"
+      "7:\n\t"
+      : [o] "+r"(out), [t] "=&r"(t), [x] "+r"(x)
+      : [y] "r"(y), [c] "r"(cell)
+      : "cc", "memory", "rax", "r11");
+  return out;
+}
+
+static void SideExits(void) {
+  static const uint64_t vals[] = {0, 1, 5, 0x7f, 0x7fffffffffffffffull, 0x8000000000000000ull, ~0ull, 0x0f0f0f0f0f,
+                                  0xfffffffffffffff0ull, 42};
+  static uint64_t cells[8];
+  uint64_t h = 0;
+  for (int i = 0; i < 10; i++)
+    for (int j = 0; j < 10; j++) {
+      for (int k = 0; k < 8; k++) cells[k] = vals[(i + k) % 10] ^ (uint64_t)k;
+      h = Mix(h, SideExitFlags(vals[i], vals[j], cells));
+      h = Mix(h, Fnv1a(cells, sizeof cells));
+    }
+  REPORT("side-exit-flags", h);
+}
+
 int main(void) {
   Bignums();
   Across();
   PushfPopf();
   ArithmeticFlags();
+  SideExits();
   return 0;
 }
