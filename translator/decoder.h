@@ -9,10 +9,16 @@
 namespace xlat {
 
 struct DecodedInsn {
-  uint64_t rip = 0;
-  ZydisDecodedInstruction insn{};
-  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT]{};
-  uint8_t bytes[16]{};
+  DecodedInsn() : rip(0), insn{}, ops{}, bytes{} {}
+  // For storage that Decoder::Decode fills at once: a DecodedInsn is over a
+  // kilobyte, and the translator makes one per guest instruction.
+  struct Uninitialized {};
+  explicit DecodedInsn(Uninitialized) {}
+
+  uint64_t rip;
+  ZydisDecodedInstruction insn;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  uint8_t bytes[16];
 
   unsigned length() const { return insn.length; }
   uint64_t next_rip() const { return rip + insn.length; }

@@ -93,8 +93,8 @@ void BlockEmitter::StartPool() {
 uint32_t BlockEmitter::NewSite(Site site) {
   site.block = block;
   if (insn) {
-    site.guest_rip = insn->d.rip;
-    site.next_rip = insn->d.next_rip();
+    site.guest_rip = insn->d->rip;
+    site.next_rip = insn->d->next_rip();
   }
   site.displaced = displaced_;
   site.flags_saved = flags_saved_;

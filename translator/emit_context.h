@@ -54,7 +54,7 @@ x86::Gp Gpr64Reg(unsigned n);
 struct MemGroup;
 
 struct GuestInsn {
-  DecodedInsn d;
+  const DecodedInsn* d = nullptr;   // the translator's (a DecodedInsn is over a kilobyte: not copied)
   const MemGroup* group = nullptr;  // the access group it belongs to, if any
   int32_t group_offset = 0;         // its access's address minus the group's lowest byte
   uint32_t flags_live_in = 0;   // arithmetic flags live just before it (RFLAGS bit mask)

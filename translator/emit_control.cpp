@@ -17,7 +17,7 @@ bool FlagsLive(const GuestInsn& gi) { return (gi.flags_live_in & kArithFlags) !=
 // operand is read through the TLB with the registers as they were before the
 // instruction.
 void LoadTargetIntoR11(BlockEmitter& e, const GuestInsn& gi) {
-  const DecodedInsn& d = gi.d;
+  const DecodedInsn& d = *gi.d;
   const ZydisDecodedOperand& op = d.ops[0];
   auto& a = e.a;
   e.Displace(kR11);
@@ -77,7 +77,7 @@ void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv) {
 void EmitFallthrough(BlockEmitter& e, uint64_t next) { e.DirectExit(next); }
 
 void EmitJmp(BlockEmitter& e, const GuestInsn& gi) {
-  const DecodedInsn& d = gi.d;
+  const DecodedInsn& d = *gi.d;
   if (d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
     e.RestoreAll();
     e.DirectExit(DirectTarget(d));
@@ -88,7 +88,7 @@ void EmitJmp(BlockEmitter& e, const GuestInsn& gi) {
 }
 
 void EmitJcc(BlockEmitter& e, const GuestInsn& gi) {
-  const DecodedInsn& d = gi.d;
+  const DecodedInsn& d = *gi.d;
   // The condition is the low nibble of the opcode in both the 7x rel8 and
   // the 0F 8x rel32 forms, and AsmJit's CondCode uses the same numbering.
   const auto cond = static_cast<x86::CondCode>(d.insn.opcode & 0xf);
@@ -108,14 +108,14 @@ void EmitJcc(BlockEmitter& e, const GuestInsn& gi) {
 }
 
 void EmitSideExit(BlockEmitter& e, const GuestInsn& gi) {
-  e.SideExitIf(static_cast<x86::CondCode>(gi.d.insn.opcode & 0xf), DirectTarget(gi.d));
+  e.SideExitIf(static_cast<x86::CondCode>(gi.d->insn.opcode & 0xf), DirectTarget(*gi.d));
 }
 
 void EmitLoop(BlockEmitter& e, const GuestInsn& gi) {
   // loop/loope/loopne/jrcxz run natively with their rel8 pointed over the
   // fall-through exit (a 5-byte jmp rel32) at the taken exit. This keeps
   // their exact semantics: rcx or ecx (0x67), ZF, no flags written.
-  const DecodedInsn& d = gi.d;
+  const DecodedInsn& d = *gi.d;
   uint8_t bytes[16];
   const unsigned n = d.length();
   for (unsigned i = 0; i + 1 < n; ++i) bytes[i] = d.bytes[i];
@@ -129,7 +129,7 @@ void EmitLoop(BlockEmitter& e, const GuestInsn& gi) {
 }
 
 void EmitCall(BlockEmitter& e, const GuestInsn& gi) {
-  const DecodedInsn& d = gi.d;
+  const DecodedInsn& d = *gi.d;
   if (d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
     PushReturnAddress(e, gi, d.next_rip());
     e.RestoreAll();
@@ -142,7 +142,7 @@ void EmitCall(BlockEmitter& e, const GuestInsn& gi) {
 }
 
 void EmitRet(BlockEmitter& e, const GuestInsn& gi) {
-  const DecodedInsn& d = gi.d;
+  const DecodedInsn& d = *gi.d;
   auto& a = e.a;
   const int32_t pop = 8 + (d.insn.operand_count_visible > 0 ? static_cast<int32_t>(d.ops[0].imm.value.u) : 0);
   e.Displace(kR11);

@@ -291,7 +291,7 @@ int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8
 
 bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
   const MemGroup& g = *gi.group;
-  const int p = EmitSpanCheck(e, g.base, g.span, g.access, (gi.flags_live_in & kArithFlags) != 0, GprsUsed(gi.d));
+  const int p = EmitSpanCheck(e, g.base, g.span, g.access, (gi.flags_live_in & kArithFlags) != 0, GprsUsed(*gi.d));
   if (p < 0) return false;
   e.group_reg[index] = p;  // held until the group's last member
   return true;
@@ -310,7 +310,7 @@ void EndGroupMember(BlockEmitter& e, const GuestInsn& gi) {
 }
 
 void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
-  const DecodedInsn& d = gi.d;
+  const DecodedInsn& d = *gi.d;
   if (gi.index == e.loop_read_insn && e.loop_read_reg >= 0) {
     // The loop-invariant read (loop_read.h): its base was checked once before
     // the loop, its index is bounded within the span checked.
@@ -407,7 +407,7 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
 
 void EmitXlat(BlockEmitter& e, const GuestInsn& gi) {
   // xlat: al = [rbx + zero-extended al] (ebx + al with a 0x67 prefix).
-  const DecodedInsn& d = gi.d;
+  const DecodedInsn& d = *gi.d;
   GuardedAccess ga{};
   ga.size = 1;
   ga.access = kAccessRead;
@@ -444,7 +444,7 @@ void EmitBitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   //   EA + (offset SAR log2(bits)) * (bits / 8)
   // and the bit within it is offset & (bits - 1). Both are computed without
   // touching flags; the native instruction then runs on [unit], masked bit.
-  const DecodedInsn& d = gi.d;
+  const DecodedInsn& d = *gi.d;
   const int mi = d.MemOperand();
   const ZydisDecodedOperand& op = d.ops[mi];
   const ZydisDecodedOperand& bitreg = d.ops[1];

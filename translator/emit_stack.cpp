@@ -32,7 +32,7 @@ void EmitPushStore(BlockEmitter& e, const GuestInsn& gi, unsigned size, uint16_t
 }
 
 void EmitPush(BlockEmitter& e, const GuestInsn& gi) {
-  const DecodedInsn& d = gi.d;
+  const DecodedInsn& d = *gi.d;
   auto& a = e.a;
   const unsigned size = d.insn.operand_width / 8;  // 8, or 2 with a 0x66 prefix
   const ZydisDecodedOperand& src = d.ops[0];
@@ -100,7 +100,7 @@ void EmitPush(BlockEmitter& e, const GuestInsn& gi) {
 }
 
 void EmitPop(BlockEmitter& e, const GuestInsn& gi) {
-  const DecodedInsn& d = gi.d;
+  const DecodedInsn& d = *gi.d;
   auto& a = e.a;
   const unsigned size = d.insn.operand_width / 8;
   const ZydisDecodedOperand& dst = d.ops[0];
@@ -199,7 +199,7 @@ void EmitEnter(BlockEmitter& e, const GuestInsn& gi) {
   // enter size, 0 = push rbp; mov rbp, rsp; lea rsp, [rsp - size].
   // (Nesting levels above 0 are sent to the VMM by the classifier.)
   auto& a = e.a;
-  const uint16_t frame = static_cast<uint16_t>(gi.d.ops[0].imm.value.u);
+  const uint16_t frame = static_cast<uint16_t>(gi.d->ops[0].imm.value.u);
   EmitPushStore(e, gi, 8, 1u << kRbp, [&a](const x86::Gp& slot) { a.mov(x86::qword_ptr(slot), x86::rbp); });
   a.mov(x86::rbp, x86::rsp);
   if (frame) a.lea(x86::rsp, x86::ptr(x86::rsp, -static_cast<int32_t>(frame)));

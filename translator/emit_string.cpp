@@ -61,7 +61,7 @@ bool InlineStringForm(const DecodedInsn& d) {
 
 void EmitString(BlockEmitter& e, const GuestInsn& gi) {
   auto& a = e.a;
-  const DecodedInsn& d = gi.d;
+  const DecodedInsn& d = *gi.d;
   Label slow = a.newLabel(), after = a.newLabel();
   const bool movs = IsMovs(d.mnemonic());
   const uint16_t avoid = GprsUsed(d) | (1u << kRcx) | (1u << kRdi) | (1u << kRsi) | (1u << kRax);

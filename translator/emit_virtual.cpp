@@ -202,7 +202,7 @@ void EmitSyscall(BlockEmitter& e, const GuestInsn& gi) {
   a.mov(Ctx(XLAT_CTX_OFF(vflags)), x86::r11);
   EmitArithFlagsToLahfAndDf(a, x86::ecx);  // the target's indirect entry loads them
   a.inc(Ctx(XLAT_CTX_OFF(inline_syscalls)));
-  a.mov(x86::rcx, gi.d.next_rip());
+  a.mov(x86::rcx, gi.d->next_rip());
   a.mov(x86::r11, Ctx(XLAT_CTX_OFF(lstar)));  // canonical: wrmsr refuses others
   EmitJumpThroughCache(e, PrivClass::kSupervisor);
 
@@ -273,7 +273,7 @@ void EmitSysret(BlockEmitter& e, const GuestInsn& gi) {
 }  // namespace
 
 void EmitVirtualInsn(BlockEmitter& e, const GuestInsn& gi) {
-  const DecodedInsn& d = gi.d;
+  const DecodedInsn& d = *gi.d;
   auto& a = e.a;
   switch (d.mnemonic()) {
     case ZYDIS_MNEMONIC_CLI:

@@ -377,7 +377,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     if (breakpoints_ && !decoded.empty() && breakpoints_->count(pc)) break;
     // Decoded in place: a DecodedInsn is over a kilobyte. (The constructor
     // reserved kMaxBlockInsns: the reference stays valid.)
-    DecodedInsn& d = decoded.emplace_back();
+    DecodedInsn& d = decoded.emplace_back(DecodedInsn::Uninitialized{});
     const size_t avail = 4096 - off;
     Decoder::Status st = decoder_.Decode(page0.host + off, avail < 15 ? avail : 15, pc, &d);
     if (st == Decoder::Status::kNeedMoreBytes && avail < 15) {
@@ -621,7 +621,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   e.a.bind(pre);
   e.StartPool();
   GuestInsn gi;
-  gi.d = decoded[0];
+  gi.d = &decoded[0];
   gi.index = 0;
   e.insn = &gi;
   if (loop_read.insn >= 0) {
@@ -671,21 +671,21 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   for (size_t i = 0; i < decoded.size() && !ended; ++i) {
     block->insn_host.push_back(static_cast<uint32_t>(e.a.offset()));
     block->insn_kinds.push_back(static_cast<uint8_t>(kinds[i]));
-    gi.d = decoded[i];
+    gi.d = &decoded[i];
     gi.index = static_cast<uint16_t>(i);
     gi.group = group_of[i].group >= 0 ? &groups[group_of[i].group] : nullptr;
     gi.group_offset = group_of[i].offset;
     gi.flags_live_in = live_in[i];
     gi.flags_live_out = live_out[i];
     e.insn = &gi;
-    block->insn_rips.push_back(gi.d.rip);
-    block->insn_lens.push_back(static_cast<uint8_t>(gi.d.length()));
+    block->insn_rips.push_back(gi.d->rip);
+    block->insn_lens.push_back(static_cast<uint8_t>(gi.d->length()));
     CountKind(stats_, kinds[i]);
     switch (kinds[i]) {
       case InsnKind::kCopy:
-        if (gi.d.mnemonic() == ZYDIS_MNEMONIC_LEA && EmitRipRelativeLea(e, gi.d)) break;
+        if (gi.d->mnemonic() == ZYDIS_MNEMONIC_LEA && EmitRipRelativeLea(e, *gi.d)) break;
         e.BeginNative();
-        e.Embed(gi.d.bytes, gi.d.length());
+        e.Embed(gi.d->bytes, gi.d->length());
         e.EndNative();
         break;
       case InsnKind::kDrop: break;
@@ -714,7 +714,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       case InsnKind::kUndefined: EmitRaise(e, gi, raise_vector); ended = true; break;
       case InsnKind::kVirtual:
         EmitVirtualInsn(e, gi);
-        ended = IsInlineTransfer(gi.d, kinds[i]);
+        ended = IsInlineTransfer(*gi.d, kinds[i]);
         break;
     }
     if (static_cast<int>(i) == save_flags_after) {
