@@ -1146,16 +1146,50 @@ uint32_t VcpuRuntime::HandleSite(uint32_t site_id) {
   Site& s = vcpu_.cache_->site(site_id);
   running_ = s.block;
   running_hit_ = false;
+  const uint64_t revocations = tlb_->revocations();
+  uint32_t action;
   switch (s.kind) {
-    case SiteKind::kMemSlow: return HandleMemSlow(s);
-    case SiteKind::kMemPost: return HandleMemPost(s);
-    case SiteKind::kMemGroup: return HandleMemGroup(s);
-    case SiteKind::kString: return HandleString(s);
+    case SiteKind::kMemSlow: action = HandleMemSlow(s); break;
+    case SiteKind::kMemPost: action = HandleMemPost(s); break;
+    case SiteKind::kMemGroup: action = HandleMemGroup(s); break;
+    case SiteKind::kString: action = HandleString(s); break;
     default:
       std::fprintf(stderr, "xlat: internal error: vmm_call from site kind %d\n", static_cast<int>(s.kind));
       vcpu_.RequestExit(1);
       return static_cast<uint32_t>(HelperAction::kExit);
   }
+  if (action == static_cast<uint32_t>(HelperAction::kResume) && tlb_->revocations() != revocations)
+    return LeaveAfterRevocation(s);
+  return action;
+}
+
+uint32_t VcpuRuntime::LeaveAfterRevocation(const Site& s) {
+  // The handler took write access away from some page (it became a
+  // page-table page or code). The block may hold the host address of that
+  // page in a register, checked for writing before (an access group, or one
+  // checked before a loop): resuming it could store there unseen. So the
+  // guest goes on from the dispatcher instead, at the same point, and every
+  // check is made again. (Rare: a walk that finds a new page-table page.)
+  stats_.revocation_leaves++;
+  watch_post_pending_ = false;
+  switch (s.kind) {
+    case SiteKind::kMemSlow:
+    case SiteKind::kMemGroup:
+      // Before the instruction (or the group's first member): it runs again.
+      MakePrecise(s.displaced, s.flags_saved);
+      ctx_.rip = s.guest_rip;
+      break;
+    case SiteKind::kMemPost:
+      MakePrecise(s.displaced, s.flags_saved);
+      ctx_.rip = s.next_rip;
+      break;
+    default:  // kString: done; its handler put the scratch values back
+      for (unsigned r = 0; r < kGprCount; ++r)
+        if (s.displaced & (1u << r)) ctx_.gpr[r] = ctx_.spill[r];
+      ctx_.rip = s.next_rip;
+      break;
+  }
+  return static_cast<uint32_t>(HelperAction::kExit);
 }
 
 uint32_t VcpuRuntime::HandleMemSlow(Site& s) {

@@ -149,6 +149,9 @@ class VcpuRuntime {
   uint32_t HandleMemPost(Site& site);
   uint32_t HandleMemGroup(Site& site);
   uint32_t HandleString(Site& site);
+  // After a handler that revoked write access somewhere: leave the block at
+  // the site's precise point instead of resuming it.
+  uint32_t LeaveAfterRevocation(const Site& site);
   void HandleExit();
   Block* FindOrTranslate(uint64_t rip, bool single_step = false);
   std::string FatalExceptionMessage() const;

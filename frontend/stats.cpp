@@ -252,6 +252,7 @@ std::string FormatStats(const Stats& s) {
   t.Row("TLB entries restored", s.tlb_entries_restored);
   t.Row("page-table pages watched", s.pt_pages_watched);
   t.Row("stores to page-table pages", s.pt_write_faults);
+  t.Row("blocks left after a revocation", s.revocation_leaves, "a callout write-protected a page: checks made again");
   t.Row("page-table pages released", s.pt_pages_released);
   t.Row("ranges invalidated", s.shadow_invalidations);
 
@@ -353,6 +354,7 @@ std::string FormatStatsJson(const Stats& s) {
   shadow.Add("tlb_entries_restored", s.tlb_entries_restored);
   shadow.Add("pt_pages_watched", s.pt_pages_watched);
   shadow.Add("pt_write_faults", s.pt_write_faults);
+  shadow.Add("revocation_leaves", s.revocation_leaves);
   shadow.Add("pt_pages_released", s.pt_pages_released);
   shadow.Add("shadow_invalidations", s.shadow_invalidations);
 

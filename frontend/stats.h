@@ -67,6 +67,7 @@ struct Stats {
   uint64_t tlb_entries_restored = 0;   // inline TLB entries put back by cached switches
   uint64_t pt_pages_watched = 0;       // guest pages that became write-protected page tables
   uint64_t pt_write_faults = 0;        // guest stores to watched page-table pages
+  uint64_t revocation_leaves = 0;      // blocks left at a callout that revoked write access (VcpuRuntime::LeaveAfterRevocation)
   uint64_t pt_pages_released = 0;      // watched pages released after a flood of stores
   uint64_t shadow_invalidations = 0;   // virtual ranges dropped because an entry mapping them changed
   uint64_t emulated_insns = 0;         // sensitive instructions emulated by the VMM

@@ -185,6 +185,31 @@ static uint64_t frame_with(uint64_t value) {
   return pa;
 }
 
+// One block stores twice into a page through one access group (one check
+// for both stores); in between, a read walks through that very page as a
+// page table for the first time, which write-protects it. The second store
+// changes the entry the read used: it must be seen like any store to a page
+// table, so that the CR3 write after it drops the old translation.
+SNIPPET(s_group_store_to_new_table, "mov %r9, 8(%rbx)\n mov (%rsi), %rax\n mov %rdx, (%rbx)\n int $0x81");
+static void group_store_to_new_table(void) {
+  const uint64_t a = frame_with(0xaaaa), b = frame_with(0xbbbb);
+  const uint64_t va = fresh_region() + 0x5000;
+  map_page(g_kpml4, va, a, PTE_P | PTE_W);
+  uint64_t* pte = entry(va, 1);
+  write_cr3(read_cr3());
+  struct run run;
+  struct event ev;
+  run_init(&run, 0, s_group_store_to_new_table);
+  run.r.rbx = (uint64_t)(uintptr_t)pte;  // the page table is identity-mapped
+  run.r.r9 = pte[1];                     // (the first store changes nothing)
+  run.r.rsi = va + OFF;
+  run.r.rdx = b | PTE_P | PTE_W;
+  xrun(&run, &ev);
+  if (!expect_vector(&ev, V_END) || !expect_eq("read through the old entry", 0xaaaa, ev.r.rax)) return;
+  write_cr3(read_cr3());
+  expect_eq("read after the CR3 write", 0xbbbb, rd(va + OFF));
+}
+
 static void invlpg_new_frame(void) {
   uint64_t a = frame_with(0xaaaa), b = frame_with(0xbbbb);
   uint64_t va = fresh_va();
@@ -609,6 +634,7 @@ static const struct kcase cases[] = {
     {"ad.large-page-pde", ad_large_page},
     {"ad.delivery-frame-write-sets-d", ad_delivery_frame},
     {"ad.idt-read-sets-a", ad_idt_read},
+    {"tlb.group-store-to-table-walked-in-between", group_store_to_new_table},
     {"tlb.invlpg-new-frame", invlpg_new_frame},
     {"tlb.cr3-reload-new-frame", cr3_reload_new_frame},
     {"tlb.invlpg-new-frame.cpl3", invlpg_new_frame_user},
