@@ -59,6 +59,7 @@ struct Stats {
   uint64_t mem_groups = 0;             // groups of accesses translated with one shared TLB check
   uint64_t mem_group_declines = 0;     // group checks that could not stand (block translated again)
   uint64_t loop_reads_hoisted = 0;     // loop-invariant reads checked once before their loop (translator/loop_read.h)
+  uint64_t loop_groups_hoisted = 0;    // loop-invariant access groups checked once before their loop (same)
   // Shadow paging: address spaces kept across CR3 writes, page-table pages watched.
   uint64_t shadow_spaces = 0;          // address spaces cached (0: every CR3 write flushes)
   uint64_t space_switches_cached = 0;  // CR3 writes served from the cache (no refill)

@@ -158,6 +158,9 @@ class BlockEmitter {
   int loop_read_insn = -1;
   int loop_read_reg = -1;
   bool loop_read_indexed = false;  // the read keeps its index register
+  // The loop-invariant access group checked before the loop head (its
+  // register in group_reg, held for the whole block), or -1.
+  int loop_group = -1;
 
   // Registers holding the host base of each active access group, by group index.
   std::vector<int>& group_reg;

@@ -300,13 +300,15 @@ bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
 int GroupMemberReg(BlockEmitter& e, const GuestInsn& gi) {
   if (!gi.group) return -1;
   const int index = gi.group->index;
-  if (gi.index == gi.group->first && !EmitGroupCheck(e, gi, index)) e.group_reg[index] = -1;
+  // (The loop's group was checked before the loop head.)
+  if (gi.index == gi.group->first && index != e.loop_group && !EmitGroupCheck(e, gi, index))
+    e.group_reg[index] = -1;
   return e.group_reg[index];
 }
 
 void EndGroupMember(BlockEmitter& e, const GuestInsn& gi) {
   const int p = gi.group ? e.group_reg[gi.group->index] : -1;
-  if (p >= 0 && gi.index == gi.group->last) e.Restore(static_cast<unsigned>(p));
+  if (p >= 0 && gi.index == gi.group->last && gi.group->index != e.loop_group) e.Restore(static_cast<unsigned>(p));
 }
 
 void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {

@@ -86,4 +86,25 @@ LoopRead FindLoopRead(const std::vector<DecodedInsn>& insns, const std::vector<I
   return none;
 }
 
+int FindLoopGroup(const std::vector<DecodedInsn>& insns, const std::vector<MemGroup>& groups,
+                  const std::vector<GroupMembership>& membership) {
+  uint16_t written = 0;
+  for (const DecodedInsn& d : insns) written |= GprsWritten(d);
+  int best = -1;
+  unsigned best_members = 0;
+  for (const MemGroup& g : groups) {
+    const AddressExpr& x = g.base;
+    if (x.base == kRsp || x.segment >= 0 || x.addr_bits != 64) continue;
+    const uint16_t regs = static_cast<uint16_t>((x.base >= 0 ? 1u << x.base : 0) | (x.index >= 0 ? 1u << x.index : 0));
+    if (regs & written) continue;
+    unsigned members = 0;
+    for (const GroupMembership& m : membership) members += m.group == g.index;
+    if (members > best_members) {
+      best = g.index;
+      best_members = members;
+    }
+  }
+  return best;
+}
+
 }  // namespace xlat

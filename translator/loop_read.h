@@ -11,12 +11,20 @@
 // byte-indexed decoder loop loses its check, and with it three loads on the
 // critical path.
 //
-// Only reads: a translation found through the TLB may be used until the
-// guest invalidates it (invlpg or a CR3 write, both of which leave the
-// block), but a store must see write protection that the VMM may add in any
-// callout (a page becoming a page table). A span the VMM cannot stand
-// behind (not RAM, crossing onto a discontiguous page, unmapped) is declined
-// like an access group's: the block is translated again without either.
+// The same holds for a whole access group (mem_groups.h) whose base and
+// index registers no instruction of the block writes: the fields of a
+// struct the loop reads and updates through one pointer are checked once
+// before the loop, stores included, rather than once per iteration.
+//
+// A translation found through the TLB may be used until the guest
+// invalidates it (invlpg or a CR3 write, both of which leave the block). A
+// store must also see write protection that the VMM adds in a callout (a
+// page becoming a page table): a callout that adds any leaves the block
+// (VcpuRuntime::LeaveAfterRevocation), and the loop is entered again through
+// its check. A span the VMM cannot stand behind (not RAM, crossing onto a
+// discontiguous page, unmapped, or a store to code or page tables) is
+// declined like an access group's: the block is translated again without
+// either.
 #pragma once
 
 #include <cstdint>
@@ -47,5 +55,11 @@ LoopRead FindLoopRead(const std::vector<DecodedInsn>& insns, const std::vector<I
                       const std::vector<GroupMembership>& groups);
 
 inline constexpr uint32_t kMaxLoopReadSpan = 2048;
+
+// The access group (index into `groups`) of a block that loops to itself
+// whose address registers the block never writes, with the most members,
+// or -1. Not the stack group, nor one through fs/gs.
+int FindLoopGroup(const std::vector<DecodedInsn>& insns, const std::vector<MemGroup>& groups,
+                  const std::vector<GroupMembership>& membership);
 
 }  // namespace xlat

@@ -583,14 +583,16 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   groups.clear();
   group_of.assign(decoded.size(), GroupMembership{});
   LoopRead loop_read;
+  int loop_group = -1;
   if (pool_size >= 2 && !no_groups_.count(block->key)) {
-    // A loop-invariant read holds a pool register for the whole block; two
-    // more stay for the checks and the groups.
+    // A loop-invariant read or group holds a pool register for the whole
+    // block; two more stay for the checks and the other groups.
     if (pool_size >= 3 && !single_step && LoopsToItself(decoded, kinds, rip)) {
       FindMemGroups(decoded, kinds, pool_size - 2, &group_of, &groups);
       loop_read = FindLoopRead(decoded, kinds, group_of);
+      if (loop_read.insn < 0) loop_group = FindLoopGroup(decoded, groups, group_of);
     }
-    if (loop_read.insn < 0) FindMemGroups(decoded, kinds, pool_size - 1, &group_of, &groups);
+    if (loop_read.insn < 0 && loop_group < 0) FindMemGroups(decoded, kinds, pool_size - 1, &group_of, &groups);
   }
   e.group_reg.assign(groups.size(), -1);
   stats_.mem_groups += groups.size();
@@ -633,6 +635,15 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       e.loop_read_insn = loop_read.insn;
       e.loop_read_indexed = loop_read.indexed;
       stats_.loop_reads_hoisted++;
+    }
+  }
+  if (loop_group >= 0) {
+    // The same for a group: its register then stays for the whole block.
+    const MemGroup& g = groups[static_cast<size_t>(loop_group)];
+    e.group_reg[g.index] = EmitSpanCheck(e, g.base, g.span, g.access, (block_live_in & kArithFlags) != 0, 0);
+    if (e.group_reg[g.index] >= 0) {
+      e.loop_group = g.index;
+      stats_.loop_groups_hoisted++;
     }
   }
   e.a.bind(head);

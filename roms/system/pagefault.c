@@ -272,6 +272,41 @@ static void loop_read_past_page(void) {
       expect_eq("rdx (entries 28..31)", 0xf0000000ull, ev.r.rdx);
 }
 
+// A loop whose accesses through one unchanging base (an access group the
+// translator may check once before the loop) reach an unmapped page with
+// the second of them. Run once, it leaves before that access: nothing
+// faults. Run twice, the second access faults precisely in the first
+// iteration. (Each case has its own copy of the loop, as above.)
+#define LOOP_GROUP_BODY "1: add (%rbx), %rdx\n dec %rcx\n jz 2f\n add 8(%rbx), %rdx\n cmp %rcx, %rdi\n jne 1b\n 2: int $0x81"
+SNIPPET(s_loop_group_once, LOOP_GROUP_BODY);
+SNIPPET(s_loop_group_twice, LOOP_GROUP_BODY);
+static void loop_group_run(const char* loop, uint64_t iterations, struct event* ev, uint64_t* unmapped) {
+  uint64_t pa;
+  const uint64_t va = new_page(PTE_P | PTE_W | PTE_U, &pa);  // va + 4096 is unmapped
+  *(uint64_t*)(uintptr_t)(pa + PAGE_SIZE - 8) = 40;
+  struct run run;
+  run_init(&run, 0, loop);
+  run.r.rbx = va + PAGE_SIZE - 8;
+  run.r.rcx = iterations;
+  run.r.rdx = 2;
+  run.r.rdi = ~0ull;
+  *unmapped = va + PAGE_SIZE;
+  xrun(&run, ev);
+}
+static void loop_group_leaves_before_unmapped(void) {
+  struct event ev;
+  uint64_t unmapped;
+  loop_group_run(s_loop_group_once, 1, &ev, &unmapped);
+  expect_vector(&ev, V_END) && expect_eq("rdx (2 + 40)", 42, ev.r.rdx) && expect_eq("rcx", 0, ev.r.rcx);
+}
+static void loop_group_member_faults(void) {
+  struct event ev;
+  uint64_t unmapped;
+  loop_group_run(s_loop_group_twice, 2, &ev, &unmapped);
+  expect_event(&ev, V_PF, 0, ADDR(s_loop_group_twice) + 8) && expect_eq("cr2", unmapped, ev.cr2) &&
+      expect_eq("rdx (2 + 40)", 42, ev.r.rdx) && expect_eq("rcx", 1, ev.r.rcx);
+}
+
 // A forward jcc that the translator continues past (a side exit): when it
 // is not taken, a fault further on is precise, with the fall-through's
 // registers; when it is taken, nothing after it runs.
@@ -388,6 +423,8 @@ int main(void) {
       {"pf.rep-movsb-into-unmapped-page.cpl3", rep_movsb_fault},
       {"pf.loop-read-bound-reaches-unmapped-page.cpl0", loop_read_in_bounds},
       {"pf.loop-read-past-page.cpl0", loop_read_past_page},
+      {"pf.loop-group-leaves-before-unmapped-page.cpl0", loop_group_leaves_before_unmapped},
+      {"pf.loop-group-member-faults.cpl0", loop_group_member_faults},
       {"pf.after-side-exit-not-taken.cpl0", side_exit_fault},
       {"pf.side-exit-taken.cpl0", side_exit_taken},
       {"pf.fetch-of-split-instruction.cpl3", fetch_split_instruction},

@@ -755,6 +755,42 @@ static void LoopTableReads(void) {
   REPORT_HASH("loop-table-reads-stores", buf, sizeof buf);
 }
 
+// Loops that are one block branching back to its start, reading and
+// updating the fields of one struct through a pointer they never change (a
+// translator may check the whole struct, stores included, once before the
+// loop), while also storing through another pointer that may land in the
+// same struct. The structs sit inside a page and across a page boundary.
+static void LoopGroupUpdates(void) {
+  Reset();
+  uint64_t h = 0;
+  static const uint64_t kStructOffsets[] = {0, 1000, 4096 - 16, 8192 - 2048 - 8};
+  for (uint64_t k = 0; k < sizeof kStructOffsets / sizeof kStructOffsets[0]; k++) {
+    uint8_t* st = buf + kStructOffsets[k];
+    uint64_t n = 150 + k, x = 0, y = 0;
+    uint8_t* other = buf + kStructOffsets[(k + 1) % 4];
+    uint64_t j = 0;
+    __asm__ volatile(
+        "1: mov (%[st]), %[x]\n\t"
+        "add %[n], %[x]\n\t"
+        "mov %[x], (%[st])\n\t"
+        "mov 8(%[st]), %[y]\n\t"
+        "xor %[x], %[y]\n\t"
+        "rol $5, %[y]\n\t"
+        "mov %[y], 8(%[st])\n\t"
+        "addq $3, 24(%[st])\n\t"
+        "movzbl %b[y], %k[j]\n\t"
+        "movb %b[x], (%[other],%[j])\n\t"  // sometimes into the struct itself
+        "dec %[n]\n\t"
+        "jnz 1b"
+        : [n] "+r"(n), [x] "=&r"(x), [y] "=&r"(y), [j] "+r"(j)
+        : [st] "r"(st), [other] "r"(k == 2 ? st - 16 : other)
+        : "cc", "memory");
+    h = Mix(Mix(h, x), y);
+  }
+  REPORT("loop-group-updates", h);
+  REPORT_HASH("loop-group-updates-stores", buf, sizeof buf);
+}
+
 // Prefetch, flush and fences: no visible effect, but they carry memory operands.
 static void CacheControl(void) {
   Reset();
@@ -783,5 +819,6 @@ int main(void) {
   CacheControl();
   BoundedIndices();
   LoopTableReads();
+  LoopGroupUpdates();
   return 0;
 }
