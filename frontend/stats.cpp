@@ -238,7 +238,7 @@ std::string FormatStats(const Stats& s) {
   t.Row("access groups (one check each)", s.mem_groups);
   t.Row("access group checks declined", s.mem_group_declines);
   t.Row("loop reads checked before the loop", s.loop_reads_hoisted);
-  t.Row("loop groups checked before the loop", s.loop_groups_hoisted);
+  t.Row("groups checked before their loop", s.loop_groups_hoisted);
   t.Row("bounce-buffer accesses", s.bounced_accesses);
   t.Row("string ops done by the VMM", s.string_ops);
   t.Row("string ops done inline", s.inline_string_ops);

@@ -107,8 +107,10 @@ void EmitJcc(BlockEmitter& e, const GuestInsn& gi) {
   e.DirectExit(d.next_rip());
 }
 
-void EmitSideExit(BlockEmitter& e, const GuestInsn& gi) {
-  e.SideExitIf(static_cast<x86::CondCode>(gi.d->insn.opcode & 0xf), DirectTarget(*gi.d));
+void EmitSideExit(BlockEmitter& e, const GuestInsn& gi, bool inverted, uint64_t dest) {
+  // (x86 condition codes come in pairs that differ in bit 0: jz/jnz, jc/jnc...)
+  const unsigned cond = (gi.d->insn.opcode & 0xf) ^ (inverted ? 1u : 0u);
+  e.SideExitIf(static_cast<x86::CondCode>(cond), dest);
 }
 
 void EmitLoop(BlockEmitter& e, const GuestInsn& gi) {

@@ -9,8 +9,9 @@ namespace xlat {
 
 void EmitJmp(BlockEmitter& e, const GuestInsn& gi);
 void EmitJcc(BlockEmitter& e, const GuestInsn& gi);
-// A jcc the block goes on past: the taken path leaves by a side exit.
-void EmitSideExit(BlockEmitter& e, const GuestInsn& gi);
+// A jcc the block goes on past: one path leaves by a side exit to `dest`,
+// the taken path (or, `inverted`, the fall-through).
+void EmitSideExit(BlockEmitter& e, const GuestInsn& gi, bool inverted, uint64_t dest);
 void EmitLoop(BlockEmitter& e, const GuestInsn& gi);   // loop/loope/loopne/jrcxz/jecxz
 void EmitCall(BlockEmitter& e, const GuestInsn& gi);
 void EmitRet(BlockEmitter& e, const GuestInsn& gi);

@@ -191,6 +191,35 @@ bool ConsultsFlags(InsnKind k) {
   }
 }
 
+// A jcc the block goes on past. `inverted`: the block follows the taken
+// path, and the side exit goes to the fall-through.
+struct SideExit {
+  uint16_t insn;   // its index in the block
+  bool inverted;
+  uint64_t dest;   // where the side exit goes
+};
+
+// Whether the bytes at `at` look like a loop latch for a loop starting at
+// `head`: a jcc or jmp to `head` within the first 16 bytes, on this page. A
+// guess from raw bytes, not a decode (it is asked at every forward jcc): a
+// wrong guess only shapes the block differently.
+bool LooksLikeLatch(const uint8_t* page, uint64_t page_va, uint64_t at, uint64_t head) {
+  const uint64_t end = std::min(at + 16, page_va + 4096);
+  for (uint64_t p = at; p + 2 <= end; ++p) {
+    const uint8_t* b = page + (p - page_va);
+    if ((b[0] & 0xf0) == 0x70 || b[0] == 0xeb) {
+      if (p + 2 + static_cast<uint64_t>(static_cast<int64_t>(static_cast<int8_t>(b[1]))) == head) return true;
+    } else if (p + 6 <= end && ((b[0] == 0x0f && (b[1] & 0xf0) == 0x80) || b[0] == 0xe9)) {
+      const unsigned opcode_len = b[0] == 0xe9 ? 1 : 2;
+      if (p + opcode_len + 4 > end) continue;
+      int32_t rel;
+      std::memcpy(&rel, b + opcode_len, 4);
+      if (p + opcode_len + 4 + static_cast<uint64_t>(static_cast<int64_t>(rel)) == head) return true;
+    }
+  }
+  return false;
+}
+
 // The arithmetic flags whose liveness at the block's end (or, for a side
 // exit, just after instruction end - 1) would change a rewrite: those that
 // reach, unkilled, an instruction that consults the flags and has none live
@@ -362,17 +391,29 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // jumps to (where the if rejoins: that code is translated there anyway),
   // nor so far that fewer than kMinFreeGprs registers stay unnamed (the
   // pool would shrink and rewrites would spill around each access).
+  //
+  // A forward jcc whose target looks like its loop's latch (the branch back
+  // to the block's start is within a few bytes there) is followed the other
+  // way: the block goes on at the target and the fall-through becomes the
+  // side exit. A loop whose common path skips ahead to an out-of-line latch
+  // (the decompressor's branch-call-jump filter) then is one block that
+  // branches back to itself.
   constexpr unsigned kMaxSideExits = 4;
   constexpr unsigned kMinFreeGprs = 3;
-  uint64_t side_targets[kMaxSideExits];
+  SideExit side[kMaxSideExits];
   unsigned side_exits = 0;
+  auto side_exit_to = [&side, &side_exits](uint64_t va) {
+    for (unsigned k = 0; k < side_exits; ++k)
+      if (side[k].dest == va) return true;
+    return false;
+  };
   const bool side_exits_allowed = follow_jumps_ && !single_step && !count_guest_insns_;
   uint16_t named = 1u << kRsp;  // GPRs the block's instructions name (for the pool too)
   auto free_gprs = [](uint16_t n) { return 16u - static_cast<unsigned>(__builtin_popcount(n)); };
   while (decoded.size() < max_insns) {
     const uint64_t off = pc - page0_va;
     if (off >= 4096) break;  // the next instruction starts on the next page
-    if (std::find(side_targets, side_targets + side_exits, pc) != side_targets + side_exits) break;
+    if (side_exit_to(pc)) break;
     // A breakpoint starts its own block, where the dispatcher sees it.
     if (breakpoints_ && !decoded.empty() && breakpoints_->count(pc)) break;
     // Decoded in place: a DecodedInsn is over a kilobyte. (The constructor
@@ -432,9 +473,18 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         decoded.size() + 2 < max_insns && free_gprs(named) >= kMinFreeGprs) {
       const uint64_t target = d.next_rip() + static_cast<uint64_t>(d.ops[0].imm.value.s);
       if (target > d.rip) {
-        side_targets[side_exits++] = target;
+        const bool to_latch = (target & ~0xfffull) == page0_va && jumps_followed < kMaxJumpsFollowed &&
+                              !decoded_at(target) && LooksLikeLatch(page0.host, page0_va, target, rip) &&
+                              !(breakpoints_ && breakpoints_->count(target));
+        side[side_exits++] = {static_cast<uint16_t>(decoded.size() - 1), to_latch, to_latch ? d.next_rip() : target};
         kinds.push_back(kind);
-        pc = d.next_rip();
+        if (to_latch) {
+          ++jumps_followed;
+          runs.push_back({target, target});
+          pc = target;
+        } else {
+          pc = d.next_rip();
+        }
         continue;
       }
     }
@@ -497,12 +547,11 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     // A side exit reads, besides its condition, what its target reads.
     // (The save before an indirect tail goes after the last of them: their
     // targets find the flags in the host's.)
-    for (size_t i = 0; i + 1 < decoded.size(); ++i) {
-      if (kinds[i] != InsnKind::kJcc) continue;
+    for (unsigned k = 0; k < side_exits; ++k) {
+      const size_t i = side[k].insn;
       if (indirect_tail) save_flags_after = std::max(save_flags_after, static_cast<int>(i));
       const uint32_t want = precise_fault_flags_ ? 0 : WantedAtEnd(effects, kinds, save_flags_after, i + 1);
-      const uint64_t target = decoded[i].next_rip() + static_cast<uint64_t>(decoded[i].ops[0].imm.value.s);
-      effects[i].reads |= want ? FlagsLiveAt(target, want, priv, fetch, 2, &deps) : kArithFlags;
+      effects[i].reads |= want ? FlagsLiveAt(side[k].dest, want, priv, fetch, 2, &deps) : kArithFlags;
     }
   }
   // Flags live when the block leaves: what its direct successors read. Only
@@ -711,7 +760,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       case InsnKind::kJmp: EmitJmp(e, gi); ended = true; break;
       case InsnKind::kJcc:
         if (i + 1 < decoded.size()) {
-          EmitSideExit(e, gi);
+          const SideExit* x = std::find_if(side, side + side_exits, [i](const SideExit& se) { return se.insn == i; });
+          EmitSideExit(e, gi, x->inverted, x->dest);
           stats_.side_exits++;
         } else {
           EmitJcc(e, gi);

@@ -192,6 +192,53 @@ static void Loops(void) {
   REPORT("loop-jrcxz", h);
 }
 
+// A loop whose usual path jumps ahead to an out-of-line latch (compare and
+// branch back), the rare path falling through to work of its own first: a
+// translator may follow the jump and leave at the fall-through instead.
+// The rare path reads the compare's flags; the latch's branch back is once
+// a jb rel8 and once a jne rel32 (a long loop body).
+static void OutOfLineLatches(void) {
+  uint8_t bytes[300];
+  for (int i = 0; i < 300; i++) bytes[i] = (uint8_t)(i * 37 % 251) | ((i % 7 == 0) ? 0xe8 : 0);
+  uint64_t h = 0, i = 0, acc = 0, t = 0;
+  __asm__ volatile(
+      "1: movzbl (%[b],%[i]), %k[t]\n\t"
+      "andl $0xfe, %k[t]\n\t"
+      "cmpb $0xe8, %b[t]\n\t"
+      "jne 3f\n\t"
+      "setz %b[t]\n\t"      // rare: ZF from the compare
+      "addq %[t], %[acc]\n\t"
+      "rolq $9, %[acc]\n\t"
+      "jmp 3f\n\t"
+      ".p2align 4\n"
+      "3: incq %[i]\n\t"
+      "cmpq $300, %[i]\n\t"
+      "jb 1b\n\t"
+      : [i] "+r"(i), [acc] "+r"(acc), [t] "=&r"(t)
+      : [b] "r"(bytes)
+      : "cc", "memory");
+  h = Mix(Mix(h, acc), i);
+  i = 0;
+  acc = 5;
+  __asm__ volatile(
+      "1: movzbl (%[b],%[i]), %k[t]\n\t"
+      "testb $1, %b[t]\n\t"
+      "jz 3f\n\t"
+      "adcq %[t], %[acc]\n\t"  // rare-ish: CF from test (0)
+      "xorq $0x55, %[acc]\n\t"
+      "jmp 3f\n\t"
+      ".fill 130, 1, 0x90\n"      // (nops: the branch back needs a rel32)
+      "3: addq $1, %[i]\n\t"
+      "cmpq $299, %[i]\n\t"
+      ".byte 0x0f, 0x85\n\t"      // jne rel32 1b
+      ".long 1b - (. + 4)\n\t"
+      : [i] "+r"(i), [acc] "+r"(acc), [t] "=&r"(t)
+      : [b] "r"(bytes)
+      : "cc", "memory");
+  h = Mix(Mix(h, acc), i);
+  REPORT("out-of-line-latches", h);
+}
+
 static NOINLINE int IsEven(unsigned n);
 static NOINLINE int IsOdd(unsigned n) { return n == 0 ? 0 : IsEven(n - 1); }
 static NOINLINE int IsEven(unsigned n) { return n == 0 ? 1 : IsOdd(n - 1); }
@@ -285,6 +332,7 @@ int main(void) {
   IndirectJumps();
   ConditionCodes();
   Loops();
+  OutOfLineLatches();
   Recursion();
   SetjmpLongjmp();
   OverlappingInstructions();
