@@ -508,6 +508,30 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         (kind == InsnKind::kVirtual && d.mnemonic() == ZYDIS_MNEMONIC_SWAPGS))
       break;
   }
+  // A loop whose head is not the block's start (setup code comes first):
+  // the block ends at the head instead, which then starts a block of its
+  // own that branches back to itself, rather than this block running the
+  // first iteration and that one the rest.
+  if (side_exits_allowed && kinds.back() == InsnKind::kJcc && decoded.size() > 1) {
+    const DecodedInsn& tail = decoded.back();
+    const uint64_t head = tail.next_rip() + static_cast<uint64_t>(tail.ops[0].imm.value.s);
+    if (head > rip && head < runs[0].end) {
+      size_t k = 1;
+      while (k < decoded.size() && decoded[k].rip != head) ++k;
+      if (k < decoded.size()) {
+        decoded.erase(decoded.begin() + static_cast<ptrdiff_t>(k), decoded.end());
+        kinds.resize(k);
+        runs.resize(1);
+        runs[0].end = head;
+        while (side_exits > 0 && side[side_exits - 1].insn >= k) --side_exits;
+        named = 1u << kRsp;
+        for (size_t i = 0; i < k; ++i)
+          if (kinds[i] != InsnKind::kUndefined) named |= GprsUsed(decoded[i]);
+        crosses = false;
+        pc = head;
+      }
+    }
+  }
   // Where execution goes after the last instruction when it falls through.
   const uint64_t end_rip = kinds.back() == InsnKind::kUndefined ? decoded.back().rip : pc;
 
