@@ -54,6 +54,7 @@ struct Site {
   uint8_t access = 0;           // MemAccessBits
   uint16_t size = 0;            // bytes accessed (the VA is in addr_reg when the VMM is entered)
   uint8_t align = 0;            // kMemSlow: the alignment the access needs (#GP(0) otherwise), or 0
+  uint8_t page_crossings = 0;   // kMemGroup: times its span was let across a page boundary (each a callout)
   uint8_t* resume_in_place = nullptr;  // hot path, after the TLB lookup (addr_reg = host address)
   uint8_t* resume_bounce = nullptr;    // cold copy of the instruction (addr_reg = bounce)
   uint8_t* resume_after = nullptr;     // after the instruction (kMemPost resumes here)

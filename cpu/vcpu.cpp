@@ -1320,6 +1320,11 @@ uint32_t VcpuRuntime::HandleMemGroup(Site& s) {
     WalkResult w1 = WalkPageTables(vcpu_.ram_, paging(), last & ~0xfffull, kind, user_mode());
     uint8_t* host1 = w1.ok ? vcpu_.ram_.HostPtr(GuestPhysAddr(w1.pa & ~0xfffull), 4096) : nullptr;
     ok = host1 && host1 == host0 + 4096 && !(write && StoresTrap(w1.pa & ~0xfffull));
+    // The inline check covers one page: a span across two comes here every
+    // time. Some times are fine (a loop's table, checked once per loop);
+    // a hot block that keeps coming is better off with a check per access.
+    constexpr uint8_t kMaxPageCrossings = 64;
+    if (ok && ++s.page_crossings >= kMaxPageCrossings) ok = false;
   }
   if (ok) {
     tlb_->Fill(priv(), va & ~0xfffull, w0.pa & ~0xfffull, host0,

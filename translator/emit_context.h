@@ -57,6 +57,8 @@ struct GuestInsn {
   const DecodedInsn* d = nullptr;   // the translator's (a DecodedInsn is over a kilobyte: not copied)
   const MemGroup* group = nullptr;  // the access group it belongs to, if any
   int32_t group_offset = 0;         // its access's address minus the group's lowest byte
+  bool span_member = false;         // its access is within the span checked ahead (checked_span.h)
+  int32_t span_offset = 0;          // ... at this displacement from the span's base
   uint32_t flags_live_in = 0;   // arithmetic flags live just before it (RFLAGS bit mask)
   uint32_t flags_live_out = 0;  // ... just after it
   uint16_t index = 0;           // position in the block
@@ -153,11 +155,10 @@ class BlockEmitter {
   asmjit::Label loop_head;
   bool self_loop = false;
 
-  // The loop-invariant read (loop_read.h) checked before the loop head: its
-  // instruction index and the pool register holding its host base, or -1.
-  int loop_read_insn = -1;
-  int loop_read_reg = -1;
-  bool loop_read_indexed = false;  // the read keeps its index register
+  // The span checked before the loop head (checked_span.h): the pool
+  // register holding its host base for the whole block, or -1.
+  int span_reg = -1;
+  bool span_indexed = false;  // its members keep their index registers
   // The loop-invariant access group checked before the loop head (its
   // register in group_reg, held for the whole block), or -1.
   int loop_group = -1;

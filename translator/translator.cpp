@@ -18,7 +18,7 @@
 #include "translator/emit_string.h"
 #include "translator/emit_virtual.h"
 #include "translator/liveness.h"
-#include "translator/loop_read.h"
+#include "translator/checked_span.h"
 #include "translator/mem_groups.h"
 
 namespace xlat {
@@ -279,6 +279,7 @@ struct Translator::Scratch {
   std::vector<Block::CodeRange> deps;
   std::vector<GroupMembership> group_of;
   std::vector<MemGroup> groups;
+  std::vector<SpanMembership> span_of;
   BlockEmitter::Buffers emit;
   CodeHolder code;
   EmitErrors errors;
@@ -655,17 +656,20 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   std::vector<MemGroup>& groups = s.groups;
   groups.clear();
   group_of.assign(decoded.size(), GroupMembership{});
-  LoopRead loop_read;
+  CheckedSpan span;
+  bool has_span = false;
   int loop_group = -1;
+  std::vector<SpanMembership>& span_of = s.span_of;
+  span_of.assign(decoded.size(), SpanMembership{});
   if (pool_size >= 2 && !no_groups_.count(block->key)) {
-    // A loop-invariant read or group holds a pool register for the whole
-    // block; two more stay for the checks and the other groups.
+    // A loop's span (checked_span.h) or group holds a pool register for the
+    // whole block; two more stay for the checks and the other groups.
     if (pool_size >= 3 && !single_step && LoopsToItself(decoded, kinds, rip)) {
       FindMemGroups(decoded, kinds, pool_size - 2, &group_of, &groups);
-      loop_read = FindLoopRead(decoded, kinds, group_of);
-      if (loop_read.insn < 0) loop_group = FindLoopGroup(decoded, groups, group_of);
+      has_span = FindCheckedSpan(decoded, kinds, group_of, &span, &span_of);
+      if (!has_span) loop_group = FindLoopGroup(decoded, groups, group_of);
     }
-    if (loop_read.insn < 0 && loop_group < 0) FindMemGroups(decoded, kinds, pool_size - 1, &group_of, &groups);
+    if (!has_span && loop_group < 0) FindMemGroups(decoded, kinds, pool_size - 1, &group_of, &groups);
   }
   e.group_reg.assign(groups.size(), -1);
   stats_.mem_groups += groups.size();
@@ -699,15 +703,13 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   gi.d = &decoded[0];
   gi.index = 0;
   e.insn = &gi;
-  if (loop_read.insn >= 0) {
+  if (has_span) {
     // Before the loop head: once per entry, not per iteration. The guest is
     // at the block's first instruction, which a declined check resumes at.
-    e.loop_read_reg = EmitSpanCheck(e, loop_read.base, loop_read.span, kAccessRead,
-                                    (block_live_in & kArithFlags) != 0, 0);
-    if (e.loop_read_reg >= 0) {
-      e.loop_read_insn = loop_read.insn;
-      e.loop_read_indexed = loop_read.indexed;
-      stats_.loop_reads_hoisted++;
+    e.span_reg = EmitSpanCheck(e, span.base, span.span, span.access, (block_live_in & kArithFlags) != 0, 0);
+    if (e.span_reg >= 0) {
+      e.span_indexed = span.indexed;
+      stats_.spans_checked_ahead++;
     }
   }
   if (loop_group >= 0) {
@@ -759,6 +761,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     gi.index = static_cast<uint16_t>(i);
     gi.group = group_of[i].group >= 0 ? &groups[group_of[i].group] : nullptr;
     gi.group_offset = group_of[i].offset;
+    gi.span_member = span_of[i].span >= 0;
+    gi.span_offset = span_of[i].offset;
     gi.flags_live_in = live_in[i];
     gi.flags_live_out = live_out[i];
     e.insn = &gi;

@@ -1,4 +1,6 @@
-#include "translator/loop_read.h"
+#include "translator/checked_span.h"
+
+#include <algorithm>
 
 #include "translator/emit_memory.h"
 
@@ -38,10 +40,21 @@ bool LoopsToItself(const std::vector<DecodedInsn>& insns, const std::vector<Insn
          tail.next_rip() + static_cast<uint64_t>(tail.ops[0].imm.value.s) == rip;
 }
 
-LoopRead FindLoopRead(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds,
-                      const std::vector<GroupMembership>& groups) {
-  LoopRead none;
-  uint16_t written = 0;
+bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds,
+                     const std::vector<GroupMembership>& groups, CheckedSpan* out,
+                     std::vector<SpanMembership>* member) {
+  // Candidate spans, each a base register with its accesses' union; at most
+  // a few per block (kept inline: this runs for every block).
+  struct Candidate {
+    CheckedSpan s;
+    int64_t lo, hi;  // the union of the members' ranges, relative to the base register
+  };
+  constexpr size_t kMaxCandidates = 8;
+  Candidate cands[kMaxCandidates];
+  size_t n_cands = 0;
+  static thread_local std::vector<int8_t> cand_of;  // per instruction
+  cand_of.assign(insns.size(), -1);
+  uint16_t written = 0;  // anywhere in the loop: the next iteration sees it
   for (const DecodedInsn& d : insns) written |= GprsWritten(d);
 
   for (size_t i = 0; i < insns.size(); ++i) {
@@ -52,18 +65,15 @@ LoopRead FindLoopRead(const std::vector<DecodedInsn>& insns, const std::vector<I
     const int mi = d.MemOperand();
     if (mi < 0) continue;
     const ZydisDecodedOperand& op = d.ops[mi];
-    if (op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) continue;
     const AddressExpr x = AddressOf(d, op);
-    if (x.segment >= 0 || x.addr_bits != 64) continue;
+    if (x.segment >= 0 || x.addr_bits != 64 || op.size == 0) continue;
     if (x.base >= 0 && (written & (1u << x.base))) continue;
-    LoopRead r;
-    r.insn = static_cast<int>(i);
-    r.base = x;
-    r.base.index = -1;
-    r.base.scale = 1;
+    AddressExpr key = x;
+    key.disp = 0;
+    bool indexed = false;
     uint64_t reach = 0;  // the highest index * scale
     if (x.index >= 0 && (written & (1u << x.index))) {
-      // The last write of the index before the read must bound it.
+      // The last write of the index before the access must bound it.
       int w = -1;
       for (size_t j = i; j-- > 0;)
         if (GprsWritten(insns[j]) & (1u << x.index)) {
@@ -73,17 +83,43 @@ LoopRead FindLoopRead(const std::vector<DecodedInsn>& insns, const std::vector<I
       uint64_t bound = 0;
       if (w < 0 || !BoundOf(insns[w], x.index, &bound)) continue;
       reach = bound * x.scale;
-      r.indexed = true;
-    } else if (x.index >= 0) {
-      r.base.index = x.index;  // invariant too: the whole address is
-      r.base.scale = x.scale;
+      indexed = true;
+      key.index = -1;
+      key.scale = 1;
     }
-    const uint64_t span = reach + op.size / 8;
-    if (op.size == 0 || span > kMaxLoopReadSpan) continue;
-    r.span = static_cast<uint32_t>(span);
-    return r;
+    const int64_t lo = x.disp, hi = x.disp + static_cast<int64_t>(reach) + op.size / 8;
+    if (hi - lo > kMaxCheckedSpan) continue;
+    const uint8_t access = static_cast<uint8_t>(((op.actions & ZYDIS_OPERAND_ACTION_MASK_READ) ? kAccessRead : 0) |
+                                                ((op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) ? kAccessWrite : 0));
+    size_t c = 0;
+    while (c < n_cands && !(cands[c].s.indexed == indexed && cands[c].s.base.base == key.base &&
+                            cands[c].s.base.index == key.index && cands[c].s.base.scale == key.scale &&
+                            std::max(cands[c].hi, hi) - std::min(cands[c].lo, lo) <= kMaxCheckedSpan))
+      ++c;
+    if (c == n_cands) {
+      if (n_cands == kMaxCandidates) continue;
+      cands[n_cands++] = Candidate{CheckedSpan{key, indexed, 0, 0, 0}, lo, hi};
+    }
+    Candidate& k = cands[c];
+    k.lo = std::min(k.lo, lo);
+    k.hi = std::max(k.hi, hi);
+    k.s.access |= access;
+    k.s.members++;
+    cand_of[i] = static_cast<int8_t>(c);
   }
-  return none;
+  size_t best = n_cands;
+  for (size_t c = 0; c < n_cands; ++c)
+    if (best == n_cands || cands[c].s.members > cands[best].s.members) best = c;
+  if (best == n_cands) return false;
+  Candidate& k = cands[best];
+  *out = k.s;
+  out->base.disp = k.lo;
+  out->span = static_cast<uint32_t>(k.hi - k.lo);
+  member->assign(insns.size(), SpanMembership{});
+  for (size_t i = 0; i < insns.size(); ++i)
+    if (cand_of[i] == static_cast<int8_t>(best))
+      (*member)[i] = SpanMembership{0, static_cast<int32_t>(AddressOf(insns[i], insns[i].ops[insns[i].MemOperand()]).disp - k.lo)};
+  return true;
 }
 
 int FindLoopGroup(const std::vector<DecodedInsn>& insns, const std::vector<MemGroup>& groups,
