@@ -57,7 +57,7 @@ struct GuestInsn {
   const DecodedInsn* d = nullptr;   // the translator's (a DecodedInsn is over a kilobyte: not copied)
   const MemGroup* group = nullptr;  // the access group it belongs to, if any
   int32_t group_offset = 0;         // its access's address minus the group's lowest byte
-  bool span_member = false;         // its access is within the span checked ahead (checked_span.h)
+  bool span_member = false;         // its access is within the loop's span (checked_span.h)
   int32_t span_offset = 0;          // ... at this displacement from the span's base
   uint32_t flags_live_in = 0;   // arithmetic flags live just before it (RFLAGS bit mask)
   uint32_t flags_live_out = 0;  // ... just after it

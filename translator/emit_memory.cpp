@@ -314,18 +314,17 @@ void EndGroupMember(BlockEmitter& e, const GuestInsn& gi) {
 void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   const DecodedInsn& d = *gi.d;
   if (gi.span_member && e.span_reg >= 0) {
-    // Within the span checked ahead (checked_span.h): its index, if it keeps
-    // one, is bounded within the span.
+    // Within the span checked before the loop (checked_span.h): its index,
+    // if it keeps one, is bounded within the span.
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
     size_t len = 0;
-    const bool encoded = ReencodeWithBase(d, static_cast<unsigned>(e.span_reg), bytes, &len, -1,
-                                          ZYDIS_REGISTER_NONE, gi.span_offset, e.span_indexed);
-    if (encoded) {
+    if (ReencodeWithBase(d, static_cast<unsigned>(e.span_reg), bytes, &len, -1, ZYDIS_REGISTER_NONE,
+                         gi.span_offset, e.span_indexed)) {
       e.BeginNative();
       e.Embed(bytes, len);
       e.EndNative();
+      return;
     }
-    if (encoded) return;
   }
   if (const int p = GroupMemberReg(e, gi); p >= 0) {
     // A member: natively on [host base of the group + its offset].

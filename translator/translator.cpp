@@ -788,6 +788,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       case InsnKind::kJmp: EmitJmp(e, gi); ended = true; break;
       case InsnKind::kJcc:
         if (i + 1 < decoded.size()) {
+          // (Every jcc before the last is a side exit: only that path decodes past one.)
           const SideExit* x = std::find_if(side, side + side_exits, [i](const SideExit& se) { return se.insn == i; });
           EmitSideExit(e, gi, x->inverted, x->dest);
           stats_.side_exits++;
