@@ -89,9 +89,14 @@ class Translator {
   // Arithmetic flags live at guest VA `va`, found by decoding ahead along
   // direct control flow until each flag in `want` is read or killed
   // (conservative: live when the path is unknown; flags outside `want` are
-  // reported live). The bytes decoded are added to *deps.
+  // reported live). The bytes decoded are added to *deps. Answers are
+  // remembered by guest physical address while the bytes they were read
+  // from stay the same (LookaheadMemo in translator.cpp).
   uint32_t FlagsLiveAt(uint64_t va, uint32_t want, PrivClass priv, const CodeFetcher& fetch, int depth,
                        std::vector<Block::CodeRange>* deps);
+  // The walk itself, from `va` on `page` (its code page, fetched).
+  uint32_t WalkFlagsLiveAt(uint64_t va, CodePage page, uint32_t want, PrivClass priv, const CodeFetcher& fetch,
+                           int depth, std::vector<Block::CodeRange>* deps);
 
   // The working storage of one translation (translator.cpp), kept across
   // blocks so that its capacity is reused rather than allocated per block.

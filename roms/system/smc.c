@@ -145,6 +145,38 @@ static void patch_jump_target(void) {
   *(volatile uint32_t*)(uintptr_t)(va + 6) = 128 - 10;
   ok && expect_eq("after patching the jump", 5, call(va) & 0xffffffff);
 }
+// Functions whose block ends with a jump to code on another page: a
+// translator may look ahead there to learn which flags stay live after the
+// jump, and remember what it found. The code there first kills the flags;
+// patched, it reads the carry that each function's compare set before a
+// store. A function translated before the patch (translated again after
+// it) and one translated only after it must both keep the carry.
+static uint64_t jump_to(uint64_t at_pa, uint64_t from_va_end, uint64_t target) {
+  const int32_t rel = (int32_t)(target - from_va_end);
+  memcpy((void*)(uintptr_t)at_pa, &rel, 4);
+  return target;
+}
+static void successor_reads_flags(void) {
+  const uint8_t kills[] = {0x31, 0xc0, 0x83, 0xc0, 0x05, 0xc3};        // xor %eax,%eax; add $5,%eax; ret
+  const uint8_t reads[] = {0x0f, 0x92, 0xc0, 0x0f, 0xb6, 0xc0, 0xc3};  // setc %al; movzbl %al,%eax; ret
+  const uint8_t fn[] = {0xb9, 1, 0, 0, 0,              // mov $1, %ecx
+                        0x83, 0xf9, 0x02,              // cmp $2, %ecx: CF = 1
+                        0x48, 0x8d, 0x54, 0x24, 0xf8,  // lea -8(%rsp), %rdx
+                        0x48, 0x89, 0x0a,              // mov %rcx, (%rdx)
+                        0xe9, 0, 0, 0, 0};             // jmp (the other page)
+  uint64_t pa1, pa2;
+  const uint64_t succ = code_page(kills, sizeof kills, 0);
+  const uint64_t f1 = code_page(fn, sizeof fn, &pa1);
+  const uint64_t f2 = code_page(fn, sizeof fn, &pa2);
+  jump_to(pa1 + sizeof fn - 4, f1 + sizeof fn, succ);
+  jump_to(pa2 + sizeof fn - 4, f2 + sizeof fn, succ);
+  int ok = 1;
+  for (int i = 0; i < 3 && ok; i++) ok = expect_eq("before the patch", 5, call(f1) & 0xffffffff);
+  memcpy((void*)(uintptr_t)succ, reads, sizeof reads);
+  ok = ok && expect_eq("translated before the patch: carry", 1, call(f1) & 0xffffffff);
+  ok && expect_eq("translated after the patch: carry", 1, call(f2) & 0xffffffff);
+}
+
 // A store to data on the same page as code that runs does not change what
 // the code does.
 static void data_on_code_page(void) {
@@ -289,6 +321,7 @@ static const struct kcase cases[] = {
     {"smc.replace-function-body", replace_body},
     {"smc.patch-jump-target", patch_jump_target},
     {"smc.patch-and-call.cpl3", patch_from_user},
+    {"smc.successor-starts-reading-flags", successor_reads_flags},
     {"smc.data-store-on-code-page", data_on_code_page},
     {"smc.write-through-data-alias", write_through_alias},
     {"smc.write-through-data-alias.cpl3", alias_user},
