@@ -1,5 +1,6 @@
 #include "translator/decoder.h"
 
+#include <array>
 #include <cstring>
 
 namespace xlat {
@@ -26,7 +27,9 @@ int DecodedInsn::MemOperand(bool implicit) const {
   return -1;
 }
 
-int GprNumber(ZydisRegister reg) {
+namespace {
+
+int GprNumberFromZydis(ZydisRegister reg) {
   if (reg == ZYDIS_REGISTER_NONE) return -1;
   ZydisRegisterClass cls = ZydisRegisterGetClass(reg);
   if (cls != ZYDIS_REGCLASS_GPR8 && cls != ZYDIS_REGCLASS_GPR16 && cls != ZYDIS_REGCLASS_GPR32 &&
@@ -34,6 +37,22 @@ int GprNumber(ZydisRegister reg) {
     return -1;
   ZydisRegister big = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LONG_64, reg);
   return ZydisRegisterGetId(big);
+}
+
+// Asked for every register operand of every instruction, many times over
+// (pool, groups, liveness of registers): a table, not three library calls.
+const std::array<int8_t, ZYDIS_REGISTER_MAX_VALUE + 1> kGprNumbers = [] {
+  std::array<int8_t, ZYDIS_REGISTER_MAX_VALUE + 1> t{};
+  for (int r = 0; r <= ZYDIS_REGISTER_MAX_VALUE; ++r)
+    t[static_cast<size_t>(r)] = static_cast<int8_t>(GprNumberFromZydis(static_cast<ZydisRegister>(r)));
+  return t;
+}();
+
+}  // namespace
+
+int GprNumber(ZydisRegister reg) {
+  const auto r = static_cast<unsigned>(reg);
+  return r < kGprNumbers.size() ? kGprNumbers[r] : -1;
 }
 
 bool IsHighByteReg(ZydisRegister reg) {
