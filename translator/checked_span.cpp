@@ -116,9 +116,11 @@ bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<In
   out->base.disp = k.lo;
   out->span = static_cast<uint32_t>(k.hi - k.lo);
   member->assign(insns.size(), SpanMembership{});
-  for (size_t i = 0; i < insns.size(); ++i)
-    if (cand_of[i] == static_cast<int8_t>(best))
-      (*member)[i] = SpanMembership{0, static_cast<int32_t>(AddressOf(insns[i], insns[i].ops[insns[i].MemOperand()]).disp - k.lo)};
+  for (size_t i = 0; i < insns.size(); ++i) {
+    if (cand_of[i] != static_cast<int8_t>(best)) continue;
+    const AddressExpr x = AddressOf(insns[i], insns[i].ops[insns[i].MemOperand()]);
+    (*member)[i] = SpanMembership{0, static_cast<int32_t>(x.disp - k.lo)};
+  }
   return true;
 }
 
