@@ -652,7 +652,19 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
         const std::vector<Block*>* on_page = cache.BlocksOnPage(page);
         if (on_page && on_page->size() == 1) tlb_->RevokeWrite(page);
       });
-      if (!single_step) mapping_->FillJumpCache(r.block);
+      if (!single_step) {
+        mapping_->FillJumpCache(r.block);
+        // Exits to code already translated are linked now rather than at
+        // their first run, a round trip to the VMM each (half the branch
+        // exits of a Linux boot): the jump cache knows the recent targets of
+        // this address space, and is what that first run would consult.
+        if (!TraceOn(kLogExec | kLogCpu))
+          for (BlockExit& x : r.block->exits)
+            if (Block* to = mapping_->LookupJumpCache(x.guest_target, p); to && !to->single_step) {
+              mapping_->Link(x, to);
+              stats_.links_made++;
+            }
+      }
       return r.block;
     }
     if (r.kind == TranslateResult::Kind::kFetchFault) {
