@@ -142,22 +142,29 @@ bool EmitRipRelativeLea(BlockEmitter& e, const DecodedInsn& d) {
 
 // Up to three registers that no instruction of the block names (four with
 // an inline rep movs, emit_string.h), if the block's rewrites need scratch
-// registers at all. rcx and r11 come first: the jump-cache lookup and the
-// flag-preserving TLB check use them.
+// registers at all; two where one access is all that needs them (an address
+// and a TLB index: every pool register costs a spill when the block is
+// entered and a reload when it leaves), unless the block loops to itself
+// (`loop`: a loop's span or group holds one more). rcx and r11 come first:
+// the jump-cache lookup and the flag-preserving TLB check use them.
 // `named`: the GPRs the block's instructions name (rsp included).
-uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, uint16_t named) {
-  bool needs = false;
+uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, uint16_t named,
+                    bool loop) {
+  unsigned needs = 0;  // instructions whose rewrite takes scratch registers
   unsigned want = 3;
   for (size_t i = 0; i < insns.size(); ++i) {
     switch (kinds[i]) {
       case InsnKind::kMem: case InsnKind::kBitMem: case InsnKind::kXlat: case InsnKind::kPush:
       case InsnKind::kPop: case InsnKind::kLeave: case InsnKind::kEnter: case InsnKind::kCall:
-      case InsnKind::kRet: case InsnKind::kJmp:
-        needs = true;
+      case InsnKind::kRet:
+        ++needs;
+        break;
+      case InsnKind::kJmp:  // an indirect one (a direct jmp only leaves)
+        if (insns[i].ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE) ++needs;
         break;
       case InsnKind::kString:
         if (InlineStringForm(insns[i])) {
-          needs = true;
+          needs += 2;
           if (insns[i].mnemonic() == ZYDIS_MNEMONIC_MOVSB || insns[i].mnemonic() == ZYDIS_MNEMONIC_MOVSQ) want = 4;
         }
         break;
@@ -166,6 +173,7 @@ uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<Ins
     }
   }
   if (!needs) return 0;
+  if (needs == 1 && !loop) want = 2;
   static constexpr uint8_t kOrder[] = {kR11, kRcx, kR10, kR9, kR8, kRdx, kRsi, kRdi,
                                        kRax, kRbx, kRbp, kR12, kR13, kR14, kR15};
   uint16_t pool = 0;
@@ -731,7 +739,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
 
   // The pool: registers no instruction of the block names, reserved as
   // scratch for the whole block when its rewrites need any.
-  const uint16_t pool = ChoosePool(decoded, kinds, named);
+  const uint16_t pool = ChoosePool(decoded, kinds, named, !single_step && LoopsToItself(decoded, kinds, rip));
   e.SetPool(pool);
   // Access groups, each holding a pool register while it is live (one pool
   // register stays for the checks themselves).
