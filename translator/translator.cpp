@@ -155,9 +155,11 @@ uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<Ins
   for (size_t i = 0; i < insns.size(); ++i) {
     switch (kinds[i]) {
       case InsnKind::kMem: case InsnKind::kBitMem: case InsnKind::kXlat: case InsnKind::kPush:
-      case InsnKind::kPop: case InsnKind::kLeave: case InsnKind::kEnter: case InsnKind::kCall:
-      case InsnKind::kRet:
+      case InsnKind::kPop: case InsnKind::kLeave: case InsnKind::kEnter: case InsnKind::kRet:
         ++needs;
+        break;
+      case InsnKind::kCall:  // the push, and an indirect one's target (held in r11 meanwhile)
+        needs += insns[i].ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? 1 : 2;
         break;
       case InsnKind::kJmp:  // an indirect one (a direct jmp only leaves)
         if (insns[i].ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE) ++needs;
