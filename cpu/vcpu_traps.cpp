@@ -107,7 +107,7 @@ void VcpuRuntime::RaiseNonCanonicalBranch(const Block* b) {
   GuestFault ignored;
   if (!b || b->insn_rips.empty() || !DecodeAt(b->insn_rips.back(), &d, &ignored)) return Raise(gp);
   const bool direct = d.insn.operand_count_visible > 0 && d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
-  if (direct && d.next_rip() + static_cast<uint64_t>(d.ops[0].imm.value.s) != ctx_.rip) return Raise(gp);
+  if (direct && d.direct_target() != ctx_.rip) return Raise(gp);
   switch (d.insn.meta.category) {
     case ZYDIS_CATEGORY_CALL:
       ctx_.gpr[kRsp] += 8;  // near calls are 64-bit only (the translator refuses other widths)

@@ -237,8 +237,7 @@ std::string FormatStats(const Stats& s) {
   t.Row("page-crossing accesses", s.page_crossings);
   t.Row("access groups (one check each)", s.mem_groups);
   t.Row("access group checks declined", s.mem_group_declines);
-  t.Row("spans checked before their loop", s.spans_checked_ahead, "bounded-index or loop-invariant accesses");
-  t.Row("groups checked before their loop", s.loop_groups_hoisted);
+  t.Row("spans checked before their loop", s.loop_spans_checked, "a loop's bounded-index or invariant accesses");
   t.Row("bounce-buffer accesses", s.bounced_accesses);
   t.Row("string ops done by the VMM", s.string_ops);
   t.Row("string ops done inline", s.inline_string_ops);
@@ -340,8 +339,7 @@ std::string FormatStatsJson(const Stats& s) {
   memory.Add("page_crossings", s.page_crossings);
   memory.Add("mem_groups", s.mem_groups);
   memory.Add("mem_group_declines", s.mem_group_declines);
-  memory.Add("spans_checked_ahead", s.spans_checked_ahead);
-  memory.Add("loop_groups_hoisted", s.loop_groups_hoisted);
+  memory.Add("loop_spans_checked", s.loop_spans_checked);
   memory.Add("bounced_accesses", s.bounced_accesses);
   memory.Add("string_ops", s.string_ops);
   memory.Add("inline_string_ops", s.inline_string_ops);

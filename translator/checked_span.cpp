@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "translator/emit_memory.h"
+#include "translator/mem_groups.h"
 
 namespace xlat {
 
@@ -37,12 +38,11 @@ bool LoopsToItself(const std::vector<DecodedInsn>& insns, const std::vector<Insn
   if (insns.empty() || kinds.back() != InsnKind::kJcc) return false;
   const DecodedInsn& tail = insns.back();
   return tail.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
-         tail.next_rip() + static_cast<uint64_t>(tail.ops[0].imm.value.s) == rip;
+         tail.direct_target() == rip;
 }
 
-bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds,
-                     const std::vector<GroupMembership>& groups, CheckedSpan* out,
-                     std::vector<SpanMembership>* member) {
+bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, CheckedSpan* out,
+                     std::vector<int32_t>* offset) {
   // Candidate spans, each a base register with its accesses' union; at most
   // a few per block (kept inline: this runs for every block).
   struct Candidate {
@@ -59,7 +59,7 @@ bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<In
 
   for (size_t i = 0; i < insns.size(); ++i) {
     const DecodedInsn& d = insns[i];
-    if (kinds[i] != InsnKind::kMem || groups[i].group >= 0 || UsesHighByteRegister(d) ||
+    if (kinds[i] != InsnKind::kMem || UsesHighByteRegister(d) ||
         !(d.insn.attributes & ZYDIS_ATTRIB_HAS_MODRM))
       continue;
     const int mi = d.MemOperand();
@@ -115,34 +115,13 @@ bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<In
   *out = k.s;
   out->base.disp = k.lo;
   out->span = static_cast<uint32_t>(k.hi - k.lo);
-  member->assign(insns.size(), SpanMembership{});
+  offset->assign(insns.size(), -1);
   for (size_t i = 0; i < insns.size(); ++i) {
     if (cand_of[i] != static_cast<int8_t>(best)) continue;
     const AddressExpr x = AddressOf(insns[i], insns[i].ops[insns[i].MemOperand()]);
-    (*member)[i] = SpanMembership{0, static_cast<int32_t>(x.disp - k.lo)};
+    (*offset)[i] = static_cast<int32_t>(x.disp - k.lo);
   }
   return true;
-}
-
-int FindLoopGroup(const std::vector<DecodedInsn>& insns, const std::vector<MemGroup>& groups,
-                  const std::vector<GroupMembership>& membership) {
-  uint16_t written = 0;
-  for (const DecodedInsn& d : insns) written |= GprsWritten(d);
-  int best = -1;
-  unsigned best_members = 0;
-  for (const MemGroup& g : groups) {
-    const AddressExpr& x = g.base;
-    if (x.base == kRsp || x.segment >= 0 || x.addr_bits != 64) continue;
-    const uint16_t regs = static_cast<uint16_t>((x.base >= 0 ? 1u << x.base : 0) | (x.index >= 0 ? 1u << x.index : 0));
-    if (regs & written) continue;
-    unsigned members = 0;
-    for (const GroupMembership& m : membership) members += m.group == g.index;
-    if (members > best_members) {
-      best = g.index;
-      best_members = members;
-    }
-  }
-  return best;
 }
 
 }  // namespace xlat

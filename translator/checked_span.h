@@ -12,9 +12,9 @@
 // bounded index). The table lookup of a CRC or a byte-indexed decoder loop
 // loses its check, and with it three loads on the critical path.
 //
-// The same holds for a whole access group (mem_groups.h) whose base and
-// index registers the loop never writes: the fields of a struct a loop
-// reads and updates through one pointer (FindLoopGroup).
+// An unchanged base without an index is the same case: the fields of a
+// struct a loop reads and updates through one pointer share one check, and
+// join no access group.
 //
 // A translation found through the TLB may be used until the guest
 // invalidates it (invlpg or a CR3 write, both of which leave the block). A
@@ -40,7 +40,6 @@
 #include "codecache/site.h"
 #include "translator/classify.h"
 #include "translator/decoder.h"
-#include "translator/mem_groups.h"
 
 namespace xlat {
 
@@ -52,29 +51,15 @@ struct CheckedSpan {
   unsigned members = 0;
 };
 
-// Where an instruction stands: the span it is checked by (or -1) and its
-// displacement from the span's base.
-struct SpanMembership {
-  int span = -1;
-  int32_t offset = 0;
-};
-
 // Whether the block ends with a jcc back to its own start (`rip`).
 bool LoopsToItself(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, uint64_t rip);
 
-// In a block that loops to itself: the span with the most members among
-// its accesses outside access groups (`groups`, per instruction), its
-// members in *member. False if there is none.
-bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds,
-                     const std::vector<GroupMembership>& groups, CheckedSpan* span,
-                     std::vector<SpanMembership>* member);
+// In a block that loops to itself: the span with the most members. For
+// each instruction, *offset gets its access's displacement from the span's
+// base, or -1 when it is not a member. False if there is none.
+bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, CheckedSpan* span,
+                     std::vector<int32_t>* offset);
 
 inline constexpr uint32_t kMaxCheckedSpan = 2048;
-
-// The access group (index into `groups`) of a block that loops to itself
-// whose address registers the block never writes, with the most members,
-// or -1. Not the stack group, nor one through fs/gs.
-int FindLoopGroup(const std::vector<DecodedInsn>& insns, const std::vector<MemGroup>& groups,
-                  const std::vector<GroupMembership>& membership);
 
 }  // namespace xlat

@@ -23,6 +23,8 @@ struct DecodedInsn {
   unsigned length() const { return insn.length; }
   uint64_t next_rip() const { return rip + insn.length; }
   ZydisMnemonic mnemonic() const { return insn.mnemonic; }
+  // Where a direct (rel8/rel32) jmp, jcc, call or loop goes.
+  uint64_t direct_target() const { return next_rip() + static_cast<uint64_t>(ops[0].imm.value.s); }
   // Index of the operand that accesses memory (not lea's address generation),
   // or -1. Implicit ones count (e.g. push's stack slot) only if `implicit`.
   int MemOperand(bool implicit = false) const;

@@ -137,25 +137,33 @@ void BlockEmitter::EndNative() {
   in_native_ = false;
 }
 
+uint32_t BlockEmitter::AddExit(const PendingExit& e) {
+  const uint32_t exit_index = static_cast<uint32_t>(buf_.exits.size());
+  buf_.exits.push_back(e);
+  Site s{};
+  s.kind = SiteKind::kBranchExit;
+  s.target = e.target;
+  s.exit_index = exit_index;
+  // At an exit stub every guest register is back in its host register.
+  const uint16_t displaced_here = displaced_;
+  displaced_ = 0;
+  const uint32_t id = NewSite(s);
+  displaced_ = displaced_here;
+  direct_exit_count++;
+  return id;
+}
+
 void BlockEmitter::DirectExitImpl(uint64_t target, bool conditional, x86::CondCode cond) {
-  PendingExit e{a.newLabel(), a.newLabel(), target};
+  const PendingExit e{a.newLabel(), a.newLabel(), target};
   // Long forms always: the rel32 is what linking patches.
   if (conditional)
     a.long_().j(cond, e.stub);
   else
     a.long_().jmp(e.stub);
   a.bind(e.patch_end);
-  uint32_t exit_index = static_cast<uint32_t>(buf_.exits.size());
-  buf_.exits.push_back(e);
-  Site s{};
-  s.kind = SiteKind::kBranchExit;
-  s.target = target;
-  s.exit_index = exit_index;
-  uint32_t id = NewSite(s);
-  direct_exit_count++;
-  Label stub = e.stub;
-  Cold([this, stub, id] {
-    a.bind(stub);
+  const uint32_t id = AddExit(e);
+  Cold([this, e, id] {
+    a.bind(e.stub);
     JumpToThunk(id, thunks.exit);
   });
 }
@@ -163,19 +171,9 @@ void BlockEmitter::DirectExitImpl(uint64_t target, bool conditional, x86::CondCo
 void BlockEmitter::SideExitIf(x86::CondCode cond, uint64_t target) {
   const Label leave = a.newLabel();
   a.j(cond, leave);
-  PendingExit e{a.newLabel(), a.newLabel(), target};
-  const uint32_t exit_index = static_cast<uint32_t>(buf_.exits.size());
-  buf_.exits.push_back(e);
-  Site s{};
-  s.kind = SiteKind::kBranchExit;
-  s.target = target;
-  s.exit_index = exit_index;
-  // At the exit stub every guest register is back in its host register.
+  const PendingExit e{a.newLabel(), a.newLabel(), target};
+  const uint32_t id = AddExit(e);
   const uint16_t displaced_here = displaced_;
-  displaced_ = 0;
-  const uint32_t id = NewSite(s);
-  displaced_ = displaced_here;
-  direct_exit_count++;
   Cold([this, leave, e, id, displaced_here] {
     a.bind(leave);
     for (unsigned r = 0; r < 16; ++r)

@@ -57,8 +57,7 @@ struct GuestInsn {
   const DecodedInsn* d = nullptr;   // the translator's (a DecodedInsn is over a kilobyte: not copied)
   const MemGroup* group = nullptr;  // the access group it belongs to, if any
   int32_t group_offset = 0;         // its access's address minus the group's lowest byte
-  bool span_member = false;         // its access is within the loop's span (checked_span.h)
-  int32_t span_offset = 0;          // ... at this displacement from the span's base
+  int32_t span_offset = -1;         // its access's displacement in the loop's span (checked_span.h), or -1
   uint32_t flags_live_in = 0;   // arithmetic flags live just before it (RFLAGS bit mask)
   uint32_t flags_live_out = 0;  // ... just after it
   uint16_t index = 0;           // position in the block
@@ -159,9 +158,6 @@ class BlockEmitter {
   // register holding its host base for the whole block, or -1.
   int span_reg = -1;
   bool span_indexed = false;  // its members keep their index registers
-  // The loop-invariant access group checked before the loop head (its
-  // register in group_reg, held for the whole block), or -1.
-  int loop_group = -1;
 
   // Registers holding the host base of each active access group, by group index.
   std::vector<int>& group_reg;
@@ -195,6 +191,10 @@ class BlockEmitter {
   };
 
  private:
+  // Records a direct exit and its site (the one its stub names, with every
+  // guest register in place); returns the site's id.
+  uint32_t AddExit(const PendingExit& e);
+
   uint16_t displaced_ = 0;
   bool flags_saved_ = false;
   uint16_t pool_ = 0;       // registers reserved for the block

@@ -53,10 +53,6 @@ void PushReturnAddress(BlockEmitter& e, const GuestInsn& gi, uint64_t ret) {
   e.Restore(rv);
 }
 
-uint64_t DirectTarget(const DecodedInsn& d) {
-  return d.next_rip() + static_cast<uint64_t>(d.ops[0].imm.value.s);
-}
-
 }  // namespace
 
 void EmitIndirectJump(BlockEmitter& e) {
@@ -80,7 +76,7 @@ void EmitJmp(BlockEmitter& e, const GuestInsn& gi) {
   const DecodedInsn& d = *gi.d;
   if (d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
     e.RestoreAll();
-    e.DirectExit(DirectTarget(d));
+    e.DirectExit(d.direct_target());
     return;
   }
   LoadTargetIntoR11(e, gi);
@@ -92,7 +88,7 @@ void EmitJcc(BlockEmitter& e, const GuestInsn& gi) {
   // The condition is the low nibble of the opcode in both the 7x rel8 and
   // the 0F 8x rel32 forms, and AsmJit's CondCode uses the same numbering.
   const auto cond = static_cast<x86::CondCode>(d.insn.opcode & 0xf);
-  if (DirectTarget(d) == e.block->guest_rip && e.loop_head.isValid() && !e.block->single_step) {
+  if (d.direct_target() == e.block->guest_rip && e.loop_head.isValid() && !e.block->single_step) {
     // A loop that is its own block: branch back inside the block, past the
     // entry's spills, with the pool still displaced. (Not when single-stepped:
     // every iteration must leave for its TF trap.)
@@ -103,7 +99,7 @@ void EmitJcc(BlockEmitter& e, const GuestInsn& gi) {
     return;
   }
   e.RestoreAll();
-  e.DirectExitIf(cond, DirectTarget(d));
+  e.DirectExitIf(cond, d.direct_target());
   e.DirectExit(d.next_rip());
 }
 
@@ -127,7 +123,7 @@ void EmitLoop(BlockEmitter& e, const GuestInsn& gi) {
   e.Embed(bytes, n);
   e.EndNative();
   e.DirectExit(d.next_rip());
-  e.DirectExit(DirectTarget(d));
+  e.DirectExit(d.direct_target());
 }
 
 void EmitCall(BlockEmitter& e, const GuestInsn& gi) {
@@ -135,7 +131,7 @@ void EmitCall(BlockEmitter& e, const GuestInsn& gi) {
   if (d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
     PushReturnAddress(e, gi, d.next_rip());
     e.RestoreAll();
-    e.DirectExit(DirectTarget(d));
+    e.DirectExit(d.direct_target());
     return;
   }
   LoadTargetIntoR11(e, gi);

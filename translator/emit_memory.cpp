@@ -300,20 +300,18 @@ bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
 int GroupMemberReg(BlockEmitter& e, const GuestInsn& gi) {
   if (!gi.group) return -1;
   const int index = gi.group->index;
-  // (The loop's group was checked before the loop head.)
-  if (gi.index == gi.group->first && index != e.loop_group && !EmitGroupCheck(e, gi, index))
-    e.group_reg[index] = -1;
+  if (gi.index == gi.group->first && !EmitGroupCheck(e, gi, index)) e.group_reg[index] = -1;
   return e.group_reg[index];
 }
 
 void EndGroupMember(BlockEmitter& e, const GuestInsn& gi) {
   const int p = gi.group ? e.group_reg[gi.group->index] : -1;
-  if (p >= 0 && gi.index == gi.group->last && gi.group->index != e.loop_group) e.Restore(static_cast<unsigned>(p));
+  if (p >= 0 && gi.index == gi.group->last) e.Restore(static_cast<unsigned>(p));
 }
 
 void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   const DecodedInsn& d = *gi.d;
-  if (gi.span_member && e.span_reg >= 0) {
+  if (gi.span_offset >= 0 && e.span_reg >= 0) {
     // Within the span checked before the loop (checked_span.h): its index,
     // if it keeps one, is bounded within the span.
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];

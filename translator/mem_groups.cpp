@@ -92,7 +92,8 @@ uint16_t GprsWritten(const DecodedInsn& d) {
 }
 
 void FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, unsigned max_live,
-                   std::vector<GroupMembership>* member, std::vector<MemGroup>* groups) {
+                   std::vector<GroupMembership>* member, std::vector<MemGroup>* groups,
+                   const std::vector<int32_t>* apart) {
   // A candidate's members are instructions, each a member of one candidate
   // at most: they are chained by index through next_member, and each one's
   // address (relative as min_disp is) is in at_of.
@@ -158,7 +159,7 @@ void FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<Insn
     stack_key.base = kRsp;
     if (sa.member) {
       add_member(stack_group, true, stack_key, rsp_off + sa.at, sa.size, sa.access, 0, i);
-    } else if (kinds[i] == InsnKind::kMem && !UsesHighByteRegister(d) &&
+    } else if (kinds[i] == InsnKind::kMem && !(apart && (*apart)[i] >= 0) && !UsesHighByteRegister(d) &&
                (d.insn.attributes & ZYDIS_ATTRIB_HAS_MODRM)) {
       // A member is re-encoded on the group's register with a displacement:
       // only a ModRM operand takes both (not mov's moffs forms), and not with

@@ -50,9 +50,12 @@ uint16_t GprsWritten(const DecodedInsn& d);
 
 // Fills *groups with the groups (of two or more accesses) and *member with
 // each instruction's membership. At most `max_live` groups overlap at any
-// point. (Both are the caller's, and so is their capacity: this allocates
-// nothing once the vectors have grown, and it runs for every block.)
+// point. Instructions with (*apart)[i] >= 0 are checked apart (a loop's
+// span, checked_span.h) and join none. (The vectors are the caller's, and
+// so is their capacity: this allocates nothing once they have grown, and it
+// runs for every block.)
 void FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, unsigned max_live,
-                   std::vector<GroupMembership>* member, std::vector<MemGroup>* groups);
+                   std::vector<GroupMembership>* member, std::vector<MemGroup>* groups,
+                   const std::vector<int32_t>* apart = nullptr);
 
 }  // namespace xlat

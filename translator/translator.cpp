@@ -348,7 +348,7 @@ struct Translator::Scratch {
   std::vector<Block::CodeRange> deps;
   std::vector<GroupMembership> group_of;
   std::vector<MemGroup> groups;
-  std::vector<SpanMembership> span_of;
+  std::vector<int32_t> span_offset;
   BlockEmitter::Buffers emit;
   CodeHolder code;
   EmitErrors errors;
@@ -420,7 +420,7 @@ uint32_t Translator::WalkFlagsLiveAt(uint64_t va, CodePage page, uint32_t want, 
     unknown &= ~fx.kills;
     if (!unknown) break;
     const bool direct = d.insn.operand_count_visible > 0 && d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
-    const uint64_t target = direct ? d.next_rip() + static_cast<uint64_t>(d.ops[0].imm.value.s) : 0;
+    const uint64_t target = direct ? d.direct_target() : 0;
     if (k == InsnKind::kJmp || k == InsnKind::kCall) {
       if (!direct || d.insn.meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) break;
       va = target;
@@ -502,6 +502,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       if (side[k].dest == va) return true;
     return false;
   };
+  // (-count-insns adds a block's whole count at its entry: a side exit
+  // would count instructions that never ran.)
   const bool side_exits_allowed = follow_jumps_ && !single_step && !count_guest_insns_;
   uint16_t named = 1u << kRsp;  // GPRs the block's instructions name (for the pool too)
   auto free_gprs = [](uint16_t n) { return 16u - static_cast<unsigned>(__builtin_popcount(n)); };
@@ -566,7 +568,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     runs.back().end = d.next_rip();
     if (kind == InsnKind::kJcc && side_exits_allowed && side_exits < kMaxSideExits && !crosses &&
         decoded.size() + 2 < max_insns && free_gprs(named) >= kMinFreeGprs) {
-      const uint64_t target = d.next_rip() + static_cast<uint64_t>(d.ops[0].imm.value.s);
+      const uint64_t target = d.direct_target();
       if (target > d.rip) {
         const bool to_latch = (target & ~0xfffull) == page0_va && jumps_followed < kMaxJumpsFollowed &&
                               !decoded_at(target) && LooksLikeLatch(page0.host, page0_va, target, rip) &&
@@ -585,7 +587,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     }
     if (kind == InsnKind::kJmp && !crosses && follow_jumps_ && jumps_followed < kMaxJumpsFollowed &&
         decoded.size() + 2 < max_insns && d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
-      const uint64_t target = d.next_rip() + static_cast<uint64_t>(d.ops[0].imm.value.s);
+      const uint64_t target = d.direct_target();
       if ((target & ~0xfffull) == page0_va && target != rip && !decoded_at(target) &&
           !(breakpoints_ && breakpoints_->count(target))) {
         kinds.push_back(InsnKind::kDrop);  // nothing to run: the code at the target follows
@@ -609,7 +611,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // first iteration and that one the rest.
   if (side_exits_allowed && kinds.back() == InsnKind::kJcc && decoded.size() > 1) {
     const DecodedInsn& tail = decoded.back();
-    const uint64_t head = tail.next_rip() + static_cast<uint64_t>(tail.ops[0].imm.value.s);
+    const uint64_t head = tail.direct_target();
     if (head > rip && head < runs[0].end) {
       size_t k = 1;
       while (k < decoded.size() && decoded[k].rip != head) ++k;
@@ -682,7 +684,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   if (want) {
     const InsnKind k = kinds.back();
     const bool direct = tail.insn.operand_count_visible > 0 && tail.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
-    const uint64_t target = direct ? tail.next_rip() + static_cast<uint64_t>(tail.ops[0].imm.value.s) : 0;
+    const uint64_t target = direct ? tail.direct_target() : 0;
     if ((k == InsnKind::kJmp || k == InsnKind::kCall) && direct) {
       live_at_end = FlagsLiveAt(target, want, priv, fetch, 2, &deps);
     } else if ((k == InsnKind::kJcc || k == InsnKind::kLoop) && direct) {
@@ -741,7 +743,10 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
 
   // The pool: registers no instruction of the block names, reserved as
   // scratch for the whole block when its rewrites need any.
-  const uint16_t pool = ChoosePool(decoded, kinds, named, !single_step && LoopsToItself(decoded, kinds, rip));
+  // A block that branches back to its own start keeps its pool across
+  // iterations, and may check a span or group once before its loop head.
+  const bool loop = !single_step && LoopsToItself(decoded, kinds, rip);
+  const uint16_t pool = ChoosePool(decoded, kinds, named, loop);
   e.SetPool(pool);
   // Access groups, each holding a pool register while it is live (one pool
   // register stays for the checks themselves).
@@ -752,18 +757,16 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   group_of.assign(decoded.size(), GroupMembership{});
   CheckedSpan span;
   bool has_span = false;
-  int loop_group = -1;
-  std::vector<SpanMembership>& span_of = s.span_of;
-  span_of.assign(decoded.size(), SpanMembership{});
+  std::vector<int32_t>& span_offset = s.span_offset;
+  span_offset.assign(decoded.size(), -1);
   if (pool_size >= 2 && !no_groups_.count(block->key)) {
-    // A loop's span (checked_span.h) or group holds a pool register for the
-    // whole block; two more stay for the checks and the other groups.
-    if (pool_size >= 3 && !single_step && LoopsToItself(decoded, kinds, rip)) {
-      FindMemGroups(decoded, kinds, pool_size - 2, &group_of, &groups);
-      has_span = FindCheckedSpan(decoded, kinds, group_of, &span, &span_of);
-      if (!has_span) loop_group = FindLoopGroup(decoded, groups, group_of);
+    // A loop's span (checked_span.h) holds a pool register for the whole
+    // block; two more stay for the checks and the groups.
+    if (pool_size >= 3 && loop) {
+      has_span = FindCheckedSpan(decoded, kinds, &span, &span_offset);
+      if (has_span) FindMemGroups(decoded, kinds, pool_size - 2, &group_of, &groups, &span_offset);
     }
-    if (!has_span && loop_group < 0) FindMemGroups(decoded, kinds, pool_size - 1, &group_of, &groups);
+    if (!has_span) FindMemGroups(decoded, kinds, pool_size - 1, &group_of, &groups);
   }
   e.group_reg.assign(groups.size(), -1);
   stats_.mem_groups += groups.size();
@@ -803,16 +806,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     e.span_reg = EmitSpanCheck(e, span.base, span.span, span.access, (block_live_in & kArithFlags) != 0, 0);
     if (e.span_reg >= 0) {
       e.span_indexed = span.indexed;
-      stats_.spans_checked_ahead++;
-    }
-  }
-  if (loop_group >= 0) {
-    // The same for a group: its register then stays for the whole block.
-    const MemGroup& g = groups[static_cast<size_t>(loop_group)];
-    e.group_reg[g.index] = EmitSpanCheck(e, g.base, g.span, g.access, (block_live_in & kArithFlags) != 0, 0);
-    if (e.group_reg[g.index] >= 0) {
-      e.loop_group = g.index;
-      stats_.loop_groups_hoisted++;
+      stats_.loop_spans_checked++;
     }
   }
   e.a.bind(head);
@@ -855,8 +849,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     gi.index = static_cast<uint16_t>(i);
     gi.group = group_of[i].group >= 0 ? &groups[group_of[i].group] : nullptr;
     gi.group_offset = group_of[i].offset;
-    gi.span_member = span_of[i].span >= 0;
-    gi.span_offset = span_of[i].offset;
+    gi.span_offset = span_offset[i];
     gi.flags_live_in = live_in[i];
     gi.flags_live_out = live_out[i];
     e.insn = &gi;
