@@ -25,6 +25,15 @@ std::unique_ptr<CodeCache> CodeCache::Create(uint64_t capacity, uint64_t runtime
   return std::unique_ptr<CodeCache>(new CodeCache(static_cast<uint8_t*>(p), bytes, runtime_bytes));
 }
 
+CodeCache::CodeCache(uint8_t* base, uint64_t size, uint64_t runtime_bytes)
+    : base_(base), size_(size), runtime_bytes_(runtime_bytes), cursor_(base + runtime_bytes),
+      by_key_(16384) {
+  // Room for the sites of a full cache (a Linux boot makes one per 90 bytes
+  // of host code), so that filling it does not copy the table over and over
+  // as it grows. The table's untouched tail is address space, not memory.
+  sites_.reserve((size - runtime_bytes) / 64);
+}
+
 CodeCache::~CodeCache() { munmap(base_, size_); }
 
 Block* CodeCache::Commit(std::unique_ptr<Block> block) {
@@ -32,7 +41,7 @@ Block* CodeCache::Commit(std::unique_ptr<Block> block) {
   cursor_ = b->host_code + b->host_size;
   // Keep the next block 16-byte aligned: entries are branch targets.
   cursor_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(cursor_) + 15) & ~uintptr_t{15});
-  by_key_[b->key] = b;
+  by_key_.Set(b->key, b);
   b->ForEachPage([this, b](uint64_t page) { by_page_[page].push_back(b); });
   for (BlockExit& e : b->exits) e.from = b;
   blocks_.push_back(std::move(block));
@@ -65,8 +74,7 @@ void CodeCache::Invalidate(Block* block) {
   block->valid = false;
   while (!block->incoming.empty()) Link(*block->incoming.back(), nullptr);
   for (BlockExit& e : block->exits) Link(e, nullptr);
-  auto it = by_key_.find(block->key);
-  if (it != by_key_.end() && it->second == block) by_key_.erase(it);
+  by_key_.EraseIf(block->key, block);
   block->ForEachPage([this, block](uint64_t page) {
     auto pit = by_page_.find(page);
     if (pit == by_page_.end()) return;
@@ -80,7 +88,7 @@ void CodeCache::Flush() {
   for (auto& fn : flush_listeners_) fn();
   blocks_.clear();
   sites_.clear();
-  by_key_.clear();
+  by_key_.Clear();
   by_page_.clear();
   cursor_ = base_ + runtime_bytes_;
   ++flushes_;

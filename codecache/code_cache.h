@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "codecache/block.h"
+#include "codecache/block_index.h"
 #include "codecache/site.h"
 
 namespace xlat {
@@ -42,10 +43,7 @@ class CodeCache {
   // size host_size; advances the cursor and registers the block for lookup.
   Block* Commit(std::unique_ptr<Block> block);
 
-  Block* Lookup(uint64_t key) const {
-    auto it = by_key_.find(key);
-    return it == by_key_.end() ? nullptr : it->second;
-  }
+  Block* Lookup(uint64_t key) const { return by_key_.Find(key); }
   // The block containing host address pc, or nullptr. Async-signal-safe as
   // long as no block is being committed concurrently (one vCPU thread).
   Block* FindByHostPc(const uint8_t* pc) const;
@@ -85,8 +83,7 @@ class CodeCache {
   const std::vector<std::unique_ptr<Block>>& blocks() const { return blocks_; }
 
  private:
-  CodeCache(uint8_t* base, uint64_t size, uint64_t runtime_bytes)
-      : base_(base), size_(size), runtime_bytes_(runtime_bytes), cursor_(base + runtime_bytes) {}
+  CodeCache(uint8_t* base, uint64_t size, uint64_t runtime_bytes);
   uint8_t* base_;
   uint64_t size_;
   uint64_t runtime_bytes_;
@@ -94,7 +91,7 @@ class CodeCache {
   uint64_t flushes_ = 0;
   std::vector<std::unique_ptr<Block>> blocks_;   // in host address order
   std::vector<Site> sites_;
-  std::unordered_map<uint64_t, Block*> by_key_;
+  BlockIndex by_key_;
   std::unordered_map<uint64_t, std::vector<Block*>> by_page_;
   std::vector<std::function<void()>> flush_listeners_;
 };

@@ -147,9 +147,11 @@ bool EmitRipRelativeLea(BlockEmitter& e, const DecodedInsn& d) {
 // entered and a reload when it leaves), unless the block loops to itself
 // (`loop`: a loop's span or group holds one more). rcx and r11 come first:
 // the jump-cache lookup and the flag-preserving TLB check use them.
-// `named`: the GPRs the block's instructions name (rsp included).
+// `named`: the GPRs the block's instructions name (rsp included). `cap`: at
+// most this many (the third register is for a group or a span: a block that
+// forms neither asks again with 2).
 uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, uint16_t named,
-                    bool loop) {
+                    bool loop, unsigned cap) {
   unsigned needs = 0;  // instructions whose rewrite takes scratch registers
   unsigned want = 3;
   for (size_t i = 0; i < insns.size(); ++i) {
@@ -176,6 +178,7 @@ uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<Ins
   }
   if (!needs) return 0;
   if (needs == 1 && !loop) want = 2;
+  want = std::min(want, cap);
   static constexpr uint8_t kOrder[] = {kR11, kRcx, kR10, kR9, kR8, kRdx, kRsi, kRdi,
                                        kRax, kRbx, kRbp, kR12, kR13, kR14, kR15};
   uint16_t pool = 0;
@@ -746,7 +749,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // A block that branches back to its own start keeps its pool across
   // iterations, and may check a span or group once before its loop head.
   const bool loop = !single_step && LoopsToItself(decoded, kinds, rip);
-  const uint16_t pool = ChoosePool(decoded, kinds, named, loop);
+  uint16_t pool = ChoosePool(decoded, kinds, named, loop, 4);
   e.SetPool(pool);
   // Access groups, each holding a pool register while it is live (one pool
   // register stays for the checks themselves).
@@ -767,6 +770,11 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       if (has_span) FindMemGroups(decoded, kinds, pool_size - 2, &group_of, &groups, &span_offset);
     }
     if (!has_span) FindMemGroups(decoded, kinds, pool_size - 1, &group_of, &groups);
+  }
+  // A third register serves a group or a span; the checks alone need two.
+  if (pool_size == 3 && groups.empty() && !has_span) {
+    pool = ChoosePool(decoded, kinds, named, loop, 2);
+    e.SetPool(pool);
   }
   e.group_reg.assign(groups.size(), -1);
   stats_.mem_groups += groups.size();
