@@ -43,14 +43,30 @@ inline void EmitRestoreGuestFlags(asmjit::x86::Assembler& a) {
 }
 
 // ctx.flags_lahf = the arithmetic flags (byte 1: lahf's SF ZF AF PF CF;
-// byte 0: OF as 0 or 1).
-inline void EmitSaveArithFlags(asmjit::x86::Assembler& a) {
+// byte 0: OF as 0 or 1). `park`: a GPR free to hold rax meanwhile (a
+// register move instead of a store and a reload on rax's path), kRax when
+// host rax holds nothing (the guest's is in its spill slot), or -1.
+inline void EmitSaveArithFlags(asmjit::x86::Assembler& a, int park = -1) {
   using namespace asmjit::x86;
-  a.mov(GsSlot(XLAT_CTX_OFF(lahf_rax)), rax);
+  if (park == kRax) {
+    a.lahf();
+    a.seto(al);
+    a.mov(GsSlot(XLAT_CTX_OFF(flags_lahf)).cloneResized(2), ax);
+    return;
+  }
+  if (park >= 0) {
+    a.mov(gpq(static_cast<uint32_t>(park)), rax);
+  } else {
+    a.mov(GsSlot(XLAT_CTX_OFF(lahf_rax)), rax);
+  }
   a.lahf();
   a.seto(al);
   a.mov(GsSlot(XLAT_CTX_OFF(flags_lahf)).cloneResized(2), ax);
-  a.mov(rax, GsSlot(XLAT_CTX_OFF(lahf_rax)));
+  if (park >= 0) {
+    a.mov(rax, gpq(static_cast<uint32_t>(park)));
+  } else {
+    a.mov(rax, GsSlot(XLAT_CTX_OFF(lahf_rax)));
+  }
 }
 
 inline void EmitRestoreArithFlags(asmjit::x86::Assembler& a) {

@@ -110,6 +110,13 @@ class BlockEmitter {
   unsigned PoolFreeCount(uint16_t avoid) const {
     return static_cast<unsigned>(__builtin_popcount(pool_ & ~pool_busy_ & ~avoid & 0xffff));
   }
+  // A pool register no rewrite holds now, or -1 (scratch for a sequence
+  // that takes no other in between); rax first, whose use needs no parking.
+  int IdlePoolRegister() const {
+    const uint16_t idle = pool_ & ~pool_busy_ & displaced_;
+    if (idle & 1u) return 0;
+    return idle ? __builtin_ctz(idle) : -1;
+  }
   void SpillPool(uint16_t regs);
   void StartPool();
 

@@ -843,7 +843,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     block->insn_lens.push_back(static_cast<uint8_t>(decoded[0].length()));
   }
   if (!ended && save_flags_after == -1) {
-    EmitSaveArithFlags(e.a);
+    EmitSaveArithFlags(e.a, e.IdlePoolRegister());
     e.MarkFlagsSaved();
   }
   block->insn_rips.reserve(decoded.size());
@@ -903,7 +903,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         break;
     }
     if (static_cast<int>(i) == save_flags_after) {
-      EmitSaveArithFlags(e.a);
+      EmitSaveArithFlags(e.a, e.IdlePoolRegister());
       e.MarkFlagsSaved();
     }
   }
