@@ -109,8 +109,8 @@ bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault,
         uint64_t dst_pa = ~0ull;  // known only after a walk: then translated code there is invalidated
         if (!dst || (op == Op::kMovs && !src)) {
           uint64_t src_pa = 0;
-          if (op == Op::kMovs && !rt.Translate(src_va, AccessKind::kRead, &src_pa, fault)) return false;
-          if (!rt.Translate(dst_va, AccessKind::kWrite, &dst_pa, fault)) return false;
+          if (op == Op::kMovs && !rt.TranslateAndFill(src_va, AccessKind::kRead, &src_pa, fault)) return false;
+          if (!rt.TranslateAndFill(dst_va, AccessKind::kWrite, &dst_pa, fault)) return false;
           dst = ram.HostPtr(GuestPhysAddr(dst_pa), n * size);
           src = op == Op::kMovs ? ram.HostPtr(GuestPhysAddr(src_pa), n * size) : nullptr;
         }

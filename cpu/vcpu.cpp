@@ -371,6 +371,27 @@ bool VcpuRuntime::Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFau
   return true;
 }
 
+bool VcpuRuntime::TranslateAndFill(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f) {
+  if (!IsCanonical(va)) {
+    *f = GuestFault{kVecGP, 0, true, 0};
+    return false;
+  }
+  const WalkResult w = WalkPageTables(vcpu_.ram_, paging(), va, kind, user_mode());
+  if (!w.ok) {
+    *f = GuestFault{kVecPF, w.error_code, true, va};
+    return false;
+  }
+  *pa = w.pa;
+  const uint64_t pa_page = w.pa & ~0xfffull;
+  uint8_t* host = vcpu_.ram_.HostPtr(GuestPhysAddr(pa_page), 4096);
+  if (host && !(!watches_.empty() && PageWatched(va & ~0xfffull))) {
+    mapping_->RecordWalk(va, w);
+    tlb_->Fill(priv(), va & ~0xfffull, pa_page, host, w.writable && w.dirty && !StoresTrap(pa_page), w.global,
+               w.page_size);
+  }
+  return true;
+}
+
 bool VcpuRuntime::ReadVirt(uint64_t va, void* out, size_t n, GuestFault* f, AccessKind kind, bool supervisor) {
   uint8_t* dst = static_cast<uint8_t*>(out);
   // Translate every page first: a faulting access changes nothing.

@@ -61,6 +61,12 @@ class VcpuRuntime {
   // `supervisor`: an implicit system access (descriptor tables, the TSS,
   // the stack of an event delivery) made with CPL 0 rights whatever the CPL.
   bool Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f, bool supervisor = false);
+  // Translate, for a data access that translated code could have made, and
+  // the walk goes into the inline TLB as a miss of that code would put it
+  // (watched for coherence; writable only where translated code may store).
+  // For the VMM's string operations: a rep stos on a page the TLB did not
+  // hold goes inline the next time.
+  bool TranslateAndFill(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f);
   bool ReadVirt(uint64_t va, void* out, size_t n, GuestFault* f, AccessKind kind = AccessKind::kRead,
                 bool supervisor = false);
   bool WriteVirt(uint64_t va, const void* in, size_t n, GuestFault* f, bool supervisor = false);

@@ -59,6 +59,11 @@ bool InlineStringForm(const DecodedInsn& d) {
   return true;
 }
 
+unsigned InlineStringPoolRegs(const DecodedInsn& d) {
+  if (!InlineStringForm(d)) return 0;
+  return IsMovs(d.mnemonic()) ? 4 : 3;
+}
+
 void EmitString(BlockEmitter& e, const GuestInsn& gi) {
   auto& a = e.a;
   const DecodedInsn& d = *gi.d;
@@ -68,7 +73,7 @@ void EmitString(BlockEmitter& e, const GuestInsn& gi) {
   // Pool registers only: the slow path below must find every other register
   // holding the guest's value.
   const bool inline_form = InlineStringForm(d) && !(gi.flags_live_in & kArithFlags) &&
-                           e.PoolFreeCount(avoid) >= (movs ? 4u : 3u);
+                           e.PoolFreeCount(avoid) >= InlineStringPoolRegs(d);
   if (inline_form) {
     const unsigned shift = ElementShift(d.mnemonic());
     const unsigned rn = e.TakeScratch(avoid);

@@ -15,6 +15,9 @@ namespace xlat {
 // block's liveness need not keep flags exact up to them (a fault they raise
 // from the VMM shows dead flags as any memory access does).
 bool InlineStringForm(const DecodedInsn& d);
+// The pool registers the inline form takes (all at once, besides what the
+// instruction names): 4 for movs, 3 for stos; 0 if not an inline form.
+unsigned InlineStringPoolRegs(const DecodedInsn& d);
 
 void EmitString(BlockEmitter& e, const GuestInsn& gi);
 

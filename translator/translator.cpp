@@ -140,20 +140,23 @@ bool EmitRipRelativeLea(BlockEmitter& e, const DecodedInsn& d) {
   return true;
 }
 
-// Up to three registers that no instruction of the block names (four with
-// an inline rep movs, emit_string.h), if the block's rewrites need scratch
+// Up to three registers that no instruction of the block names (one more
+// than an inline rep stos or movs takes, emit_string.h: room for a group
+// beside it), if the block's rewrites need scratch
 // registers at all; two where one access is all that needs them (an address
 // and a TLB index: every pool register costs a spill when the block is
 // entered and a reload when it leaves), unless the block loops to itself
 // (`loop`: a loop's span or group holds one more). rcx and r11 come first:
 // the jump-cache lookup and the flag-preserving TLB check use them.
 // `named`: the GPRs the block's instructions name (rsp included). `cap`: at
-// most this many (the third register is for a group or a span: a block that
-// forms neither asks again with 2).
+// most this many, unless an inline string op needs more (the third register
+// is otherwise for a group or a span: a block that forms neither asks again
+// with 2).
 uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, uint16_t named,
                     bool loop, unsigned cap) {
   unsigned needs = 0;  // instructions whose rewrite takes scratch registers
   unsigned want = 3;
+  bool inline_string = false;
   for (size_t i = 0; i < insns.size(); ++i) {
     switch (kinds[i]) {
       case InsnKind::kMem: case InsnKind::kBitMem: case InsnKind::kXlat: case InsnKind::kPush:
@@ -167,9 +170,10 @@ uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<Ins
         if (insns[i].ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE) ++needs;
         break;
       case InsnKind::kString:
-        if (InlineStringForm(insns[i])) {
+        if (const unsigned regs = InlineStringPoolRegs(insns[i])) {
           needs += 2;
-          if (insns[i].mnemonic() == ZYDIS_MNEMONIC_MOVSB || insns[i].mnemonic() == ZYDIS_MNEMONIC_MOVSQ) want = 4;
+          inline_string = true;
+          want = std::max(want, regs + 1);  // and one for a group
         }
         break;
       default:
@@ -178,7 +182,7 @@ uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<Ins
   }
   if (!needs) return 0;
   if (needs == 1 && !loop) want = 2;
-  want = std::min(want, cap);
+  if (!inline_string) want = std::min(want, cap);
   static constexpr uint8_t kOrder[] = {kR11, kRcx, kR10, kR9, kR8, kRdx, kRsi, kRdi,
                                        kRax, kRbx, kRbp, kR12, kR13, kR14, kR15};
   uint16_t pool = 0;
@@ -762,7 +766,15 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   bool has_span = false;
   std::vector<int32_t>& span_offset = s.span_offset;
   span_offset.assign(decoded.size(), -1);
-  if (pool_size >= 2 && !no_groups_.count(block->key)) {
+  // An inline rep movs/stos takes 4 or 3 pool registers of its own
+  // (emit_string.cpp): groups live across it must leave them free.
+  unsigned string_regs = 0;
+  for (size_t i = 0; i < decoded.size(); ++i)
+    if (kinds[i] == InsnKind::kString) string_regs = std::max(string_regs, InlineStringPoolRegs(decoded[i]));
+  if (string_regs) {
+    if (pool_size > string_regs && !no_groups_.count(block->key))
+      FindMemGroups(decoded, kinds, pool_size - string_regs, &group_of, &groups);
+  } else if (pool_size >= 2 && !no_groups_.count(block->key)) {
     // A loop's span (checked_span.h) holds a pool register for the whole
     // block; two more stay for the checks and the groups.
     if (pool_size >= 3 && loop) {
