@@ -13,10 +13,19 @@ namespace {
 
 // log2 of the element size of the inline forms.
 unsigned ElementShift(ZydisMnemonic m) {
-  return m == ZYDIS_MNEMONIC_MOVSQ || m == ZYDIS_MNEMONIC_STOSQ ? 3 : 0;
+  switch (m) {
+    case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_STOSW: return 1;
+    case ZYDIS_MNEMONIC_MOVSD: case ZYDIS_MNEMONIC_STOSD: return 2;
+    case ZYDIS_MNEMONIC_MOVSQ: case ZYDIS_MNEMONIC_STOSQ: return 3;
+    default: return 0;
+  }
 }
 
-bool IsMovs(ZydisMnemonic m) { return m == ZYDIS_MNEMONIC_MOVSB || m == ZYDIS_MNEMONIC_MOVSQ; }
+// (Only ever asked of string instructions: MOVSD is also SSE's scalar move.)
+bool IsMovs(ZydisMnemonic m) {
+  return m == ZYDIS_MNEMONIC_MOVSB || m == ZYDIS_MNEMONIC_MOVSW || m == ZYDIS_MNEMONIC_MOVSD ||
+         m == ZYDIS_MNEMONIC_MOVSQ;
+}
 
 // reg = host address of [va, va + n) when that range lies in one page the
 // inline TLB has for `access`; else to `slow` (with va unchanged). t is a
@@ -46,11 +55,13 @@ void EmitRangeLookup(BlockEmitter& e, const x86::Gp& reg, const x86::Gp& va, con
 
 bool InlineStringForm(const DecodedInsn& d) {
   switch (d.mnemonic()) {
-    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSQ: case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSQ:
+    case ZYDIS_MNEMONIC_MOVSB: case ZYDIS_MNEMONIC_MOVSW: case ZYDIS_MNEMONIC_MOVSD: case ZYDIS_MNEMONIC_MOVSQ:
+    case ZYDIS_MNEMONIC_STOSB: case ZYDIS_MNEMONIC_STOSW: case ZYDIS_MNEMONIC_STOSD: case ZYDIS_MNEMONIC_STOSQ:
       break;
     default:
       return false;
   }
+  if (d.insn.meta.category != ZYDIS_CATEGORY_STRINGOP) return false;  // SSE's movsd
   if (!d.HasPrefix(ZYDIS_ATTRIB_HAS_REP) || d.insn.address_width != 64) return false;
   for (unsigned i = 0; i < d.insn.operand_count; ++i)
     if (d.ops[i].type == ZYDIS_OPERAND_TYPE_MEMORY && d.ops[i].mem.segment != ZYDIS_REGISTER_DS &&
@@ -72,8 +83,10 @@ void EmitString(BlockEmitter& e, const GuestInsn& gi) {
   const uint16_t avoid = GprsUsed(d) | (1u << kRcx) | (1u << kRdi) | (1u << kRsi) | (1u << kRax);
   // Pool registers only: the slow path below must find every other register
   // holding the guest's value.
-  const bool inline_form = InlineStringForm(d) && !(gi.flags_live_in & kArithFlags) &&
-                           e.PoolFreeCount(avoid) >= InlineStringPoolRegs(d);
+  const bool inline_form = InlineStringForm(d) && e.PoolFreeCount(avoid) >= InlineStringPoolRegs(d);
+  // Flags the guest still reads are saved before the checks (which clobber
+  // them) and restored after, and before the VMM's path.
+  const bool keep_flags = (gi.flags_live_in & kArithFlags) != 0;
   if (inline_form) {
     const unsigned shift = ElementShift(d.mnemonic());
     const unsigned rn = e.TakeScratch(avoid);
@@ -82,20 +95,22 @@ void EmitString(BlockEmitter& e, const GuestInsn& gi) {
     const unsigned rsrc = movs ? e.TakeScratch(avoid | (1u << rn) | (1u << rd) | (1u << rt)) : 16;
     const x86::Gp N = Gpr64Reg(rn), D = Gpr64Reg(rd), T = Gpr64Reg(rt);
     Label done = a.newLabel();
+    const Label to_vmm = keep_flags ? a.newLabel() : slow;
+    if (keep_flags) EmitSaveGuestFlags(a);
     a.test(x86::rcx, x86::rcx);
     a.jz(done);  // nothing to move, nothing to check
     // Backwards (DF set), or with the guest's alignment checks on the host
     // (a misaligned stosq would raise #AC mid-copy): the VMM's.
     a.cmp(Ctx(XLAT_CTX_OFF(host_alignment_check)), 0);
-    a.jne(slow);
-    EmitSaveGuestFlags(a);
+    a.jne(to_vmm);
+    if (!keep_flags) EmitSaveGuestFlags(a);
     a.test(Ctx(XLAT_CTX_OFF(flags_slot), 4), static_cast<uint32_t>(kFlagDF));
-    a.jnz(slow);
+    a.jnz(to_vmm);
     a.cmp(x86::rcx, static_cast<int32_t>(4096u >> shift));
-    a.ja(slow);
+    a.ja(to_vmm);
     a.lea(N, x86::ptr(0, x86::rcx, shift));  // bytes
-    EmitRangeLookup(e, D, x86::rdi, N, T, /*write=*/true, slow);
-    if (movs) EmitRangeLookup(e, Gpr64Reg(rsrc), x86::rsi, N, T, /*write=*/false, slow);
+    EmitRangeLookup(e, D, x86::rdi, N, T, /*write=*/true, to_vmm);
+    if (movs) EmitRangeLookup(e, Gpr64Reg(rsrc), x86::rsi, N, T, /*write=*/false, to_vmm);
     // Natively on the host addresses; the guest's rdi and rsi wait in D and
     // the source register, then move on by N.
     a.xchg(x86::rdi, D);
@@ -109,7 +124,13 @@ void EmitString(BlockEmitter& e, const GuestInsn& gi) {
     e.Restore(rd);
     e.Restore(rn);
     a.inc(Ctx(XLAT_CTX_OFF(inline_string_ops)));
+    if (keep_flags) EmitRestoreGuestFlags(a);
     a.jmp(after);
+    if (keep_flags) {
+      a.bind(to_vmm);
+      EmitRestoreGuestFlags(a);
+      a.jmp(slow);
+    }
   }
   // The VMM does it. Only pool registers are displaced here (the inline
   // path gave its own back); the VMM takes their guest values from the

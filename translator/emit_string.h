@@ -1,5 +1,5 @@
 // String instructions. The common ones -- rep movs and rep stos forward,
-// with 64-bit addresses, in bytes or quadwords, the whole range within one
+// with 64-bit addresses, of any element size, the whole range within one
 // page each side -- run natively on host addresses from the inline TLB:
 // memcpy and memset in compiled code, which would otherwise each be a call
 // into the VMM. Everything else (lods, cmps, scas, no rep, DF set, a range

@@ -223,7 +223,7 @@ static void Xlat(void) {
 // rep movs / rep stos followed by code that overwrites every flag (as in
 // memcpy and memset), which a translator may run natively on host memory:
 // sizes from 0 to a whole page, ranges inside one page and across pages,
-// unaligned quadwords, and DF set.
+// unaligned elements of every size, and DF set.
 static void DeadFlagRuns(void) {
   static const struct {
     int32_t s, d;   // offsets into src and dst
@@ -232,11 +232,12 @@ static void DeadFlagRuns(void) {
                {3, 4093, 64}, {4095, 1, 2}, {0, 0, 4097}, {17, 33, 4096 - 33}};
   uint64_t h = 0;
   for (unsigned k = 0; k < sizeof kRuns / sizeof kRuns[0]; k++) {
-    for (int form = 0; form < 6; form++) {
+    for (int form = 0; form < 10; form++) {
+      static const uint8_t kElement[] = {1, 8, 1, 8, 1, 1, 2, 4, 2, 4};
       Reset();
       const uint8_t* s = src + kRuns[k].s;
       uint8_t* d = dst + kRuns[k].d;
-      uint64_t c = form & 1 ? kRuns[k].count / 8 : kRuns[k].count, a = 0x0123456789abcdefull, fl = 0;
+      uint64_t c = kRuns[k].count / kElement[form], a = 0x0123456789abcdefull, fl = 0;
       switch (form) {
         case 0: __asm__ volatile("rep movsb\n\tcmp $0, %%rsp" : "+S"(s), "+D"(d), "+c"(c) : : "memory", "cc"); break;
         case 1: __asm__ volatile("rep movsq\n\tcmp $0, %%rsp" : "+S"(s), "+D"(d), "+c"(c) : : "memory", "cc"); break;
@@ -247,10 +248,14 @@ static void DeadFlagRuns(void) {
           s += kRuns[k].count ? kRuns[k].count - 1 : 0;
           __asm__ volatile("std\n\trep movsb\n\tcmp $0, %%rsp\n\tcld" : "+S"(s), "+D"(d), "+c"(c) : : "memory", "cc");
           break;
-        default:  // then the flags are read: kept
+        case 5:  // then the flags are read: kept
           __asm__ volatile("test %%rcx, %%rcx\n\trep stosb\n\tpushfq\n\tpopq %[fl]"
                            : "+D"(d), "+c"(c), [fl] "=r"(fl) : "a"(a) : "memory", "cc");
           break;
+        case 6: __asm__ volatile("rep movsw\n\tcmp $0, %%rsp" : "+S"(s), "+D"(d), "+c"(c) : : "memory", "cc"); break;
+        case 7: __asm__ volatile("rep movsl\n\tcmp $0, %%rsp" : "+S"(s), "+D"(d), "+c"(c) : : "memory", "cc"); break;
+        case 8: __asm__ volatile("rep stosw\n\tcmp $0, %%rsp" : "+D"(d), "+c"(c) : "a"(a) : "memory", "cc"); break;
+        default: __asm__ volatile("rep stosl\n\tcmp $0, %%rsp" : "+D"(d), "+c"(c) : "a"(a) : "memory", "cc"); break;
       }
       h = Mix(Mix(Mix(Mix(Mix(h, (uint64_t)(s - src)), (uint64_t)(d - dst)), c), fl & FLAGS_MASK_DF), Fnv1a(dst, SIZE));
     }
