@@ -292,6 +292,13 @@ void EmitVirtualInsn(BlockEmitter& e, const GuestInsn& gi) {
     case ZYDIS_MNEMONIC_SWAPGS:
       EmitSwapgs(e);
       return;
+    case ZYDIS_MNEMONIC_RDTSCP:
+      // The host's counter (the guest's TSC runs unoffset: native_rdtsc),
+      // then the guest's IA32_TSC_AUX for the host's in ecx (rcx's upper
+      // half cleared, as rdtscp does).
+      a.rdtscp();
+      a.mov(x86::ecx, Ctx(XLAT_CTX_OFF(tsc_aux), 4));
+      return;
     case ZYDIS_MNEMONIC_POPF:
     case ZYDIS_MNEMONIC_POPFQ:
       EmitPopf(e, gi);

@@ -555,6 +555,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     } else {
       kind = Refine(d, Classify(d), priv, strict_iopl_, single_step);
       if (kind == InsnKind::kCallout && d.mnemonic() == ZYDIS_MNEMONIC_RDTSC && native_rdtsc_) kind = InsnKind::kCopy;
+      // (rdtscp also loads TSC_AUX: the guest's, not the host's.)
+      if (kind == InsnKind::kCallout && d.mnemonic() == ZYDIS_MNEMONIC_RDTSCP && native_rdtsc_) kind = InsnKind::kVirtual;
       if (DependsOnFpuControl(d)) {  // (else FpuControlFault is -1 whatever the control bits)
         depends_on_fpu_control_ = true;
         if (const int v = FpuControlFault(d, fpu_control_); v >= 0 && kind != InsnKind::kUndefined) {
