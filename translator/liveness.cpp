@@ -17,14 +17,74 @@ bool IsShiftOrRotate(ZydisMnemonic m) {
   }
 }
 
+bool IsLogicOp(ZydisMnemonic m) {
+  return m == ZYDIS_MNEMONIC_AND || m == ZYDIS_MNEMONIC_OR || m == ZYDIS_MNEMONIC_XOR || m == ZYDIS_MNEMONIC_TEST;
+}
+
+// RFLAGS after `op` (0 and, 1 or, 2 xor, 3 test) on a and b of the given
+// width, run with RFLAGS = flags_in. (Below the red zone: pushes there
+// could clobber what the compiler keeps under rsp.)
+uint64_t RunLogicOp(unsigned op, unsigned width, uint64_t a, uint64_t b, uint64_t flags_in) {
+  uint64_t out;
+#define XLAT_LOGIC_PROBE(insn)                                                                       \
+  __asm__ volatile("lea -128(%%rsp), %%rsp\n\tpushq %[fi]\n\tpopfq\n\t" insn                    \
+                   "\n\tpushfq\n\tpopq %[o]\n\tlea 128(%%rsp), %%rsp"                              \
+                   : [a] "+r"(a), [o] "=&r"(out)                                                    \
+                   : [b] "r"(b), [fi] "r"(flags_in)                                                 \
+                   : "cc", "memory")
+  switch (op * 4 + width) {
+    case 0: XLAT_LOGIC_PROBE("andb %b[b], %b[a]"); break;
+    case 1: XLAT_LOGIC_PROBE("andw %w[b], %w[a]"); break;
+    case 2: XLAT_LOGIC_PROBE("andl %k[b], %k[a]"); break;
+    case 3: XLAT_LOGIC_PROBE("andq %[b], %[a]"); break;
+    case 4: XLAT_LOGIC_PROBE("orb %b[b], %b[a]"); break;
+    case 5: XLAT_LOGIC_PROBE("orw %w[b], %w[a]"); break;
+    case 6: XLAT_LOGIC_PROBE("orl %k[b], %k[a]"); break;
+    case 7: XLAT_LOGIC_PROBE("orq %[b], %[a]"); break;
+    case 8: XLAT_LOGIC_PROBE("xorb %b[b], %b[a]"); break;
+    case 9: XLAT_LOGIC_PROBE("xorw %w[b], %w[a]"); break;
+    case 10: XLAT_LOGIC_PROBE("xorl %k[b], %k[a]"); break;
+    case 11: XLAT_LOGIC_PROBE("xorq %[b], %[a]"); break;
+    case 12: XLAT_LOGIC_PROBE("testb %b[b], %b[a]"); break;
+    case 13: XLAT_LOGIC_PROBE("testw %w[b], %w[a]"); break;
+    case 14: XLAT_LOGIC_PROBE("testl %k[b], %k[a]"); break;
+    default: XLAT_LOGIC_PROBE("testq %[b], %[a]"); break;
+  }
+#undef XLAT_LOGIC_PROBE
+  return out;
+}
+
 }  // namespace
+
+bool HostLogicOpsDefineAf() {
+  static const bool defined = [] {
+    // Operands whose nibbles carry and do not, results zero and not, every
+    // other flag in both states before; AF before clear and set.
+    static constexpr uint64_t kValues[] = {0, 1, 0xf, 0x8, 0x88, 0xff, 0x8000000000000000ull, 0x123456789abcdef0ull,
+                                           ~0ull};
+    for (unsigned op = 0; op < 4; ++op)
+      for (unsigned width = 0; width < 4; ++width)
+        for (uint64_t a : kValues)
+          for (uint64_t b : kValues)
+            for (uint64_t others : {uint64_t{0}, uint64_t{kArithFlags & ~kFlagAF}}) {
+              const uint64_t base = 0x202 | others;  // IF (unchanged at CPL 3) and the reserved bit 1
+              const uint64_t af_clear = RunLogicOp(op, width, a, b, base);
+              const uint64_t af_set = RunLogicOp(op, width, a, b, base | kFlagAF);
+              if ((af_clear ^ af_set) & kFlagAF) return false;
+            }
+    return true;
+  }();
+  return defined;
+}
 
 FlagEffect FlagEffectOf(const DecodedInsn& d) {
   FlagEffect fx;
   const ZydisAccessedFlags* f = d.insn.cpu_flags;
   if (!f) return fx;
   fx.reads = f->tested & kArithFlags;
-  fx.kills = (f->modified | f->set_0 | f->set_1) & ~f->undefined & kArithFlags;
+  uint32_t undefined = f->undefined;
+  if (IsLogicOp(d.mnemonic()) && HostLogicOpsDefineAf()) undefined &= ~kFlagAF;
+  fx.kills = (f->modified | f->set_0 | f->set_1 | (f->undefined & ~undefined)) & ~undefined & kArithFlags;
   // (DF too: a save of the guest's flags must come after a cld or std.)
   fx.writes = (f->modified | f->set_0 | f->set_1 | f->undefined) & (kArithFlags | kFlagDF);
   if (IsShiftOrRotate(d.mnemonic())) {

@@ -4,6 +4,9 @@
 // An instruction kills a flag only if it always writes it: flags Zydis lists
 // as "undefined" may in fact be left unchanged by the hardware, and shifts
 // and rotates by a count that may be zero change nothing, so neither kills.
+// The exception is AF after and/or/xor/test, which the host is asked about
+// once (HostLogicOpsDefineAf): where its result never depends on the AF
+// before, it is as good as written.
 // At the end of a block every flag is live (the successor is unknown).
 #pragma once
 
@@ -21,6 +24,11 @@ struct FlagEffect {
 };
 
 FlagEffect FlagEffectOf(const DecodedInsn& d);
+
+// Whether this host's and, or, xor and test produce an AF that does not
+// depend on the AF before them (the manuals leave it undefined: a host that
+// passed it through would make it live across them). Probed natively, once.
+bool HostLogicOpsDefineAf();
 
 // True for instructions that raise an exception when run natively on some
 // operands that the translation does not check first: div/idiv (#DE).
