@@ -1,5 +1,7 @@
 #include "translator/liveness.h"
 
+#include <iterator>
+
 #include "cpu/vcpu_context.h"
 
 namespace xlat {
@@ -17,73 +19,127 @@ bool IsShiftOrRotate(ZydisMnemonic m) {
   }
 }
 
-bool IsLogicOp(ZydisMnemonic m) {
-  return m == ZYDIS_MNEMONIC_AND || m == ZYDIS_MNEMONIC_OR || m == ZYDIS_MNEMONIC_XOR || m == ZYDIS_MNEMONIC_TEST;
+// Instruction families whose results leave some arithmetic flags undefined
+// in the manuals, and whose flags this host is asked about.
+enum class UndefinedFamily { kNone, kLogic, kShift, kImul };
+
+UndefinedFamily FamilyOf(const DecodedInsn& d) {
+  switch (d.mnemonic()) {
+    case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_TEST:
+      return UndefinedFamily::kLogic;
+    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR:
+      return UndefinedFamily::kShift;
+    case ZYDIS_MNEMONIC_IMUL:  // the two- and three-operand forms (one operand: rdx:rax)
+      return d.insn.operand_count_visible >= 2 ? UndefinedFamily::kImul : UndefinedFamily::kNone;
+    default:
+      return UndefinedFamily::kNone;
+  }
 }
 
-// RFLAGS after `op` (0 and, 1 or, 2 xor, 3 test) on a and b of the given
-// width, run with RFLAGS = flags_in. (Below the red zone: pushes there
-// could clobber what the compiler keeps under rsp.)
-uint64_t RunLogicOp(unsigned op, unsigned width, uint64_t a, uint64_t b, uint64_t flags_in) {
+// RFLAGS after one instruction of a family, run natively with RFLAGS =
+// flags_in: op picks and/or/xor/test, shl/shr/sar (count in cl) or imul;
+// width 0..3 is 8..64 bits (imul has no 8-bit form: 16 bits then). (Below
+// the red zone: the pushes could clobber what the compiler keeps under rsp.)
+uint64_t RunProbe(UndefinedFamily family, unsigned op, unsigned width, uint64_t a, uint64_t b, uint64_t flags_in) {
   uint64_t out;
-#define XLAT_LOGIC_PROBE(insn)                                                                       \
-  __asm__ volatile("lea -128(%%rsp), %%rsp\n\tpushq %[fi]\n\tpopfq\n\t" insn                    \
-                   "\n\tpushfq\n\tpopq %[o]\n\tlea 128(%%rsp), %%rsp"                              \
-                   : [a] "+r"(a), [o] "=&r"(out)                                                    \
-                   : [b] "r"(b), [fi] "r"(flags_in)                                                 \
+#define XLAT_FLAGS_PROBE(insn)                                                                  \
+  __asm__ volatile("lea -128(%%rsp), %%rsp\n\tpushq %[fi]\n\tpopfq\n\t" insn                 \
+                   "\n\tpushfq\n\tpopq %[o]\n\tlea 128(%%rsp), %%rsp"                           \
+                   : [a] "+r"(a), [o] "=&r"(out)                                               \
+                   : [b] "c"(b), [fi] "r"(flags_in)                                            \
                    : "cc", "memory")
-  switch (op * 4 + width) {
-    case 0: XLAT_LOGIC_PROBE("andb %b[b], %b[a]"); break;
-    case 1: XLAT_LOGIC_PROBE("andw %w[b], %w[a]"); break;
-    case 2: XLAT_LOGIC_PROBE("andl %k[b], %k[a]"); break;
-    case 3: XLAT_LOGIC_PROBE("andq %[b], %[a]"); break;
-    case 4: XLAT_LOGIC_PROBE("orb %b[b], %b[a]"); break;
-    case 5: XLAT_LOGIC_PROBE("orw %w[b], %w[a]"); break;
-    case 6: XLAT_LOGIC_PROBE("orl %k[b], %k[a]"); break;
-    case 7: XLAT_LOGIC_PROBE("orq %[b], %[a]"); break;
-    case 8: XLAT_LOGIC_PROBE("xorb %b[b], %b[a]"); break;
-    case 9: XLAT_LOGIC_PROBE("xorw %w[b], %w[a]"); break;
-    case 10: XLAT_LOGIC_PROBE("xorl %k[b], %k[a]"); break;
-    case 11: XLAT_LOGIC_PROBE("xorq %[b], %[a]"); break;
-    case 12: XLAT_LOGIC_PROBE("testb %b[b], %b[a]"); break;
-    case 13: XLAT_LOGIC_PROBE("testw %w[b], %w[a]"); break;
-    case 14: XLAT_LOGIC_PROBE("testl %k[b], %k[a]"); break;
-    default: XLAT_LOGIC_PROBE("testq %[b], %[a]"); break;
+  const unsigned form = (family == UndefinedFamily::kLogic ? 0 : family == UndefinedFamily::kShift ? 16 : 32) +
+                        (family == UndefinedFamily::kImul ? 0 : op * 4) + width;
+  switch (form) {
+    case 0: XLAT_FLAGS_PROBE("andb %b[b], %b[a]"); break;
+    case 1: XLAT_FLAGS_PROBE("andw %w[b], %w[a]"); break;
+    case 2: XLAT_FLAGS_PROBE("andl %k[b], %k[a]"); break;
+    case 3: XLAT_FLAGS_PROBE("andq %[b], %[a]"); break;
+    case 4: XLAT_FLAGS_PROBE("orb %b[b], %b[a]"); break;
+    case 5: XLAT_FLAGS_PROBE("orw %w[b], %w[a]"); break;
+    case 6: XLAT_FLAGS_PROBE("orl %k[b], %k[a]"); break;
+    case 7: XLAT_FLAGS_PROBE("orq %[b], %[a]"); break;
+    case 8: XLAT_FLAGS_PROBE("xorb %b[b], %b[a]"); break;
+    case 9: XLAT_FLAGS_PROBE("xorw %w[b], %w[a]"); break;
+    case 10: XLAT_FLAGS_PROBE("xorl %k[b], %k[a]"); break;
+    case 11: XLAT_FLAGS_PROBE("xorq %[b], %[a]"); break;
+    case 12: XLAT_FLAGS_PROBE("testb %b[b], %b[a]"); break;
+    case 13: XLAT_FLAGS_PROBE("testw %w[b], %w[a]"); break;
+    case 14: XLAT_FLAGS_PROBE("testl %k[b], %k[a]"); break;
+    case 15: XLAT_FLAGS_PROBE("testq %[b], %[a]"); break;
+    case 16: XLAT_FLAGS_PROBE("shlb %%cl, %b[a]"); break;
+    case 17: XLAT_FLAGS_PROBE("shlw %%cl, %w[a]"); break;
+    case 18: XLAT_FLAGS_PROBE("shll %%cl, %k[a]"); break;
+    case 19: XLAT_FLAGS_PROBE("shlq %%cl, %[a]"); break;
+    case 20: XLAT_FLAGS_PROBE("shrb %%cl, %b[a]"); break;
+    case 21: XLAT_FLAGS_PROBE("shrw %%cl, %w[a]"); break;
+    case 22: XLAT_FLAGS_PROBE("shrl %%cl, %k[a]"); break;
+    case 23: XLAT_FLAGS_PROBE("shrq %%cl, %[a]"); break;
+    case 24: XLAT_FLAGS_PROBE("sarb %%cl, %b[a]"); break;
+    case 25: XLAT_FLAGS_PROBE("sarw %%cl, %w[a]"); break;
+    case 26: XLAT_FLAGS_PROBE("sarl %%cl, %k[a]"); break;
+    case 27: XLAT_FLAGS_PROBE("sarq %%cl, %[a]"); break;
+    case 32: case 33: XLAT_FLAGS_PROBE("imulw %w[b], %w[a]"); break;
+    case 34: XLAT_FLAGS_PROBE("imull %k[b], %k[a]"); break;
+    default: XLAT_FLAGS_PROBE("imulq %[b], %[a]"); break;
   }
-#undef XLAT_LOGIC_PROBE
+#undef XLAT_FLAGS_PROBE
   return out;
+}
+
+// Of the flags `candidates`, those whose value after every probed
+// instruction of the family is the same whatever the arithmetic flags were
+// before it.
+uint32_t ProbeDefinedFlags(UndefinedFamily family, uint32_t candidates) {
+  // Operands whose nibbles carry and do not, products that overflow and do
+  // not, results zero and not; for shifts the second is the count (non-zero:
+  // a count that masks to zero passes every flag through, as FlagEffectOf
+  // knows), up to and past the operand's width.
+  static constexpr uint64_t kValues[] = {0, 1, 3, 0xf, 0x8, 0x88, 0xff, 0x1234, 0x8000000000000000ull,
+                                         0x123456789abcdef0ull, ~0ull};
+  static constexpr uint64_t kCounts[] = {1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63};
+  static constexpr uint64_t kFlagsBefore[] = {0, kFlagAF, kFlagOF, kFlagAF | kFlagOF, kFlagCF | kFlagZF,
+                                              kFlagSF | kFlagPF, kArithFlags};
+  const unsigned ops = family == UndefinedFamily::kLogic ? 4 : family == UndefinedFamily::kShift ? 3 : 1;
+  uint32_t defined = candidates;
+  for (unsigned op = 0; op < ops; ++op)
+    for (unsigned width = 0; width < 4; ++width)
+      for (uint64_t a : kValues)
+        for (size_t j = 0; j < (family == UndefinedFamily::kShift ? std::size(kCounts) : std::size(kValues)); ++j) {
+          const uint64_t b = family == UndefinedFamily::kShift ? kCounts[j] : kValues[j];
+          if (family == UndefinedFamily::kShift && (b & (width == 3 ? 63 : 31)) == 0) continue;
+          const uint64_t first = RunProbe(family, op, width, a, b, 0x202 | kFlagsBefore[0]);
+          for (uint64_t before : kFlagsBefore)
+            defined &= ~static_cast<uint32_t>(RunProbe(family, op, width, a, b, 0x202 | before) ^ first);
+        }
+  return defined;
+}
+
+// The flags the family leaves undefined that this host defines (probed once).
+uint32_t HostDefinedFlags(UndefinedFamily family) {
+  static const uint32_t logic = ProbeDefinedFlags(UndefinedFamily::kLogic, kFlagAF);
+  static const uint32_t shift = ProbeDefinedFlags(UndefinedFamily::kShift, kFlagAF | kFlagOF);
+  static const uint32_t imul = ProbeDefinedFlags(UndefinedFamily::kImul, kFlagSF | kFlagZF | kFlagAF | kFlagPF);
+  switch (family) {
+    case UndefinedFamily::kLogic: return logic;
+    case UndefinedFamily::kShift: return shift;
+    case UndefinedFamily::kImul: return imul;
+    default: return 0;
+  }
 }
 
 }  // namespace
 
-bool HostLogicOpsDefineAf() {
-  static const bool defined = [] {
-    // Operands whose nibbles carry and do not, results zero and not, every
-    // other flag in both states before; AF before clear and set.
-    static constexpr uint64_t kValues[] = {0, 1, 0xf, 0x8, 0x88, 0xff, 0x8000000000000000ull, 0x123456789abcdef0ull,
-                                           ~0ull};
-    for (unsigned op = 0; op < 4; ++op)
-      for (unsigned width = 0; width < 4; ++width)
-        for (uint64_t a : kValues)
-          for (uint64_t b : kValues)
-            for (uint64_t others : {uint64_t{0}, uint64_t{kArithFlags & ~kFlagAF}}) {
-              const uint64_t base = 0x202 | others;  // IF (unchanged at CPL 3) and the reserved bit 1
-              const uint64_t af_clear = RunLogicOp(op, width, a, b, base);
-              const uint64_t af_set = RunLogicOp(op, width, a, b, base | kFlagAF);
-              if ((af_clear ^ af_set) & kFlagAF) return false;
-            }
-    return true;
-  }();
-  return defined;
-}
+uint32_t HostDefinedLogicFlags() { return HostDefinedFlags(UndefinedFamily::kLogic); }
+uint32_t HostDefinedShiftFlags() { return HostDefinedFlags(UndefinedFamily::kShift); }
+uint32_t HostDefinedImulFlags() { return HostDefinedFlags(UndefinedFamily::kImul); }
 
 FlagEffect FlagEffectOf(const DecodedInsn& d) {
   FlagEffect fx;
   const ZydisAccessedFlags* f = d.insn.cpu_flags;
   if (!f) return fx;
   fx.reads = f->tested & kArithFlags;
-  uint32_t undefined = f->undefined;
-  if (IsLogicOp(d.mnemonic()) && HostLogicOpsDefineAf()) undefined &= ~kFlagAF;
+  const uint32_t undefined = f->undefined & ~HostDefinedFlags(FamilyOf(d));
   fx.kills = (f->modified | f->set_0 | f->set_1 | (f->undefined & ~undefined)) & ~undefined & kArithFlags;
   // (DF too: a save of the guest's flags must come after a cld or std.)
   fx.writes = (f->modified | f->set_0 | f->set_1 | f->undefined) & (kArithFlags | kFlagDF);

@@ -4,9 +4,9 @@
 // An instruction kills a flag only if it always writes it: flags Zydis lists
 // as "undefined" may in fact be left unchanged by the hardware, and shifts
 // and rotates by a count that may be zero change nothing, so neither kills.
-// The exception is AF after and/or/xor/test, which the host is asked about
-// once (HostLogicOpsDefineAf): where its result never depends on the AF
-// before, it is as good as written.
+// The exception: flags the manuals leave undefined after and/or/xor/test,
+// shl/shr/sar and imul that this host is seen to compute whatever came
+// before (HostDefined*Flags): those are as good as written.
 // At the end of a block every flag is live (the successor is unknown).
 #pragma once
 
@@ -25,10 +25,16 @@ struct FlagEffect {
 
 FlagEffect FlagEffectOf(const DecodedInsn& d);
 
-// Whether this host's and, or, xor and test produce an AF that does not
-// depend on the AF before them (the manuals leave it undefined: a host that
-// passed it through would make it live across them). Probed natively, once.
-bool HostLogicOpsDefineAf();
+// Of the arithmetic flags the manuals leave undefined after and/or/xor/test
+// (AF), after shl/shr/sar by a non-zero count (AF, OF) and after two- and
+// three-operand imul (SF, ZF, AF, PF), those whose value on this host never
+// depends on the flags before the instruction. (A host that passed one
+// through would make the flag before live across the instruction.) Each
+// family is run natively once, at every width, on operands, counts and
+// flags that reach the corners.
+uint32_t HostDefinedLogicFlags();
+uint32_t HostDefinedShiftFlags();
+uint32_t HostDefinedImulFlags();
 
 // True for instructions that raise an exception when run natively on some
 // operands that the translation does not check first: div/idiv (#DE).
