@@ -31,7 +31,8 @@ CodeCache::CodeCache(uint8_t* base, uint64_t size, uint64_t runtime_bytes)
   // Room for the sites of a full cache (a Linux boot makes one per 90 bytes
   // of host code), so that filling it does not copy the table over and over
   // as it grows. The table's untouched tail is address space, not memory.
-  sites_.reserve((size - runtime_bytes) / 64);
+  // (At most a million: a bigger cache grows its table as before.)
+  sites_.reserve(std::min<uint64_t>((size - runtime_bytes) / 64, uint64_t{1} << 20));
 }
 
 CodeCache::~CodeCache() { munmap(base_, size_); }

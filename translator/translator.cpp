@@ -786,7 +786,12 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     if (!has_span) FindMemGroups(decoded, kinds, pool_size - 1, &group_of, &groups);
   }
   // A third register serves a group or a span; the checks alone need two.
-  if (pool_size == 3 && groups.empty() && !has_span) {
+  // (Not beside an indirect call: its target waits in one while the push of
+  // the return address is checked with two more.)
+  const bool indirect_call = std::any_of(decoded.begin(), decoded.end(), [](const DecodedInsn& d) {
+    return d.insn.meta.category == ZYDIS_CATEGORY_CALL && d.ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE;
+  });
+  if (pool_size == 3 && groups.empty() && !has_span && !indirect_call) {
     pool = ChoosePool(decoded, kinds, named, loop, 2);
     e.SetPool(pool);
   }
