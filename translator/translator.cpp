@@ -140,49 +140,58 @@ bool EmitRipRelativeLea(BlockEmitter& e, const DecodedInsn& d) {
   return true;
 }
 
-// Up to three registers that no instruction of the block names (one more
-// than an inline rep stos or movs takes, emit_string.h: room for a group
-// beside it), if the block's rewrites need scratch
-// registers at all; two where one access is all that needs them (an address
-// and a TLB index: every pool register costs a spill when the block is
-// entered and a reload when it leaves), unless the block loops to itself
-// (`loop`: a loop's span or group holds one more). rcx and r11 come first:
-// the jump-cache lookup and the flag-preserving TLB check use them.
-// `named`: the GPRs the block's instructions name (rsp included). `cap`: at
-// most this many, unless an inline string op needs more (the third register
-// is otherwise for a group or a span: a block that forms neither asks again
-// with 2).
-uint16_t ChoosePool(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, uint16_t named,
-                    bool loop, unsigned cap) {
-  unsigned needs = 0;  // instructions whose rewrite takes scratch registers
-  unsigned want = 3;
-  bool inline_string = false;
+// What a block's rewrites need of the pool (registers no instruction of the
+// block names, each spilled when the block is entered and reloaded when it
+// leaves).
+struct PoolNeeds {
+  unsigned users = 0;        // rewrites that take scratch registers
+  unsigned at_once = 2;      // the most one of them holds at a time
+  unsigned string_regs = 0;  // an inline rep movs/stos's own (emit_string.h), or 0
+};
+
+PoolNeeds PoolNeedsOf(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds) {
+  PoolNeeds n;  // (an access: its address and a TLB index)
   for (size_t i = 0; i < insns.size(); ++i) {
     switch (kinds[i]) {
       case InsnKind::kMem: case InsnKind::kBitMem: case InsnKind::kXlat: case InsnKind::kPush:
       case InsnKind::kPop: case InsnKind::kLeave: case InsnKind::kEnter: case InsnKind::kRet:
-        ++needs;
+        ++n.users;
         break;
-      case InsnKind::kCall:  // the push, and an indirect one's target (held in r11 meanwhile)
-        needs += insns[i].ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? 1 : 2;
+      case InsnKind::kCall:
+        ++n.users;
+        if (insns[i].ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+          // Its target waits in a third register while the push is checked.
+          ++n.users;
+          n.at_once = std::max(n.at_once, 3u);
+        }
         break;
       case InsnKind::kJmp:  // an indirect one (a direct jmp only leaves)
-        if (insns[i].ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE) ++needs;
+        if (insns[i].ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE) ++n.users;
         break;
       case InsnKind::kString:
         if (const unsigned regs = InlineStringPoolRegs(insns[i])) {
-          needs += 2;
-          inline_string = true;
-          want = std::max(want, regs + 1);  // and one for a group
+          n.users += 2;
+          n.string_regs = std::max(n.string_regs, regs);
+          n.at_once = std::max(n.at_once, regs);
         }
         break;
       default:
         break;
     }
   }
-  if (!needs) return 0;
-  if (needs == 1 && !loop) want = 2;
-  if (!inline_string) want = std::min(want, cap);
+  return n;
+}
+
+// The pool, in kOrder (rcx and r11 first: the jump-cache lookup and the
+// flag-preserving TLB check use them) among the registers not `named` (rsp
+// included): as many as a rewrite holds at once, and with `room_for_group`
+// one more for an access group or a loop's span (checked_span.h), where more
+// than one access could share a check or the block loops to itself. A block
+// that then forms neither asks again without the room.
+uint16_t ChoosePool(const PoolNeeds& needs, uint16_t named, bool loop, bool room_for_group) {
+  if (!needs.users) return 0;
+  unsigned want = needs.at_once;
+  if (room_for_group && (needs.users > 1 || loop)) want = std::max(3u, needs.string_regs + 1);
   static constexpr uint8_t kOrder[] = {kR11, kRcx, kR10, kR9, kR8, kRdx, kRsi, kRdi,
                                        kRax, kRbx, kRbp, kR12, kR13, kR14, kR15};
   uint16_t pool = 0;
@@ -755,7 +764,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // A block that branches back to its own start keeps its pool across
   // iterations, and may check a span or group once before its loop head.
   const bool loop = !single_step && LoopsToItself(decoded, kinds, rip);
-  uint16_t pool = ChoosePool(decoded, kinds, named, loop, 4);
+  const PoolNeeds needs = PoolNeedsOf(decoded, kinds);
+  uint16_t pool = ChoosePool(needs, named, loop, /*room_for_group=*/true);
   e.SetPool(pool);
   // Access groups, each holding a pool register while it is live (one pool
   // register stays for the checks themselves).
@@ -768,14 +778,11 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   bool has_span = false;
   std::vector<int32_t>& span_offset = s.span_offset;
   span_offset.assign(decoded.size(), -1);
-  // An inline rep movs/stos takes 4 or 3 pool registers of its own
-  // (emit_string.cpp): groups live across it must leave them free.
-  unsigned string_regs = 0;
-  for (size_t i = 0; i < decoded.size(); ++i)
-    if (kinds[i] == InsnKind::kString) string_regs = std::max(string_regs, InlineStringPoolRegs(decoded[i]));
-  if (string_regs) {
-    if (pool_size > string_regs && !no_groups_.count(block->key))
-      FindMemGroups(decoded, kinds, pool_size - string_regs, &group_of, &groups);
+  // An inline rep movs/stos takes its pool registers for itself: groups
+  // live across it must leave them free.
+  if (needs.string_regs) {
+    if (pool_size > needs.string_regs && !no_groups_.count(block->key))
+      FindMemGroups(decoded, kinds, pool_size - needs.string_regs, &group_of, &groups);
   } else if (pool_size >= 2 && !no_groups_.count(block->key)) {
     // A loop's span (checked_span.h) holds a pool register for the whole
     // block; two more stay for the checks and the groups.
@@ -785,14 +792,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     }
     if (!has_span) FindMemGroups(decoded, kinds, pool_size - 1, &group_of, &groups);
   }
-  // A third register serves a group or a span; the checks alone need two.
-  // (Not beside an indirect call: its target waits in one while the push of
-  // the return address is checked with two more.)
-  const bool indirect_call = std::any_of(decoded.begin(), decoded.end(), [](const DecodedInsn& d) {
-    return d.insn.meta.category == ZYDIS_CATEGORY_CALL && d.ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE;
-  });
-  if (pool_size == 3 && groups.empty() && !has_span && !indirect_call) {
-    pool = ChoosePool(decoded, kinds, named, loop, 2);
+  if (groups.empty() && !has_span) {
+    pool = ChoosePool(needs, named, loop, /*room_for_group=*/false);
     e.SetPool(pool);
   }
   e.group_reg.assign(groups.size(), -1);
