@@ -48,25 +48,14 @@ inline void EmitRestoreGuestFlags(asmjit::x86::Assembler& a) {
 // host rax holds nothing (the guest's is in its spill slot), or -1.
 inline void EmitSaveArithFlags(asmjit::x86::Assembler& a, int park = -1) {
   using namespace asmjit::x86;
-  if (park == kRax) {
-    a.lahf();
-    a.seto(al);
-    a.mov(GsSlot(XLAT_CTX_OFF(flags_lahf)).cloneResized(2), ax);
-    return;
-  }
-  if (park >= 0) {
-    a.mov(gpq(static_cast<uint32_t>(park)), rax);
-  } else {
-    a.mov(GsSlot(XLAT_CTX_OFF(lahf_rax)), rax);
-  }
+  const Gp held = park >= 0 ? gpq(static_cast<uint32_t>(park)) : Gp();
+  if (park < 0) a.mov(GsSlot(XLAT_CTX_OFF(lahf_rax)), rax);
+  else if (park != kRax) a.mov(held, rax);
   a.lahf();
   a.seto(al);
   a.mov(GsSlot(XLAT_CTX_OFF(flags_lahf)).cloneResized(2), ax);
-  if (park >= 0) {
-    a.mov(rax, gpq(static_cast<uint32_t>(park)));
-  } else {
-    a.mov(rax, GsSlot(XLAT_CTX_OFF(lahf_rax)));
-  }
+  if (park < 0) a.mov(rax, GsSlot(XLAT_CTX_OFF(lahf_rax)));
+  else if (park != kRax) a.mov(rax, held);
 }
 
 inline void EmitRestoreArithFlags(asmjit::x86::Assembler& a) {
