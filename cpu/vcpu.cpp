@@ -382,13 +382,16 @@ bool VcpuRuntime::TranslateAndFill(uint64_t va, AccessKind kind, uint64_t* pa, G
     return false;
   }
   *pa = w.pa;
+  mapping_->RecordWalk(va, w);
+  FillTlb(va, w, vcpu_.ram_.HostPtr(GuestPhysAddr(w.pa & ~0xfffull), 4096));
+  return true;
+}
+
+bool VcpuRuntime::FillTlb(uint64_t va, const WalkResult& w, uint8_t* host) {
+  if (!host || (!watches_.empty() && PageWatched(va & ~0xfffull))) return false;
   const uint64_t pa_page = w.pa & ~0xfffull;
-  uint8_t* host = vcpu_.ram_.HostPtr(GuestPhysAddr(pa_page), 4096);
-  if (host && !(!watches_.empty() && PageWatched(va & ~0xfffull))) {
-    mapping_->RecordWalk(va, w);
-    tlb_->Fill(priv(), va & ~0xfffull, pa_page, host, w.writable && w.dirty && !StoresTrap(pa_page), w.global,
-               w.page_size);
-  }
+  tlb_->Fill(priv(), va & ~0xfffull, pa_page, host, w.writable && w.dirty && !StoresTrap(pa_page), w.global,
+             w.page_size);
   return true;
 }
 
@@ -1289,11 +1292,7 @@ uint32_t VcpuRuntime::HandleMemSlow(Site& s) {
     Tracer::Get().Printf("mmu: fill va=%016" PRIx64 " pa=%" PRIx64 " %s%s%s at rip=%016" PRIx64 "\n", va & ~uint64_t{0xfff},
                          static_cast<uint64_t>(pa0_page), w0.writable && w0.dirty && !code0 ? "rw" : "ro", w0.user ? " user" : "",
                          w0.global ? " global" : "", s.guest_rip);
-  if (host0 && !(!watches_.empty() && PageWatched(va & ~0xfffull))) {
-    // Writable in the TLB only once the guest's dirty bit is set (so the walk
-    // that sets it happens) and only if no translated code lives there.
-    tlb_->Fill(priv(), va & ~0xfffull, pa0_page, host0, w0.writable && w0.dirty && !code0, w0.global, w0.page_size);
-  }
+  FillTlb(va, w0, host0);
   if (!crosses && host0 && !(write && code0) && !watch_post_pending_) {
     ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(host0 + (va & 0xfff));
     ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_in_place);
@@ -1349,6 +1348,9 @@ uint32_t VcpuRuntime::HandleMemGroup(Site& s) {
     host0 = vcpu_.ram_.HostPtr(GuestPhysAddr(w0.pa & ~0xfffull), 4096);
     ok = host0 && !(write && StoresTrap(w0.pa & ~0xfffull));
   }
+  // The members run natively on the checked span: a watched page needs them
+  // to come to the VMM one by one.
+  if (ok && !watches_.empty() && (PageWatched(va & ~0xfffull) || PageWatched(last & ~0xfffull))) ok = false;
   if (ok && (last & ~0xfffull) != (va & ~0xfffull)) {
     WalkResult w1 = WalkPageTables(vcpu_.ram_, paging(), last & ~0xfffull, kind, user_mode());
     uint8_t* host1 = w1.ok ? vcpu_.ram_.HostPtr(GuestPhysAddr(w1.pa & ~0xfffull), 4096) : nullptr;
@@ -1360,8 +1362,7 @@ uint32_t VcpuRuntime::HandleMemGroup(Site& s) {
     if (ok && ++s.page_crossings >= kMaxPageCrossings) ok = false;
   }
   if (ok) {
-    tlb_->Fill(priv(), va & ~0xfffull, w0.pa & ~0xfffull, host0,
-               w0.writable && w0.dirty && !StoresTrap(w0.pa & ~0xfffull), w0.global, w0.page_size);
+    FillTlb(va, w0, host0);
     ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(host0 + (va & 0xfff));
     ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_in_place);
     return static_cast<uint32_t>(HelperAction::kResume);

@@ -85,6 +85,12 @@ class VcpuRuntime {
   // Whether guest stores to physical page pa_page must leave translated code:
   // it holds translated code or page tables the caches depend on.
   bool StoresTrap(uint64_t pa_page) const;
+  // Puts a walk (already recorded) of the page at `va`, in guest RAM at
+  // `host`, into the inline TLB as translated code's miss finds it: writable
+  // only once the guest's dirty bit is set (so the walk that sets it
+  // happens) and where stores need not trap; not at all on a page a debugger
+  // watches, whose accesses must reach the VMM. False when it did not.
+  bool FillTlb(uint64_t va, const WalkResult& w, uint8_t* host);
   bool TakeRunningBlockHit() {
     bool hit = running_hit_;
     running_hit_ = false;
