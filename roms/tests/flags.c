@@ -313,37 +313,38 @@ static void SideExits(void) {
   REPORT("side-exit-flags", h);
 }
 
-// AF made by an add, then memory accesses, then and/or/xor/test (whose AF
-// the manuals leave undefined), then pushfq: every flag the logic operation
-// leaves, AF included, must be what the host's own run of the same code
-// gives. (A translator that takes the logic operation's AF for written,
-// and clobbers the add's with its access checks, is right only on a host
-// whose logic operations really do not pass AF through.)
+// AF made by an add, then a load and a store, pushfq, then and/or/xor/test
+// (whose AF the manuals leave undefined), pushfq again. The first pushfq
+// needs the add's AF kept across the accesses' checks; the second sees
+// whatever the logic operation leaves, which a translator may take for
+// written only where the host's own logic operations do not pass AF through
+// (unit.HostFlags checks that claim). Both must be what the host's run of
+// the same code gives.
 static NOINLINE uint64_t AfThroughLogic(int op, uint64_t a, uint64_t b, uint64_t* cell) {
-  uint64_t fl = 0;
+  uint64_t before = 0, fl = 0;
   switch (op) {
     case 0:
-      __asm__ volatile("addb $0x0f, %b[a]\n\tmovq (%[c]), %%r11\n\tmovq %%r11, 8(%[c])\n\tandq %[b], %[a]\n\t"
-                       "pushfq\n\tpopq %[f]"
-                       : [a] "+r"(a), [f] "=r"(fl) : [b] "r"(b), [c] "r"(cell) : "cc", "memory", "r11");
+      __asm__ volatile("addb $0x0f, %b[a]\n\tmovq (%[c]), %%r11\n\tmovq %%r11, 8(%[c])\n\tpushfq\n\tpopq %[e]\n\t"
+                       "andq %[b], %[a]\n\tpushfq\n\tpopq %[f]"
+                       : [a] "+r"(a), [e] "=&r"(before), [f] "=r"(fl) : [b] "r"(b), [c] "r"(cell) : "cc", "memory", "r11");
       break;
     case 1:
-      __asm__ volatile("addb $0x0f, %b[a]\n\tmovq (%[c]), %%r11\n\tmovq %%r11, 8(%[c])\n\torl %k[b], %k[a]\n\t"
-                       "pushfq\n\tpopq %[f]"
-                       : [a] "+r"(a), [f] "=r"(fl) : [b] "r"(b), [c] "r"(cell) : "cc", "memory", "r11");
+      __asm__ volatile("addb $0x0f, %b[a]\n\tmovq (%[c]), %%r11\n\tmovq %%r11, 8(%[c])\n\tpushfq\n\tpopq %[e]\n\t"
+                       "orl %k[b], %k[a]\n\tpushfq\n\tpopq %[f]"
+                       : [a] "+r"(a), [e] "=&r"(before), [f] "=r"(fl) : [b] "r"(b), [c] "r"(cell) : "cc", "memory", "r11");
       break;
     case 2:
-      __asm__ volatile("addb $0x0f, %b[a]\n\tmovq (%[c]), %%r11\n\tmovq %%r11, 8(%[c])\n\txorw %w[b], %w[a]\n\t"
-                       "pushfq\n\tpopq %[f]"
-                       : [a] "+r"(a), [f] "=r"(fl) : [b] "r"(b), [c] "r"(cell) : "cc", "memory", "r11");
+      __asm__ volatile("addb $0x0f, %b[a]\n\tmovq (%[c]), %%r11\n\tmovq %%r11, 8(%[c])\n\tpushfq\n\tpopq %[e]\n\t"
+                       "xorw %w[b], %w[a]\n\tpushfq\n\tpopq %[f]"
+                       : [a] "+r"(a), [e] "=&r"(before), [f] "=r"(fl) : [b] "r"(b), [c] "r"(cell) : "cc", "memory", "r11");
       break;
     default:
-      __asm__ volatile("addb $0x0f, %b[a]\n\tmovq (%[c]), %%r11\n\tmovq %%r11, 8(%[c])\n\ttestb %b[b], %b[a]\n\t"
-                       "pushfq\n\tpopq %[f]"
-                       : [a] "+r"(a), [f] "=r"(fl) : [b] "r"(b), [c] "r"(cell) : "cc", "memory", "r11");
+      __asm__ volatile("addb $0x0f, %b[a]\n\tmovq (%[c]), %%r11\n\tmovq %%r11, 8(%[c])\n\tpushfq\n\tpopq %[e]\n\t"
+                       "testb %b[b], %b[a]\n\tpushfq\n\tpopq %[f]"
+                       : [a] "+r"(a), [e] "=&r"(before), [f] "=r"(fl) : [b] "r"(b), [c] "r"(cell) : "cc", "memory", "r11");
       break;
   }
-  return Mix(a, fl & FLAGS_MASK_DF);
+  return Mix(Mix(a, before & FLAGS_MASK_DF), fl & FLAGS_MASK_DF);
 }
 
 static void AfLogic(void) {
