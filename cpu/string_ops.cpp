@@ -55,6 +55,22 @@ uint8_t* TlbHost(const VcpuContext& c, PrivClass priv, uint64_t va, uint64_t len
   return reinterpret_cast<uint8_t*>((write ? c.tlb_write_host[p][i] : c.tlb_host_page[p][i]) + (va & 0xfff));
 }
 
+// How many elements of `size` bytes a rep string op can go through from
+// linear address `va` (register value `reg`), up or down, with all of them
+// in va's page and, with 32-bit addressing, none wrapping the register: 0
+// when the first element itself crosses a page or wraps.
+uint64_t RunLength(uint64_t va, uint64_t reg, unsigned size, bool down, bool a32) {
+  const uint64_t offset = va & 0xfff;
+  if (offset + size > 4096) return 0;
+  uint64_t n = down ? offset / size + 1 : (4096 - offset) / size;
+  if (a32) {
+    constexpr uint64_t k4G = 0x100000000ull;
+    if (reg + size > k4G) return 0;
+    n = std::min<uint64_t>(n, down ? reg / size + 1 : (k4G - reg) / size);
+  }
+  return n;
+}
+
 }  // namespace
 
 bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault, bool* finished, uint64_t budget) {
@@ -90,43 +106,59 @@ bool ExecuteStringInsn(VcpuRuntime& rt, const DecodedInsn& d, GuestFault* fault,
 
   GuestRam& ram = rt.vcpu().ram();
   for (;;) {
-    // Fast path: forward movs/stos over RAM, a page-bounded run at a time.
-    if (rep && !down && (op == Op::kMovs || op == Op::kStos) && count() > 1 && budget > 1) {
+    // Fast path: movs/stos over RAM, a page-bounded run at a time, in either
+    // direction (the kernel's memmove copies overlapping buffers backwards
+    // with std; rep movsq).
+    if (rep && (op == Op::kMovs || op == Op::kStos) && count() > 1 && budget > 1) {
       const uint64_t dst_va = rdi & amask;
       const uint64_t src_va = (rsi & amask) + src_base;
-      uint64_t n = count();
-      n = std::min<uint64_t>(n, (4096 - (dst_va & 0xfff)) / size);
-      if (op == Op::kMovs) n = std::min<uint64_t>(n, (4096 - (src_va & 0xfff)) / size);
-      if (a32) {
-        n = std::min<uint64_t>(n, (0x100000000ull - (rdi & amask)) / size);
-        if (op == Op::kMovs) n = std::min<uint64_t>(n, (0x100000000ull - (rsi & amask)) / size);
-      }
+      uint64_t n = std::min(count(), RunLength(dst_va, dst_va, size, down, a32));
+      if (op == Op::kMovs) n = std::min(n, RunLength(src_va, rsi & amask, size, down, a32));
       if (n > 1) {
+        const uint64_t bytes = n * size;
+        // The run's lowest element: the first one going up, the last going down.
+        const uint64_t below = down ? bytes - size : 0;
         // The inline TLB first (most calls: kernel memcpy and memset are
-        // rep movsb/stosb), else walks.
-        uint8_t* dst = TlbHost(c, rt.priv(), dst_va, n * size, /*write=*/true);
-        const uint8_t* src = op == Op::kMovs ? TlbHost(c, rt.priv(), src_va, n * size, /*write=*/false) : nullptr;
+        // rep movsb/stosb), else walks. A walk translates the first
+        // element's address: a fault reports it, as the first iteration's would.
+        uint8_t* dst = TlbHost(c, rt.priv(), dst_va - below, bytes, /*write=*/true);
+        const uint8_t* src =
+            op == Op::kMovs ? TlbHost(c, rt.priv(), src_va - below, bytes, /*write=*/false) : nullptr;
         uint64_t dst_pa = ~0ull;  // known only after a walk: then translated code there is invalidated
         if (!dst || (op == Op::kMovs && !src)) {
           uint64_t src_pa = 0;
           if (op == Op::kMovs && !rt.TranslateAndFill(src_va, AccessKind::kRead, &src_pa, fault)) return false;
           if (!rt.TranslateAndFill(dst_va, AccessKind::kWrite, &dst_pa, fault)) return false;
-          dst = ram.HostPtr(GuestPhysAddr(dst_pa), n * size);
-          src = op == Op::kMovs ? ram.HostPtr(GuestPhysAddr(src_pa), n * size) : nullptr;
+          dst_pa -= below;
+          dst = ram.HostPtr(GuestPhysAddr(dst_pa), bytes);
+          src = op == Op::kMovs ? ram.HostPtr(GuestPhysAddr(src_pa - below), bytes) : nullptr;
         }
-        const bool overlap = src && dst > src && dst < src + n * size;
-        if (dst && (op == Op::kStos || (src && !overlap))) {
+        if (dst && (op == Op::kStos || src)) {
           if (op == Op::kMovs) {
-            std::memmove(dst, src, n * size);
+            // memmove copies as if through a buffer. Element by element
+            // differs only where a store lands on a source element not yet
+            // read: ahead of the source going up, behind it going down.
+            const bool in_order = down ? (dst < src && dst + bytes > src) : (dst > src && dst < src + bytes);
+            if (in_order) {
+              for (uint64_t i = 0; i < n; ++i) {
+                const uint64_t at = (down ? n - 1 - i : i) * size;
+                uint64_t v;
+                std::memcpy(&v, src + at, size);
+                std::memcpy(dst + at, &v, size);
+              }
+            } else {
+              std::memmove(dst, src, bytes);
+            }
           } else if (size == 1) {
             std::memset(dst, static_cast<int>(c.gpr[kRax] & 0xff), n);
           } else {
             const uint64_t v = c.gpr[kRax];
             for (uint64_t i = 0; i < n; ++i) std::memcpy(dst + i * size, &v, size);
           }
-          if (dst_pa != ~0ull) rt.InvalidateCode(dst_pa, n * size);
-          advance(rdi, static_cast<int64_t>(n * size));
-          if (op == Op::kMovs) advance(rsi, static_cast<int64_t>(n * size));
+          if (dst_pa != ~0ull) rt.InvalidateCode(dst_pa, bytes);
+          const int64_t moved = down ? -static_cast<int64_t>(bytes) : static_cast<int64_t>(bytes);
+          advance(rdi, moved);
+          if (op == Op::kMovs) advance(rsi, moved);
           dec_count(n);
           if (count() == 0) return true;
           if (--budget == 0) {

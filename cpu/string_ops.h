@@ -3,8 +3,8 @@
 //
 // Each iteration is architecturally visible, so a fault part-way leaves
 // rcx/rsi/rdi counting the iterations done and rip at the instruction, as on
-// hardware. Long forward movs/stos runs are done a page at a time with host
-// memmove/memset when source and destination do not overlap within the run.
+// hardware. Long movs/stos runs, up or down, are done a page at a time in
+// host memory: memmove/memset, or element by element where the order shows.
 #pragma once
 
 #include "translator/decoder.h"

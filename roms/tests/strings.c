@@ -307,6 +307,52 @@ static void FieldsAroundString(void) {
   REPORT("fields-around-string", h);
 }
 
+// Downward moves and stores, as the kernel's memmove does for an overlapping
+// copy to a higher address (std; rep movsq): long ones cross many pages, with
+// elements that straddle a page boundary when misaligned, and overlaps both
+// ways (the destination below the source replicates, as element by element).
+static void DownwardRuns(void) {
+  static uint8_t buf[3 * 16384] ALIGNED(4096);
+  static const struct {
+    const char* name;
+    const char* insn;
+    long src, dst;  // offsets of the first (highest) element in buf
+    uint64_t count;
+  } kCases[] = {
+      {"rep movsq df1 long overlap+24", "rep movsq", 40000, 40024, 4500},
+      {"rep movsq df1 long misaligned", "rep movsq", 40003, 20001, 2400},
+      {"rep movsq df1 overlap-8", "rep movsq", 30008, 30000, 900},
+      {"rep movsq df1 overlap-5", "rep movsq", 30005, 30000, 900},
+      {"rep movsl df1 overlap-6", "rep movsl", 12294, 12288, 3000},
+      {"rep movsw df1 overlap+1", "rep movsw", 9000, 9001, 4000},
+      {"rep movsb df1 page-bounded", "rep movsb", 16383, 36864, 9000},
+      {"rep stosq df1 long misaligned", "rep stosq", 0, 45003, 5000},
+      {"rep stosw df1 straddling", "rep stosw", 0, 8191, 3000},
+  };
+  for (unsigned i = 0; i < sizeof kCases / sizeof kCases[0]; i++) {
+    FillRandom(buf, sizeof buf, 0xd0d0 + i);
+    const uint8_t* s = buf + kCases[i].src;
+    uint8_t* d = buf + kCases[i].dst;
+    uint64_t c = kCases[i].count, a = 0x1122334455667788ull;
+    if (kCases[i].insn[4] == 'm') {
+      if (kCases[i].insn[8] == 'q')
+        __asm__ volatile("std\n\trep movsq\n\tcld" : "+S"(s), "+D"(d), "+c"(c) : : "memory");
+      else if (kCases[i].insn[8] == 'l')
+        __asm__ volatile("std\n\trep movsl\n\tcld" : "+S"(s), "+D"(d), "+c"(c) : : "memory");
+      else if (kCases[i].insn[8] == 'w')
+        __asm__ volatile("std\n\trep movsw\n\tcld" : "+S"(s), "+D"(d), "+c"(c) : : "memory");
+      else
+        __asm__ volatile("std\n\trep movsb\n\tcld" : "+S"(s), "+D"(d), "+c"(c) : : "memory");
+    } else if (kCases[i].insn[8] == 'q') {
+      __asm__ volatile("std\n\trep stosq\n\tcld" : "+D"(d), "+c"(c) : "a"(a) : "memory");
+    } else {
+      __asm__ volatile("std\n\trep stosw\n\tcld" : "+D"(d), "+c"(c) : "a"(a) : "memory");
+    }
+    guest_printf("%s: si%+ld di%+ld cx=%lu mem=%016lx\n", kCases[i].name, (long)(s - (buf + kCases[i].src)),
+                 (long)(d - (buf + kCases[i].dst)), c, Fnv1a(buf, sizeof buf));
+  }
+}
+
 int main(void) {
   FillRandom(initial, SIZE, 0x5eed);
   DeadFlagRuns();
@@ -319,6 +365,7 @@ int main(void) {
   COMPARE_CASES("std", "df1");
   ZeroCount();
   Special();
+  DownwardRuns();
   Xlat();
   return 0;
 }
