@@ -3,7 +3,8 @@
 // A guest memory access becomes, on the hot path:
 //
 //     lea   rS, [guest address]            ; the guest virtual address
-//     pext  rT, rS, gs:[tlb_index_mask]    ; VA bits 27:12 -> TLB index
+//     rorx  rT, rS, 12                     ; VA bits 27:12 -> TLB index
+//     movzx rT32, rT16
 //     add   rS, gs:[rT*8 + tlb_read_tag]   ; rS = offset in page if the tag matches
 //     cmp   rS, 4096 - size                ; hit, and not crossing the page?
 //     ja    slow                           ; (cold: the VMM walks, fills, or bounces)
@@ -46,6 +47,9 @@ struct GuardedAccess {
 // emitted twice (hot path and bounce path) and must not depend on emitter
 // state that changes between the two.
 void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& native);
+
+// index = the inline TLB's index for the VA in `va` (bits 27:12), flags untouched.
+void EmitTlbIndex(asmjit::x86::Assembler& a, const asmjit::x86::Gp& index, const asmjit::x86::Gp& va);
 
 // Emits `lea rS, [expr]` (or `mov rS, imm` for an absolute address) plus the
 // FS/GS base; `tmp` is a free scratch for the segment base.

@@ -41,7 +41,7 @@ void EmitRangeLookup(BlockEmitter& e, const x86::Gp& reg, const x86::Gp& va, con
   a.add(t, 1);
   a.cmp(t, 1);  // bits 63:47 all equal
   a.ja(slow);
-  a.pext(t, va, Ctx(XLAT_CTX_OFF(tlb_index_mask)));
+  EmitTlbIndex(a, t, va);
   a.mov(reg, va);
   a.add(reg, CtxIndexed(tag, t, 3));  // offset in the page, if the tag matches
   a.add(reg, n);
