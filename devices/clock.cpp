@@ -53,12 +53,17 @@ void Clock::Resume() {
 
 Clock::TimerId Clock::Schedule(uint64_t deadline_ns, std::function<void()> fn) {
   TimerId id;
+  bool earliest;
   {
     std::lock_guard<std::mutex> lock(mu_);
     id = next_id_++;
-    timers_.emplace(deadline_ns, std::make_pair(id, std::move(fn)));
+    auto it = timers_.emplace(deadline_ns, std::make_pair(id, std::move(fn)));
+    earliest = it == timers_.begin();
   }
-  cv_.notify_all();
+  // The watcher sleeps until the earliest deadline: only a new earliest one
+  // needs it awake (a wake-up is a futex call, and a guest reprograms its
+  // timers thousands of times a second).
+  if (earliest) cv_.notify_all();
   return id;
 }
 
