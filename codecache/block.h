@@ -2,13 +2,15 @@
 //
 // Host layout of a block in the code cache:
 //
-//   indirect_entry:  mov rcx, gs:[spill.rcx]     ; the jump cache enters here,
-//                    mov r11, gs:[spill.r11]     ; restoring the two registers
-//                                                ; the inline lookup displaced
-//   entry:           mov dword gs:[poll_page], host_code  ; interrupt / stop
+//   indirect_entry:  cmp gs:[ind_target], rip; jne lookup_miss
+//                    (restore the flags if the block reads them), spill
+//                    the pool but r11, jmp pool_entry
+//   entry:           spill the pool registers to their slots
+//   pool_entry:      mov dword gs:[poll_page], host_code  ; interrupt / stop
 //                                                ; poll, and the last block entered
 //                    ...translated instructions...
-//                    jcc/jmp rel32 -> exit stub  ; each direct exit is patchable
+//                    [pool site] reload the pool; jcc/jmp rel32 -> exit stub
+//                                                ; each direct exit is patchable
 //   cold code:       memory slow-path stubs, exit stubs
 //
 // Invariants:
@@ -17,7 +19,9 @@
 //    so the block holding a host PC is found by binary search (the signal
 //    handler relies on this);
 //  - a direct exit's patch_site is the rel32 field of its jmp/jcc; linked_to
-//    says where it points now (nullptr: its own exit stub);
+//    says where it points now (nullptr: its own exit stub); its pool site,
+//    if any, goes to linked_to's pool entry when their pools are the same,
+//    else on to the reloads before the jmp/jcc;
 //  - a block that has been invalidated stays in memory until the next flush
 //    (the vCPU may still be returning through it) but is unreachable: no
 //    lookup finds it and no exit links to it.
@@ -33,12 +37,27 @@ namespace xlat {
 struct Block;
 
 // One way out of a block by a direct branch.
+//
+// An exit taken with the block's pool registers displaced may also have a
+// pool site: a branch placed before the pool's reloads. While the exit is
+// linked to a block with the same pool, it goes straight to that block's
+// pool entry, past its spills: the guest values are in the spill slots
+// already, and the registers are the pool's scratch on both sides.
 struct BlockExit {
   Block* from = nullptr;
   uint64_t guest_target = 0;      // guest VA the branch goes to
   uint8_t* patch_site = nullptr;  // rel32 field of the jmp/jcc
   uint8_t* stub = nullptr;        // the exit stub it points to while unlinked
   Block* linked_to = nullptr;
+  // The pool site: a `jcc rel32` (pool_site_jcc) that otherwise goes to
+  // pool_reloads, or a 5-byte nop that becomes `jmp rel32`; null if none.
+  uint8_t* pool_site = nullptr;
+  uint8_t* pool_reloads = nullptr;
+  bool pool_site_jcc = false;
+  uint16_t pool = 0;              // the registers displaced where the exit is taken
+
+  // Whether a link to `target` goes past its spills.
+  bool SkipsSpillsTo(const Block& target) const;
 };
 
 // A span of host code that runs a guest instruction natively (the copied or
@@ -62,6 +81,8 @@ struct Block {
   PrivClass priv = PrivClass::kSupervisor;
   uint8_t* host_code = nullptr;    // start of the block's host memory (= indirect entry)
   uint8_t* entry = nullptr;        // normal entry
+  uint8_t* pool_entry = nullptr;   // past the normal entry's pool spills (null without a pool)
+  uint16_t pool = 0;               // its pool registers (displaced for the whole block)
   uint32_t host_size = 0;
   bool valid = true;
   bool global_code = false;        // every code page is mapped global (kept across CR3 writes)
@@ -108,5 +129,9 @@ struct Block {
     return false;
   }
 };
+
+inline bool BlockExit::SkipsSpillsTo(const Block& target) const {
+  return pool_site && target.pool_entry && target.pool == pool;
+}
 
 }  // namespace xlat

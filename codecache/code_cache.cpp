@@ -66,8 +66,28 @@ void CodeCache::Link(BlockExit& exit, Block* target) {
   uint8_t* dest = target ? target->entry : exit.stub;
   int32_t rel = static_cast<int32_t>(dest - (exit.patch_site + 4));
   std::memcpy(exit.patch_site, &rel, 4);  // an aligned-enough 4-byte store: one vCPU, not running
+  if (exit.pool_site) {
+    SetPoolSite(exit, target && exit.SkipsSpillsTo(*target) ? target->pool_entry : nullptr);
+  }
   exit.linked_to = target;
   if (target) target->incoming.push_back(&exit);
+}
+
+void CodeCache::SetPoolSite(const BlockExit& exit, uint8_t* pool_entry) {
+  uint8_t* site = exit.pool_site;
+  if (exit.pool_site_jcc) {  // 0F 8x rel32
+    uint8_t* dest = pool_entry ? pool_entry : exit.pool_reloads;
+    const int32_t rel = static_cast<int32_t>(dest - (site + 6));
+    std::memcpy(site + 2, &rel, 4);
+    return;
+  }
+  if (!pool_entry) {
+    std::memcpy(site, kPoolNop, sizeof kPoolNop);
+    return;
+  }
+  const int32_t rel = static_cast<int32_t>(pool_entry - (site + 5));
+  site[0] = 0xe9;  // jmp rel32
+  std::memcpy(site + 1, &rel, 4);
 }
 
 void CodeCache::Invalidate(Block* block) {

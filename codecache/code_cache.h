@@ -60,7 +60,8 @@ class CodeCache {
   void TruncateSites(uint32_t count) { sites_.resize(count); }
 
   // Points a direct exit at `target` (patching its rel32), or back at its own
-  // stub when target is nullptr.
+  // stub when target is nullptr; and its pool site, if any, at target's pool
+  // entry when their pools are the same, else back at its reloads.
   void Link(BlockExit& exit, Block* target);
 
   // Marks a block invalid: unlinks every exit that points at it, forgets it
@@ -84,6 +85,7 @@ class CodeCache {
 
  private:
   CodeCache(uint8_t* base, uint64_t size, uint64_t runtime_bytes);
+  static void SetPoolSite(const BlockExit& exit, uint8_t* pool_entry);
   uint8_t* base_;
   uint64_t size_;
   uint64_t runtime_bytes_;
@@ -95,6 +97,10 @@ class CodeCache {
   std::unordered_map<uint64_t, std::vector<Block*>> by_page_;
   std::vector<std::function<void()>> flush_listeners_;
 };
+
+// What an unlinked pool site of the nop form holds: a 5-byte nop
+// (0F 1F 44 00 00), the size of the `jmp rel32` it becomes when linked.
+inline constexpr uint8_t kPoolNop[5] = {0x0f, 0x1f, 0x44, 0x00, 0x00};
 
 // The lookup key of a translation: guest physical address of its first byte
 // and the privilege class it was translated for.

@@ -687,6 +687,7 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
             if (Block* to = mapping_->LookupJumpCache(x.guest_target, p); to && !to->single_step) {
               mapping_->Link(x, to);
               stats_.links_made++;
+              if (x.SkipsSpillsTo(*to)) stats_.links_past_spills++;
             }
       }
       return r.block;
@@ -1001,6 +1002,7 @@ void VcpuRuntime::HandleExit() {
           !from->single_step && !to->single_step && !TraceOn(kLogExec | kLogCpu)) {
         mapping_->Link(from->exits[exit_index], to);
         stats_.links_made++;
+        if (from->exits[exit_index].SkipsSpillsTo(*to)) stats_.links_past_spills++;
       }
       return;
     }

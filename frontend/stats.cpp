@@ -201,6 +201,7 @@ std::string FormatStats(const Stats& s) {
   t.Section("Branches");
   t.Row("direct branch sites", s.direct_branch_sites);
   t.Row("direct branches chained", s.links_made, Percent(s.links_made, s.direct_branch_sites));
+  t.Row("  past the pool spills", s.links_past_spills, "source and target keep the same pool registers");
   t.Row("side exits", s.side_exits, "forward jcc the block went on past");
   t.Row("jump cache fills", s.jump_cache_fills);
 
@@ -313,6 +314,7 @@ std::string FormatStatsJson(const Stats& s) {
   branches.Add("direct_branch_sites", s.direct_branch_sites);
   branches.Add("side_exits", s.side_exits);
   branches.Add("links_made", s.links_made);
+  branches.Add("links_past_spills", s.links_past_spills);
   branches.Add("jump_cache_fills", s.jump_cache_fills);
 
   JsonObject exits;

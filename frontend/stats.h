@@ -39,6 +39,7 @@ struct Stats {
   // Branches.
   uint64_t direct_branch_sites = 0;    // direct-branch exits emitted, each chainable once
   uint64_t links_made = 0;             // direct branches chained (patched)
+  uint64_t links_past_spills = 0;      // links between blocks of one pool: past its reloads and spills
   uint64_t jump_cache_fills = 0;       // indirect targets entered into the jump cache
   uint64_t side_exits = 0;             // forward jcc a block continues past (its taken path leaves)
 

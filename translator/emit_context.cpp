@@ -153,8 +153,14 @@ uint32_t BlockEmitter::AddExit(const PendingExit& e) {
   return id;
 }
 
-void BlockEmitter::DirectExitImpl(uint64_t target, bool conditional, x86::CondCode cond) {
-  const PendingExit e{a.newLabel(), a.newLabel(), target};
+void BlockEmitter::DirectExitImpl(uint64_t target, bool conditional, x86::CondCode cond, const PendingExit* pool) {
+  PendingExit e{a.newLabel(), a.newLabel(), target};
+  if (pool) {
+    e.pool_site = pool->pool_site;
+    e.pool_reloads = pool->pool_reloads;
+    e.pool_site_jcc = pool->pool_site_jcc;
+    e.pool = pool->pool;
+  }
   // Long forms always: the rel32 is what linking patches.
   if (conditional)
     a.long_().j(cond, e.stub);
@@ -170,8 +176,18 @@ void BlockEmitter::DirectExitImpl(uint64_t target, bool conditional, x86::CondCo
 
 void BlockEmitter::SideExitIf(x86::CondCode cond, uint64_t target) {
   const Label leave = a.newLabel();
-  a.j(cond, leave);
-  const PendingExit e{a.newLabel(), a.newLabel(), target};
+  PendingExit e{a.newLabel(), a.newLabel(), target};
+  if (PoolSiteFits()) {
+    // The jcc itself is the pool site: linked past the reloads, or to them.
+    e.pool_site = a.newLabel();
+    e.pool_reloads = leave;
+    e.pool_site_jcc = true;
+    e.pool = displaced_;
+    a.bind(e.pool_site);
+    a.long_().j(cond, leave);
+  } else {
+    a.j(cond, leave);
+  }
   const uint32_t id = AddExit(e);
   const uint16_t displaced_here = displaced_;
   Cold([this, leave, e, id, displaced_here] {
@@ -183,6 +199,49 @@ void BlockEmitter::SideExitIf(x86::CondCode cond, uint64_t target) {
     a.bind(e.stub);
     JumpToThunk(id, thunks.exit);
   });
+}
+
+void BlockEmitter::LeaveTo(uint64_t target) {
+  if (!PoolSiteFits()) {
+    RestoreAll();
+    DirectExit(target);
+    return;
+  }
+  PendingExit site{};
+  site.pool_site = a.newLabel();
+  site.pool = displaced_;
+  a.bind(site.pool_site);
+  a.embed(kPoolNop, sizeof kPoolNop);
+  RestoreAll();
+  DirectExitImpl(target, false, x86::CondCode::kO, &site);
+}
+
+void BlockEmitter::LeaveByJcc(x86::CondCode cond, uint64_t taken, uint64_t next) {
+  if (!PoolSiteFits()) {
+    RestoreAll();
+    DirectExitIf(cond, taken);
+    DirectExit(next);
+    return;
+  }
+  // The taken side's pool site is a jcc of the same condition that, until
+  // linked past the reloads, jumps over the other side's pool site to the
+  // reloads: they stay inline for both sides (and leave the flags alone).
+  PendingExit taken_site{};
+  taken_site.pool_site = a.newLabel();
+  taken_site.pool_reloads = a.newLabel();
+  taken_site.pool_site_jcc = true;
+  taken_site.pool = displaced_;
+  a.bind(taken_site.pool_site);
+  a.long_().j(cond, taken_site.pool_reloads);
+  PendingExit next_site{};
+  next_site.pool_site = a.newLabel();
+  next_site.pool = displaced_;
+  a.bind(next_site.pool_site);
+  a.embed(kPoolNop, sizeof kPoolNop);
+  a.bind(taken_site.pool_reloads);
+  RestoreAll();
+  DirectExitImpl(taken, true, cond, &taken_site);
+  DirectExitImpl(next, false, x86::CondCode::kO, &next_site);
 }
 
 void BlockEmitter::Finalize(uint8_t* host_base) {
@@ -197,6 +256,12 @@ void BlockEmitter::Finalize(uint8_t* host_base) {
     be.guest_target = p.target;
     be.patch_site = addr(p.patch_end) - 4;
     be.stub = addr(p.stub);
+    if (p.pool_site.isValid()) {
+      be.pool_site = addr(p.pool_site);
+      be.pool_site_jcc = p.pool_site_jcc;
+      be.pool_reloads = p.pool_site_jcc ? addr(p.pool_reloads) : nullptr;
+      be.pool = p.pool;
+    }
     block->exits.push_back(be);
   }
 }

@@ -154,6 +154,16 @@ class BlockEmitter {
   // displaced now are reloaded on the way, in cold code); else go on with
   // the block, nothing changed.
   void SideExitIf(x86::CondCode cond, uint64_t target);
+  // The block's way out to guest `target`: reloads every displaced register
+  // and exits directly (RestoreAll, DirectExit), with a pool site before the
+  // reloads when what is displaced is exactly the pool (block.h).
+  void LeaveTo(uint64_t target);
+  // The block's two ways out after a jcc: to `taken` when `cond` holds,
+  // else to `next` (RestoreAll, DirectExitIf, DirectExit), each with a pool
+  // site before the reloads when what is displaced is exactly the pool.
+  void LeaveByJcc(x86::CondCode cond, uint64_t taken, uint64_t next);
+  // Whether an exit taken now may skip the reloads: exactly the pool is displaced.
+  bool PoolSiteFits() const { return pool_ && displaced_ == pool_; }
 
   uint32_t direct_exit_count = 0;  // for Stats::direct_branch_sites
   // Where a branch back to the block's own start may go (after the entry
@@ -176,8 +186,11 @@ class BlockEmitter {
   // Finishes the sites and spans once the block's host address is known.
   void Finalize(uint8_t* host_base);
 
+  struct PendingExit;
+
  private:
-  void DirectExitImpl(uint64_t target, bool conditional, x86::CondCode cond);
+  // pool: a PendingExit whose pool-site fields (and only those) are set.
+  void DirectExitImpl(uint64_t target, bool conditional, x86::CondCode cond, const PendingExit* pool = nullptr);
 
  public:
   struct PendingSpan {
@@ -195,6 +208,10 @@ class BlockEmitter {
     asmjit::Label patch_end;   // bound right after the rel32 field
     asmjit::Label stub;
     uint64_t target;
+    asmjit::Label pool_site;   // bound at the pool site's first byte (invalid: none)
+    asmjit::Label pool_reloads;  // where a jcc pool site goes while not linked past them
+    bool pool_site_jcc = false;
+    uint16_t pool = 0;
   };
 
  private:

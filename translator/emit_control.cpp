@@ -70,13 +70,12 @@ void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv) {
   a.jmp(CtxIndexed(CtxJcCodeOff(priv), x86::r11, 3));  // a block's indirect entry, or lookup_miss
 }
 
-void EmitFallthrough(BlockEmitter& e, uint64_t next) { e.DirectExit(next); }
+void EmitFallthrough(BlockEmitter& e, uint64_t next) { e.LeaveTo(next); }
 
 void EmitJmp(BlockEmitter& e, const GuestInsn& gi) {
   const DecodedInsn& d = *gi.d;
   if (d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
-    e.RestoreAll();
-    e.DirectExit(d.direct_target());
+    e.LeaveTo(d.direct_target());
     return;
   }
   LoadTargetIntoR11(e, gi);
@@ -93,14 +92,11 @@ void EmitJcc(BlockEmitter& e, const GuestInsn& gi) {
     // entry's spills, with the pool still displaced. (Not when single-stepped:
     // every iteration must leave for its TF trap.)
     e.a.j(cond, e.loop_head);
-    e.RestoreAll();
-    e.DirectExit(d.next_rip());
+    e.LeaveTo(d.next_rip());
     e.self_loop = true;
     return;
   }
-  e.RestoreAll();
-  e.DirectExitIf(cond, d.direct_target());
-  e.DirectExit(d.next_rip());
+  e.LeaveByJcc(cond, d.direct_target(), d.next_rip());
 }
 
 void EmitSideExit(BlockEmitter& e, const GuestInsn& gi, bool inverted, uint64_t dest) {
@@ -130,8 +126,7 @@ void EmitCall(BlockEmitter& e, const GuestInsn& gi) {
   const DecodedInsn& d = *gi.d;
   if (d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
     PushReturnAddress(e, gi, d.next_rip());
-    e.RestoreAll();
-    e.DirectExit(d.direct_target());
+    e.LeaveTo(d.direct_target());
     return;
   }
   LoadTargetIntoR11(e, gi);

@@ -927,10 +927,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       e.MarkFlagsSaved();
     }
   }
-  if (!ended) {
-    e.RestoreAll();
-    EmitFallthrough(e, end_rip);
-  }
+  if (!ended) EmitFallthrough(e, end_rip);
   block->insn_host.push_back(static_cast<uint32_t>(e.a.offset()));  // where the cold code starts
   e.EmitColdCode();
 
@@ -949,6 +946,10 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   const size_t size = code.codeSize();  // (already in place at base)
   block->host_code = base;
   block->entry = base + code.labelOffsetFromBase(entry);
+  if (pool) {
+    block->pool = pool;
+    block->pool_entry = base + code.labelOffsetFromBase(pre);
+  }
   block->host_size = static_cast<uint32_t>(size);
   e.Finalize(base);
   for (uint8_t len : block->insn_lens) block->guest_size += len;
