@@ -78,7 +78,6 @@ bool Vcpu::Init(std::string* error) {
   }
   ctx_ = new (p) VcpuContext();
   ctx_->self = reinterpret_cast<uint64_t>(ctx_);
-  ctx_->tlb_index_mask = kTlbIndexMask;
   ctx_->flags_push_sp = reinterpret_cast<uint64_t>(&ctx_->flags_slot) + 8;
   ctx_->flags_pop_sp = reinterpret_cast<uint64_t>(&ctx_->flags_slot);
   ctx_->lahf_pext_mask = 0xff | kFlagOF;

@@ -52,7 +52,6 @@ inline constexpr uint64_t kVirtualFlagsMask = kFlagTF | kFlagIOPL | kFlagAC | kF
 // conflicts with itself.
 inline constexpr unsigned kTlbIndexBits = 16;
 inline constexpr uint64_t kTlbEntries = uint64_t{1} << kTlbIndexBits;
-inline constexpr uint64_t kTlbIndexMask = (kTlbEntries - 1) << 12;   // pext mask: VA -> index
 // A negated tag that never matches: va + tag lands far above any page offset.
 inline constexpr uint64_t kTlbInvalidNegTag = uint64_t{1} << 62;
 
@@ -118,7 +117,6 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   uint64_t vif;                   // the guest's RFLAGS.IF (0 or 0x200) while translated code runs: cli/sti write it
   uint64_t vflags;                // the guest's other virtual RFLAGS bits (TF, IOPL, AC, ID, NT, bit 1) for pushf
   uint64_t arith_df_mask;         // kArithFlags | DF: pext/pdep operand of pushf
-  uint64_t tlb_index_mask;        // kTlbIndexMask (pext operand)
   uint64_t page_high_mask;        // ~0xfff (pext operand of the flag-free range check)
   uint64_t bit_offset_mask[3];    // 15, 31, 63: pext operands for bt* [mem], reg
   uint64_t thunk_ret;             // host code address a helper thunk resumes at

@@ -410,7 +410,7 @@ std::string Machine::Check(const RunResult& r) const {
   if (!(c.rflags & 2) || (c.rflags & ~0x3f7fd7ull) || (c.rflags & kFlagVM))
     fail("impossible RFLAGS " + std::to_string(c.rflags));
   if (c.self != ctx_self_) fail("the guest changed ctx.self");
-  if (c.tlb_index_mask != kTlbIndexMask || c.page_high_mask != ~0xfffull ||
+  if (c.page_high_mask != ~0xfffull ||
       c.arith_df_mask != (kArithFlags | kFlagDF) || c.bit_offset_mask[0] != 15 || c.bit_offset_mask[1] != 31 ||
       c.bit_offset_mask[2] != 63 || c.flags_pop_sp != reinterpret_cast<uint64_t>(&c.flags_slot))
     fail("the guest changed the VMM's constants in the vCPU context");
