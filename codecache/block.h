@@ -38,11 +38,11 @@ struct Block;
 
 // One way out of a block by a direct branch.
 //
-// An exit taken with the block's pool registers displaced may also have a
-// pool site: a branch placed before the pool's reloads. While the exit is
-// linked to a block with the same pool, it goes straight to that block's
-// pool entry, past its spills: the guest values are in the spill slots
-// already, and the registers are the pool's scratch on both sides.
+// An exit taken with exactly the block's pool registers displaced may also
+// have a pool site: a branch placed before the pool's reloads. While the
+// exit is linked to a block with the same pool, it goes straight to that
+// block's pool entry, past its spills: the guest values are in the spill
+// slots already, and the registers are the pool's scratch on both sides.
 struct BlockExit {
   Block* from = nullptr;
   uint64_t guest_target = 0;      // guest VA the branch goes to
@@ -54,7 +54,6 @@ struct BlockExit {
   uint8_t* pool_site = nullptr;
   uint8_t* pool_reloads = nullptr;
   bool pool_site_jcc = false;
-  uint16_t pool = 0;              // the registers displaced where the exit is taken
 
   // Whether a link to `target` goes past its spills.
   bool SkipsSpillsTo(const Block& target) const;
@@ -131,7 +130,7 @@ struct Block {
 };
 
 inline bool BlockExit::SkipsSpillsTo(const Block& target) const {
-  return pool_site && target.pool_entry && target.pool == pool;
+  return pool_site && target.pool_entry && target.pool == from->pool;
 }
 
 }  // namespace xlat

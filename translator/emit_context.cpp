@@ -153,14 +153,9 @@ uint32_t BlockEmitter::AddExit(const PendingExit& e) {
   return id;
 }
 
-void BlockEmitter::DirectExitImpl(uint64_t target, bool conditional, x86::CondCode cond, const PendingExit* pool) {
-  PendingExit e{a.newLabel(), a.newLabel(), target};
-  if (pool) {
-    e.pool_site = pool->pool_site;
-    e.pool_reloads = pool->pool_reloads;
-    e.pool_site_jcc = pool->pool_site_jcc;
-    e.pool = pool->pool;
-  }
+void BlockEmitter::DirectExitImpl(uint64_t target, bool conditional, x86::CondCode cond,
+                                  const PendingPoolSite& pool_site) {
+  const PendingExit e{a.newLabel(), a.newLabel(), target, pool_site};
   // Long forms always: the rel32 is what linking patches.
   if (conditional)
     a.long_().j(cond, e.stub);
@@ -179,11 +174,8 @@ void BlockEmitter::SideExitIf(x86::CondCode cond, uint64_t target) {
   PendingExit e{a.newLabel(), a.newLabel(), target};
   if (PoolSiteFits()) {
     // The jcc itself is the pool site: linked past the reloads, or to them.
-    e.pool_site = a.newLabel();
-    e.pool_reloads = leave;
-    e.pool_site_jcc = true;
-    e.pool = displaced_;
-    a.bind(e.pool_site);
+    e.pool_site = {a.newLabel(), leave, true};
+    a.bind(e.pool_site.at);
     a.long_().j(cond, leave);
   } else {
     a.j(cond, leave);
@@ -207,13 +199,11 @@ void BlockEmitter::LeaveTo(uint64_t target) {
     DirectExit(target);
     return;
   }
-  PendingExit site{};
-  site.pool_site = a.newLabel();
-  site.pool = displaced_;
-  a.bind(site.pool_site);
+  const PendingPoolSite site{a.newLabel()};
+  a.bind(site.at);
   a.embed(kPoolNop, sizeof kPoolNop);
   RestoreAll();
-  DirectExitImpl(target, false, x86::CondCode::kO, &site);
+  DirectExitImpl(target, false, x86::CondCode::kO, site);
 }
 
 void BlockEmitter::LeaveByJcc(x86::CondCode cond, uint64_t taken, uint64_t next) {
@@ -226,22 +216,16 @@ void BlockEmitter::LeaveByJcc(x86::CondCode cond, uint64_t taken, uint64_t next)
   // The taken side's pool site is a jcc of the same condition that, until
   // linked past the reloads, jumps over the other side's pool site to the
   // reloads: they stay inline for both sides (and leave the flags alone).
-  PendingExit taken_site{};
-  taken_site.pool_site = a.newLabel();
-  taken_site.pool_reloads = a.newLabel();
-  taken_site.pool_site_jcc = true;
-  taken_site.pool = displaced_;
-  a.bind(taken_site.pool_site);
-  a.long_().j(cond, taken_site.pool_reloads);
-  PendingExit next_site{};
-  next_site.pool_site = a.newLabel();
-  next_site.pool = displaced_;
-  a.bind(next_site.pool_site);
+  const PendingPoolSite taken_site{a.newLabel(), a.newLabel(), true};
+  a.bind(taken_site.at);
+  a.long_().j(cond, taken_site.reloads);
+  const PendingPoolSite next_site{a.newLabel()};
+  a.bind(next_site.at);
   a.embed(kPoolNop, sizeof kPoolNop);
-  a.bind(taken_site.pool_reloads);
+  a.bind(taken_site.reloads);
   RestoreAll();
-  DirectExitImpl(taken, true, cond, &taken_site);
-  DirectExitImpl(next, false, x86::CondCode::kO, &next_site);
+  DirectExitImpl(taken, true, cond, taken_site);
+  DirectExitImpl(next, false, x86::CondCode::kO, next_site);
 }
 
 void BlockEmitter::Finalize(uint8_t* host_base) {
@@ -256,11 +240,10 @@ void BlockEmitter::Finalize(uint8_t* host_base) {
     be.guest_target = p.target;
     be.patch_site = addr(p.patch_end) - 4;
     be.stub = addr(p.stub);
-    if (p.pool_site.isValid()) {
-      be.pool_site = addr(p.pool_site);
-      be.pool_site_jcc = p.pool_site_jcc;
-      be.pool_reloads = p.pool_site_jcc ? addr(p.pool_reloads) : nullptr;
-      be.pool = p.pool;
+    if (p.pool_site.at.isValid()) {
+      be.pool_site = addr(p.pool_site.at);
+      be.pool_site_jcc = p.pool_site.jcc;
+      be.pool_reloads = p.pool_site.jcc ? addr(p.pool_site.reloads) : nullptr;
     }
     block->exits.push_back(be);
   }

@@ -186,11 +186,17 @@ class BlockEmitter {
   // Finishes the sites and spans once the block's host address is known.
   void Finalize(uint8_t* host_base);
 
-  struct PendingExit;
+  // A pool site (block.h) being emitted: `at` bound at its first byte
+  // (invalid: the exit has none); a jcc one goes to `reloads` until linked.
+  struct PendingPoolSite {
+    asmjit::Label at;
+    asmjit::Label reloads;
+    bool jcc;  // (value-initialized: false unless given)
+  };
 
  private:
-  // pool: a PendingExit whose pool-site fields (and only those) are set.
-  void DirectExitImpl(uint64_t target, bool conditional, x86::CondCode cond, const PendingExit* pool = nullptr);
+  void DirectExitImpl(uint64_t target, bool conditional, x86::CondCode cond,
+                      const PendingPoolSite& pool_site = PendingPoolSite());
 
  public:
   struct PendingSpan {
@@ -208,10 +214,7 @@ class BlockEmitter {
     asmjit::Label patch_end;   // bound right after the rel32 field
     asmjit::Label stub;
     uint64_t target;
-    asmjit::Label pool_site;   // bound at the pool site's first byte (invalid: none)
-    asmjit::Label pool_reloads;  // where a jcc pool site goes while not linked past them
-    bool pool_site_jcc = false;
-    uint16_t pool = 0;
+    PendingPoolSite pool_site;
   };
 
  private:

@@ -63,7 +63,6 @@ class PoolLink : public ::testing::Test {
       e.pool_site = i == 0 ? p : p + 5;
       e.pool_site_jcc = i == 1;
       e.pool_reloads = i == 1 ? p + 21 : nullptr;
-      e.pool = kPoolA;
       src->exits.push_back(e);
     }
     src_ = cache_->Commit(std::move(src));
@@ -138,7 +137,7 @@ TEST_F(PoolLink, ABlockWithoutAPoolIsNeverSkippedInto) {
   Block* none = AddTarget(4, 0x4000, 0);
   none->pool_entry = nullptr;
   BlockExit& e = src_->exits[0];
-  e.pool = 0;  // (no exit of a pool-less block has a site; an empty pool must still not match)
+  src_->pool = 0;  // (no exit of a pool-less block has a site; an empty pool must still not match)
   EXPECT_FALSE(e.SkipsSpillsTo(*none));
   cache_->Link(e, none);
   ExpectUnlinkedSites();
