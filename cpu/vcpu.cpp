@@ -353,12 +353,14 @@ void VcpuRuntime::UpdateTscMode() {
 
 // ---- Guest memory from the VMM's side. ----
 
-bool VcpuRuntime::Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f, bool supervisor) {
+bool VcpuRuntime::Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f, bool supervisor,
+                            WalkResult* walk) {
   if (!IsCanonical(va)) {
     *f = GuestFault{kVecGP, 0, true, 0};
     return false;
   }
   WalkResult w = WalkPageTables(vcpu_.ram_, paging(), va, kind, user_mode() && !supervisor);
+  if (walk) *walk = w;
   fetch_global_ = w.global;
   // Code lookups feed the jump cache and links: their walks must be watched.
   if (kind == AccessKind::kExecute) mapping_->RecordWalk(va, w);
@@ -371,27 +373,18 @@ bool VcpuRuntime::Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFau
 }
 
 bool VcpuRuntime::TranslateAndFill(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f) {
-  if (!IsCanonical(va)) {
-    *f = GuestFault{kVecGP, 0, true, 0};
-    return false;
-  }
-  const WalkResult w = WalkPageTables(vcpu_.ram_, paging(), va, kind, user_mode());
-  if (!w.ok) {
-    *f = GuestFault{kVecPF, w.error_code, true, va};
-    return false;
-  }
-  *pa = w.pa;
+  WalkResult w;
+  if (!Translate(va, kind, pa, f, /*supervisor=*/false, &w)) return false;
   mapping_->RecordWalk(va, w);
   FillTlb(va, w, vcpu_.ram_.HostPtr(GuestPhysAddr(w.pa & ~0xfffull), 4096));
   return true;
 }
 
-bool VcpuRuntime::FillTlb(uint64_t va, const WalkResult& w, uint8_t* host) {
-  if (!host || (!watches_.empty() && PageWatched(va & ~0xfffull))) return false;
+void VcpuRuntime::FillTlb(uint64_t va, const WalkResult& w, uint8_t* host) {
+  if (!host || (!watches_.empty() && PageWatched(va & ~0xfffull))) return;
   const uint64_t pa_page = w.pa & ~0xfffull;
   tlb_->Fill(priv(), va & ~0xfffull, pa_page, host, w.writable && w.dirty && !StoresTrap(pa_page), w.global,
              w.page_size);
-  return true;
 }
 
 bool VcpuRuntime::ReadVirt(uint64_t va, void* out, size_t n, GuestFault* f, AccessKind kind, bool supervisor) {

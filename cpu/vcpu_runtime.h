@@ -60,7 +60,9 @@ class VcpuRuntime {
   // ---- VMM accesses to guest memory, as the guest at its current CPL. ----
   // `supervisor`: an implicit system access (descriptor tables, the TSS,
   // the stack of an event delivery) made with CPL 0 rights whatever the CPL.
-  bool Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f, bool supervisor = false);
+  // `walk`, if given, receives the walk (faulting or not) of a canonical va.
+  bool Translate(uint64_t va, AccessKind kind, uint64_t* pa, GuestFault* f, bool supervisor = false,
+                 WalkResult* walk = nullptr);
   // Translate, for a data access that translated code could have made, and
   // the walk goes into the inline TLB as a miss of that code would put it
   // (watched for coherence; writable only where translated code may store).
@@ -89,8 +91,8 @@ class VcpuRuntime {
   // `host`, into the inline TLB as translated code's miss finds it: writable
   // only once the guest's dirty bit is set (so the walk that sets it
   // happens) and where stores need not trap; not at all on a page a debugger
-  // watches, whose accesses must reach the VMM. False when it did not.
-  bool FillTlb(uint64_t va, const WalkResult& w, uint8_t* host);
+  // watches, whose accesses must reach the VMM.
+  void FillTlb(uint64_t va, const WalkResult& w, uint8_t* host);
   bool TakeRunningBlockHit() {
     bool hit = running_hit_;
     running_hit_ = false;
