@@ -139,8 +139,9 @@ FlagEffect FlagEffectOf(const DecodedInsn& d) {
   const ZydisAccessedFlags* f = d.insn.cpu_flags;
   if (!f) return fx;
   fx.reads = f->tested & kArithFlags;
-  const uint32_t undefined = f->undefined & ~HostDefinedFlags(FamilyOf(d));
-  fx.kills = (f->modified | f->set_0 | f->set_1 | (f->undefined & ~undefined)) & ~undefined & kArithFlags;
+  // Undefined flags this host computes regardless count as written.
+  const uint32_t host_defined = f->undefined & HostDefinedFlags(FamilyOf(d));
+  fx.kills = (f->modified | f->set_0 | f->set_1 | host_defined) & ~(f->undefined & ~host_defined) & kArithFlags;
   // (DF too: a save of the guest's flags must come after a cld or std.)
   fx.writes = (f->modified | f->set_0 | f->set_1 | f->undefined) & (kArithFlags | kFlagDF);
   if (IsShiftOrRotate(d.mnemonic())) {

@@ -322,28 +322,19 @@ static void SideExits(void) {
 // the same code gives.
 static NOINLINE uint64_t AfThroughLogic(int op, uint64_t a, uint64_t b, uint64_t* cell) {
   uint64_t before = 0, fl = 0;
+#define AF_THROUGH(logic)                                                                                 \
+  __asm__ volatile("addb $0x0f, %b[a]\n\tmovq (%[c]), %%r11\n\tmovq %%r11, 8(%[c])\n\tpushfq\n\tpopq %[e]\n\t" \
+                   logic "\n\tpushfq\n\tpopq %[f]"                                                       \
+                   : [a] "+r"(a), [e] "=&r"(before), [f] "=r"(fl)                                         \
+                   : [b] "r"(b), [c] "r"(cell)                                                            \
+                   : "cc", "memory", "r11")
   switch (op) {
-    case 0:
-      __asm__ volatile("addb $0x0f, %b[a]\n\tmovq (%[c]), %%r11\n\tmovq %%r11, 8(%[c])\n\tpushfq\n\tpopq %[e]\n\t"
-                       "andq %[b], %[a]\n\tpushfq\n\tpopq %[f]"
-                       : [a] "+r"(a), [e] "=&r"(before), [f] "=r"(fl) : [b] "r"(b), [c] "r"(cell) : "cc", "memory", "r11");
-      break;
-    case 1:
-      __asm__ volatile("addb $0x0f, %b[a]\n\tmovq (%[c]), %%r11\n\tmovq %%r11, 8(%[c])\n\tpushfq\n\tpopq %[e]\n\t"
-                       "orl %k[b], %k[a]\n\tpushfq\n\tpopq %[f]"
-                       : [a] "+r"(a), [e] "=&r"(before), [f] "=r"(fl) : [b] "r"(b), [c] "r"(cell) : "cc", "memory", "r11");
-      break;
-    case 2:
-      __asm__ volatile("addb $0x0f, %b[a]\n\tmovq (%[c]), %%r11\n\tmovq %%r11, 8(%[c])\n\tpushfq\n\tpopq %[e]\n\t"
-                       "xorw %w[b], %w[a]\n\tpushfq\n\tpopq %[f]"
-                       : [a] "+r"(a), [e] "=&r"(before), [f] "=r"(fl) : [b] "r"(b), [c] "r"(cell) : "cc", "memory", "r11");
-      break;
-    default:
-      __asm__ volatile("addb $0x0f, %b[a]\n\tmovq (%[c]), %%r11\n\tmovq %%r11, 8(%[c])\n\tpushfq\n\tpopq %[e]\n\t"
-                       "testb %b[b], %b[a]\n\tpushfq\n\tpopq %[f]"
-                       : [a] "+r"(a), [e] "=&r"(before), [f] "=r"(fl) : [b] "r"(b), [c] "r"(cell) : "cc", "memory", "r11");
-      break;
+    case 0: AF_THROUGH("andq %[b], %[a]"); break;
+    case 1: AF_THROUGH("orl %k[b], %k[a]"); break;
+    case 2: AF_THROUGH("xorw %w[b], %w[a]"); break;
+    default: AF_THROUGH("testb %b[b], %b[a]"); break;
   }
+#undef AF_THROUGH
   return Mix(Mix(a, before & FLAGS_MASK_DF), fl & FLAGS_MASK_DF);
 }
 
