@@ -239,6 +239,7 @@ std::string FormatStats(const Stats& s) {
   t.Row("access groups (one check each)", s.mem_groups);
   t.Row("access group checks declined", s.mem_group_declines);
   t.Row("spans checked before their loop", s.loop_spans_checked, "a loop's bounded-index or invariant accesses");
+  t.Row("windows moving with their loop", s.loop_stride_windows, "a loop's accesses through its counter, checked a page at a time");
   t.Row("bounce-buffer accesses", s.bounced_accesses);
   t.Row("string ops done by the VMM", s.string_ops);
   t.Row("string ops done inline", s.inline_string_ops);
@@ -342,6 +343,7 @@ std::string FormatStatsJson(const Stats& s) {
   memory.Add("mem_groups", s.mem_groups);
   memory.Add("mem_group_declines", s.mem_group_declines);
   memory.Add("loop_spans_checked", s.loop_spans_checked);
+  memory.Add("loop_stride_windows", s.loop_stride_windows);
   memory.Add("bounced_accesses", s.bounced_accesses);
   memory.Add("string_ops", s.string_ops);
   memory.Add("inline_string_ops", s.inline_string_ops);

@@ -32,7 +32,184 @@ bool BoundOf(const DecodedInsn& w, int reg, uint64_t* bound) {
   }
 }
 
+// An access a loop's checks may stand for: an explicit memory operand with
+// a ModRM, flat 64-bit addressing, no high-byte register. *op and *x get
+// the operand and its address.
+bool PlainLoopAccess(const DecodedInsn& d, InsnKind kind, const ZydisDecodedOperand** op, AddressExpr* x) {
+  if (kind != InsnKind::kMem || UsesHighByteRegister(d) || !(d.insn.attributes & ZYDIS_ATTRIB_HAS_MODRM)) return false;
+  const int mi = d.MemOperand();
+  if (mi < 0) return false;
+  *op = &d.ops[mi];
+  *x = AddressOf(d, **op);
+  return x->segment < 0 && x->addr_bits == 64 && (*op)->size != 0;
+}
+
+uint8_t AccessBitsOf(const ZydisDecodedOperand& op) {
+  return static_cast<uint8_t>(((op.actions & ZYDIS_OPERAND_ACTION_MASK_READ) ? kAccessRead : 0) |
+                              ((op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) ? kAccessWrite : 0));
+}
+
+// The step by which `d` moves `reg` (all 64 bits), if it is a constant
+// update of reg by itself: add/sub reg, imm; inc/dec reg; lea reg, [reg + c].
+bool StepOf(const DecodedInsn& d, int* reg, int64_t* step) {
+  const ZydisDecodedOperand& dst = d.ops[0];
+  if (d.insn.operand_count_visible < 1 || dst.type != ZYDIS_OPERAND_TYPE_REGISTER || dst.size != 64) return false;
+  const int r = GprNumber(dst.reg.value);
+  if (r < 0 || r == kRsp) return false;
+  const ZydisDecodedOperand& src = d.ops[1];
+  switch (d.mnemonic()) {
+    case ZYDIS_MNEMONIC_ADD:
+    case ZYDIS_MNEMONIC_SUB:
+      if (d.insn.operand_count_visible != 2 || src.type != ZYDIS_OPERAND_TYPE_IMMEDIATE) return false;
+      *step = d.mnemonic() == ZYDIS_MNEMONIC_ADD ? src.imm.value.s : -src.imm.value.s;
+      break;
+    case ZYDIS_MNEMONIC_INC: *step = 1; break;
+    case ZYDIS_MNEMONIC_DEC: *step = -1; break;
+    case ZYDIS_MNEMONIC_LEA:
+      if (src.type != ZYDIS_OPERAND_TYPE_MEMORY || GprNumber(src.mem.base) != r || src.mem.index != ZYDIS_REGISTER_NONE ||
+          d.insn.address_width != 64)
+        return false;
+      *step = src.mem.disp.has_displacement ? src.mem.disp.value : 0;
+      break;
+    default:
+      return false;
+  }
+  *reg = r;
+  return *step != 0;
+}
+
+bool IsPowerOfTwo(uint64_t v) { return v && !(v & (v - 1)); }
+
 }  // namespace
+
+bool FindStrideSpans(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds,
+                     const std::vector<int32_t>& apart, unsigned max_groups, StrideSpans* out,
+                     std::vector<int8_t>* group) {
+  max_groups = std::min(max_groups, kMaxStrideGroups);
+  if (max_groups == 0) return false;
+  // Registers written by more than one instruction, or by one that is not
+  // a constant step of itself, are no counters.
+  uint16_t written = 0, twice = 0, stepped = 0;
+  int64_t step_of[kGprCount] = {};
+  int at_of[kGprCount];
+  for (size_t i = 0; i < insns.size(); ++i) {
+    const uint16_t w = GprsWritten(insns[i]);
+    twice |= written & w;
+    written |= w;
+    int r;
+    int64_t st;
+    if (StepOf(insns[i], &r, &st) && w == (1u << r)) {
+      stepped |= static_cast<uint16_t>(1u << r);
+      step_of[r] = st;
+      at_of[r] = static_cast<int>(i);
+    }
+  }
+  const uint16_t counters = stepped & ~twice;
+  if (!counters) return false;
+
+  struct Candidate {
+    StrideGroup g;
+    int counter;
+    int64_t lo, hi;
+  };
+  constexpr size_t kMaxCandidates = 8;
+  Candidate cands[kMaxCandidates];
+  size_t n = 0;
+  static thread_local std::vector<int8_t> cand_of;
+  cand_of.assign(insns.size(), -1);
+  for (size_t i = 0; i < insns.size(); ++i) {
+    const ZydisDecodedOperand* opp;
+    AddressExpr x;
+    if (apart[i] >= 0 || !PlainLoopAccess(insns[i], kinds[i], &opp, &x)) continue;
+    const ZydisDecodedOperand& op = *opp;
+    int counter;
+    bool counter_is_base;
+    unsigned scale;
+    if (x.index >= 0 && (counters & (1u << x.index)) && x.base != x.index &&
+        (x.base < 0 || !(written & (1u << x.base)))) {
+      counter = x.index;
+      counter_is_base = false;
+      scale = x.scale;
+    } else if (x.base >= 0 && (counters & (1u << x.base)) && x.index < 0) {
+      counter = x.base;
+      counter_is_base = true;
+      scale = 1;
+    } else {
+      continue;
+    }
+    const int64_t step = step_of[counter];
+    const uint64_t stride = static_cast<uint64_t>(step < 0 ? -step : step) * scale;
+    if (!IsPowerOfTwo(stride) || stride > kMaxStrideSpan) continue;
+    // Where the counter stands at this access, relative to the loop head.
+    const int64_t moved = static_cast<int>(i) > at_of[counter] ? step : 0;
+    const int64_t lo = moved * static_cast<int64_t>(scale) + x.disp, hi = lo + op.size / 8;
+    AddressExpr key = x;
+    key.disp = 0;
+    size_t c = 0;
+    while (c < n && !(cands[c].counter == counter && cands[c].g.counter_is_base == counter_is_base &&
+                      cands[c].g.at.base == key.base && cands[c].g.at.index == key.index &&
+                      cands[c].g.at.scale == key.scale &&
+                      std::max(cands[c].hi, hi) - std::min(cands[c].lo, lo) <= kMaxStrideSpan))
+      ++c;
+    if (c == n) {
+      if (n == kMaxCandidates) continue;
+      Candidate& k = cands[n++];
+      k = Candidate{};
+      k.g.at = key;
+      k.g.counter_is_base = counter_is_base;
+      k.g.shift = static_cast<uint8_t>(__builtin_ctzll(stride));
+      k.counter = counter;
+      k.lo = lo;
+      k.hi = hi;
+    }
+    Candidate& k = cands[c];
+    k.lo = std::min(k.lo, lo);
+    k.hi = std::max(k.hi, hi);
+    k.g.access |= AccessBitsOf(op);
+    k.g.members++;
+    cand_of[i] = static_cast<int8_t>(c);
+  }
+  // The counter whose best groups have the most members.
+  int best_counter = -1;
+  unsigned best_members = 0;
+  int8_t chosen[kMaxCandidates];
+  for (int r = 0; r < kGprCount; ++r) {
+    if (!(counters & (1u << r))) continue;
+    int8_t pick[kMaxCandidates];
+    unsigned members = 0, picked = 0;
+    for (size_t c = 0; c < n; ++c) pick[c] = -1;
+    for (unsigned round = 0; round < max_groups; ++round) {
+      int top = -1;
+      for (size_t c = 0; c < n; ++c)
+        if (cands[c].counter == r && pick[c] < 0 && (top < 0 || cands[c].g.members > cands[top].g.members))
+          top = static_cast<int>(c);
+      if (top < 0) break;
+      pick[top] = static_cast<int8_t>(picked++);
+      members += cands[top].g.members;
+    }
+    if (members > best_members) {
+      best_members = members;
+      best_counter = r;
+      std::copy(pick, pick + n, chosen);
+    }
+  }
+  if (best_counter < 0) return false;
+  out->counter = best_counter;
+  out->step = step_of[best_counter];
+  out->count = 0;
+  for (size_t c = 0; c < n; ++c) {
+    if (chosen[c] < 0) continue;
+    StrideGroup& g = out->groups[chosen[c]];
+    g = cands[c].g;
+    g.at.disp = cands[c].lo;
+    g.span = static_cast<uint32_t>(cands[c].hi - cands[c].lo);
+    out->count++;
+  }
+  group->assign(insns.size(), -1);
+  for (size_t i = 0; i < insns.size(); ++i)
+    if (cand_of[i] >= 0) (*group)[i] = chosen[cand_of[i]];
+  return true;
+}
 
 bool LoopsToItself(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, uint64_t rip) {
   if (insns.empty() || kinds.back() != InsnKind::kJcc) return false;
@@ -58,15 +235,10 @@ bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<In
   for (const DecodedInsn& d : insns) written |= GprsWritten(d);
 
   for (size_t i = 0; i < insns.size(); ++i) {
-    const DecodedInsn& d = insns[i];
-    if (kinds[i] != InsnKind::kMem || UsesHighByteRegister(d) ||
-        !(d.insn.attributes & ZYDIS_ATTRIB_HAS_MODRM))
-      continue;
-    const int mi = d.MemOperand();
-    if (mi < 0) continue;
-    const ZydisDecodedOperand& op = d.ops[mi];
-    const AddressExpr x = AddressOf(d, op);
-    if (x.segment >= 0 || x.addr_bits != 64 || op.size == 0) continue;
+    const ZydisDecodedOperand* opp;
+    AddressExpr x;
+    if (!PlainLoopAccess(insns[i], kinds[i], &opp, &x)) continue;
+    const ZydisDecodedOperand& op = *opp;
     if (x.base >= 0 && (written & (1u << x.base))) continue;
     AddressExpr key = x;
     key.disp = 0;
@@ -89,8 +261,7 @@ bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<In
     }
     const int64_t lo = x.disp, hi = x.disp + static_cast<int64_t>(reach) + op.size / 8;
     if (hi - lo > kMaxCheckedSpan) continue;
-    const uint8_t access = static_cast<uint8_t>(((op.actions & ZYDIS_OPERAND_ACTION_MASK_READ) ? kAccessRead : 0) |
-                                                ((op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) ? kAccessWrite : 0));
+    const uint8_t access = AccessBitsOf(op);
     size_t c = 0;
     while (c < n_cands && !(cands[c].s.indexed == indexed && cands[c].s.base.base == key.base &&
                             cands[c].s.base.index == key.index && cands[c].s.base.scale == key.scale &&

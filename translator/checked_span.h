@@ -62,4 +62,50 @@ bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<In
 
 inline constexpr uint32_t kMaxCheckedSpan = 2048;
 
+// Accesses that move with the loop's counter: [B + I*s + d] or [I + d],
+// where I changes once per iteration by a constant step (add/sub of an
+// immediate, inc/dec, lea I, [I + c]) and B does not change at all. Every
+// iteration's accesses through one B and s lie in a window of `span` bytes
+// at B + I*s + lo (I as at the loop head), which moves by step * s.
+//
+// The check before the loop head finds the page of the current window, as
+// a span's check does, and works out for how many more iterations the
+// window stays inside it: while I stays within that many steps, the head
+// lets the iteration run with one compare of I (against ctx.stride_lo and
+// ctx.stride_len), and the accesses run natively on [host base + I*s + d].
+// When I leaves the range the head goes back to the check, which finds the
+// next page. A copy or a dot product then pays one compare per iteration
+// instead of a TLB lookup per access, and a lookup per page.
+//
+// Only where the block's flags are dead at its start (the head's compare
+// clobbers them), and only steps whose size in bytes, step * s, is a power
+// of two (the number of iterations left in the page is a shift).
+struct StrideGroup {
+  AddressExpr at;        // the window's lowest byte at the loop head: B + I*s + lo (or I + lo)
+  bool counter_is_base = false;  // [I + d] rather than [B + I*s + d]
+  uint32_t span = 0;     // the window's bytes
+  uint8_t access = 0;    // MemAccessBits of its members
+  uint8_t shift = 0;     // log2(|step| * s)
+  unsigned members = 0;
+};
+
+inline constexpr unsigned kMaxStrideGroups = 2;
+
+struct StrideSpans {
+  int counter = -1;      // I
+  int64_t step = 0;      // what one iteration adds to I
+  StrideGroup groups[kMaxStrideGroups];
+  unsigned count = 0;
+};
+
+// In a block that loops to itself: the counter with the most accesses
+// moving with it, in at most `max_groups` groups. (*group)[i] gets each
+// instruction's group, or -1. Instructions with apart[i] >= 0 (a span's
+// members) join none. False if there is none.
+bool FindStrideSpans(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds,
+                     const std::vector<int32_t>& apart, unsigned max_groups, StrideSpans* out,
+                     std::vector<int8_t>* group);
+
+inline constexpr uint32_t kMaxStrideSpan = 1024;
+
 }  // namespace xlat

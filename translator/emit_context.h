@@ -25,6 +25,7 @@
 
 #include "codecache/block.h"
 #include "codecache/site.h"
+#include "translator/checked_span.h"
 #include "translator/decoder.h"
 #include "translator/inline_function.h"
 
@@ -58,6 +59,7 @@ struct GuestInsn {
   const MemGroup* group = nullptr;  // the access group it belongs to, if any
   int32_t group_offset = 0;         // its access's address minus the group's lowest byte
   int32_t span_offset = -1;         // its access's displacement in the loop's span (checked_span.h), or -1
+  int8_t stride_group = -1;         // the loop's moving window it runs in (checked_span.h), or -1
   uint32_t flags_live_in = 0;   // arithmetic flags live just before it (RFLAGS bit mask)
   uint32_t flags_live_out = 0;  // ... just after it
   uint16_t index = 0;           // position in the block
@@ -175,6 +177,10 @@ class BlockEmitter {
   // register holding its host base for the whole block, or -1.
   int span_reg = -1;
   bool span_indexed = false;  // its members keep their index registers
+  // The windows moving with the loop's counter (checked_span.h): the pool
+  // register holding each group's host base, or -1.
+  int stride_reg[kMaxStrideGroups] = {-1, -1};
+  int stride_counter = -1;
 
   // Registers holding the host base of each active access group, by group index.
   std::vector<int>& group_reg;

@@ -232,7 +232,7 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& n
 }
 
 bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t* len, int reg_op,
-                      ZydisRegister new_reg, int64_t disp, bool keep_index) {
+                      ZydisRegister new_reg, int64_t disp, bool keep_index, int new_index) {
   ZydisEncoderRequest req;
   if (ZYAN_FAILED(ZydisEncoderDecodedInstructionToEncoderRequest(&d.insn, d.ops, d.insn.operand_count_visible,
                                                                  &req)))
@@ -242,7 +242,10 @@ bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t*
     ZydisEncoderOperand& op = req.operands[i];
     if (op.type == ZYDIS_OPERAND_TYPE_MEMORY && !found) {
       op.mem.base = Gpr64(base);
-      if (!keep_index) {
+      if (new_index >= 0) {
+        op.mem.index = Gpr64(static_cast<unsigned>(new_index));
+        op.mem.scale = 1;
+      } else if (!keep_index) {
         op.mem.index = ZYDIS_REGISTER_NONE;
         op.mem.scale = 0;
       }
@@ -297,6 +300,91 @@ int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8
   return static_cast<int>(p);
 }
 
+Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s) {
+  auto& a = e.a;
+  const x86::Gp counter = Gpr64Reg(static_cast<unsigned>(s.counter));
+  const uint64_t magnitude = static_cast<uint64_t>(s.step < 0 ? -s.step : s.step);
+  Label refill = a.newLabel();
+  a.bind(refill);
+  bool any = false;
+  for (unsigned g = 0; g < s.count; ++g) {
+    const StrideGroup& w = s.groups[g];
+    // The window at this iteration, checked as a span: P = its host address.
+    const int p = EmitSpanCheck(e, w.at, w.span, w.access, /*flags_live=*/false, 0);
+    e.stride_reg[g] = p;
+    if (p < 0) continue;
+    const x86::Gp P = Gpr64Reg(static_cast<unsigned>(p));
+    const unsigned t = e.TakeScratch(static_cast<uint16_t>(1u << p));
+    const x86::Gp T = Gpr64Reg(t);
+    // Iterations after this one that stay in the page: the bytes left
+    // beyond the window (upwards) or before it (downwards), in steps. Host
+    // pages are aligned as guest pages are, so the offset is P's. (A window
+    // the VMM let across a page boundary leaves nothing: this iteration only.)
+    a.mov(T, P);
+    a.and_(T.r32(), 0xfff);
+    if (s.step > 0) {
+      Label room = a.newLabel();
+      a.neg(T);
+      a.add(T, static_cast<int32_t>(4096 - w.span));
+      a.jns(room);
+      a.xor_(T.r32(), T.r32());
+      a.bind(room);
+    }
+    if (w.shift) a.shr(T, w.shift);
+    if (!any) {
+      a.mov(Ctx(XLAT_CTX_OFF(stride_n)), T);
+    } else {
+      Label keep = a.newLabel();
+      a.cmp(T, Ctx(XLAT_CTX_OFF(stride_n)));
+      a.jae(keep);
+      a.mov(Ctx(XLAT_CTX_OFF(stride_n)), T);
+      a.bind(keep);
+    }
+    // P = host address of B: the window's host address less I*s + lo.
+    const unsigned scale = w.counter_is_base ? 1 : w.at.scale;
+    if (scale == 1)
+      a.lea(T, x86::ptr(counter, static_cast<int32_t>(w.at.disp)));
+    else
+      a.lea(T, x86::ptr_abs(static_cast<uint64_t>(w.at.disp), counter, static_cast<uint32_t>(__builtin_ctz(scale))));
+    a.sub(P, T);
+    e.Restore(t);
+    any = true;
+  }
+  if (!any) return Label();
+  // The counter's range: from here `n` steps on, up or down.
+  const unsigned t = e.TakeScratch(0);
+  const x86::Gp T = Gpr64Reg(t);
+  const uint32_t step_shift = static_cast<uint32_t>(__builtin_ctzll(magnitude));
+  a.mov(T, Ctx(XLAT_CTX_OFF(stride_n)));
+  if (s.step > 0) {
+    // [I, I + (n + 1) * step)
+    a.lea(T, x86::ptr(T, 1));
+    if (step_shift) a.shl(T, step_shift);
+    a.mov(Ctx(XLAT_CTX_OFF(stride_len)), T);
+    a.mov(Ctx(XLAT_CTX_OFF(stride_lo)), counter);
+  } else {
+    // [I - n * |step|, I]
+    if (step_shift) a.shl(T, step_shift);
+    a.mov(Ctx(XLAT_CTX_OFF(stride_lo)), counter);
+    a.sub(Ctx(XLAT_CTX_OFF(stride_lo)), T);
+    a.lea(T, x86::ptr(T, 1));
+    a.mov(Ctx(XLAT_CTX_OFF(stride_len)), T);
+  }
+  e.Restore(t);
+  return refill;
+}
+
+void EmitStrideHeadCheck(BlockEmitter& e, const StrideSpans& s, const Label& refill) {
+  auto& a = e.a;
+  const unsigned t = e.TakeScratch(0);
+  const x86::Gp T = Gpr64Reg(t);
+  a.mov(T, Gpr64Reg(static_cast<unsigned>(s.counter)));
+  a.sub(T, Ctx(XLAT_CTX_OFF(stride_lo)));
+  a.cmp(T, Ctx(XLAT_CTX_OFF(stride_len)));
+  e.Restore(t);
+  a.jae(refill);
+}
+
 bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
   const MemGroup& g = *gi.group;
   const int p = EmitSpanCheck(e, g.base, g.span, g.access, (gi.flags_live_in & kArithFlags) != 0, GprsUsed(*gi.d));
@@ -319,6 +407,21 @@ void EndGroupMember(BlockEmitter& e, const GuestInsn& gi) {
 
 void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   const DecodedInsn& d = *gi.d;
+  if (gi.stride_group >= 0 && e.stride_reg[gi.stride_group] >= 0) {
+    // In the window checked for this iteration (checked_span.h): natively on
+    // [host base + I*s + d], the counter as it stands here.
+    const bool counter_is_base = GprNumber(d.ops[d.MemOperand()].mem.base) == e.stride_counter;
+    uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+    size_t len = 0;
+    if (ReencodeWithBase(d, static_cast<unsigned>(e.stride_reg[gi.stride_group]), bytes, &len, -1,
+                         ZYDIS_REGISTER_NONE, AddressOf(d, d.ops[d.MemOperand()]).disp, !counter_is_base,
+                         counter_is_base ? e.stride_counter : -1)) {
+      e.BeginNative();
+      e.Embed(bytes, len);
+      e.EndNative();
+      return;
+    }
+  }
   if (gi.span_offset >= 0 && e.span_reg >= 0) {
     // Within the span checked before the loop (checked_span.h): its index,
     // if it keeps one, is bounded within the span.

@@ -27,6 +27,7 @@
 #pragma once
 
 #include "codecache/site.h"
+#include "translator/checked_span.h"
 #include "translator/emit_context.h"
 
 namespace xlat {
@@ -71,6 +72,17 @@ uint16_t GprsUsed(const DecodedInsn& d);
 int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8_t access, bool flags_live,
                   uint16_t avoid);
 
+// Before a loop's head: the windows moving with its counter (checked_span.h).
+// Each group's check leaves its host base (host address of B, so that
+// [base + I*s + d] is the host address of each member) in a pool register,
+// recorded in e.stride_reg; then ctx.stride_lo and stride_len get the range
+// of the counter for which every group's window stays in its page. Returns
+// the label the head goes back to when the counter leaves that range (bound
+// before the checks), or an invalid label when no group got a register.
+asmjit::Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s);
+// At the loop head: back to the checks when the counter is out of range.
+void EmitStrideHeadCheck(BlockEmitter& e, const StrideSpans& s, const asmjit::Label& refill);
+
 // The check of an access group (mem_groups.h) at its first member: leaves the
 // host address of the group's lowest byte in a pool register, recorded in
 // e.group_reg[index]. False (nothing emitted) when no pool register is free.
@@ -90,9 +102,11 @@ void EmitBitMemInsn(BlockEmitter& e, const GuestInsn& gi);  // bt/bts/btr/btc [m
 
 // Re-encodes `d` with its explicit memory operand replaced by [base + disp]
 // (64-bit base, no index or segment; with keep_index, its index and scale
-// stay); `reg_op`/`new_reg` optionally replace a register operand too. False
-// if Zydis cannot.
+// stay; with new_index >= 0, that register becomes the index, scale 1);
+// `reg_op`/`new_reg` optionally replace a register operand too. False if
+// Zydis cannot.
 bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t* len, int reg_op = -1,
-                      ZydisRegister new_reg = ZYDIS_REGISTER_NONE, int64_t disp = 0, bool keep_index = false);
+                      ZydisRegister new_reg = ZYDIS_REGISTER_NONE, int64_t disp = 0, bool keep_index = false,
+                      int new_index = -1);
 
 }  // namespace xlat

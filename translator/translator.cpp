@@ -365,6 +365,7 @@ struct Translator::Scratch {
   std::vector<GroupMembership> group_of;
   std::vector<MemGroup> groups;
   std::vector<int32_t> span_offset;
+  std::vector<int8_t> stride_group;
   BlockEmitter::Buffers emit;
   CodeHolder code;
   EmitErrors errors;
@@ -778,21 +779,37 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   bool has_span = false;
   std::vector<int32_t>& span_offset = s.span_offset;
   span_offset.assign(decoded.size(), -1);
+  StrideSpans stride;
+  bool has_stride = false;
+  std::vector<int8_t>& stride_group = s.stride_group;
+  stride_group.assign(decoded.size(), -1);
   // An inline rep movs/stos takes its pool registers for itself: groups
   // live across it must leave them free.
   if (needs.string_regs) {
     if (pool_size > needs.string_regs && !no_groups_.count(block->key))
       FindMemGroups(decoded, kinds, pool_size - needs.string_regs, &group_of, &groups);
   } else if (pool_size >= 2 && !no_groups_.count(block->key)) {
-    // A loop's span (checked_span.h) holds a pool register for the whole
-    // block; two more stay for the checks and the groups.
+    // A loop's span and its windows (checked_span.h) each hold a pool
+    // register for the whole block; one more stays for the checks, and the
+    // groups get what is left.
+    unsigned held = 0;
     if (pool_size >= 3 && loop) {
       has_span = FindCheckedSpan(decoded, kinds, &span, &span_offset);
-      if (has_span) FindMemGroups(decoded, kinds, pool_size - 2, &group_of, &groups, &span_offset);
+      held += has_span;
+      // The head's compare of the counter clobbers the flags.
+      if (!(block_live_in & kArithFlags) &&
+          FindStrideSpans(decoded, kinds, span_offset, pool_size - 1 - held, &stride, &stride_group)) {
+        has_stride = true;
+        held += stride.count;
+        // Members of either are checked apart from the groups.
+        for (size_t i = 0; i < decoded.size(); ++i)
+          if (stride_group[i] >= 0) span_offset[i] = std::max(span_offset[i], 0);
+      }
     }
-    if (!has_span) FindMemGroups(decoded, kinds, pool_size - 1, &group_of, &groups);
+    if (pool_size - held >= 2 || held == 0)
+      FindMemGroups(decoded, kinds, pool_size - 1 - held, &group_of, &groups, held ? &span_offset : nullptr);
   }
-  if (groups.empty() && !has_span) {
+  if (groups.empty() && !has_span && !has_stride) {
     pool = ChoosePool(needs, named, loop, /*room_for_group=*/false);
     e.SetPool(pool);
   }
@@ -837,6 +854,12 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       stats_.loop_spans_checked++;
     }
   }
+  Label refill;
+  if (has_stride) {
+    e.stride_counter = stride.counter;
+    refill = EmitStrideWindows(e, stride);
+    if (refill.isValid()) stats_.loop_stride_windows++;
+  }
   e.a.bind(head);
   e.loop_head = head;
   e.BeginNative();
@@ -844,6 +867,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // (the cache lies below 2 GiB), tells the VMM which block was entered last.
   e.a.mov(Ctx(XLAT_CTX_OFF(poll_page), 4), static_cast<int32_t>(reinterpret_cast<uintptr_t>(base)));
   e.EndNative();
+  if (refill.isValid()) EmitStrideHeadCheck(e, stride, refill);
   if (count_guest_insns_) {
     // A block may leave early (a fault, an exit); the count is of blocks entered.
     const x86::Gp r = x86::gpq(e.TakeScratch(0));
@@ -877,7 +901,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     gi.index = static_cast<uint16_t>(i);
     gi.group = group_of[i].group >= 0 ? &groups[group_of[i].group] : nullptr;
     gi.group_offset = group_of[i].offset;
-    gi.span_offset = span_offset[i];
+    gi.span_offset = stride_group[i] >= 0 ? -1 : span_offset[i];
+    gi.stride_group = stride_group[i];
     gi.flags_live_in = live_in[i];
     gi.flags_live_out = live_out[i];
     e.insn = &gi;

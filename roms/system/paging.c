@@ -616,6 +616,91 @@ static void ad_write3(void) { ad_write(3); }
 static void ad_fetch0(void) { ad_fetch(0); }
 static void ad_fetch3(void) { ad_fetch(3); }
 
+// Loops whose accesses move with a counter (a translator may check them a
+// page at a time): two virtual pages backed by frames that are not adjacent,
+// with a third frame between them that nothing maps. Whatever such a loop
+// reads or writes on the second virtual page must be the second mapped frame,
+// and it must fault at the exact iteration that reaches a page it may not
+// access, with the earlier iterations done.
+#define STRIDE_A 0x11
+#define STRIDE_B 0xee  // the unmapped frame between the two
+#define STRIDE_C 0x22
+static void fill_frame(uint64_t pa, uint8_t v) {
+  for (int i = 0; i < 4096; i++) ((volatile uint8_t*)(uintptr_t)pa)[i] = v;
+}
+static uint64_t stride_pages(uint64_t second_flags, uint64_t* pa_a, uint64_t* pa_b, uint64_t* pa_c) {
+  const uint64_t a = alloc_frame(), b = alloc_frame(), c = alloc_frame();
+  fill_frame(a, STRIDE_A);
+  fill_frame(b, STRIDE_B);
+  fill_frame(c, STRIDE_C);
+  const uint64_t va = fresh_region() + 0x10000;
+  map_page(g_kpml4, va, a, PTE_P | PTE_W | PTE_U);
+  if (second_flags) map_page(g_kpml4, va + 0x1000, c, second_flags);
+  write_cr3(read_cr3());
+  if (pa_a) *pa_a = a;
+  if (pa_b) *pa_b = b;
+  if (pa_c) *pa_c = c;
+  return va;
+}
+static uint64_t repeat8(uint8_t v) { return v * 0x0101010101010101ull; }
+static void stride_run(const void* snippet, int cpl, uint64_t rax, uint64_t rdx, uint64_t rsi, struct event* ev) {
+  struct run run;
+  run_init(&run, cpl, snippet);
+  run.r.rax = rax;
+  run.r.rcx = 0;
+  run.r.rdx = rdx;
+  run.r.rsi = rsi;
+  xrun(&run, ev);
+}
+
+SNIPPET(s_stride_up, "1: add (%rsi,%rcx,8), %rax\n add $1, %rcx\n cmp %rdx, %rcx\n jne 1b\n int $0x81");
+SNIPPET(s_stride_down, "1: add (%rsi), %rax\n sub $8, %rsi\n dec %rdx\n jnz 1b\n int $0x81");
+SNIPPET(s_stride_words, "1: movzwl (%rsi), %ebx\n add %rbx, %rax\n add $1, %rsi\n dec %rdx\n jnz 1b\n int $0x81");
+SNIPPET(s_stride_store, "1: mov %rax, (%rsi,%rcx,8)\n add $1, %rcx\n cmp %rdx, %rcx\n jne 1b\n int $0x81");
+
+static void stride_discontiguous_up(void) {
+  const uint64_t va = stride_pages(PTE_P | PTE_W | PTE_U, 0, 0, 0);
+  struct event ev;
+  stride_run(s_stride_up, 0, 0, 512, va + 0x800, &ev);
+  expect_vector(&ev, V_END) &&
+      expect_eq("sum", 256 * repeat8(STRIDE_A) + 256 * repeat8(STRIDE_C), ev.r.rax);
+}
+static void stride_discontiguous_down(void) {
+  const uint64_t va = stride_pages(PTE_P | PTE_W | PTE_U, 0, 0, 0);
+  struct event ev;
+  stride_run(s_stride_down, 0, 0, 512, va + 0x17f8, &ev);
+  expect_vector(&ev, V_END) && expect_eq("sum", 256 * repeat8(STRIDE_A) + 256 * repeat8(STRIDE_C), ev.r.rax) &&
+      expect_eq("rsi", va + 0x7f8, ev.r.rsi);
+}
+static void stride_discontiguous_words(void) {
+  const uint64_t va = stride_pages(PTE_P | PTE_W | PTE_U, 0, 0, 0);
+  struct event ev;
+  stride_run(s_stride_words, 0, 0, 3000, va + 0x400, &ev);
+  uint64_t want = 0;
+  for (uint64_t p = 0x400; p < 0x400 + 3000; p++)
+    want += (p < 0xfff ? STRIDE_A * 0x101u : p == 0xfff ? STRIDE_A | STRIDE_C << 8 : STRIDE_C * 0x101u);
+  expect_vector(&ev, V_END) && expect_eq("sum", want, ev.r.rax);
+}
+static void stride_into_unmapped(void) {
+  const uint64_t va = stride_pages(0, 0, 0, 0);
+  struct event ev;
+  stride_run(s_stride_up, 0, 0, 64, va + 0xf00, &ev);
+  expect_event(&ev, V_PF, 0, ADDR(s_stride_up)) && expect_eq("cr2", va + 0x1000, ev.cr2) &&
+      expect_eq("iterations done", 32, ev.r.rcx) && expect_eq("sum so far", 32 * repeat8(STRIDE_A), ev.r.rax);
+}
+static void stride_store_into_read_only(void) {
+  uint64_t a, b, c;
+  const uint64_t va = stride_pages(PTE_P | PTE_U, &a, &b, &c);
+  struct event ev;
+  stride_run(s_stride_store, 3, 0x5a5a5a5a5a5a5a5aull, 64, va + 0xf00, &ev);
+  if (!expect_event(&ev, V_PF, PF_P | PF_W | PF_U, ADDR(s_stride_store)) || !expect_eq("cr2", va + 0x1000, ev.cr2) ||
+      !expect_eq("iterations done", 32, ev.r.rcx))
+    return;
+  expect_eq("last store before the fault", 0x5a5a5a5a5a5a5a5aull, phys_rd(a + 0xff8)) &&
+      expect_eq("the frame after it, unmapped", repeat8(STRIDE_B), phys_rd(b)) &&
+      expect_eq("the read-only frame", repeat8(STRIDE_C), phys_rd(c));
+}
+
 static const struct kcase cases[] = {
     {"ad.fresh-entries-clear", ad_untouched},
     {"ad.read-sets-a.cpl0", ad_read0},
@@ -649,6 +734,11 @@ static const struct kcase cases[] = {
     {"global.cr3-drops-nonglobal", nonglobal_cr3_with_pge},
     {"global.shared-across-spaces", global_shared_across_spaces},
     {"spaces.two-cr3-1000-switches", two_spaces},
+    {"stride.discontiguous-up", stride_discontiguous_up},
+    {"stride.discontiguous-down", stride_discontiguous_down},
+    {"stride.discontiguous-words", stride_discontiguous_words},
+    {"stride.into-unmapped", stride_into_unmapped},
+    {"stride.store-into-read-only", stride_store_into_read_only},
     {"spaces.switch-in-syscall.cpl3", user_space_switch},
     {"spaces.code-per-space", code_per_space},
     {"spaces.inactive-pte-new-frame", inactive_pte_new_frame},

@@ -791,6 +791,100 @@ static void LoopGroupUpdates(void) {
   REPORT_HASH("loop-group-updates-stores", buf, sizeof buf);
 }
 
+// Loops that are one block branching back to its start, whose accesses move
+// with a counter the loop steps by a constant: [B + I*s + d] or [I + d]. A
+// translator may check such accesses a page at a time and let the
+// iterations in between run unchecked. The loops run over many pages, up
+// and down, from page-aligned and unaligned starts, with the counter as
+// index and as base, stepped before and after the accesses (add, sub, inc,
+// dec, lea), counting up to zero from below, with windows that straddle
+// page boundaries at most iterations, and with stores into what they read.
+static uint8_t big[48 * 1024 + 64] ALIGNED(4096) ASM_VISIBLE;
+
+static void LoopStrideAccesses(void) {
+  FillRandom(big, sizeof big, 0x5eed);
+  uint64_t h = 0;
+  static const uint64_t kStarts[] = {0, 8, 4096 - 8, 4096 - 40, 777};
+  for (uint64_t k = 0; k < sizeof kStarts / sizeof kStarts[0]; k++) {
+    uint8_t* base = big + (kStarts[k] & ~7ull);
+    // Index counter, two windows (a load stream and a load/store stream).
+    uint64_t i = 0, acc = k, x = 0;
+    __asm__ volatile(
+        "1: mov (%[a],%[i],8), %[x]\n\t"
+        "add 8(%[a],%[i],8), %[x]\n\t"
+        "xor %[x], %[acc]\n\t"
+        "rol $9, %[acc]\n\t"
+        "add %[acc], (%[b],%[i],8)\n\t"
+        "add $1, %[i]\n\t"
+        "cmp $2500, %[i]\n\t"
+        "jne 1b"
+        : [i] "+r"(i), [acc] "+r"(acc), [x] "=&r"(x)
+        : [a] "r"(base), [b] "r"(big + 24 * 1024)
+        : "cc", "memory");
+    h = Mix(Mix(h, acc), i);
+    // Base counter going down by 8, stores overlapping the next load (a
+    // memmove towards higher addresses), the step before the last access.
+    uint8_t* p = big + 40 * 1024 + kStarts[k];
+    uint64_t n = 1900;
+    __asm__ volatile(
+        "1: mov -8(%[p]), %[x]\n\t"
+        "rol $3, %[x]\n\t"
+        "mov %[x], (%[p])\n\t"
+        "sub $8, %[p]\n\t"
+        "movb %b[x], 3(%[p])\n\t"
+        "dec %[n]\n\t"
+        "jnz 1b"
+        : [p] "+r"(p), [n] "+r"(n), [x] "=&r"(x)
+        :
+        : "cc", "memory");
+    h = Mix(h, (uint64_t)(p - big));
+    // Counting up to zero from -count: [end + I*4].
+    int64_t j = -3000;
+    uint32_t s = 0;
+    __asm__ volatile(
+        "1: addl (%[end],%[j],4), %[s]\n\t"
+        "roll $1, %[s]\n\t"
+        "inc %[j]\n\t"
+        "jnz 1b"
+        : [j] "+r"(j), [s] "+r"(s)
+        : [end] "r"(big + 12000 + kStarts[k])
+        : "cc");
+    h = Mix(h, s);
+    // Byte windows two and three bytes wide, stepping by 2 with lea, the
+    // store after the step: windows straddle page boundaries.
+    uint8_t* q = big + 1 + kStarts[k];
+    uint64_t m = 9000;
+    __asm__ volatile(
+        "1: movzbl (%[q]), %k[x]\n\t"
+        "addb 1(%[q]), %b[x]\n\t"
+        "lea 2(%[q]), %[q]\n\t"
+        "movb %b[x], -1(%[q])\n\t"
+        "sub $1, %[m]\n\t"
+        "jnz 1b"
+        : [q] "+r"(q), [m] "+r"(m), [x] "=&r"(x)
+        :
+        : "cc", "memory");
+    h = Mix(h, (uint64_t)(q - big));
+    // Vector loads and stores moving up by 32 bytes, with a step of 4 on a
+    // scale of 8.
+    uint64_t v = 0;
+    __asm__ volatile(
+        "1: vmovdqu (%[a],%[v],8), %%ymm0\n\t"
+        "vpaddq (%[b],%[v],8), %%ymm0, %%ymm0\n\t"
+        "vmovdqu %%ymm0, (%[b],%[v],8)\n\t"
+        "add $4, %[v]\n\t"
+        "cmp $1200, %[v]\n\t"
+        "jb 1b\n\t"
+        "vzeroupper"
+        : [v] "+r"(v)
+        : [a] "r"(big + kStarts[k]), [b] "r"(big + 20 * 1024 + 8)
+        : "cc", "memory", "xmm0");
+    h = Mix(h, v);
+  }
+  REPORT("loop-stride-accesses", h);
+  REPORT_HASH("loop-stride-accesses-stores", big, sizeof big);
+}
+
 // Prefetch, flush and fences: no visible effect, but they carry memory operands.
 static void CacheControl(void) {
   Reset();
@@ -820,5 +914,6 @@ int main(void) {
   BoundedIndices();
   LoopTableReads();
   LoopGroupUpdates();
+  LoopStrideAccesses();
   return 0;
 }
