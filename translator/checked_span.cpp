@@ -49,33 +49,52 @@ uint8_t AccessBitsOf(const ZydisDecodedOperand& op) {
                               ((op.actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) ? kAccessWrite : 0));
 }
 
-// The step by which `d` moves `reg` (all 64 bits), if it is a constant
-// update of reg by itself: add/sub reg, imm; inc/dec reg; lea reg, [reg + c].
-bool StepOf(const DecodedInsn& d, int* reg, int64_t* step) {
+// What a register holds, relative to the loop head: origin's value there
+// plus off, or nothing known (origin -1).
+struct SymbolicValue {
+  int8_t origin = -1;
+  int64_t off = 0;
+};
+
+// Applies `d` to the symbolic registers: mov r, s; lea r, [s + c];
+// add/sub r, imm; inc/dec r (all 64-bit) keep track; any other write
+// forgets.
+void StepSymbolic(const DecodedInsn& d, SymbolicValue (&sym)[kGprCount]) {
+  const uint16_t w = GprsWritten(d);
+  if (!w) return;
   const ZydisDecodedOperand& dst = d.ops[0];
-  if (d.insn.operand_count_visible < 1 || dst.type != ZYDIS_OPERAND_TYPE_REGISTER || dst.size != 64) return false;
-  const int r = GprNumber(dst.reg.value);
-  if (r < 0 || r == kRsp) return false;
-  const ZydisDecodedOperand& src = d.ops[1];
-  switch (d.mnemonic()) {
-    case ZYDIS_MNEMONIC_ADD:
-    case ZYDIS_MNEMONIC_SUB:
-      if (d.insn.operand_count_visible != 2 || src.type != ZYDIS_OPERAND_TYPE_IMMEDIATE) return false;
-      *step = d.mnemonic() == ZYDIS_MNEMONIC_ADD ? src.imm.value.s : -src.imm.value.s;
-      break;
-    case ZYDIS_MNEMONIC_INC: *step = 1; break;
-    case ZYDIS_MNEMONIC_DEC: *step = -1; break;
-    case ZYDIS_MNEMONIC_LEA:
-      if (src.type != ZYDIS_OPERAND_TYPE_MEMORY || GprNumber(src.mem.base) != r || src.mem.index != ZYDIS_REGISTER_NONE ||
-          d.insn.address_width != 64)
-        return false;
-      *step = src.mem.disp.has_displacement ? src.mem.disp.value : 0;
-      break;
-    default:
-      return false;
+  const int r = d.insn.operand_count_visible >= 1 && dst.type == ZYDIS_OPERAND_TYPE_REGISTER && dst.size == 64
+                    ? GprNumber(dst.reg.value)
+                    : -1;
+  SymbolicValue v;  // unknown
+  if (r >= 0 && w == (1u << r)) {
+    const ZydisDecodedOperand& src = d.ops[1];
+    switch (d.mnemonic()) {
+      case ZYDIS_MNEMONIC_MOV:
+        if (src.type == ZYDIS_OPERAND_TYPE_REGISTER && src.size == 64) v = sym[GprNumber(src.reg.value)];
+        break;
+      case ZYDIS_MNEMONIC_LEA:
+        if (src.type == ZYDIS_OPERAND_TYPE_MEMORY && d.insn.address_width == 64 && src.mem.index == ZYDIS_REGISTER_NONE &&
+            GprNumber(src.mem.base) >= 0) {
+          v = sym[GprNumber(src.mem.base)];
+          v.off += src.mem.disp.has_displacement ? src.mem.disp.value : 0;
+        }
+        break;
+      case ZYDIS_MNEMONIC_ADD:
+      case ZYDIS_MNEMONIC_SUB:
+        if (d.insn.operand_count_visible == 2 && src.type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+          v = sym[r];
+          v.off += d.mnemonic() == ZYDIS_MNEMONIC_ADD ? src.imm.value.s : -src.imm.value.s;
+        }
+        break;
+      case ZYDIS_MNEMONIC_INC: v = sym[r]; v.off += 1; break;
+      case ZYDIS_MNEMONIC_DEC: v = sym[r]; v.off -= 1; break;
+      default: break;
+    }
   }
-  *reg = r;
-  return *step != 0;
+  for (unsigned g = 0; g < kGprCount; ++g)
+    if (w & (1u << g)) sym[g] = SymbolicValue{};
+  if (r >= 0 && w == (1u << r)) sym[r] = v;
 }
 
 bool IsPowerOfTwo(uint64_t v) { return v && !(v & (v - 1)); }
@@ -87,24 +106,31 @@ bool FindStrideSpans(const std::vector<DecodedInsn>& insns, const std::vector<In
                      std::vector<int8_t>* group) {
   max_groups = std::min(max_groups, kMaxStrideGroups);
   if (max_groups == 0) return false;
-  // Registers written by more than one instruction, or by one that is not
-  // a constant step of itself, are no counters.
-  uint16_t written = 0, twice = 0, stepped = 0;
-  int64_t step_of[kGprCount] = {};
-  int at_of[kGprCount];
+  // Follow each register through one iteration: a counter ends it as its
+  // own value at the head plus a constant step. An access's registers are
+  // taken as they stand before it.
+  struct AccessRegs {
+    SymbolicValue base, index;
+  };
+  static thread_local std::vector<AccessRegs> at;
+  at.resize(insns.size());
+  SymbolicValue sym[kGprCount];
+  for (unsigned r = 0; r < kGprCount; ++r) sym[r] = SymbolicValue{static_cast<int8_t>(r), 0};
+  uint16_t written = 0;
   for (size_t i = 0; i < insns.size(); ++i) {
-    const uint16_t w = GprsWritten(insns[i]);
-    twice |= written & w;
-    written |= w;
-    int r;
-    int64_t st;
-    if (StepOf(insns[i], &r, &st) && w == (1u << r)) {
-      stepped |= static_cast<uint16_t>(1u << r);
-      step_of[r] = st;
-      at_of[r] = static_cast<int>(i);
+    const DecodedInsn& d = insns[i];
+    if (kinds[i] == InsnKind::kMem) {
+      const int mi = d.MemOperand();
+      const int b = mi >= 0 ? GprNumber(d.ops[mi].mem.base) : -1, x = mi >= 0 ? GprNumber(d.ops[mi].mem.index) : -1;
+      at[i].base = b >= 0 ? sym[b] : SymbolicValue{};
+      at[i].index = x >= 0 ? sym[x] : SymbolicValue{};
     }
+    written |= GprsWritten(d);
+    StepSymbolic(d, sym);
   }
-  const uint16_t counters = stepped & ~twice;
+  uint16_t counters = 0;
+  for (unsigned r = 0; r < kGprCount; ++r)
+    if (r != kRsp && sym[r].origin == static_cast<int8_t>(r) && sym[r].off != 0) counters |= static_cast<uint16_t>(1u << r);
   if (!counters) return false;
 
   struct Candidate {
@@ -122,32 +148,34 @@ bool FindStrideSpans(const std::vector<DecodedInsn>& insns, const std::vector<In
     AddressExpr x;
     if (apart[i] >= 0 || !PlainLoopAccess(insns[i], kinds[i], &opp, &x)) continue;
     const ZydisDecodedOperand& op = *opp;
-    int counter;
-    bool counter_is_base;
+    // [B + X*s + d] or [X + d], X the counter plus `moved` here, B unchanged.
+    SymbolicValue v;
     unsigned scale;
-    if (x.index >= 0 && (counters & (1u << x.index)) && x.base != x.index &&
-        (x.base < 0 || !(written & (1u << x.base)))) {
-      counter = x.index;
-      counter_is_base = false;
+    if (x.index >= 0 && x.base != x.index && (x.base < 0 || !(written & (1u << x.base)))) {
+      v = at[i].index;
       scale = x.scale;
-    } else if (x.base >= 0 && (counters & (1u << x.base)) && x.index < 0) {
-      counter = x.base;
-      counter_is_base = true;
+    } else if (x.base >= 0 && x.index < 0) {
+      v = at[i].base;
       scale = 1;
+      x.base = -1;  // the window's address is then [I*1 + lo]
     } else {
       continue;
     }
-    const int64_t step = step_of[counter];
+    if (v.origin < 0 || !(counters & (1u << v.origin))) continue;
+    const int counter = v.origin;
+    const int64_t step = sym[counter].off;
     const uint64_t stride = static_cast<uint64_t>(step < 0 ? -step : step) * scale;
-    if (!IsPowerOfTwo(stride) || stride > kMaxStrideSpan) continue;
-    // Where the counter stands at this access, relative to the loop head.
-    const int64_t moved = static_cast<int>(i) > at_of[counter] ? step : 0;
+    constexpr int64_t kMaxMove = kMaxStrideSpan;
+    if (!IsPowerOfTwo(stride) || stride > kMaxStrideSpan || v.off < -kMaxMove || v.off > kMaxMove) continue;
+    const int64_t moved = v.off;
     const int64_t lo = moved * static_cast<int64_t>(scale) + x.disp, hi = lo + op.size / 8;
+    if (lo < INT32_MIN || hi > INT32_MAX) continue;
     AddressExpr key = x;
     key.disp = 0;
+    key.index = static_cast<int8_t>(counter);
+    key.scale = static_cast<uint8_t>(scale);
     size_t c = 0;
-    while (c < n && !(cands[c].counter == counter && cands[c].g.counter_is_base == counter_is_base &&
-                      cands[c].g.at.base == key.base && cands[c].g.at.index == key.index &&
+    while (c < n && !(cands[c].counter == counter && cands[c].g.at.base == key.base && cands[c].g.at.index == key.index &&
                       cands[c].g.at.scale == key.scale &&
                       std::max(cands[c].hi, hi) - std::min(cands[c].lo, lo) <= kMaxStrideSpan))
       ++c;
@@ -156,7 +184,6 @@ bool FindStrideSpans(const std::vector<DecodedInsn>& insns, const std::vector<In
       Candidate& k = cands[n++];
       k = Candidate{};
       k.g.at = key;
-      k.g.counter_is_base = counter_is_base;
       k.g.shift = static_cast<uint8_t>(__builtin_ctzll(stride));
       k.counter = counter;
       k.lo = lo;
@@ -195,7 +222,7 @@ bool FindStrideSpans(const std::vector<DecodedInsn>& insns, const std::vector<In
   }
   if (best_counter < 0) return false;
   out->counter = best_counter;
-  out->step = step_of[best_counter];
+  out->step = sym[best_counter].off;
   out->count = 0;
   for (size_t c = 0; c < n; ++c) {
     if (chosen[c] < 0) continue;

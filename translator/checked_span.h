@@ -62,9 +62,11 @@ bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<In
 
 inline constexpr uint32_t kMaxCheckedSpan = 2048;
 
-// Accesses that move with the loop's counter: [B + I*s + d] or [I + d],
-// where I changes once per iteration by a constant step (add/sub of an
-// immediate, inc/dec, lea I, [I + c]) and B does not change at all. Every
+// Accesses that move with the loop's counter: [B + X*s + d] or [X + d],
+// where the counter I ends each iteration as itself plus a constant step
+// (add/sub of an immediate, inc/dec, lea, and moves between registers,
+// followed through the block), X is I plus a known constant where the
+// access is, and B does not change at all. Every
 // iteration's accesses through one B and s lie in a window of `span` bytes
 // at B + I*s + lo (I as at the loop head), which moves by step * s.
 //
@@ -81,8 +83,7 @@ inline constexpr uint32_t kMaxCheckedSpan = 2048;
 // clobbers them), and only steps whose size in bytes, step * s, is a power
 // of two (the number of iterations left in the page is a shift).
 struct StrideGroup {
-  AddressExpr at;        // the window's lowest byte at the loop head: B + I*s + lo (or I + lo)
-  bool counter_is_base = false;  // [I + d] rather than [B + I*s + d]
+  AddressExpr at;        // the window's lowest byte at the loop head: B + I*s + lo (B may be none)
   uint32_t span = 0;     // the window's bytes
   uint8_t access = 0;    // MemAccessBits of its members
   uint8_t shift = 0;     // log2(|step| * s)

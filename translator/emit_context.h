@@ -180,7 +180,6 @@ class BlockEmitter {
   // The windows moving with the loop's counter (checked_span.h): the pool
   // register holding each group's host base, or -1.
   int stride_reg[kMaxStrideGroups] = {-1, -1};
-  int stride_counter = -1;
 
   // Registers holding the host base of each active access group, by group index.
   std::vector<int>& group_reg;

@@ -341,7 +341,7 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s) {
       a.bind(keep);
     }
     // P = host address of B: the window's host address less I*s + lo.
-    const unsigned scale = w.counter_is_base ? 1 : w.at.scale;
+    const unsigned scale = w.at.scale;
     if (scale == 1)
       a.lea(T, x86::ptr(counter, static_cast<int32_t>(w.at.disp)));
     else
@@ -410,12 +410,14 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   if (gi.stride_group >= 0 && e.stride_reg[gi.stride_group] >= 0) {
     // In the window checked for this iteration (checked_span.h): natively on
     // [host base + I*s + d], the counter as it stands here.
-    const bool counter_is_base = GprNumber(d.ops[d.MemOperand()].mem.base) == e.stride_counter;
+    // ([X + d] becomes [host base + X + d].)
+    const ZydisDecodedOperand& op = d.ops[d.MemOperand()];
+    const bool through_base = op.mem.index == ZYDIS_REGISTER_NONE;
     uint8_t bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
     size_t len = 0;
     if (ReencodeWithBase(d, static_cast<unsigned>(e.stride_reg[gi.stride_group]), bytes, &len, -1,
-                         ZYDIS_REGISTER_NONE, AddressOf(d, d.ops[d.MemOperand()]).disp, !counter_is_base,
-                         counter_is_base ? e.stride_counter : -1)) {
+                         ZYDIS_REGISTER_NONE, AddressOf(d, op).disp, !through_base,
+                         through_base ? GprNumber(op.mem.base) : -1)) {
       e.BeginNative();
       e.Embed(bytes, len);
       e.EndNative();

@@ -856,7 +856,6 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   }
   Label refill;
   if (has_stride) {
-    e.stride_counter = stride.counter;
     refill = EmitStrideWindows(e, stride);
     if (refill.isValid()) stats_.loop_stride_windows++;
   }

@@ -643,6 +643,14 @@ static uint64_t stride_pages(uint64_t second_flags, uint64_t* pa_a, uint64_t* pa
   return va;
 }
 static uint64_t repeat8(uint8_t v) { return v * 0x0101010101010101ull; }
+// The sum of the little-endian words at offsets [start, start + n) of the
+// two virtual pages.
+static uint64_t stride_word_sum(uint64_t start, uint64_t n) {
+  uint64_t sum = 0;
+  for (uint64_t p = start; p < start + n; p++)
+    sum += (p < 0xfff ? STRIDE_A * 0x101u : p == 0xfff ? STRIDE_A | STRIDE_C << 8 : STRIDE_C * 0x101u);
+  return sum;
+}
 static void stride_run(const void* snippet, int cpl, uint64_t rax, uint64_t rdx, uint64_t rsi, struct event* ev) {
   struct run run;
   run_init(&run, cpl, snippet);
@@ -656,6 +664,8 @@ static void stride_run(const void* snippet, int cpl, uint64_t rax, uint64_t rdx,
 SNIPPET(s_stride_up, "1: add (%rsi,%rcx,8), %rax\n add $1, %rcx\n cmp %rdx, %rcx\n jne 1b\n int $0x81");
 SNIPPET(s_stride_down, "1: add (%rsi), %rax\n sub $8, %rsi\n dec %rdx\n jnz 1b\n int $0x81");
 SNIPPET(s_stride_words, "1: movzwl (%rsi), %ebx\n add %rbx, %rax\n add $1, %rsi\n dec %rdx\n jnz 1b\n int $0x81");
+SNIPPET(s_stride_derived, "1: lea 1(%rsi), %rdi\n movzbl (%rsi), %ebx\n movzbl (%rdi), %ecx\n shl $8, %ecx\n"
+                          " or %ecx, %ebx\n add %rbx, %rax\n mov %rdi, %rsi\n dec %rdx\n jnz 1b\n int $0x81");
 SNIPPET(s_stride_store, "1: mov %rax, (%rsi,%rcx,8)\n add $1, %rcx\n cmp %rdx, %rcx\n jne 1b\n int $0x81");
 
 static void stride_discontiguous_up(void) {
@@ -675,11 +685,16 @@ static void stride_discontiguous_down(void) {
 static void stride_discontiguous_words(void) {
   const uint64_t va = stride_pages(PTE_P | PTE_W | PTE_U, 0, 0, 0);
   struct event ev;
-  stride_run(s_stride_words, 0, 0, 3000, va + 0x400, &ev);
-  uint64_t want = 0;
-  for (uint64_t p = 0x400; p < 0x400 + 3000; p++)
-    want += (p < 0xfff ? STRIDE_A * 0x101u : p == 0xfff ? STRIDE_A | STRIDE_C << 8 : STRIDE_C * 0x101u);
-  expect_vector(&ev, V_END) && expect_eq("sum", want, ev.r.rax);
+  stride_run(s_stride_words, 0, 0, 4000, va + 0x800, &ev);
+  expect_vector(&ev, V_END) && expect_eq("sum", stride_word_sum(0x800, 4000), ev.r.rax);
+}
+// The same through a second register one ahead of the counter, which
+// becomes the counter at the end of each iteration.
+static void stride_discontiguous_derived(void) {
+  const uint64_t va = stride_pages(PTE_P | PTE_W | PTE_U, 0, 0, 0);
+  struct event ev;
+  stride_run(s_stride_derived, 0, 0, 4000, va + 0x800, &ev);
+  expect_vector(&ev, V_END) && expect_eq("sum", stride_word_sum(0x800, 4000), ev.r.rax);
 }
 static void stride_into_unmapped(void) {
   const uint64_t va = stride_pages(0, 0, 0, 0);
@@ -737,6 +752,7 @@ static const struct kcase cases[] = {
     {"stride.discontiguous-up", stride_discontiguous_up},
     {"stride.discontiguous-down", stride_discontiguous_down},
     {"stride.discontiguous-words", stride_discontiguous_words},
+    {"stride.discontiguous-derived", stride_discontiguous_derived},
     {"stride.into-unmapped", stride_into_unmapped},
     {"stride.store-into-read-only", stride_store_into_read_only},
     {"spaces.switch-in-syscall.cpl3", user_space_switch},

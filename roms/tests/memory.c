@@ -865,6 +865,21 @@ static void LoopStrideAccesses(void) {
         :
         : "cc", "memory");
     h = Mix(h, (uint64_t)(q - big));
+    // A second register one ahead of the counter, stored through and then
+    // moved into the counter.
+    uint64_t c = kStarts[k], ahead = 0, acc2 = 0;
+    __asm__ volatile(
+        "1: movzbl (%[a],%[c]), %k[x]\n\t"
+        "lea 1(%[c]), %[ahead]\n\t"
+        "add %[x], %[acc]\n\t"
+        "movb %b[acc], (%[a],%[ahead])\n\t"
+        "mov %[ahead], %[c]\n\t"
+        "cmp %[end], %[c]\n\t"
+        "jb 1b"
+        : [c] "+r"(c), [ahead] "=&r"(ahead), [acc] "+r"(acc2), [x] "=&r"(x)
+        : [a] "r"(big + 16 * 1024), [end] "r"(kStarts[k] + 9000)
+        : "cc", "memory");
+    h = Mix(h, acc2);
     // Vector loads and stores moving up by 32 bytes, with a step of 4 on a
     // scale of 8.
     uint64_t v = 0;
