@@ -300,38 +300,71 @@ int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8
   return static_cast<int>(p);
 }
 
+namespace {
+
+// The counter's range for n more steps (n in T, which it clobbers): from
+// here up, [I, I + (n + 1) * step), or down, [I - n * |step|, I].
+void EmitStrideRange(BlockEmitter& e, const StrideSpans& s, const x86::Gp& T) {
+  auto& a = e.a;
+  const x86::Gp counter = Gpr64Reg(static_cast<unsigned>(s.counter));
+  const uint32_t step_shift = static_cast<uint32_t>(__builtin_ctzll(static_cast<uint64_t>(s.step < 0 ? -s.step : s.step)));
+  if (s.step > 0) {
+    a.lea(T, x86::ptr(T, 1));
+    if (step_shift) a.shl(T, step_shift);
+    a.mov(Ctx(XLAT_CTX_OFF(stride_len)), T);
+    a.mov(Ctx(XLAT_CTX_OFF(stride_lo)), counter);
+  } else {
+    if (step_shift) a.shl(T, step_shift);
+    a.mov(Ctx(XLAT_CTX_OFF(stride_lo)), counter);
+    a.sub(Ctx(XLAT_CTX_OFF(stride_lo)), T);
+    a.lea(T, x86::ptr(T, 1));
+    a.mov(Ctx(XLAT_CTX_OFF(stride_len)), T);
+  }
+}
+
+}  // namespace
+
 Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s) {
   auto& a = e.a;
   const x86::Gp counter = Gpr64Reg(static_cast<unsigned>(s.counter));
-  const uint64_t magnitude = static_cast<uint64_t>(s.step < 0 ? -s.step : s.step);
   Label refill = a.newLabel();
   a.bind(refill);
-  bool any = false;
+  unsigned done = 0;
   for (unsigned g = 0; g < s.count; ++g) {
     const StrideGroup& w = s.groups[g];
-    // The window at this iteration, checked as a span: P = its host address.
-    const int p = EmitSpanCheck(e, w.at, w.span, w.access, /*flags_live=*/false, 0);
-    e.stride_reg[g] = p;
-    if (p < 0) continue;
-    const x86::Gp P = Gpr64Reg(static_cast<unsigned>(p));
-    const unsigned t = e.TakeScratch(static_cast<uint16_t>(1u << p));
-    const x86::Gp T = Gpr64Reg(t);
-    // Iterations after this one that stay in the page: the bytes left
-    // beyond the window (upwards) or before it (downwards), in steps. Host
-    // pages are aligned as guest pages are, so the offset is P's. (A window
-    // the VMM let across a page boundary leaves nothing: this iteration only.)
+    // Never rcx: P lives across the accesses, any of which may need rcx for
+    // a flag-preserving check.
+    constexpr uint16_t kAvoid = 1u << kRcx;
+    if (e.PoolFreeCount(kAvoid) < 2) {
+      e.stride_reg[g] = -1;
+      continue;
+    }
+    const unsigned p = e.TakeScratch(kAvoid), t = e.TakeScratch(kAvoid | (1u << p));
+    e.stride_reg[g] = static_cast<int>(p);
+    const x86::Gp P = Gpr64Reg(p), T = Gpr64Reg(t);
+    // The window at this iteration, looked up as a span: P = its host address.
+    EmitGuestAddress(e, p, 16, w.at);
+    const int32_t tag = TagOff(e.priv, w.access);
+    Label slow = a.newLabel(), vmm_resume = a.newLabel(), counted = a.newLabel();
+    EmitTlbIndex(a, T, P);
+    a.add(P, CtxIndexed(tag, T, 3));
+    a.cmp(P, static_cast<int32_t>(4096 - w.span));
+    a.ja(slow);
+    a.add(P, CtxIndexed((w.access & kAccessWrite) ? CtxTlbWriteHostOff(e.priv) : CtxTlbHostPageOff(e.priv), T, 3));
+    // Iterations after this one that stay in the page: the bytes beyond the
+    // window (upwards) or before it (downwards), in steps. Host pages are
+    // aligned as guest pages are, so the offset is P's.
     a.mov(T, P);
     a.and_(T.r32(), 0xfff);
     if (s.step > 0) {
-      Label room = a.newLabel();
       a.neg(T);
       a.add(T, static_cast<int32_t>(4096 - w.span));
-      a.jns(room);
-      a.xor_(T.r32(), T.r32());
-      a.bind(room);
     }
     if (w.shift) a.shr(T, w.shift);
-    if (!any) {
+    a.bind(counted);
+    if (s.count == 1) {
+      EmitStrideRange(e, s, T);
+    } else if (done == 0) {
       a.mov(Ctx(XLAT_CTX_OFF(stride_n)), T);
     } else {
       Label keep = a.newLabel();
@@ -341,36 +374,45 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s) {
       a.bind(keep);
     }
     // P = host address of B: the window's host address less I*s + lo.
-    const unsigned scale = w.at.scale;
-    if (scale == 1)
-      a.lea(T, x86::ptr(counter, static_cast<int32_t>(w.at.disp)));
-    else
-      a.lea(T, x86::ptr_abs(static_cast<uint64_t>(w.at.disp), counter, static_cast<uint32_t>(__builtin_ctz(scale))));
-    a.sub(P, T);
+    if (w.at.scale == 1 && w.at.disp == 0) {
+      a.sub(P, counter);
+    } else {
+      if (w.at.scale == 1)
+        a.lea(T, x86::ptr(counter, static_cast<int32_t>(w.at.disp)));
+      else
+        a.lea(T, x86::ptr_abs(static_cast<uint64_t>(w.at.disp), counter,
+                              static_cast<uint32_t>(__builtin_ctz(w.at.scale))));
+      a.sub(P, T);
+    }
     e.Restore(t);
-    any = true;
+    Site site{};
+    site.kind = SiteKind::kMemGroup;
+    site.addr_reg = static_cast<uint8_t>(p);
+    site.access = w.access;
+    site.size = static_cast<uint16_t>(w.span);
+    const uint32_t id = e.NewSite(site);
+    e.ResolveLater(vmm_resume, id, &Site::resume_in_place);
+    e.Cold([&e, slow, vmm_resume, counted, id, tag, P, T] {
+      auto& a = e.a;
+      a.bind(slow);
+      a.sub(P, CtxIndexed(tag, T, 3));  // the VMM wants the VA
+      e.JumpToThunk(id, e.thunks.vmm_call);
+      // A window the VMM stood behind (it may cross onto the next page): this
+      // iteration only.
+      a.bind(vmm_resume);
+      a.xor_(T.r32(), T.r32());
+      a.jmp(counted);
+    });
+    ++done;
   }
-  if (!any) return Label();
-  // The counter's range: from here `n` steps on, up or down.
-  const unsigned t = e.TakeScratch(0);
-  const x86::Gp T = Gpr64Reg(t);
-  const uint32_t step_shift = static_cast<uint32_t>(__builtin_ctzll(magnitude));
-  a.mov(T, Ctx(XLAT_CTX_OFF(stride_n)));
-  if (s.step > 0) {
-    // [I, I + (n + 1) * step)
-    a.lea(T, x86::ptr(T, 1));
-    if (step_shift) a.shl(T, step_shift);
-    a.mov(Ctx(XLAT_CTX_OFF(stride_len)), T);
-    a.mov(Ctx(XLAT_CTX_OFF(stride_lo)), counter);
-  } else {
-    // [I - n * |step|, I]
-    if (step_shift) a.shl(T, step_shift);
-    a.mov(Ctx(XLAT_CTX_OFF(stride_lo)), counter);
-    a.sub(Ctx(XLAT_CTX_OFF(stride_lo)), T);
-    a.lea(T, x86::ptr(T, 1));
-    a.mov(Ctx(XLAT_CTX_OFF(stride_len)), T);
+  if (!done) return Label();
+  if (s.count > 1) {
+    const unsigned t = e.TakeScratch(0);
+    const x86::Gp T = Gpr64Reg(t);
+    a.mov(T, Ctx(XLAT_CTX_OFF(stride_n)));
+    EmitStrideRange(e, s, T);
+    e.Restore(t);
   }
-  e.Restore(t);
   return refill;
 }
 
