@@ -149,37 +149,47 @@ struct PoolNeeds {
   unsigned string_regs = 0;  // an inline rep movs/stos's own (emit_string.h), or 0
 };
 
+// How many pool registers the rewrite of one instruction uses over the
+// block (0: none), and the most it holds at once.
+struct PoolUse {
+  unsigned users = 0;
+  unsigned at_once = 0;
+  unsigned string_regs = 0;
+};
+PoolUse PoolUseOf(const DecodedInsn& d, InsnKind kind) {
+  switch (kind) {
+    case InsnKind::kMem: case InsnKind::kBitMem: case InsnKind::kXlat: case InsnKind::kPush:
+    case InsnKind::kPop: case InsnKind::kLeave: case InsnKind::kEnter: case InsnKind::kRet:
+      return {1, 0, 0};
+    case InsnKind::kCall:
+      // An indirect one's target waits in a third register while the push is checked.
+      return d.ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ? PoolUse{2, 3, 0} : PoolUse{1, 0, 0};
+    case InsnKind::kJmp:  // an indirect one (a direct jmp only leaves)
+      return d.ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE ? PoolUse{1, 0, 0} : PoolUse{};
+    case InsnKind::kString:
+      if (const unsigned regs = InlineStringPoolRegs(d)) return {2, regs, regs};
+      return {};
+    default:
+      return {};
+  }
+}
+
 PoolNeeds PoolNeedsOf(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds) {
   PoolNeeds n;  // (an access: its address and a TLB index)
   for (size_t i = 0; i < insns.size(); ++i) {
-    switch (kinds[i]) {
-      case InsnKind::kMem: case InsnKind::kBitMem: case InsnKind::kXlat: case InsnKind::kPush:
-      case InsnKind::kPop: case InsnKind::kLeave: case InsnKind::kEnter: case InsnKind::kRet:
-        ++n.users;
-        break;
-      case InsnKind::kCall:
-        ++n.users;
-        if (insns[i].ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE) {
-          // Its target waits in a third register while the push is checked.
-          ++n.users;
-          n.at_once = std::max(n.at_once, 3u);
-        }
-        break;
-      case InsnKind::kJmp:  // an indirect one (a direct jmp only leaves)
-        if (insns[i].ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE) ++n.users;
-        break;
-      case InsnKind::kString:
-        if (const unsigned regs = InlineStringPoolRegs(insns[i])) {
-          n.users += 2;
-          n.string_regs = std::max(n.string_regs, regs);
-          n.at_once = std::max(n.at_once, regs);
-        }
-        break;
-      default:
-        break;
-    }
+    const PoolUse u = PoolUseOf(insns[i], kinds[i]);
+    n.users += u.users;
+    n.at_once = std::max(n.at_once, u.at_once);
+    n.string_regs = std::max(n.string_regs, u.string_regs);
   }
   return n;
+}
+
+// The first instruction whose rewrite takes pool registers, or the block's length.
+int FirstPoolUser(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds) {
+  for (size_t i = 0; i < insns.size(); ++i)
+    if (PoolUseOf(insns[i], kinds[i]).users) return static_cast<int>(i);
+  return static_cast<int>(insns.size());
 }
 
 // The pool, in kOrder (rcx and r11 first: the jump-cache lookup and the
@@ -816,6 +826,23 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   e.group_reg.assign(groups.size(), -1);
   stats_.mem_groups += groups.size();
 
+  // Where a side exit comes before the first rewrite that needs the pool (a
+  // guard at a function's start, a decoder's renormalization check), the
+  // pool is spilled there instead of at the entries: a run that leaves by
+  // that exit stores and reloads nothing. (Not in a loop, whose head keeps
+  // the pool displaced across iterations; and such a block offers no entry
+  // past the spills to a linked source, since it has none.)
+  int lazy_pool_at = -1;
+  if (pool && !loop && !count_guest_insns_) {
+    const int first_user = FirstPoolUser(decoded, kinds);
+    for (int i = 0; i < first_user; ++i)
+      if (kinds[i] == InsnKind::kJcc) {
+        lazy_pool_at = first_user;
+        break;
+      }
+  }
+  const uint16_t entry_pool = lazy_pool_at >= 0 ? 0 : pool;
+
   // Entries. An indirect branch arrives at the indirect entry with r11
   // displaced and its target in ctx.ind_target, without having compared
   // anything: the entry checks that the target is this block (with a cmp
@@ -833,13 +860,14 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   }
   e.a.jne(Imm(reinterpret_cast<uint64_t>(thunks_.lookup_miss)));
   if (block_live_in & kArithFlags) EmitRestoreArithFlags(e.a);  // the source saved them
-  if (!(pool & (1u << kR11))) e.a.mov(x86::r11, Ctx(CtxSpillOff(kR11)));
+  if (!(entry_pool & (1u << kR11))) e.a.mov(x86::r11, Ctx(CtxSpillOff(kR11)));
   Label entry = e.a.newLabel(), pre = e.a.newLabel(), head = e.a.newLabel();
-  e.SpillPool(pool & ~spilled_on_indirect);
-  e.a.jmp(pre);
+  e.SpillPool(entry_pool & ~spilled_on_indirect);
+  if (entry_pool) e.a.jmp(pre);
   e.a.bind(entry);
-  e.SpillPool(pool);
+  e.SpillPool(entry_pool);
   e.a.bind(pre);
+  e.SetPool(entry_pool);
   e.StartPool();
   GuestInsn gi;
   gi.d = &decoded[0];
@@ -896,6 +924,11 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   for (size_t i = 0; i < decoded.size() && !ended; ++i) {
     block->insn_host.push_back(static_cast<uint32_t>(e.a.offset()));
     block->insn_kinds.push_back(static_cast<uint8_t>(kinds[i]));
+    if (static_cast<int>(i) == lazy_pool_at) {
+      e.SetPool(pool);
+      e.SpillPool(pool);
+      e.StartPool();
+    }
     gi.d = &decoded[i];
     gi.index = static_cast<uint16_t>(i);
     gi.group = group_of[i].group >= 0 ? &groups[group_of[i].group] : nullptr;
@@ -972,7 +1005,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   block->entry = base + code.labelOffsetFromBase(entry);
   if (pool) {
     block->pool = pool;
-    block->pool_entry = base + code.labelOffsetFromBase(pre);
+    if (entry_pool) block->pool_entry = base + code.labelOffsetFromBase(pre);
   }
   block->host_size = static_cast<uint32_t>(size);
   e.Finalize(base);

@@ -325,7 +325,86 @@ static void Branches(void) {
   REPORT("branch-maze", h);
 }
 
+// Guards before a block's first memory access: compares and conditional
+// branches that leave early, then accesses. A translator may put off saving
+// its scratch registers until the first access; whichever way each run
+// leaves, every register must come out as the guest left it. The asm names
+// few registers, so that most are free to be such scratch, and checks all
+// of them afterwards.
+static void EarlyExits(void) {
+  static uint64_t cell[4] = {11, 22, 33, 44};
+  uint64_t h = 0;
+  for (uint64_t i = 0; i < 40; i++) {
+    uint64_t r[16];
+    uint64_t* base = cell;
+    __asm__ volatile(
+        "sub $128, %%rsp\n\t"  // past the red zone
+        "push %%rbp\n\t"
+        "push %%rbx\n\t"
+        "push %%r12\n\t"
+        "push %%r13\n\t"
+        "push %%r14\n\t"
+        "push %%r15\n\t"
+        "push %%rdi\n\t"  // r[]
+        "mov %[i], %%rax\n\t"
+        "lea 4f(%%rip), %%rdx\n\t"
+        "push %%rdx\n\t"
+        "lea 1f(%%rip), %%rdx\n\t"
+        "push %%rdx\n\t"
+        "mov $0x1111, %%rcx\n\t"
+        "mov $0x2222, %%rdx\n\t"
+        "mov $0x3333, %%rbx\n\t"
+        "mov $0x4444, %%rbp\n\t"
+        "mov $0x5555, %%r8\n\t"
+        "mov $0x6666, %%r9\n\t"
+        "mov $0x7777, %%r10\n\t"
+        "mov $0x8888, %%r11\n\t"
+        "mov $0x9999, %%r12\n\t"
+        "mov $0xaaaa, %%r13\n\t"
+        "mov $0xbbbb, %%r14\n\t"
+        "mov $0xcccc, %%r15\n\t"
+        "ret\n"  // to 1: a block of its own, naming only rax, rsi and rsp
+        "1: test $1, %%al\n\t"
+        "jnz 3f\n\t"
+        "cmp $30, %%rax\n\t"
+        "ja 3f\n\t"
+        "add (%%rsi), %%rax\n\t"
+        "mov %%rax, 8(%%rsi)\n\t"
+        "add 16(%%rsi), %%rax\n"
+        "3: ret\n"  // to 4
+        "4: pop %%rdi\n\t"
+        "mov %%rax, 0(%%rdi)\n\t"
+        "mov %%rcx, 8(%%rdi)\n\t"
+        "mov %%rdx, 16(%%rdi)\n\t"
+        "mov %%rbx, 24(%%rdi)\n\t"
+        "mov %%rbp, 32(%%rdi)\n\t"
+        "mov %%rsi, 40(%%rdi)\n\t"
+        "mov %%r8, 48(%%rdi)\n\t"
+        "mov %%r9, 56(%%rdi)\n\t"
+        "mov %%r10, 64(%%rdi)\n\t"
+        "mov %%r11, 72(%%rdi)\n\t"
+        "mov %%r12, 80(%%rdi)\n\t"
+        "mov %%r13, 88(%%rdi)\n\t"
+        "mov %%r14, 96(%%rdi)\n\t"
+        "mov %%r15, 104(%%rdi)\n\t"
+        "pop %%r15\n\t"
+        "pop %%r14\n\t"
+        "pop %%r13\n\t"
+        "pop %%r12\n\t"
+        "pop %%rbx\n\t"
+        "pop %%rbp\n\t"
+        "add $128, %%rsp"
+        : "+S"(base)
+        : "D"(r), [i] "r"(i)
+        : "rax", "rcx", "rdx", "r8", "r9", "r10", "r11", "cc", "memory");
+    for (int k = 0; k < 14; k++) h = Mix(h, k == 5 ? r[k] - (uint64_t)(uintptr_t)cell : r[k]);
+  }
+  h = Mix(h, cell[1]);
+  REPORT("early-exits", h);
+}
+
 int main(void) {
+  EarlyExits();
   FunctionPointers();
   Switches();
   ComputedGotos();
