@@ -1345,18 +1345,30 @@ uint32_t VcpuRuntime::HandleMemGroup(Site& s) {
   // The members run natively on the checked span: a watched page needs them
   // to come to the VMM one by one.
   if (ok && !watches_.empty() && (PageWatched(va & ~0xfffull) || PageWatched(last & ~0xfffull))) ok = false;
+  WalkResult w1;
+  uint8_t* host1 = nullptr;
+  bool w1_filled = false;
   if (ok && (last & ~0xfffull) != (va & ~0xfffull)) {
-    WalkResult w1 = WalkPageTables(vcpu_.ram_, paging(), last & ~0xfffull, kind, user_mode());
-    uint8_t* host1 = w1.ok ? vcpu_.ram_.HostPtr(GuestPhysAddr(w1.pa & ~0xfffull), 4096) : nullptr;
+    w1 = WalkPageTables(vcpu_.ram_, paging(), last & ~0xfffull, kind, user_mode());
+    host1 = w1.ok ? vcpu_.ram_.HostPtr(GuestPhysAddr(w1.pa & ~0xfffull), 4096) : nullptr;
     ok = host1 && host1 == host0 + 4096 && !(write && StoresTrap(w1.pa & ~0xfffull));
-    // The inline check covers one page: a span across two comes here every
-    // time. Some times are fine (a loop's table, checked once per loop);
-    // a hot block that keeps coming is better off with a check per access.
+    if (ok) mapping_->RecordWalk(last & ~0xfffull, w1);
+    w1_filled = ok;
+    // Filled below, the two entries pair up and the inline check's second
+    // try covers the span; it comes here again when either entry is gone.
+    // Some times are fine; a hot block that keeps coming (a window moving
+    // across page after page) is better off with a check per access.
     constexpr uint8_t kMaxPageCrossings = 64;
     if (ok && ++s.page_crossings >= kMaxPageCrossings) ok = false;
   }
   if (ok) {
     FillTlb(va, w0, host0);
+    // Both pages: their entries pair up, and the block's next check of a
+    // span across them hits without coming here.
+    if (w1_filled) {
+      FillTlb(last & ~0xfffull, w1, host1);
+      tlb_->Pair(priv(), va & ~0xfffull);
+    }
     ctx_.gpr[s.addr_reg] = reinterpret_cast<uint64_t>(host0 + (va & 0xfff));
     ctx_.thunk_ret = reinterpret_cast<uint64_t>(s.resume_in_place);
     return static_cast<uint32_t>(HelperAction::kResume);

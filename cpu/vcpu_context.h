@@ -70,7 +70,16 @@ inline constexpr uint64_t kTlbInvalidNegTag = uint64_t{1} << 62;
 //                     on a hit, in one load where the lookup must keep the VA
 //                     (the flag-preserving one); on an empty entry it too
 //                     lands in the guard page;
-//   tlb_guest_pa[i]   its guest physical address (for the VMM only).
+//   tlb_guest_pa[i]   its guest physical address (for the VMM only);
+//   tlb_read_pair_tag[i], tlb_write_pair_tag[i]
+//                     the entry's tag once the VMM has seen a span cross
+//                     from its page onto the next and found that page's
+//                     entry filled too, with its host page right after this
+//                     one (for writes, both writable); else
+//                     kTlbInvalidNegTag, and again when either entry
+//                     changes (mmu/tlb.h). Such a span of up to a page hits
+//                     as (va + tag) <= 8192 - n (a span check's second try,
+//                     translator/emit_memory.cpp).
 
 // Jump cache: guest VA -> host code, direct-mapped on VA bits [15:0].
 inline constexpr unsigned kJumpCacheBits = 16;
@@ -204,6 +213,8 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   uint64_t tlb_read_addend[kPrivClasses][kTlbEntries];
   uint64_t tlb_write_addend[kPrivClasses][kTlbEntries];
   uint64_t tlb_guest_pa[kPrivClasses][kTlbEntries];
+  uint64_t tlb_read_pair_tag[kPrivClasses][kTlbEntries];
+  uint64_t tlb_write_pair_tag[kPrivClasses][kTlbEntries];
 
   // ---- Jump cache: guest VA -> host code entry. ----
   uint64_t jc_tag[kPrivClasses][kJumpCacheEntries];
@@ -245,6 +256,8 @@ inline constexpr int32_t CtxTlbHostPageOff(PrivClass p) { return XLAT_CTX_ARRAY_
 inline constexpr int32_t CtxTlbWriteHostOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_write_host, p, kTlbEntries); }
 inline constexpr int32_t CtxTlbReadAddendOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_read_addend, p, kTlbEntries); }
 inline constexpr int32_t CtxTlbWriteAddendOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_write_addend, p, kTlbEntries); }
+inline constexpr int32_t CtxTlbReadPairTagOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_read_pair_tag, p, kTlbEntries); }
+inline constexpr int32_t CtxTlbWritePairTagOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_write_pair_tag, p, kTlbEntries); }
 inline constexpr int32_t CtxJcTagOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(jc_tag, p, kJumpCacheEntries); }
 inline constexpr int32_t CtxJcCodeOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(jc_code, p, kJumpCacheEntries); }
 

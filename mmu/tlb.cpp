@@ -19,6 +19,9 @@ InlineTlb::InlineTlb(VcpuContext& ctx) : ctx_(ctx) {
     listed_[p].assign(kTlbEntries, 0);
   }
   for (auto& g : global_) g.assign(kTlbEntries, false);
+  for (unsigned p = 0; p < kPrivClasses; ++p)
+    for (unsigned i = 0; i < kTlbEntries; ++i)
+      ctx_.tlb_read_pair_tag[p][i] = ctx_.tlb_write_pair_tag[p][i] = kTlbInvalidNegTag;
   for (auto& l : large_base_) l.assign(kTlbEntries, kNoLargePage);
   for (unsigned p = 0; p < kPrivClasses; ++p)
     for (unsigned i = 0; i < kTlbEntries; ++i) Clear(p, i);
@@ -28,12 +31,38 @@ void InlineTlb::SetReadSide(unsigned p, unsigned i, uint64_t tag, uint64_t host)
   ctx_.tlb_read_tag[p][i] = tag;
   ctx_.tlb_host_page[p][i] = host;
   ctx_.tlb_read_addend[p][i] = tag + host;
+  DropPairs(p, i);
 }
 
 void InlineTlb::SetWriteSide(unsigned p, unsigned i, uint64_t tag, uint64_t host) {
   ctx_.tlb_write_tag[p][i] = tag;
   ctx_.tlb_write_host[p][i] = host;
   ctx_.tlb_write_addend[p][i] = tag + host;
+  DropPairs(p, i);
+}
+
+void InlineTlb::DropPairs(unsigned p, unsigned i) {
+  // Entry i changed: neither it nor the entry before pairs any more.
+  for (unsigned e : {i, (i - 1) & static_cast<unsigned>(kTlbEntries - 1)}) {
+    if (!(listed_[p][e] & kPaired)) continue;
+    listed_[p][e] &= ~kPaired;
+    ctx_.tlb_read_pair_tag[p][e] = kTlbInvalidNegTag;
+    ctx_.tlb_write_pair_tag[p][e] = kTlbInvalidNegTag;
+  }
+}
+
+void InlineTlb::Pair(PrivClass priv, uint64_t va_page) {
+  const unsigned p = static_cast<unsigned>(priv), i = Index(va_page), next = Index(va_page + 4096);
+  const uint64_t tag = 0 - va_page;
+  auto paired = [&](const uint64_t* tags, const uint64_t* hosts) {
+    return tags[i] == tag && tags[next] == tag - 4096 && hosts[next] == hosts[i] + 4096;
+  };
+  const bool read = paired(ctx_.tlb_read_tag[p], ctx_.tlb_host_page[p]);
+  const bool write = paired(ctx_.tlb_write_tag[p], ctx_.tlb_write_host[p]);
+  if (!read) return;  // (a writable pair is readable too)
+  ctx_.tlb_read_pair_tag[p][i] = tag;
+  ctx_.tlb_write_pair_tag[p][i] = write ? tag : kTlbInvalidNegTag;
+  listed_[p][i] |= kPaired;
 }
 
 void InlineTlb::Clear(unsigned p, unsigned i) {

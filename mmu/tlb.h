@@ -38,6 +38,11 @@ class InlineTlb {
   // page drops every 4 KiB entry made from it.
   void Fill(PrivClass priv, uint64_t va_page, uint64_t pa_page, uint8_t* host_page, bool writable,
             bool global = false, uint64_t page_size = 4096);
+  // When the entries of va_page and the page after it are both filled, with
+  // host pages one after the other, sets va_page's pair tags
+  // (vcpu_context.h): a span across the two then checks inline. They go
+  // when either entry changes.
+  void Pair(PrivClass priv, uint64_t va_page);
   // INVLPG: drops any entry for va_page in both privilege classes, and all
   // the entries of the large page it lies in, if it came from one.
   void FlushPage(uint64_t va_page);
@@ -70,6 +75,8 @@ class InlineTlb {
   // An entry's tag and host page for reads (or writes), and their sum, the addend.
   void SetReadSide(unsigned p, unsigned i, uint64_t tag, uint64_t host);
   void SetWriteSide(unsigned p, unsigned i, uint64_t tag, uint64_t host);
+  // Entry i changed: drops the pair tags of it and of the entry before.
+  void DropPairs(unsigned p, unsigned i);
   void FlushNonGlobalImpl(std::vector<SavedTlbEntry>* saved);
   // Calls fn(priv, index) for every entry that may be in use.
   template <typename Fn>
@@ -87,6 +94,7 @@ class InlineTlb {
   SlotList local_[kPrivClasses], globals_[kPrivClasses];
   std::vector<uint8_t> listed_[kPrivClasses];  // per slot: kListedLocal | kListedGlobal
   static constexpr uint8_t kListedLocal = 1, kListedGlobal = 2;
+  static constexpr uint8_t kPaired = 4;  // the slot's pair tags are set
   std::vector<bool> global_[kPrivClasses];
   // Large guest pages with entries here: base -> log2 size (and whether global).
   struct LargePage {

@@ -26,12 +26,15 @@
 // declined like an access group's: the block is translated again without
 // either.
 //
-// (Tried and dropped: the same for any block, the span checked at its start
-// to take the check off a chain of dependent loads, an interpreter's
-// register file and dispatch table. A 2 KiB span straddles a page about
-// half the time, and the inline check covers one page: such blocks went to
-// the VMM at every run until declined, and lost their groups with it. The
-// bytecode interpreter kernel went from 3.46 s to 3.75 s.)
+// Outside a loop the same check at a block's start stands for two or more
+// accesses through different bounded indices off one base (an
+// interpreter's register file, read and written through byte-sized
+// operands), which access groups cannot share. A 2 KiB span straddles a
+// page about half the time: the inline check's second try covers a span
+// across two pages that the TLB holds adjacent in host memory (the pair
+// tags of vcpu_context.h, set by the VMM the first time it sees that span
+// cross). Without that second try, such blocks went to the VMM at every
+// run until declined, and the bytecode interpreter lost 8 %.
 #pragma once
 
 #include <cstdint>
@@ -54,11 +57,13 @@ struct CheckedSpan {
 // Whether the block ends with a jcc back to its own start (`rip`).
 bool LoopsToItself(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, uint64_t rip);
 
-// In a block that loops to itself: the span with the most members. For
-// each instruction, *offset gets its access's displacement from the span's
-// base, or -1 when it is not a member. False if there is none.
+// The span with the most members, if it has at least min_members (in a
+// block that loops to itself, or one checked at the start of any block).
+// For each instruction, *offset gets its access's displacement from the
+// span's base, or -1 when it is not a member. False if there is none.
 bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, CheckedSpan* span,
-                     std::vector<int32_t>* offset);
+                     std::vector<int32_t>* offset,
+                     unsigned min_members);
 
 inline constexpr uint32_t kMaxCheckedSpan = 2048;
 

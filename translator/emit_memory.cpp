@@ -264,6 +264,31 @@ bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t*
   return true;
 }
 
+namespace {
+
+// A span check's second try, in its cold path (flags dead): P = VA + tag of
+// the missed lookup, T its TLB index. A span across onto the next page hits
+// when the TLB holds both pages adjacent in host memory (the pair tags,
+// vcpu_context.h): P becomes the host address and the code goes to `hit`.
+// Else it falls through with P = the VA, for the VMM.
+void EmitPairedRetry(BlockEmitter& e, const x86::Gp& P, const x86::Gp& T, int32_t tag, PrivClass priv,
+                     uint8_t access, uint32_t span, const Label& hit) {
+  auto& a = e.a;
+  const bool write = access & kAccessWrite;
+  const int32_t pair = write ? CtxTlbWritePairTagOff(priv) : CtxTlbReadPairTagOff(priv);
+  Label no_pair = a.newLabel();
+  a.sub(P, CtxIndexed(tag, T, 3));
+  a.add(P, CtxIndexed(pair, T, 3));
+  a.cmp(P, static_cast<int32_t>(8192 - span));
+  a.ja(no_pair);
+  a.add(P, CtxIndexed(write ? CtxTlbWriteHostOff(priv) : CtxTlbHostPageOff(priv), T, 3));
+  a.jmp(hit);
+  a.bind(no_pair);
+  a.sub(P, CtxIndexed(pair, T, 3));
+}
+
+}  // namespace
+
 int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8_t access, bool flags_live,
                   uint16_t avoid) {
   // Never rcx: the span's register lives across later accesses, and any of
@@ -292,9 +317,12 @@ int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8
   e.ResolveLater(resume, id, &Site::resume_in_place);
   e.Restore(t);
   if (flags_live) e.Restore(kRcx);
-  e.Cold([&e, slow, id, flags_live, p, t, tag] {
-    e.a.bind(slow);
-    if (!flags_live) e.a.sub(Gpr64Reg(p), CtxIndexed(tag, Gpr64Reg(t), 3));  // the VMM wants the VA
+  const PrivClass priv = e.priv;
+  e.Cold([&e, slow, resume, id, flags_live, p, t, tag, priv, span, access] {
+    auto& a = e.a;
+    const x86::Gp P = Gpr64Reg(p), T = Gpr64Reg(t);
+    a.bind(slow);
+    if (!flags_live) EmitPairedRetry(e, P, T, tag, priv, access, span, resume);
     e.JumpToThunk(id, e.thunks.vmm_call);
   });
   return static_cast<int>(p);
@@ -392,10 +420,15 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s) {
     site.size = static_cast<uint16_t>(w.span);
     const uint32_t id = e.NewSite(site);
     e.ResolveLater(vmm_resume, id, &Site::resume_in_place);
-    e.Cold([&e, slow, vmm_resume, counted, id, tag, P, T] {
+    const PrivClass priv = e.priv;
+    const uint8_t access = w.access;
+    const uint32_t span = w.span;
+    e.Cold([&e, slow, vmm_resume, counted, id, tag, P, T, priv, access, span] {
       auto& a = e.a;
       a.bind(slow);
-      a.sub(P, CtxIndexed(tag, T, 3));  // the VMM wants the VA
+      // Across onto the next page: this iteration only, as when the VMM
+      // lets it across.
+      EmitPairedRetry(e, P, T, tag, priv, access, span, vmm_resume);
       e.JumpToThunk(id, e.thunks.vmm_call);
       // A window the VMM stood behind (it may cross onto the next page): this
       // iteration only.

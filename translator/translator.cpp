@@ -185,6 +185,18 @@ PoolNeeds PoolNeedsOf(const std::vector<DecodedInsn>& insns, const std::vector<I
   return n;
 }
 
+// How many explicit memory operands of the block have an index register (a
+// cheap test before looking for a span outside a loop).
+unsigned IndexedAccesses(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds) {
+  unsigned n = 0;
+  for (size_t i = 0; i < insns.size(); ++i) {
+    if (kinds[i] != InsnKind::kMem) continue;
+    const int mi = insns[i].MemOperand();
+    if (mi >= 0 && insns[i].ops[mi].mem.index != ZYDIS_REGISTER_NONE) ++n;
+  }
+  return n;
+}
+
 // The first instruction whose rewrite takes pool registers, or the block's length.
 int FirstPoolUser(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds) {
   for (size_t i = 0; i < insns.size(); ++i)
@@ -803,8 +815,17 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     // register for the whole block; one more stays for the checks, and the
     // groups get what is left.
     unsigned held = 0;
+    if (pool_size >= 3 && !loop && IndexedAccesses(decoded, kinds) >= 2) {
+      // Outside a loop a span pays for accesses through different bounded
+      // indices, two or more (an interpreter's register file, read and
+      // written through byte-sized operands), which groups cannot share;
+      // through one base alone, the groups do as well.
+      has_span = FindCheckedSpan(decoded, kinds, &span, &span_offset, /*min_members=*/2) && span.indexed;
+      if (!has_span) span_offset.assign(decoded.size(), -1);
+      held += has_span;
+    }
     if (pool_size >= 3 && loop) {
-      has_span = FindCheckedSpan(decoded, kinds, &span, &span_offset);
+      has_span = FindCheckedSpan(decoded, kinds, &span, &span_offset, /*min_members=*/1);
       held += has_span;
       // The head's compare of the counter clobbers the flags.
       if (!(block_live_in & kArithFlags) &&
@@ -833,7 +854,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // the pool displaced across iterations; and such a block offers no entry
   // past the spills to a linked source, since it has none.)
   int lazy_pool_at = -1;
-  if (pool && !loop && !count_guest_insns_) {
+  if (pool && !loop && !has_span && !count_guest_insns_) {
     const int first_user = FirstPoolUser(decoded, kinds);
     for (int i = 0; i < first_user; ++i)
       if (kinds[i] == InsnKind::kJcc) {
@@ -876,7 +897,8 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   if (has_span) {
     // Before the loop head: once per entry, not per iteration. The guest is
     // at the block's first instruction, which a declined check resumes at.
-    e.span_reg = EmitSpanCheck(e, span.base, span.span, span.access, (block_live_in & kArithFlags) != 0, 0);
+    // (Not r11, which an indirect branch at the block's end takes.)
+    e.span_reg = EmitSpanCheck(e, span.base, span.span, span.access, (block_live_in & kArithFlags) != 0, 1u << kR11);
     if (e.span_reg >= 0) {
       e.span_indexed = span.indexed;
       stats_.loop_spans_checked++;

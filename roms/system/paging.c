@@ -720,6 +720,40 @@ static void stride_across_adjacent_then_not(void) {
   stride_run(s_stride_words_adjacent, 0, 0, 0x1200, va + 0xf00, &ev);
   expect_vector(&ev, V_END) && expect_eq("sum", stride_word_sum(0xf00, 0x1200, 0x2000), ev.r.rax);
 }
+// A loop's table read through a byte index, the table straddling two
+// virtual pages on adjacent frames: its one check before the loop may be
+// let across (and then made inline, the two entries paired). Remapping the
+// second page to another frame with INVLPG must end that: the next run
+// reads the new frame.
+SNIPPET(s_pair_table, "1: movzbl (%rdi), %eax\n add $1, %rdi\n add (%rsi,%rax,8), %rdx\n dec %r8\n jnz 1b\n int $0x81");
+static void stride_pair_dropped_by_invlpg(void) {
+  const uint64_t a = alloc_frame(), b = alloc_frame(), c = alloc_frame(), idx = alloc_frame();
+  if (!expect_eq("adjacent frames", a + 0x1000, b)) return;
+  fill_frame(a, STRIDE_A);
+  fill_frame(b, STRIDE_B);
+  fill_frame(c, STRIDE_C);
+  fill_frame(idx, 0xff);  // every read at table + 255 * 8: on the second page
+  const uint64_t va = fresh_region() + 0x10000;
+  map_page(g_kpml4, va, a, PTE_P | PTE_W);
+  map_page(g_kpml4, va + 0x1000, b, PTE_P | PTE_W);
+  write_cr3(read_cr3());
+  struct run run;
+  struct event ev;
+  for (int pass = 0; pass < 3; ++pass) {
+    if (pass == 2) {
+      *entry(va + 0x1000, 1) = c | PTE_P | PTE_W;
+      invlpg(va + 0x1000);
+    }
+    run_init(&run, 0, s_pair_table);
+    run.r.rdi = idx;
+    run.r.rsi = va + 0x900;
+    run.r.rdx = 0;
+    run.r.r8 = 100;
+    xrun(&run, &ev);
+    const uint64_t want = 100 * repeat8(pass == 2 ? STRIDE_C : STRIDE_B);
+    if (!expect_vector(&ev, V_END) || !expect_eq(pass == 2 ? "sum after the remap" : "sum", want, ev.r.rdx)) return;
+  }
+}
 static void stride_into_unmapped(void) {
   const uint64_t va = stride_pages(0, 0, 0, 0);
   struct event ev;
@@ -778,6 +812,7 @@ static const struct kcase cases[] = {
     {"stride.discontiguous-words", stride_discontiguous_words},
     {"stride.discontiguous-derived", stride_discontiguous_derived},
     {"stride.adjacent-then-not", stride_across_adjacent_then_not},
+    {"stride.pair-dropped-by-invlpg", stride_pair_dropped_by_invlpg},
     {"stride.into-unmapped", stride_into_unmapped},
     {"stride.store-into-read-only", stride_store_into_read_only},
     {"spaces.switch-in-syscall.cpl3", user_space_switch},
