@@ -238,6 +238,15 @@ bool FindStrideSpans(const std::vector<DecodedInsn>& insns, const std::vector<In
   return true;
 }
 
+int64_t IndexBoundAt(const std::vector<DecodedInsn>& insns, size_t i, int reg) {
+  for (size_t j = i; j-- > 0;)
+    if (GprsWritten(insns[j]) & (1u << reg)) {
+      uint64_t bound = 0;
+      return BoundOf(insns[j], reg, &bound) ? static_cast<int64_t>(bound) : -1;
+    }
+  return -1;
+}
+
 bool LoopsToItself(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, uint64_t rip) {
   if (insns.empty() || kinds.back() != InsnKind::kJcc) return false;
   const DecodedInsn& tail = insns.back();

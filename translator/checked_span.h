@@ -54,6 +54,11 @@ struct CheckedSpan {
   unsigned members = 0;
 };
 
+// The largest value the last write of `reg` before instruction i leaves in
+// it, when that write bounds it (movzx from a byte, and with a small
+// constant), else -1 (also when nothing in the block writes it before i).
+int64_t IndexBoundAt(const std::vector<DecodedInsn>& insns, size_t i, int reg);
+
 // Whether the block ends with a jcc back to its own start (`rip`).
 bool LoopsToItself(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, uint64_t rip);
 

@@ -60,6 +60,7 @@ struct GuestInsn {
   int32_t group_offset = 0;         // its access's address minus the group's lowest byte
   int32_t span_offset = -1;         // its access's displacement in the loop's span (checked_span.h), or -1
   int8_t stride_group = -1;         // the loop's moving window it runs in (checked_span.h), or -1
+  int64_t index_bound = -1;         // its memory operand's index is at most this (IndexBoundAt), or -1
   uint32_t flags_live_in = 0;   // arithmetic flags live just before it (RFLAGS bit mask)
   uint32_t flags_live_out = 0;  // ... just after it
   uint16_t index = 0;           // position in the block

@@ -155,18 +155,34 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& n
 
   uint16_t avoid = static_cast<uint16_t>(1u << ga.addr_reg);
   if (ga.flags_live) avoid |= 1u << kRcx;
-  const unsigned t_reg = e.TakeScratch(avoid);
-  const x86::Gp rt = Gpr64Reg(t_reg);
+  const bool constant = ga.constant;
+  const unsigned t_reg = constant ? 16 : e.TakeScratch(avoid);
 
   Label slow = a.newLabel(), resume_in_place = a.newLabel(), after = a.newLabel();
-  const bool check_align = ga.align > 1 && !ga.flags_live;
   const Label va_intact = a.newLabel();  // to the slow path with rS still the VA
-  if (check_align) {
-    a.test(x86::gpb(ga.addr_reg), ga.align - 1);
-    a.jnz(va_intact);
+  if (constant) {
+    // The entry's index and tag are constants: one compare, then the host
+    // address from the entry's addend (vcpu_context.h).
+    const int32_t slot = static_cast<int32_t>(((ga.va >> 12) & (kTlbEntries - 1)) * 8);
+    const int32_t addend = (ga.access & kAccessWrite) ? CtxTlbWriteAddendOff(e.priv) : CtxTlbReadAddendOff(e.priv);
+    a.cmp(Ctx(tag + slot), static_cast<int32_t>(0 - (ga.va & ~uint64_t{0xfff})));
+    a.jne(slow);
+    if (ga.expr.index >= 0) {
+      // (rS may be the index itself, in a load into it: the VA first.)
+      EmitGuestAddress(e, ga.addr_reg, 16, ga.expr);
+      a.add(rs, Ctx(addend + slot));
+    } else {
+      a.mov(rs, Ctx(addend + slot));
+      a.lea(rs, x86::ptr(rs, static_cast<int32_t>(ga.va)));
+    }
+  } else {
+    if (ga.align > 1 && !ga.flags_live) {
+      a.test(x86::gpb(ga.addr_reg), ga.align - 1);
+      a.jnz(va_intact);
+    }
+    // (rS keeps the VA until the flag-free check is certain of a hit.)
+    EmitTlbLookup(e, rs, Gpr64Reg(t_reg), ga.size, ga.access, ga.flags_live, slow);
   }
-  // (rS keeps the VA until the flag-free check is certain of a hit.)
-  EmitTlbLookup(e, rs, rt, ga.size, ga.access, ga.flags_live, slow);
   Site slow_site{};
   slow_site.kind = SiteKind::kMemSlow;
   slow_site.addr_reg = static_cast<uint8_t>(ga.addr_reg);
@@ -181,7 +197,7 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& n
   // Give back the lookup's own scratches; the caller's stay. (Pool registers
   // need no reload.)
   uint16_t reloaded = 0;
-  if (e.Restore(t_reg)) reloaded |= static_cast<uint16_t>(1u << t_reg);
+  if (!constant && e.Restore(t_reg)) reloaded |= static_cast<uint16_t>(1u << t_reg);
   if (ga.flags_live && e.Restore(kRcx)) reloaded |= 1u << kRcx;
   const uint16_t native_displaced = e.displaced();
 
@@ -208,13 +224,17 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& n
   const unsigned rs_num = ga.addr_reg;
   const uint16_t insn_index = e.insn ? e.insn->index : 0;
   const bool flags_saved = e.flags_saved();
+  const AddressExpr expr = ga.expr;
   e.Cold([&e, slow, bounce, after, slow_id, post_id, reloaded, native_displaced, writes, native, flags_live,
-          rs_num, t_reg, tag, insn_index, flags_saved, va_intact] {
+          rs_num, t_reg, tag, insn_index, flags_saved, va_intact, constant, expr] {
     auto& a = e.a;
     a.bind(slow);
     // The VMM takes the VA from rS: undo the tag add of the flag-clobbering
     // lookup (flags are dead there; the flag-free lookup left rS alone).
-    if (!flags_live) a.sub(Gpr64Reg(rs_num), CtxIndexed(tag, Gpr64Reg(t_reg), 3));
+    if (constant)
+      EmitGuestAddress(e, rs_num, 16, expr);
+    else if (!flags_live)
+      a.sub(Gpr64Reg(rs_num), CtxIndexed(tag, Gpr64Reg(t_reg), 3));
     a.bind(va_intact);
     e.JumpToThunk(slow_id, e.thunks.vmm_call);
     // The VMM resumes here with rS pointing into the bounce buffer.
@@ -579,11 +599,28 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   size_t len = 0;
   ReencodeWithBase(d, rs, bytes, &len);  // the block driver checked that this works
 
-  // The segment base needs a second register only for fs:/gs: operands.
-  unsigned seg_tmp = 16;
-  if (expr.segment >= 0) seg_tmp = e.TakeScratch(avoid | (1u << rs));
-  EmitGuestAddress(e, rs, seg_tmp, expr);
-  if (seg_tmp < 16) e.Restore(seg_tmp);
+  // An address known now (absolute or RIP-relative) within one page, whose
+  // page and position both fit a sign-extended imm32 (the kernel's top 2
+  // GiB, a program's bottom 2): the lookup needs no address in rS.
+  // (Or a table read through an index the block bounds, the whole table
+  // within that page; then rS = host page + index * scale + its offset.)
+  const uint64_t page = static_cast<uint64_t>(expr.disp) & ~uint64_t{0xfff};
+  const bool indexed = expr.index >= 0 && gi.index_bound >= 0 && gi.index_bound <= 4096;
+  const uint64_t reach = indexed ? static_cast<uint64_t>(gi.index_bound) * expr.scale : 0;
+  ga.constant = expr.base < 0 && (expr.index < 0 || indexed) && expr.segment < 0 && expr.addr_bits == 64 &&
+                !ga.flags_live && (static_cast<uint64_t>(expr.disp) & 0xfff) + reach + ga.size <= 4096 &&
+                !(ga.align > 1 && (indexed || (static_cast<uint64_t>(expr.disp) & (ga.align - 1)))) &&
+                static_cast<int64_t>(0 - page) == static_cast<int32_t>(0 - page) &&
+                expr.disp == static_cast<int32_t>(expr.disp);
+  ga.va = static_cast<uint64_t>(expr.disp);
+  ga.expr = expr;
+  if (!ga.constant) {
+    // The segment base needs a second register only for fs:/gs: operands.
+    unsigned seg_tmp = 16;
+    if (expr.segment >= 0) seg_tmp = e.TakeScratch(avoid | (1u << rs));
+    EmitGuestAddress(e, rs, seg_tmp, expr);
+    if (seg_tmp < 16) e.Restore(seg_tmp);
+  }
 
   const InsnBytes code(bytes, len);
   EmitGuardedAccess(e, ga, [&e, code] { e.Embed(code.bytes, code.len); });

@@ -39,6 +39,15 @@ struct GuardedAccess {
   uint8_t access;        // MemAccessBits
   bool flags_live;       // guest flags must survive the lookup
   uint16_t align = 0;    // RequiredAlignment: checked where flags are dead (else the access faults natively)
+  // The VA is known at translation time (an absolute or RIP-relative
+  // operand within one page, aligned as required; flags dead): rS is not
+  // loaded with it, and the lookup is a compare of the entry's tag with a
+  // constant, independent of any guest register.
+  bool constant = false;
+  uint64_t va = 0;
+  // With `constant`: the operand's address, when it adds a bounded index to
+  // `va` (a table read; index_bound * scale stays within va's page).
+  AddressExpr expr{};
 };
 
 // Emits the lookup for an access whose VA is already in ga.addr_reg, then

@@ -957,6 +957,15 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     gi.group_offset = group_of[i].offset;
     gi.span_offset = stride_group[i] >= 0 ? -1 : span_offset[i];
     gi.stride_group = stride_group[i];
+    gi.index_bound = -1;
+    if (kinds[i] == InsnKind::kMem) {
+      // An absolute table read through an index the block bounds: its page
+      // may be known now (EmitMemInsn).
+      const int mi = gi.d->MemOperand();
+      if (mi >= 0 && gi.d->ops[mi].mem.base == ZYDIS_REGISTER_NONE && gi.d->ops[mi].mem.index != ZYDIS_REGISTER_NONE &&
+          GprNumber(gi.d->ops[mi].mem.index) >= 0)
+        gi.index_bound = IndexBoundAt(decoded, i, GprNumber(gi.d->ops[mi].mem.index));
+    }
     gi.flags_live_in = live_in[i];
     gi.flags_live_out = live_out[i];
     e.insn = &gi;

@@ -754,6 +754,24 @@ static void stride_pair_dropped_by_invlpg(void) {
     if (!expect_vector(&ev, V_END) || !expect_eq(pass == 2 ? "sum after the remap" : "sum", want, ev.r.rdx)) return;
   }
 }
+// An absolute table read through a byte index, the table within one page:
+// its page is known at translation time. After INVLPG of that page the
+// read misses the TLB, and the address it reports must be the element's,
+// not the table's.
+static uint64_t abs_table[256] __attribute__((aligned(4096)));
+SNIPPET(s_abs_table, "movzbl %bl, %eax\n mov abs_table(,%rax,8), %rax\n xor %ecx, %ecx\n int $0x81");
+static void absolute_table_after_invlpg(void) {
+  for (int i = 0; i < 256; i++) abs_table[i] = 0x1000 + 3 * i;
+  struct run run;
+  struct event ev;
+  for (int pass = 0; pass < 2; ++pass) {
+    invlpg((uint64_t)(uintptr_t)abs_table);
+    run_init(&run, 0, s_abs_table);
+    run.r.rbx = 200 + pass;
+    xrun(&run, &ev);
+    if (!expect_vector(&ev, V_END) || !expect_eq("element", 0x1000 + 3 * (200 + pass), ev.r.rax)) return;
+  }
+}
 static void stride_into_unmapped(void) {
   const uint64_t va = stride_pages(0, 0, 0, 0);
   struct event ev;
@@ -813,6 +831,7 @@ static const struct kcase cases[] = {
     {"stride.discontiguous-derived", stride_discontiguous_derived},
     {"stride.adjacent-then-not", stride_across_adjacent_then_not},
     {"stride.pair-dropped-by-invlpg", stride_pair_dropped_by_invlpg},
+    {"tlb.absolute-table-after-invlpg", absolute_table_after_invlpg},
     {"stride.into-unmapped", stride_into_unmapped},
     {"stride.store-into-read-only", stride_store_into_read_only},
     {"spaces.switch-in-syscall.cpl3", user_space_switch},

@@ -900,6 +900,61 @@ static void LoopStrideAccesses(void) {
   REPORT_HASH("loop-stride-accesses-stores", big, sizeof big);
 }
 
+// Tables at absolute addresses read through an index the code bounds just
+// before (movzx from a byte, and with a constant), loading into the index
+// register itself, with stores to the table: the table's page is known at
+// translation time when it fits in one (a translator may check it with a
+// constant). One table lies within a page, one straddles two.
+static struct {
+  uint64_t in[256];               // the first 2 KiB of a page
+  uint8_t gap[4096 - 512 - 2048];
+  uint64_t across[256];           // from 512 bytes before the next page
+} abs_tables ALIGNED(4096) ASM_VISIBLE;
+#define ABS_ACROSS "3584"  // offsetof(across), checked below
+
+// (Functions of their own with one access each, so that no loop or span
+// check stands for them.)
+static NOINLINE uint64_t AbsoluteTableLoad(uint64_t x) {
+  uint64_t a;
+  __asm__ volatile("movzbl %b[x], %k[a]\n\tmov abs_tables(,%[a],8), %[a]" : [a] "=&r"(a) : [x] "r"(x) : "memory");
+  return a;
+}
+static NOINLINE uint64_t AbsoluteTableAcross(uint64_t x, uint64_t a) {
+  uint64_t b;
+  __asm__ volatile("mov %[x], %[b]\n\tshr $8, %[b]\n\tand $0xff, %k[b]\n\tadd abs_tables+" ABS_ACROSS
+                   "(,%[b],8), %[a]"
+                   : [a] "+r"(a), [b] "=&r"(b)
+                   : [x] "r"(x)
+                   : "cc", "memory");
+  return a;
+}
+static NOINLINE void AbsoluteTableStore(uint64_t a, uint64_t x) {
+  uint64_t b;
+  __asm__ volatile("movzbl %b[a], %k[b]\n\txor %[a], abs_tables(,%[b],8)" : [b] "=&r"(b) : [a] "r"(a) : "cc", "memory");
+  __asm__ volatile("movzbl %b[a], %k[b]\n\tmovb %b[x], abs_tables+" ABS_ACROSS "+7(,%[b],8)"
+                   : [b] "=&r"(b)
+                   : [a] "r"(a >> 8), [x] "r"(x)
+                   : "memory");
+}
+static NOINLINE uint64_t AbsoluteTableStep(uint64_t x) {
+  const uint64_t a = AbsoluteTableAcross(x, AbsoluteTableLoad(x));
+  AbsoluteTableStore(a, x);
+  return a;
+}
+
+static void AbsoluteTables(void) {
+  _Static_assert(__builtin_offsetof(__typeof__(abs_tables), across) == 3584, "ABS_ACROSS");
+  for (int i = 0; i < 256; i++) {
+    abs_tables.in[i] = Mix(i, 1);
+    abs_tables.across[i] = Mix(i, 2);
+  }
+  uint64_t h = 0;
+  for (uint64_t i = 0; i < 700; i++) h = Mix(h, AbsoluteTableStep(Mix(i, 3)));
+  REPORT("absolute-tables", h);
+  REPORT_HASH("absolute-tables-in", abs_tables.in, sizeof abs_tables.in);
+  REPORT_HASH("absolute-tables-across", abs_tables.across, sizeof abs_tables.across);
+}
+
 // Prefetch, flush and fences: no visible effect, but they carry memory operands.
 static void CacheControl(void) {
   Reset();
@@ -930,5 +985,6 @@ int main(void) {
   LoopTableReads();
   LoopGroupUpdates();
   LoopStrideAccesses();
+  AbsoluteTables();
   return 0;
 }
