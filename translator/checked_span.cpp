@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "translator/emit_memory.h"
+#include "translator/liveness.h"
 #include "translator/mem_groups.h"
 
 namespace xlat {
@@ -116,9 +117,27 @@ bool FindStrideSpans(const std::vector<DecodedInsn>& insns, const std::vector<In
   at.resize(insns.size());
   SymbolicValue sym[kGprCount];
   for (unsigned r = 0; r < kGprCount; ++r) sym[r] = SymbolicValue{static_cast<int8_t>(r), 0};
+  // The instruction that sets the flags the closing jcc tests: a loop
+  // whose exit it decides from a counter (cmp against a bound, dec to zero)
+  // tends to run many iterations; one that exits on data it loaded (a
+  // search, a partition scan) often runs two or three, where the check
+  // before the loop costs more than the checks it saves.
+  int exit_test = -1;
+  for (size_t j = insns.size() - 1; j-- > 0;)
+    if (FlagEffectOf(insns[j]).writes) {
+      exit_test = static_cast<int>(j);
+      break;
+    }
+  uint16_t exit_regs = 0;  // counter origins of the registers it compares
   uint16_t written = 0;
   for (size_t i = 0; i < insns.size(); ++i) {
     const DecodedInsn& d = insns[i];
+    if (static_cast<int>(i) == exit_test)
+      for (unsigned k = 0; k < d.insn.operand_count_visible; ++k) {
+        if (d.ops[k].type != ZYDIS_OPERAND_TYPE_REGISTER) continue;
+        const int r = GprNumber(d.ops[k].reg.value);
+        if (r >= 0 && sym[r].origin >= 0) exit_regs |= static_cast<uint16_t>(1u << sym[r].origin);
+      }
     if (kinds[i] == InsnKind::kMem) {
       const int mi = d.MemOperand();
       const int b = mi >= 0 ? GprNumber(d.ops[mi].mem.base) : -1, x = mi >= 0 ? GprNumber(d.ops[mi].mem.index) : -1;
@@ -131,7 +150,7 @@ bool FindStrideSpans(const std::vector<DecodedInsn>& insns, const std::vector<In
   uint16_t counters = 0;
   for (unsigned r = 0; r < kGprCount; ++r)
     if (r != kRsp && sym[r].origin == static_cast<int8_t>(r) && sym[r].off != 0) counters |= static_cast<uint16_t>(1u << r);
-  if (!counters) return false;
+  if (!counters || !(exit_regs & counters)) return false;
 
   struct Candidate {
     StrideGroup g;

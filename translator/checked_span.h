@@ -90,8 +90,12 @@ inline constexpr uint32_t kMaxCheckedSpan = 2048;
 // instead of a TLB lookup per access, and a lookup per page.
 //
 // Only where the block's flags are dead at its start (the head's compare
-// clobbers them), and only steps whose size in bytes, step * s, is a power
-// of two (the number of iterations left in the page is a shift).
+// clobbers them), only steps whose size in bytes, step * s, is a power of
+// two (the number of iterations left in the page is a shift), and only
+// loops whose closing test compares a counter (cmp against a bound, dec to
+// zero): a loop that exits on data it loaded, a partition scan, often runs
+// two or three iterations, where the check before it costs more than the
+// checks it saves.
 struct StrideGroup {
   AddressExpr at;        // the window's lowest byte at the loop head: B + I*s + lo (B may be none)
   uint32_t span = 0;     // the window's bytes

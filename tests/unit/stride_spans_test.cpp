@@ -123,6 +123,14 @@ TEST(StrideSpans, NotACounter) {
   EXPECT_FALSE(Find({0x48, 0x03, 0x14, 0xc6, 0x48, 0x83, 0xc0, 0x03, 0x48, 0x39, 0xc8, 0x72, 0xf3}).any);
 }
 
+TEST(StrideSpans, ExitOnLoadedDataIsNoWindow) {
+  // A partition scan: the exit compares what it loaded, not the counter
+  // (typically two or three iterations: the check before the loop would
+  // cost more than it saves).
+  // 1: add $0x1,%r9 ; mov 0x0(%rbp,%r9,8),%r10 ; cmp %rdi,%r10 ; jb 1b
+  EXPECT_FALSE(Find({0x49, 0x83, 0xc1, 0x01, 0x4e, 0x8b, 0x54, 0xcd, 0x00, 0x49, 0x39, 0xfa, 0x72, 0xf2}).any);
+}
+
 TEST(StrideSpans, BaseThatChangesIsNoWindow) {
   // The base moves too: 1: add (%rsi,%rax,8),%rdx ; add $0x8,%rsi ; add $0x1,%rax ; dec %rcx ; jne 1b
   // rsi is itself a counter: the access is [rsi + rax*8] with both moving, which neither window covers.
