@@ -60,7 +60,7 @@ struct Stats {
   uint64_t mem_groups = 0;             // groups of accesses translated with one shared TLB check
   uint64_t mem_group_declines = 0;     // group checks that could not stand (block translated again)
   uint64_t loop_stride_windows = 0;    // loops whose accesses move with their counter, checked a page at a time (translator/checked_span.h)
-  uint64_t loop_spans_checked = 0;     // spans of bounded or invariant accesses checked once, before a loop or at a block's start (translator/checked_span.h)
+  uint64_t spans_checked = 0;     // spans of bounded or invariant accesses checked once, before a loop or at a block's start (translator/checked_span.h)
   // Shadow paging: address spaces kept across CR3 writes, page-table pages watched.
   uint64_t shadow_spaces = 0;          // address spaces cached (0: every CR3 write flushes)
   uint64_t space_switches_cached = 0;  // CR3 writes served from the cache (no refill)

@@ -1,6 +1,7 @@
 #include "translator/checked_span.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "translator/emit_memory.h"
 #include "translator/liveness.h"
@@ -98,8 +99,6 @@ void StepSymbolic(const DecodedInsn& d, SymbolicValue (&sym)[kGprCount]) {
   if (r >= 0 && w == (1u << r)) sym[r] = v;
 }
 
-bool IsPowerOfTwo(uint64_t v) { return v && !(v & (v - 1)); }
-
 }  // namespace
 
 bool FindStrideSpans(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds,
@@ -185,7 +184,7 @@ bool FindStrideSpans(const std::vector<DecodedInsn>& insns, const std::vector<In
     const int64_t step = sym[counter].off;
     const uint64_t stride = static_cast<uint64_t>(step < 0 ? -step : step) * scale;
     constexpr int64_t kMaxMove = kMaxStrideSpan;
-    if (!IsPowerOfTwo(stride) || stride > kMaxStrideSpan || v.off < -kMaxMove || v.off > kMaxMove) continue;
+    if (!std::has_single_bit(stride) || stride > kMaxStrideSpan || v.off < -kMaxMove || v.off > kMaxMove) continue;
     const int64_t moved = v.off;
     const int64_t lo = moved * static_cast<int64_t>(scale) + x.disp, hi = lo + op.size / 8;
     if (lo < INT32_MIN || hi > INT32_MAX) continue;
@@ -203,7 +202,7 @@ bool FindStrideSpans(const std::vector<DecodedInsn>& insns, const std::vector<In
       Candidate& k = cands[n++];
       k = Candidate{};
       k.g.at = key;
-      k.g.shift = static_cast<uint8_t>(__builtin_ctzll(stride));
+      k.g.shift = static_cast<uint8_t>(std::countr_zero(stride));
       k.counter = counter;
       k.lo = lo;
       k.hi = hi;
@@ -302,15 +301,9 @@ bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<In
     uint64_t reach = 0;  // the highest index * scale
     if (x.index >= 0 && (written & (1u << x.index))) {
       // The last write of the index before the access must bound it.
-      int w = -1;
-      for (size_t j = i; j-- > 0;)
-        if (GprsWritten(insns[j]) & (1u << x.index)) {
-          w = static_cast<int>(j);
-          break;
-        }
-      uint64_t bound = 0;
-      if (w < 0 || !BoundOf(insns[w], x.index, &bound)) continue;
-      reach = bound * x.scale;
+      const int64_t bound = IndexBoundAt(insns, i, x.index);
+      if (bound < 0) continue;
+      reach = static_cast<uint64_t>(bound) * x.scale;
       indexed = true;
       key.index = -1;
       key.scale = 1;

@@ -2,6 +2,7 @@
 
 #include <Zydis/Encoder.h>
 
+#include <bit>
 #include <cstdlib>
 #include <cstring>
 
@@ -163,9 +164,10 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& n
   if (constant) {
     // The entry's index and tag are constants: one compare, then the host
     // address from the entry's addend (vcpu_context.h).
-    const int32_t slot = static_cast<int32_t>(((ga.va >> 12) & (kTlbEntries - 1)) * 8);
+    const uint64_t va = static_cast<uint64_t>(ga.expr.disp);
+    const int32_t slot = static_cast<int32_t>(((va >> 12) & (kTlbEntries - 1)) * 8);
     const int32_t addend = (ga.access & kAccessWrite) ? CtxTlbWriteAddendOff(e.priv) : CtxTlbReadAddendOff(e.priv);
-    a.cmp(Ctx(tag + slot), static_cast<int32_t>(0 - (ga.va & ~uint64_t{0xfff})));
+    a.cmp(Ctx(tag + slot), static_cast<int32_t>(0 - (va & ~uint64_t{0xfff})));
     a.jne(slow);
     if (ga.expr.index >= 0) {
       // (rS may be the index itself, in a load into it: the VA first.)
@@ -173,7 +175,7 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& n
       a.add(rs, Ctx(addend + slot));
     } else {
       a.mov(rs, Ctx(addend + slot));
-      a.lea(rs, x86::ptr(rs, static_cast<int32_t>(ga.va)));
+      a.lea(rs, x86::ptr(rs, static_cast<int32_t>(ga.expr.disp)));
     }
   } else {
     if (ga.align > 1 && !ga.flags_live) {
@@ -355,7 +357,7 @@ namespace {
 void EmitStrideRange(BlockEmitter& e, const StrideSpans& s, const x86::Gp& T) {
   auto& a = e.a;
   const x86::Gp counter = Gpr64Reg(static_cast<unsigned>(s.counter));
-  const uint32_t step_shift = static_cast<uint32_t>(__builtin_ctzll(static_cast<uint64_t>(s.step < 0 ? -s.step : s.step)));
+  const uint32_t step_shift = static_cast<uint32_t>(std::countr_zero(static_cast<uint64_t>(s.step < 0 ? -s.step : s.step)));
   if (s.step > 0) {
     a.lea(T, x86::ptr(T, 1));
     if (step_shift) a.shl(T, step_shift);
@@ -380,9 +382,7 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s) {
   unsigned done = 0;
   for (unsigned g = 0; g < s.count; ++g) {
     const StrideGroup& w = s.groups[g];
-    // Never rcx: P lives across the accesses, any of which may need rcx for
-    // a flag-preserving check.
-    constexpr uint16_t kAvoid = 1u << kRcx;
+    constexpr uint16_t kAvoid = kNotHeldAcrossBlock;
     if (e.PoolFreeCount(kAvoid) < 2) {
       e.stride_reg[g] = -1;
       continue;
@@ -429,7 +429,7 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s) {
         a.lea(T, x86::ptr(counter, static_cast<int32_t>(w.at.disp)));
       else
         a.lea(T, x86::ptr_abs(static_cast<uint64_t>(w.at.disp), counter,
-                              static_cast<uint32_t>(__builtin_ctz(w.at.scale))));
+                              static_cast<uint32_t>(std::countr_zero(w.at.scale))));
       a.sub(P, T);
     }
     e.Restore(t);
@@ -612,7 +612,6 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
                 !(ga.align > 1 && (indexed || (static_cast<uint64_t>(expr.disp) & (ga.align - 1)))) &&
                 static_cast<int64_t>(0 - page) == static_cast<int32_t>(0 - page) &&
                 expr.disp == static_cast<int32_t>(expr.disp);
-  ga.va = static_cast<uint64_t>(expr.disp);
   ga.expr = expr;
   if (!ga.constant) {
     // The segment base needs a second register only for fs:/gs: operands.

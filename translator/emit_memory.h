@@ -44,9 +44,8 @@ struct GuardedAccess {
   // loaded with it, and the lookup is a compare of the entry's tag with a
   // constant, independent of any guest register.
   bool constant = false;
-  uint64_t va = 0;
-  // With `constant`: the operand's address, when it adds a bounded index to
-  // `va` (a table read; index_bound * scale stays within va's page).
+  // With `constant`: the operand's address, expr.disp plus, for a table
+  // read, a bounded index (index_bound * scale stays within disp's page).
   AddressExpr expr{};
 };
 
@@ -72,6 +71,11 @@ AddressExpr AddressOf(const DecodedInsn& d, const ZydisDecodedOperand& op);
 // Bit mask of the GPRs an instruction names in any operand (explicit,
 // hidden, memory base/index).
 uint16_t GprsUsed(const DecodedInsn& d);
+
+// Registers that a register held for a whole block (a span's or a window's
+// host base) must not be: rcx, which a flag-preserving check of a later
+// access takes, and r11, which the indirect branch ending a block takes.
+inline constexpr uint16_t kNotHeldAcrossBlock = (1u << kRcx) | (1u << kR11);
 
 // One check covering [base, base + span) for `access`: leaves the host
 // address of base in a pool register (not in `avoid`, never rcx), which the

@@ -897,11 +897,11 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   if (has_span) {
     // Before the loop head: once per entry, not per iteration. The guest is
     // at the block's first instruction, which a declined check resumes at.
-    // (Not r11, which an indirect branch at the block's end takes.)
-    e.span_reg = EmitSpanCheck(e, span.base, span.span, span.access, (block_live_in & kArithFlags) != 0, 1u << kR11);
+    e.span_reg = EmitSpanCheck(e, span.base, span.span, span.access, (block_live_in & kArithFlags) != 0,
+                               kNotHeldAcrossBlock);
     if (e.span_reg >= 0) {
       e.span_indexed = span.indexed;
-      stats_.loop_spans_checked++;
+      stats_.spans_checked++;
     }
   }
   Label refill;
