@@ -382,12 +382,14 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s) {
   unsigned done = 0;
   for (unsigned g = 0; g < s.count; ++g) {
     const StrideGroup& w = s.groups[g];
+    // P holds the window's base for the whole block; T is a scratch of
+    // this check alone, so it may be one a later rewrite takes.
     constexpr uint16_t kAvoid = kNotHeldAcrossBlock;
-    if (e.PoolFreeCount(kAvoid) < 2) {
+    if (e.PoolFreeCount(kAvoid) < 1 || e.PoolFreeCount(0) < 2) {
       e.stride_reg[g] = -1;
       continue;
     }
-    const unsigned p = e.TakeScratch(kAvoid), t = e.TakeScratch(kAvoid | (1u << p));
+    const unsigned p = e.TakeScratch(kAvoid), t = e.TakeScratch(static_cast<uint16_t>(1u << p));
     e.stride_reg[g] = static_cast<int>(p);
     const x86::Gp P = Gpr64Reg(p), T = Gpr64Reg(t);
     // The window at this iteration, looked up as a span: P = its host address.
