@@ -533,6 +533,8 @@ int Main(int argc, char** argv) {
     case Options::Action::kVersion: std::fputs(VersionText().c_str(), stdout); return 0;
     case Options::Action::kListLogCategories: std::fputs(LogCategoriesText().c_str(), stdout); return 0;
     case Options::Action::kListAccelerators: std::fputs(AcceleratorsText().c_str(), stdout); return 0;
+    case Options::Action::kListMachines: std::fputs(MachinesText().c_str(), stdout); return 0;
+    case Options::Action::kListCpus: std::fputs(CpusText().c_str(), stdout); return 0;
   }
   if (!CheckImplemented(opt, &err)) return Fail(err);
   if (opt.kernel.empty()) return Fail("no guest program: give one with -kernel FILE (xlat -h lists the options)");

@@ -1,5 +1,6 @@
 #include "frontend/options.h"
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 #include <vector>
@@ -274,6 +275,216 @@ bool ApplyLog(Options& o, std::string_view value, std::string* error) {
   return true;
 }
 
+// ---- The machine QEMU would build: xlat's is fixed ----
+//
+// A PC (i440FX host bridge, PIIX3) with one CPU of one model, a 16550 on COM1,
+// isa-debug-exit, and no display, disk, network card, USB or sound. These
+// options are accepted where they describe that machine.
+
+constexpr const char* kNoKvm =
+    "KVM is not available: xlat translates code and uses no hardware virtualization (use -accel tcg)";
+
+// A decimal count from 1 to `max`.
+bool ParseCount(std::string_view text, uint64_t max, uint64_t* n) {
+  return ParseDecimal(text, max, n) && *n >= 1;
+}
+
+// -smp [cpus=]N[,maxcpus=N][,sockets=N][,dies=N][,clusters=N][,cores=N][,threads=N]
+bool ApplySmp(Options&, std::string_view value, std::string* error) {
+  std::optional<uint64_t> cpus, maxcpus;
+  uint64_t topology = 1;
+  bool first = true;
+  for (std::string_view item : SplitCommas(value)) {
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos && !first) {
+      *error = "'" + std::string(item) + "': expected key=value";
+      return false;
+    }
+    first = false;
+    const std::string_view key = eq == std::string_view::npos ? std::string_view("cpus") : item.substr(0, eq);
+    const std::string_view val = eq == std::string_view::npos ? item : item.substr(eq + 1);
+    uint64_t n = 0;
+    if (!ParseCount(val, 1u << 20, &n)) {
+      *error = "'" + std::string(item) + "': a count is a whole number from 1";
+      return false;
+    }
+    if (key == "cpus") {
+      cpus = n;
+    } else if (key == "maxcpus") {
+      maxcpus = n;
+    } else if (key == "sockets" || key == "dies" || key == "clusters" || key == "cores" || key == "threads" ||
+               key == "books" || key == "drawers") {
+      topology *= n;
+    } else {
+      *error = "unknown -smp property '" + std::string(key) + "'";
+      return false;
+    }
+  }
+  const uint64_t total = cpus ? *cpus : topology;
+  if (total != 1 || (maxcpus && *maxcpus != 1) || topology != 1) {
+    *error = "xlat emulates one CPU: only -smp 1 is possible";
+    return false;
+  }
+  return true;
+}
+
+// -cpu MODEL: xlat's one model is what its translator supports (x86-64-v3,
+// AES-NI, PCLMULQDQ; CPUID reports exactly that). "max" names it, as in
+// QEMU's TCG; "host" too, since it runs on the host (a subset of its features).
+bool ApplyCpu(Options& o, std::string_view value, std::string* error) {
+  std::vector<std::string_view> items = SplitCommas(value);
+  if (items[0] == "help") {
+    o.action = Options::Action::kListCpus;
+    return true;
+  }
+  if (items[0] != "max" && items[0] != "host") {
+    *error = "CPU model '" + std::string(items[0]) +
+             "' is not available: xlat has one model, max (the x86-64-v3 features it translates; host names it too)";
+    return false;
+  }
+  if (items.size() > 1) {
+    *error = "'" + std::string(items[1]) + "': the CPU's features are fixed (CPUID reports what xlat translates)";
+    return false;
+  }
+  return true;
+}
+
+// -machine [type=]TYPE[,accel=tcg][,usb=off][,vmport=off][,hpet=off][,graphics=on|off]
+bool ApplyMachine(Options& o, std::string_view value, std::string* error) {
+  bool first = true;
+  for (std::string_view item : SplitCommas(value)) {
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos && !first) {
+      *error = "'" + std::string(item) + "': expected key=value";
+      return false;
+    }
+    const std::string_view key = eq == std::string_view::npos ? std::string_view("type") : item.substr(0, eq);
+    const std::string_view val = eq == std::string_view::npos ? item : item.substr(eq + 1);
+    first = false;
+    const bool off = val == "off" || val == "false" || val == "no";
+    const bool on = val == "on" || val == "true" || val == "yes";
+    if (key == "type") {
+      if (val == "help") {
+        o.action = Options::Action::kListMachines;
+        return true;
+      }
+      if (val != "pc" && !val.starts_with("pc-i440fx-")) {
+        *error = "machine '" + std::string(val) + "' is not available: xlat's machine is pc (i440FX and PIIX3)";
+        return false;
+      }
+    } else if (key == "accel") {
+      if (val == "kvm") {
+        *error = kNoKvm;
+        return false;
+      }
+      if (val != "tcg") {
+        *error = "accelerator '" + std::string(val) + "' is not available (use accel=tcg)";
+        return false;
+      }
+    } else if (key == "usb" || key == "vmport" || key == "hpet") {
+      // (vmport's default, auto, means none under TCG.)
+      if (!off && !(key == "vmport" && val == "auto")) {
+        *error = "the machine has no " + std::string(key == "usb" ? "USB controller" : key == "hpet" ? "HPET" : "VMware port") +
+                 " (" + std::string(key) + "=off)";
+        return false;
+      }
+    } else if (key == "graphics") {
+      if (!on && !off) {
+        *error = "graphics is on or off";
+        return false;
+      }
+    } else {
+      *error = "unknown machine property '" + std::string(key) + "' (xlat's pc takes accel, usb, vmport, hpet and graphics)";
+      return false;
+    }
+  }
+  return true;
+}
+
+// -display none, -vga none, -nic none, -net none, -monitor none: the only
+// choice the machine has.
+
+bool ApplyDisplay(Options&, std::string_view value, std::string* error) {
+  if (SplitCommas(value)[0] == "none") return true;
+  *error = "xlat has no display: the guest's console is the serial port (use -display none or -nographic)";
+  return false;
+}
+
+bool ApplyVga(Options&, std::string_view value, std::string* error) {
+  if (value == "none") return true;
+  *error = "no graphics card is emulated (use -vga none)";
+  return false;
+}
+
+bool ApplyNic(Options&, std::string_view value, std::string* error) {
+  if (value == "none") return true;
+  *error = "no network card is emulated (use -nic none)";
+  return false;
+}
+
+bool ApplyMonitor(Options&, std::string_view value, std::string* error) {
+  if (value == "none") return true;
+  *error = "xlat has no monitor (use -monitor none; Ctrl-A x quits from the serial console)";
+  return false;
+}
+
+// -rtc [base=utc][,clock=host][,driftfix=none]: the RTC keeps the host's UTC time.
+bool ApplyRtc(Options&, std::string_view value, std::string* error) {
+  for (std::string_view item : SplitCommas(value)) {
+    const size_t eq = item.find('=');
+    const std::string_view key = item.substr(0, eq);
+    const std::string_view val = eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
+    if (key == "base") {
+      if (val != "utc") {
+        *error = "the RTC keeps the host's time in UTC (base=utc)";
+        return false;
+      }
+    } else if (key == "clock") {
+      if (val != "host") {
+        *error = "the RTC follows the host's clock (clock=host)";
+        return false;
+      }
+    } else if (key == "driftfix") {
+      if (val != "none") {
+        *error = "no RTC drift correction is done (driftfix=none)";
+        return false;
+      }
+    } else {
+      *error = "unknown -rtc property '" + std::string(key) + "' (base, clock and driftfix)";
+      return false;
+    }
+  }
+  return true;
+}
+
+// QEMU options for what the machine does not have: each an error that says so.
+struct Unsupported {
+  const char* names[10];
+  const char* why;
+};
+const Unsupported kUnsupported[] = {
+    {{"drive", "hda", "hdb", "hdc", "hdd", "cdrom", "fda", "fdb", "sd", "mtdblock"},
+     "no disks are emulated: the guest boots with -kernel and -initrd"},
+    {{"snapshot", "pflash"}, "no disks are emulated: the guest boots with -kernel and -initrd"},
+    {{"bios", "L", "option-rom"}, "no firmware: xlat boots the -kernel directly"},
+    {{"netdev"}, "no network card is emulated"},
+    {{"vnc", "spice", "full-screen"}, "xlat has no display: the guest's console is the serial port"},
+    {{"usb", "usbdevice"}, "no USB controller is emulated"},
+    {{"audiodev", "soundhw", "audio"}, "no sound card is emulated"},
+    {{"chardev", "mon", "qmp", "qmp-pretty"}, "xlat has no monitor and no character devices but the serial port"},
+    {{"incoming", "loadvm"}, "xlat has no snapshots or migration"},
+    {{"no-shutdown"}, "xlat exits when the guest powers off (it has no monitor to keep it stopped)"},
+    {{"enable-kvm"}, kNoKvm},
+    {{"daemonize"}, "xlat runs in the foreground"},
+};
+
+const char* UnsupportedReason(std::string_view name) {
+  for (const Unsupported& u : kUnsupported)
+    for (const char* n : u.names)
+      if (n && name == n) return u.why;
+  return nullptr;
+}
+
 const OptionSpec kOptionTable[] = {
     {"Standard options", {"h", "help"}, nullptr, "print this help and exit",
      [](Options& o, std::string_view, std::string*) {
@@ -306,6 +517,40 @@ const OptionSpec kOptionTable[] = {
     {"Devices", {"serial", nullptr}, "DEV", "where COM1 goes: stdio (default), mon:stdio or none", ApplySerial},
     {"Devices", {"device", nullptr}, "DEV",
      "only isa-debug-exit[,iobase=0xf4][,iosize=N], which the board always has", ApplyDevice},
+    {"Machine (QEMU's options, where they describe xlat's one machine)", {"machine", "M"}, "TYPE[,PROP=VALUE...]",
+     "pc (i440FX, PIIX3): the one machine; accel=tcg, usb/vmport/hpet=off and graphics=on|off are accepted "
+     "('-machine help')",
+     ApplyMachine},
+    {"Machine (QEMU's options, where they describe xlat's one machine)", {"cpu", nullptr}, "MODEL",
+     "max, or host: the one CPU model, with the x86-64-v3 features xlat translates ('-cpu help')", ApplyCpu},
+    {"Machine (QEMU's options, where they describe xlat's one machine)", {"smp", nullptr}, "[cpus=]N[,...]",
+     "number of CPUs: 1", ApplySmp},
+    {"Machine (QEMU's options, where they describe xlat's one machine)", {"display", nullptr}, "none",
+     "no display: the serial port is the console", ApplyDisplay},
+    {"Machine (QEMU's options, where they describe xlat's one machine)", {"vga", nullptr}, "none",
+     "no graphics card", ApplyVga},
+    {"Machine (QEMU's options, where they describe xlat's one machine)", {"nic", "net"}, "none",
+     "no network card", ApplyNic},
+    {"Machine (QEMU's options, where they describe xlat's one machine)", {"monitor", nullptr}, "none",
+     "no monitor (Ctrl-A x quits)", ApplyMonitor},
+    {"Machine (QEMU's options, where they describe xlat's one machine)", {"nodefaults", nullptr}, nullptr,
+     "no default devices: COM1 goes nowhere unless -serial names a backend",
+     [](Options& o, std::string_view, std::string*) {
+       o.no_defaults = true;
+       return true;
+     }},
+    {"Machine (QEMU's options, where they describe xlat's one machine)", {"rtc", nullptr},
+     "[base=utc][,clock=host][,driftfix=none]", "the RTC keeps the host's time, in UTC", ApplyRtc},
+    {"Machine (QEMU's options, where they describe xlat's one machine)", {"boot", nullptr}, "OPTIONS",
+     "the firmware's boot order: accepted, and without effect (the -kernel is booted directly)",
+     [](Options&, std::string_view, std::string*) { return true; }},
+    {"Machine (QEMU's options, where they describe xlat's one machine)", {"name", nullptr}, "NAME",
+     "the guest's name: accepted, used nowhere yet",
+     [](Options& o, std::string_view v, std::string* e) {
+       if (!NotEmpty(v, "name", e)) return false;
+       o.name = v;
+       return true;
+     }},
     {"Boot", {"kernel", nullptr}, "FILE", "the guest: a Linux bzImage, or a static ELF64 x86-64 program (required)",
      [](Options& o, std::string_view v, std::string* e) {
        if (!NotEmpty(v, "file name", e)) return false;
@@ -520,7 +765,13 @@ bool ParseOptions(std::span<const char* const> args, Options* out, std::string* 
       }
     }
     if (!spec) {
-      *error = std::string(token) + ": invalid option";
+      const size_t eq = name.find('=');
+      if (const char* why = UnsupportedReason(name.substr(0, eq))) {
+        *error = std::string(token.substr(0, token.size() - name.size() + std::min(eq, name.size()))) +
+                 ": not supported: " + why;
+      } else {
+        *error = std::string(token) + ": invalid option";
+      }
       return false;
     }
     std::string_view value;
@@ -543,9 +794,11 @@ bool ParseOptions(std::span<const char* const> args, Options* out, std::string* 
       *error = std::string(spelling) + (value.empty() ? std::string() : " " + std::string(value)) + ": " + why;
       return false;
     }
-    // -h, -version, -d help and -accel help act at once, as in QEMU.
+    // -h, -version, -d help, -accel help, -machine help and -cpu help act
+    // at once, as in QEMU.
     if (o.action != Options::Action::kRun) break;
   }
+  if (o.no_defaults && !o.serial_given) o.serial = SerialBackend::kNone;
   *out = std::move(o);
   return true;
 }
@@ -604,5 +857,18 @@ std::string LogCategoriesText() {
 }
 
 std::string AcceleratorsText() { return "Accelerators supported in xlat:\ntcg\n"; }
+
+std::string MachinesText() {
+  return "Supported machines are:\n"
+         "pc                   Standard PC (i440FX + PIIX3) with one CPU, a 16550 serial port and\n"
+         "                     isa-debug-exit; no display, disk, network card, USB or sound\n";
+}
+
+std::string CpusText() {
+  return "Available CPUs:\n"
+         "x86 max              the CPU xlat translates for: x86-64-v3 (AVX2, FMA, BMI1/2, F16C, MOVBE,\n"
+         "                     LZCNT), ADX, AES-NI and PCLMULQDQ, as CPUID reports\n"
+         "x86 host             the same model (it runs on the host)\n";
+}
 
 }  // namespace xlat

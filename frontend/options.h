@@ -8,7 +8,14 @@
 //    disk image; xlat has no disks yet);
 //  - -h/-help and -version act at once, as in QEMU: what follows is not parsed.
 // Repeated options: the last one wins (-kernel, -m, -d, -D, -initrd, -append,
-// -gdb, --stats-json), as in QEMU. A second -serial, -accel or
+// -gdb, --stats-json), as in QEMU.
+// The options that describe the machine QEMU would build (-machine, -cpu,
+// -smp, -display, -vga, -nic, -monitor, -rtc, -boot, ...) are accepted where
+// they ask for what xlat's one machine is (a PC with one CPU, a serial port
+// and no display, disk or network card), so that a QEMU command line for a
+// direct kernel boot runs unchanged; asking for anything else is an error
+// that says what the machine has. QEMU options for hardware xlat does not
+// emulate (-drive, -netdev, -usb, -vnc, ...) are errors that say so. A second -serial, -accel or
 // -device isa-debug-exit is an error: the board has one serial port and one
 // debug-exit device, and QEMU reads repeated -accel as a fallback list, which
 // with one accelerator can only be a mistake.
@@ -46,7 +53,7 @@ enum class SerialBackend {
 
 struct Options {
   // What to do: run a guest, or print something and exit 0.
-  enum class Action { kRun, kHelp, kVersion, kListLogCategories, kListAccelerators };
+  enum class Action { kRun, kHelp, kVersion, kListLogCategories, kListAccelerators, kListMachines, kListCpus };
   Action action = Action::kRun;
 
   std::string kernel;                 // -kernel FILE
@@ -60,6 +67,10 @@ struct Options {
 
   SerialBackend serial = SerialBackend::kStdio;  // -serial
   bool serial_given = false;
+  // -nodefaults: no default devices; COM1 then goes nowhere unless -serial
+  // names a backend (as in QEMU, where it has no serial port at all).
+  bool no_defaults = false;
+  std::string name;  // -name NAME: accepted for QEMU command lines; names nothing yet
   bool nographic = false;  // -nographic: accepted; it is what xlat always does
   bool no_reboot = false;  // -no-reboot: stored (xlat never reboots: a triple fault ends the run)
   bool debug_exit_device = false;  // -device isa-debug-exit: the board always has it
@@ -106,5 +117,7 @@ std::string HelpText();
 std::string VersionText();
 std::string LogCategoriesText();
 std::string AcceleratorsText();
+std::string MachinesText();
+std::string CpusText();
 
 }  // namespace xlat

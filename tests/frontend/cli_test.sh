@@ -78,6 +78,8 @@ errors)
   expect_info "xlat version" --version
   expect_info "in_asm" -d help
   expect_info "tcg" -accel help
+  expect_info "i440FX" -machine help
+  expect_info "x86 max" -cpu help
   expect_info "usage: xlat" -h -bogus
 
   expect_error "-foo: invalid option" -foo
@@ -105,6 +107,11 @@ errors)
   expect_error "unsupported serial backend" -serial tcp::4444 -kernel "$tmp/valid.elf"
   expect_error "only one serial port" -serial stdio -serial none -kernel "$tmp/valid.elf"
   expect_error "is not emulated" -device e1000 -kernel "$tmp/valid.elf"
+  expect_error "-smp 4: xlat emulates one CPU" -smp 4 -kernel "$tmp/valid.elf"
+  expect_error "machine 'q35' is not available" -M q35 -kernel "$tmp/valid.elf"
+  expect_error "-enable-kvm: not supported: KVM is not available" -enable-kvm -kernel "$tmp/valid.elf"
+  expect_error "-drive: not supported: no disks are emulated" -drive file=disk.img -kernel "$tmp/valid.elf"
+  expect_error "xlat has no display" -display gtk -kernel "$tmp/valid.elf"
   expect_error "-gdb udp::1234: only tcp::PORT and tcp:HOST:PORT are supported" -gdb udp::1234 -kernel "$tmp/valid.elf"
   expect_error "-gdb tcp::0: bad port '0'" -gdb tcp::0 -kernel "$tmp/valid.elf"
   expect_error "-S: needs -s or -gdb DEV" -S -kernel "$tmp/valid.elf"
@@ -146,6 +153,15 @@ run)
   "$xlat" -kernel "$tmp/valid.elf" --count-insns --stats-json "$tmp/c.json" >/dev/null 2>&1
   grep -q '"guest_insns": 2,' "$tmp/c.json" || fail "--count-insns: expected 2 guest instructions: $(grep -o '"guest_insns": [0-9]*' "$tmp/c.json")"
   grep -q "guest instructions executed" "$tmp/err" && fail "--stats: instructions reported without --count-insns"
+  # QEMU's options for the machine xlat is: the guest runs as without them.
+  "$xlat" -machine pc,accel=tcg -cpu max -smp 1 -display none -vga none -nic none -monitor none \
+    -rtc base=utc -name t -boot c -kernel "$tmp/valid.elf" >/dev/null 2>"$tmp/err"
+  status=$?
+  [ "$status" -eq 33 ] || fail "QEMU machine options: exit status $status, expected 33 (stderr: $(cat "$tmp/err"))"
+  # -nodefaults without -serial: COM1 goes nowhere, and the guest still runs.
+  "$xlat" -nodefaults -kernel "$tmp/valid.elf" >"$tmp/out" 2>&1
+  status=$?
+  [ "$status" -eq 33 ] || fail "-nodefaults: exit status $status, expected 33"
   # -serial none still runs the guest.
   "$xlat" -kernel "$tmp/valid.elf" -serial none >/dev/null 2>&1
   status=$?

@@ -90,7 +90,7 @@ TEST(Options, UnknownOption) {
   EXPECT_EQ(ParseError({"-foo=1"}), "-foo=1: invalid option");
   EXPECT_EQ(ParseError({"--"}), "--: invalid option");
   EXPECT_EQ(ParseError({"---kernel", "x"}), "---kernel: invalid option");
-  EXPECT_EQ(ParseError({"-enable-kvm"}), "-enable-kvm: invalid option");
+  EXPECT_EQ(ParseError({"-no-such-option"}), "-no-such-option: invalid option");
   // Option names are case-sensitive, as in QEMU (-d and -D are different options).
   EXPECT_EQ(ParseError({"-KERNEL", "x"}), "-KERNEL: invalid option");
 }
@@ -439,6 +439,124 @@ TEST(Options, Gdb) {
   EXPECT_EQ(ParseError({"-gdb", ""}), "-gdb: empty device");
 }
 
+// ---- The machine: QEMU's options where they describe xlat's one machine ----
+
+TEST(Options, MachineAcceptsThePc) {
+  Parse({"-machine", "pc"});
+  Parse({"-M", "pc"});
+  Parse({"--machine=pc-i440fx-7.2"});
+  Parse({"-machine", "type=pc,accel=tcg,usb=off,vmport=off,hpet=off,graphics=off"});
+  Parse({"-machine", "pc,vmport=auto,graphics=on", "-machine", "accel=tcg"});
+  EXPECT_EQ(Parse({"-machine", "help", "-bogus"}).action, Options::Action::kListMachines);
+  EXPECT_CONTAINS(MachinesText(), "pc ");
+  EXPECT_CONTAINS(MachinesText(), "i440FX");
+}
+
+TEST(Options, MachineErrors) {
+  EXPECT_EQ(ParseError({"-machine", "q35"}),
+            "-machine q35: machine 'q35' is not available: xlat's machine is pc (i440FX and PIIX3)");
+  EXPECT_CONTAINS(ParseError({"-M", "microvm"}), "machine 'microvm' is not available");
+  EXPECT_EQ(ParseError({"-machine", "pc,accel=kvm"}),
+            "-machine pc,accel=kvm: KVM is not available: xlat translates code and uses no hardware "
+            "virtualization (use -accel tcg)");
+  EXPECT_EQ(ParseError({"-machine", "pc,usb=on"}), "-machine pc,usb=on: the machine has no USB controller (usb=off)");
+  EXPECT_EQ(ParseError({"-machine", "pc,hpet=on"}), "-machine pc,hpet=on: the machine has no HPET (hpet=off)");
+  EXPECT_CONTAINS(ParseError({"-machine", "pc,vmport=on"}), "no VMware port");
+  EXPECT_CONTAINS(ParseError({"-machine", "pc,graphics=maybe"}), "graphics is on or off");
+  EXPECT_CONTAINS(ParseError({"-machine", "pc,smm=off"}), "unknown machine property 'smm'");
+  EXPECT_CONTAINS(ParseError({"-machine", "pc,q35"}), "'q35': expected key=value");
+  EXPECT_EQ(ParseError({"-machine"}), "-machine: requires an argument");
+}
+
+TEST(Options, Cpu) {
+  Parse({"-cpu", "max"});
+  Parse({"-cpu", "host"});
+  EXPECT_EQ(Parse({"-cpu", "help"}).action, Options::Action::kListCpus);
+  EXPECT_CONTAINS(CpusText(), "max");
+  EXPECT_CONTAINS(CpusText(), "host");
+  EXPECT_EQ(ParseError({"-cpu", "qemu64"}),
+            "-cpu qemu64: CPU model 'qemu64' is not available: xlat has one model, max (the x86-64-v3 "
+            "features it translates; host names it too)");
+  EXPECT_CONTAINS(ParseError({"-cpu", "Skylake-Client"}), "'Skylake-Client' is not available");
+  EXPECT_EQ(ParseError({"-cpu", "max,+avx512f"}),
+            "-cpu max,+avx512f: '+avx512f': the CPU's features are fixed (CPUID reports what xlat translates)");
+  EXPECT_CONTAINS(ParseError({"-cpu", "host,-avx2"}), "'-avx2': the CPU's features are fixed");
+}
+
+TEST(Options, Smp) {
+  Parse({"-smp", "1"});
+  Parse({"-smp", "cpus=1"});
+  Parse({"-smp", "1,sockets=1,cores=1,threads=1,maxcpus=1"});
+  Parse({"-smp", "sockets=1,dies=1,clusters=1,cores=1,threads=1"});
+  const std::string one = "xlat emulates one CPU: only -smp 1 is possible";
+  EXPECT_EQ(ParseError({"-smp", "2"}), "-smp 2: " + one);
+  EXPECT_EQ(ParseError({"-smp", "1,maxcpus=4"}), "-smp 1,maxcpus=4: " + one);
+  EXPECT_EQ(ParseError({"-smp", "cores=2"}), "-smp cores=2: " + one);
+  EXPECT_EQ(ParseError({"-smp", "1,threads=2"}), "-smp 1,threads=2: " + one);
+  EXPECT_EQ(ParseError({"-smp", "0"}), "-smp 0: '0': a count is a whole number from 1");
+  EXPECT_CONTAINS(ParseError({"-smp", "x"}), "a count is a whole number from 1");
+  EXPECT_CONTAINS(ParseError({"-smp", "1,numa=2"}), "unknown -smp property 'numa'");
+  EXPECT_CONTAINS(ParseError({"-smp", "1,2"}), "'2': expected key=value");
+}
+
+TEST(Options, NoDisplayNoCardsNoMonitor) {
+  Parse({"-display", "none"});
+  Parse({"-vga", "none"});
+  Parse({"-nic", "none"});
+  Parse({"-net", "none"});
+  Parse({"-monitor", "none"});
+  EXPECT_EQ(ParseError({"-display", "gtk"}),
+            "-display gtk: xlat has no display: the guest's console is the serial port (use -display none or "
+            "-nographic)");
+  EXPECT_EQ(ParseError({"-vga", "std"}), "-vga std: no graphics card is emulated (use -vga none)");
+  EXPECT_EQ(ParseError({"-nic", "user"}), "-nic user: no network card is emulated (use -nic none)");
+  EXPECT_EQ(ParseError({"-net", "nic"}), "-net nic: no network card is emulated (use -nic none)");
+  EXPECT_EQ(ParseError({"-monitor", "stdio"}),
+            "-monitor stdio: xlat has no monitor (use -monitor none; Ctrl-A x quits from the serial console)");
+}
+
+TEST(Options, NoDefaultsDropsTheDefaultSerialOnly) {
+  EXPECT_EQ(Parse({"-nodefaults"}).serial, SerialBackend::kNone);
+  // A -serial before or after still names COM1's backend.
+  EXPECT_EQ(Parse({"-nodefaults", "-serial", "stdio"}).serial, SerialBackend::kStdio);
+  EXPECT_EQ(Parse({"-serial", "mon:stdio", "-nodefaults"}).serial, SerialBackend::kMonStdio);
+}
+
+TEST(Options, RtcBootName) {
+  Parse({"-rtc", "base=utc"});
+  Parse({"-rtc", "base=utc,clock=host,driftfix=none"});
+  EXPECT_EQ(ParseError({"-rtc", "base=localtime"}), "-rtc base=localtime: the RTC keeps the host's time in UTC (base=utc)");
+  EXPECT_CONTAINS(ParseError({"-rtc", "base=2006-06-17T16:01:21"}), "base=utc");
+  EXPECT_CONTAINS(ParseError({"-rtc", "clock=vm"}), "the RTC follows the host's clock (clock=host)");
+  EXPECT_CONTAINS(ParseError({"-rtc", "driftfix=slew"}), "driftfix=none");
+  EXPECT_CONTAINS(ParseError({"-rtc", "utc"}), "unknown -rtc property 'utc'");
+  Parse({"-boot", "c"});
+  Parse({"-boot", "order=dc,menu=off"});
+  EXPECT_EQ(Parse({"-name", "guest1"}).name, "guest1");
+  EXPECT_EQ(ParseError({"-name", ""}), "-name: empty name");
+}
+
+TEST(Options, HardwareXlatDoesNotHave) {
+  const std::string disks = "not supported: no disks are emulated: the guest boots with -kernel and -initrd";
+  EXPECT_EQ(ParseError({"-drive", "file=disk.img,format=raw"}), "-drive: " + disks);
+  EXPECT_EQ(ParseError({"-hda", "disk.img"}), "-hda: " + disks);
+  EXPECT_EQ(ParseError({"--cdrom=x.iso"}), "--cdrom: " + disks);
+  EXPECT_EQ(ParseError({"-snapshot"}), "-snapshot: " + disks);
+  EXPECT_EQ(ParseError({"-enable-kvm"}),
+            "-enable-kvm: not supported: KVM is not available: xlat translates code and uses no hardware "
+            "virtualization (use -accel tcg)");
+  EXPECT_EQ(ParseError({"-netdev", "user,id=n0"}), "-netdev: not supported: no network card is emulated");
+  EXPECT_CONTAINS(ParseError({"-vnc", ":0"}), "xlat has no display");
+  EXPECT_CONTAINS(ParseError({"-usb"}), "no USB controller");
+  EXPECT_CONTAINS(ParseError({"-bios", "bios.bin"}), "no firmware");
+  EXPECT_CONTAINS(ParseError({"-no-shutdown"}), "exits when the guest powers off");
+  EXPECT_CONTAINS(ParseError({"-chardev", "stdio,id=c"}), "no monitor");
+  EXPECT_CONTAINS(ParseError({"-loadvm", "s1"}), "no snapshots");
+  EXPECT_CONTAINS(ParseError({"-daemonize"}), "foreground");
+  // Not QEMU's, or not known: the plain message.
+  EXPECT_EQ(ParseError({"-frobnicate"}), "-frobnicate: invalid option");
+}
+
 // ---- A realistic command line ----
 
 TEST(Options, QemuStyleCommandLine) {
@@ -455,6 +573,23 @@ TEST(Options, QemuStyleCommandLine) {
   EXPECT_EQ(o.log_mask, kLogInt | kLogExits);
   EXPECT_EQ(o.log_file, "log.txt");
   EXPECT_TRUE(o.no_reboot && o.nographic && o.debug_exit_device);
+  std::string error;
+  EXPECT_TRUE(CheckImplemented(o, &error));
+}
+
+// What a QEMU user writes for a direct kernel boot, as xlat's bench runs
+// QEMU, and with the options of the machine spelled out.
+TEST(Options, QemuDirectKernelBootCommandLine) {
+  Options o = Parse({"-machine", "pc,accel=tcg", "-cpu", "max", "-smp", "1", "-m", "512M", "-kernel", "vmlinuz",
+                     "-initrd", "initrd.gz", "-append", "console=ttyS0 quiet", "-display", "none", "-vga", "none",
+                     "-monitor", "none", "-serial", "stdio", "-nic", "none", "-no-reboot", "-nodefaults",
+                     "-rtc", "base=utc", "-name", "test", "-boot", "c"});
+  EXPECT_EQ(o.action, Options::Action::kRun);
+  EXPECT_EQ(o.kernel, "vmlinuz");
+  EXPECT_EQ(o.initrd, "initrd.gz");
+  EXPECT_EQ(o.ram_bytes, 512 * MiB);
+  EXPECT_EQ(o.serial, SerialBackend::kStdio);
+  EXPECT_TRUE(o.no_reboot);
   std::string error;
   EXPECT_TRUE(CheckImplemented(o, &error));
 }
