@@ -206,6 +206,14 @@ void DumpFlightRecorderFor(const RunOutcome& outcome) {
   }
 }
 
+// Whether open file `fd` is the file at `path` (an output about to be
+// truncated that is one of the run's inputs).
+bool IsFile(int fd, const std::string& path) {
+  struct stat open_file, named;
+  return ::fstat(fd, &open_file) == 0 && ::stat(path.c_str(), &named) == 0 && open_file.st_dev == named.st_dev &&
+         open_file.st_ino == named.st_ino;
+}
+
 // ---- --stats-json: opened at start-up so that a bad path fails at once ----
 
 class StatsJsonFile {
@@ -232,9 +240,7 @@ class StatsJsonFile {
       *error = "--stats-json " + path + ": cannot write: " + std::strerror(errno);
       return false;
     }
-    struct stat mine, kernel;
-    if (::fstat(fd_, &mine) == 0 && ::stat(kernel_path.c_str(), &kernel) == 0 && mine.st_dev == kernel.st_dev &&
-        mine.st_ino == kernel.st_ino) {
+    if (IsFile(fd_, kernel_path)) {
       *error = "--stats-json " + path + ": is the -kernel file; it would be overwritten";
       return false;
     }
@@ -268,6 +274,51 @@ class StatsJsonFile {
   std::string path_;
   int fd_ = -1;
   bool created_ = false;
+};
+
+// -serial file:PATH: COM1's output, written through a line-buffered stream.
+// The file is truncated only once it is known not to be the -kernel or
+// -initrd file, which a slip of the keyboard would otherwise destroy.
+class SerialFile {
+ public:
+  SerialFile() = default;
+  SerialFile(const SerialFile&) = delete;
+  SerialFile& operator=(const SerialFile&) = delete;
+  ~SerialFile() {
+    if (file_) std::fclose(file_);
+  }
+
+  bool Open(const Options& opt, std::string* error) {
+    const std::string what = "-serial file:" + opt.serial_path;
+    const int fd = ::open(opt.serial_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+      *error = what + ": cannot write: " + std::strerror(errno);
+      return false;
+    }
+    for (const std::string* input : {&opt.kernel, &opt.initrd}) {
+      if (!input->empty() && IsFile(fd, *input)) {
+        ::close(fd);
+        *error = what + ": is the " + (input == &opt.kernel ? "-kernel" : "-initrd") + " file; it would be overwritten";
+        return false;
+      }
+    }
+    if (::ftruncate(fd, 0) != 0 || !(file_ = ::fdopen(fd, "w"))) {
+      *error = what + ": cannot write: " + std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+    std::setvbuf(file_, nullptr, _IOLBF, 0);  // a line at a time, as a log is read
+    return true;
+  }
+
+  // The UART's output callback (empty when not open).
+  std::function<void(uint8_t)> Sink() {
+    FILE* f = file_;
+    return [f](uint8_t c) { std::fputc(c, f); };
+  }
+
+ private:
+  FILE* file_ = nullptr;
 };
 
 // ---- The run ----
@@ -350,7 +401,7 @@ std::unique_ptr<GdbStub> StartGdbStub(const Options& opt, std::span<const uint8_
 }
 
 // A freestanding ELF64 on the minimal machine (roms/README.md).
-int RunElf(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& json) {
+int RunElf(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& json, SerialFile& serial_file) {
   std::string err;
   ElfImage image;
   if (!ParseElf(kernel_file, &image, &err)) return Fail(opt.kernel + ": " + err);
@@ -366,6 +417,7 @@ int RunElf(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& 
   config.precise_fault_flags = opt.precise_flags;
   config.count_guest_insns = opt.count_insns;
   if (opt.serial == SerialBackend::kNone) config.serial_out = [](uint8_t) {};
+  if (opt.serial == SerialBackend::kFile) config.serial_out = serial_file.Sink();
   std::unique_ptr<Board> board = Board::Create(config, &err);
   if (!board) return Fail(err);
   if (!PlaceElf(kernel_file, image, board->ram(), board->flat_tables_base(), &err))
@@ -408,7 +460,7 @@ void ExplainLinuxHalt(uint64_t rip, RunOutcome* outcome) {
 }
 
 // A Linux bzImage on the PC, with the serial console on the terminal.
-int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& json) {
+int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& json, SerialFile& serial_file) {
   std::string err;
   BzImage bz;
   if (!ParseBzImage(kernel_file, &bz, &err)) return Fail(opt.kernel + ": " + err);
@@ -428,6 +480,8 @@ int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile
   config.no_reboot = opt.no_reboot;
   if (opt.serial == SerialBackend::kNone)
     config.serial_out = [](uint8_t) {};
+  else if (opt.serial == SerialBackend::kFile)
+    config.serial_out = serial_file.Sink();
   else
     config.serial_out = [&terminal](uint8_t c) { terminal.WriteByte(c); };
   bool gdb_ok = true;
@@ -480,7 +534,7 @@ int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile
   if (!alt_stack.Install(&err)) return Fail(err);
   g_vcpu.store(&board->vcpu());
   if (!InstallStopHandlers(&err)) return Fail(err);
-  if (opt.serial != SerialBackend::kNone) {
+  if (opt.serial == SerialBackend::kStdio || opt.serial == SerialBackend::kMonStdio) {
     TerminalOptions t;
     t.escapes = opt.serial == SerialBackend::kMonStdio;
     Uart16550* uart = &board->uart();
@@ -543,11 +597,14 @@ int Main(int argc, char** argv) {
   StatsJsonFile json;
   if (!opt.stats_json_path.empty() && !json.Open(opt.stats_json_path, opt.kernel, &err)) return Fail(err);
 
+  SerialFile serial_file;
+  if (opt.serial == SerialBackend::kFile && !serial_file.Open(opt, &err)) return Fail(err);
+
   std::vector<uint8_t> kernel_file;
   if (!ReadFileBounded(opt.kernel, opt.ram_bytes + kKernelFileSlack, &kernel_file, &err))
     return Fail(opt.kernel + ": " + err);
-  if (LooksLikeBzImage(kernel_file)) return RunLinux(opt, std::move(kernel_file), json);
-  return RunElf(opt, std::move(kernel_file), json);
+  if (LooksLikeBzImage(kernel_file)) return RunLinux(opt, std::move(kernel_file), json, serial_file);
+  return RunElf(opt, std::move(kernel_file), json, serial_file);
 }
 
 }  // namespace

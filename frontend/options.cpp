@@ -197,10 +197,17 @@ bool ApplySerial(Options& o, std::string_view value, std::string* error) {
     o.serial = SerialBackend::kStdio;
   } else if (value == "mon:stdio") {
     o.serial = SerialBackend::kMonStdio;
-  } else if (value == "none") {
+  } else if (value == "none" || value == "null") {
     o.serial = SerialBackend::kNone;
+  } else if (value.starts_with("file:")) {
+    if (value.size() == 5) {
+      *error = "file: needs a path (file:PATH)";
+      return false;
+    }
+    o.serial = SerialBackend::kFile;
+    o.serial_path = value.substr(5);
   } else {
-    *error = "unsupported serial backend (xlat supports stdio, mon:stdio and none)";
+    *error = "unsupported serial backend (xlat supports stdio, mon:stdio, file:PATH, null and none)";
     return false;
   }
   o.serial_given = true;
@@ -514,7 +521,8 @@ const OptionSpec kOptionTable[] = {
        o.no_reboot = true;
        return true;
      }},
-    {"Devices", {"serial", nullptr}, "DEV", "where COM1 goes: stdio (default), mon:stdio or none", ApplySerial},
+    {"Devices", {"serial", nullptr}, "DEV",
+     "where COM1 goes: stdio (default), mon:stdio, file:PATH (output only), null or none", ApplySerial},
     {"Devices", {"device", nullptr}, "DEV",
      "only isa-debug-exit[,iobase=0xf4][,iosize=N], which the board always has", ApplyDevice},
     {"Machine (QEMU's options, where they describe xlat's one machine)", {"machine", "M"}, "TYPE[,PROP=VALUE...]",

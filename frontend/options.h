@@ -48,7 +48,8 @@ inline constexpr unsigned kMaxShadowSpaces = 64;
 enum class SerialBackend {
   kStdio,     // stdout (the default, as with QEMU's -nographic)
   kMonStdio,  // QEMU's monitor multiplexed on stdio; no monitor yet: same as stdio
-  kNone,      // output dropped
+  kNone,      // output dropped (also QEMU's "null")
+  kFile,      // file:PATH: output written to PATH (truncated), no input
 };
 
 struct Options {
@@ -67,6 +68,7 @@ struct Options {
 
   SerialBackend serial = SerialBackend::kStdio;  // -serial
   bool serial_given = false;
+  std::string serial_path;  // -serial file:PATH
   // -nodefaults: no default devices; COM1 then goes nowhere unless -serial
   // names a backend (as in QEMU, where it has no serial port at all).
   bool no_defaults = false;

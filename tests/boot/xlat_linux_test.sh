@@ -14,6 +14,9 @@
 #   reboot    a guest reboot with -no-reboot ends the run (status 0, a note)
 #   trace     -d in_asm -dfilter with a kernel function's name traces that
 #             function, named by the kernel's own symbols
+#   qemuline  a QEMU command line with the machine spelled out (-machine,
+#             -cpu, -smp, -display, -nodefaults, ...) and -serial file:PATH
+#             runs unchanged, the console in the file
 set -eu
 mode=$1 xlat=$2 dir=$3
 fail() { echo "xlat_linux_test $mode: $*" >&2; exit 1; }
@@ -135,6 +138,23 @@ case "$mode" in
     [ $status -eq 0 ] || fail "exit status $status; output ends: $(printf '%s' "$out" | tail -n 5)"
     printf '%s\n' "$out" | grep -q -- '-no-reboot' || fail "xlat did not say why it stopped"
     echo "reboot: ok"
+    ;;
+  qemuline)
+    # A QEMU command line for a direct kernel boot, machine spelled out and
+    # the console in a file: the command's output is in the file, none on
+    # stdout, and the run ends as the guest powers off.
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    set +e
+    out=$(boot initrd-test.gz 'quiet -- echo xlat-$((6 * 7))' -machine pc,accel=tcg -cpu max -smp 1 -display none \
+      -vga none -nic none -monitor none -nodefaults -rtc base=utc -no-reboot -serial "file:$tmp/console" \
+      </dev/null 2>&1); status=$?
+    set -e
+    [ $status -eq 0 ] || fail "exit status $status; output: $(printf '%s' "$out" | tail -n 5)"
+    [ -z "$out" ] || fail "output went to the terminal, not the file: $(printf '%s' "$out" | head -n 3)"
+    tr -d '\r' <"$tmp/console" | grep -qx 'xlat-42' || fail "the command's output is not in the file: $(tail -n 5 "$tmp/console")"
+    tr -d '\r' <"$tmp/console" | grep -qx '@@EXIT 0' || fail "no '@@EXIT 0' in the file"
+    echo "qemuline: ok"
     ;;
   *) fail "unknown mode" ;;
 esac

@@ -106,6 +106,8 @@ errors)
   expect_error "-D $tmp/nodir/trace.log: cannot write" -d in_asm -D "$tmp/nodir/trace.log" -kernel "$tmp/valid.elf"
   expect_error "unsupported serial backend" -serial tcp::4444 -kernel "$tmp/valid.elf"
   expect_error "only one serial port" -serial stdio -serial none -kernel "$tmp/valid.elf"
+  expect_error "-serial file:$tmp/valid.elf: is the -kernel file; it would be overwritten" -serial "file:$tmp/valid.elf" -kernel "$tmp/valid.elf"
+  expect_error "-serial file:$tmp/nodir/c.log: cannot write" -serial "file:$tmp/nodir/c.log" -kernel "$tmp/valid.elf"
   expect_error "is not emulated" -device e1000 -kernel "$tmp/valid.elf"
   expect_error "-smp 4: xlat emulates one CPU" -smp 4 -kernel "$tmp/valid.elf"
   expect_error "machine 'q35' is not available" -M q35 -kernel "$tmp/valid.elf"
@@ -162,6 +164,11 @@ run)
   "$xlat" -nodefaults -kernel "$tmp/valid.elf" >"$tmp/out" 2>&1
   status=$?
   [ "$status" -eq 33 ] || fail "-nodefaults: exit status $status, expected 33"
+  # -serial file:PATH runs the guest and creates the file.
+  "$xlat" -kernel "$tmp/valid.elf" -serial "file:$tmp/console.log" >/dev/null 2>&1
+  status=$?
+  [ "$status" -eq 33 ] || fail "-serial file: exit status $status, expected 33"
+  [ -f "$tmp/console.log" ] || fail "-serial file: no file made"
   # -serial none still runs the guest.
   "$xlat" -kernel "$tmp/valid.elf" -serial none >/dev/null 2>&1
   status=$?

@@ -313,13 +313,20 @@ TEST(Options, Serial) {
   EXPECT_EQ(Parse({"-serial", "mon:stdio"}).serial, SerialBackend::kMonStdio);
   EXPECT_EQ(Parse({"-serial", "none"}).serial, SerialBackend::kNone);
   EXPECT_EQ(Parse({"--serial=none"}).serial, SerialBackend::kNone);
+  EXPECT_EQ(Parse({"-serial", "null"}).serial, SerialBackend::kNone);
+  o = Parse({"-serial", "file:console.log"});
+  EXPECT_EQ(o.serial, SerialBackend::kFile);
+  EXPECT_EQ(o.serial_path, "console.log");
+  EXPECT_EQ(Parse({"-serial", "file:a:b"}).serial_path, "a:b");
 }
 
 TEST(Options, SerialErrors) {
   EXPECT_EQ(ParseError({"-serial"}), "-serial: requires an argument");
-  const std::string supported = "unsupported serial backend (xlat supports stdio, mon:stdio and none)";
+  const std::string supported =
+      "unsupported serial backend (xlat supports stdio, mon:stdio, file:PATH, null and none)";
   EXPECT_EQ(ParseError({"-serial", "tcp::4444"}), "-serial tcp::4444: " + supported);
-  EXPECT_EQ(ParseError({"-serial", "file:out.txt"}), "-serial file:out.txt: " + supported);
+  EXPECT_EQ(ParseError({"-serial", "pty"}), "-serial pty: " + supported);
+  EXPECT_EQ(ParseError({"-serial", "file:"}), "-serial file:: file: needs a path (file:PATH)");
   EXPECT_EQ(ParseError({"-serial", ""}), "-serial: " + supported);
   EXPECT_EQ(ParseError({"-serial", "STDIO"}), "-serial STDIO: " + supported);
   EXPECT_EQ(ParseError({"-serial", "stdio", "-serial", "none"}),
