@@ -34,7 +34,7 @@ void MappingCaches::ClearJumpCacheEntry(unsigned p, unsigned i) {
 }
 
 void MappingCaches::FillJumpCache(Block* b) {
-  if (TraceOn(kLogExec | kLogCpu)) return;  // every block entry goes through the dispatcher
+  if (TraceOn(kLogExec | kLogCpu | kLogNoChain)) return;  // every block entry goes through the dispatcher
   const unsigned p = static_cast<unsigned>(b->priv), i = b->guest_rip & (kJumpCacheEntries - 1);
   if (jc_blocks_[p][i] != b)
     (b->global_code ? jc_global_pages_ : jc_local_pages_)[PageOf(b->guest_rip)].push_back(JcSlot(p, i));

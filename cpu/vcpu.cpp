@@ -674,7 +674,7 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
         // their first run, a round trip to the VMM each (half the branch
         // exits of a Linux boot): the jump cache knows the recent targets of
         // this address space, and is what that first run would consult.
-        if (!TraceOn(kLogExec | kLogCpu))
+        if (!TraceOn(kLogExec | kLogCpu | kLogNoChain))
           for (BlockExit& x : r.block->exits)
             if (Block* to = mapping_->LookupJumpCache(x.guest_target, p); to && !to->single_step) {
               mapping_->Link(x, to);
@@ -991,7 +991,7 @@ void VcpuRuntime::HandleExit() {
       // either end was invalidated.
       // (Tracing every block entry keeps every exit going to the dispatcher.)
       if (to && cache.flush_count() == flushes && from->valid && to->valid && to->priv == from->priv &&
-          !from->single_step && !to->single_step && !TraceOn(kLogExec | kLogCpu)) {
+          !from->single_step && !to->single_step && !TraceOn(kLogExec | kLogCpu | kLogNoChain)) {
         mapping_->Link(from->exits[exit_index], to);
         stats_.links_made++;
         if (from->exits[exit_index].SkipsSpillsTo(*to)) stats_.links_past_spills++;

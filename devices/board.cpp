@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "cpu/trace.h"
 #include "devices/debug_console.h"
 #include "devices/debug_exit.h"
 #include "mmu/page_table_builder.h"
@@ -48,6 +49,12 @@ bool Board::SetupFlatLongMode(uint64_t entry, std::string* error) {
   vcpu_->ctx().gdtr_base = gdt_pa;
   vcpu_->ctx().gdtr_limit = sizeof gdt - 1;
   return true;
+}
+
+RunOutcome Board::Run() {
+  if (!started_ && TraceOn(kLogCpuReset)) Tracer::Get().Printf("cpu_reset: power on\n%s", vcpu_->DumpRegisters().c_str());
+  started_ = true;
+  return vcpu_->Run();
 }
 
 }  // namespace xlat

@@ -45,7 +45,7 @@ class Board {
   // at `entry`. False (with *error) if the tables do not fit.
   bool SetupFlatLongMode(uint64_t entry, std::string* error);
 
-  RunOutcome Run() { return vcpu_->Run(); }
+  RunOutcome Run();
 
  private:
   Board() = default;
@@ -53,6 +53,7 @@ class Board {
   PortBus ports_;
   Stats stats_;
   std::unique_ptr<Vcpu> vcpu_;
+  bool started_ = false;  // Run() was called (it may be again: a run resumed after a stop)
 };
 
 }  // namespace xlat

@@ -29,6 +29,9 @@ bool MmioBus::Read(uint64_t pa, unsigned size, uint64_t* value) {
   if (TraceOn(kLogIo))
     Tracer::Get().Printf("io: mmio read%u  pa=%#" PRIx64 " -> %#" PRIx64 " (%s)\n", size * 8, pa, *value,
                          r ? r->name.c_str() : "none");
+  if (!r && TraceOn(kLogGuestErrors))
+    Tracer::Get().Printf("guest_errors: %u-bit read of pa %#" PRIx64 ", which no device decodes (reads %#" PRIx64 ")\n",
+                         size * 8, pa, *value);
   return r != nullptr;
 }
 
@@ -37,6 +40,9 @@ bool MmioBus::Write(uint64_t pa, unsigned size, uint64_t value) {
   if (TraceOn(kLogIo))
     Tracer::Get().Printf("io: mmio write%u pa=%#" PRIx64 " <- %#" PRIx64 " (%s)\n", size * 8, pa, value,
                          r ? r->name.c_str() : "none");
+  if (!r && TraceOn(kLogGuestErrors))
+    Tracer::Get().Printf("guest_errors: %u-bit write of %#" PRIx64 " to pa %#" PRIx64 ", which no device decodes (dropped)\n",
+                         size * 8, value, pa);
   const uint64_t t0 = __rdtsc();
   if (r && r->write) r->write(pa - r->base, size, value);
   busy_ticks_ += __rdtsc() - t0;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "cpu/trace.h"
 #include "devices/acpi_pm.h"
 #include "devices/acpi_tables.h"
 #include "devices/debug_exit.h"
@@ -97,6 +98,9 @@ std::unique_ptr<PcBoard> PcBoard::Create(const PcConfig& config, std::string* er
   Uart16550* uart = b->uart_.get();
   vcpu->SetOnKick([uart] { uart->PollInput(); });
   vcpu->SetOnTripleFault([board] {
+    if (TraceOn(kLogCpuReset))
+      Tracer::Get().Printf("cpu_reset: triple fault%s\n%s", board->config_.no_reboot ? " (-no-reboot: no reset)" : "",
+                           board->vcpu_->DumpRegisters().c_str());
     if (board->config_.no_reboot) return false;
     std::string err;
     return board->Reset(&err);
@@ -169,6 +173,9 @@ bool PcBoard::Reset(std::string* error) {
 }
 
 RunOutcome PcBoard::Run() {
+  if (!started_ && TraceOn(kLogCpuReset))
+    Tracer::Get().Printf("cpu_reset: power on\n%s", vcpu_->DumpRegisters().c_str());
+  started_ = true;
   for (;;) {
     RunOutcome out = vcpu_->Run();
     if (out.kind == RunOutcome::Kind::kStopped && reset_requested_) {
@@ -178,6 +185,8 @@ RunOutcome PcBoard::Run() {
         out.message = "the guest reset the machine; -no-reboot: exiting";
         return out;
       }
+      if (TraceOn(kLogCpuReset))
+        Tracer::Get().Printf("cpu_reset: the guest resets the machine\n%s", vcpu_->DumpRegisters().c_str());
       std::string err;
       if (!Reset(&err)) {
         out.kind = RunOutcome::Kind::kError;

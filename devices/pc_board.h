@@ -110,6 +110,7 @@ class PcBoard {
   std::string last_console_line_;  // the last non-empty complete line
   void WatchConsole(uint8_t c);
   uint64_t resets_ = 0;
+  bool started_ = false;  // Run() was called (it may be again: a run resumed after a stop)
 };
 
 }  // namespace xlat

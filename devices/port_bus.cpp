@@ -25,6 +25,9 @@ uint32_t PortBus::Read(uint16_t port, unsigned size) {
   busy_ticks_ += __rdtsc() - t0;
   if (TraceOn(kLogIo))
     Tracer::Get().Printf("io: in%c  port=%#06x -> %#x (%s)\n", "bw?l"[size - 1], port, v, r ? r->name.c_str() : "none");
+  if (!r && TraceOn(kLogGuestErrors))
+    Tracer::Get().Printf("guest_errors: in%c from port %#06x, which no device decodes (reads %#x)\n", "bw?l"[size - 1],
+                         port, v);
   return v;
 }
 
@@ -32,6 +35,9 @@ void PortBus::Write(uint16_t port, unsigned size, uint32_t value) {
   const Range* r = Find(port);
   if (TraceOn(kLogIo))
     Tracer::Get().Printf("io: out%c port=%#06x <- %#x (%s)\n", "bw?l"[size - 1], port, value, r ? r->name.c_str() : "none");
+  if (!r && TraceOn(kLogGuestErrors))
+    Tracer::Get().Printf("guest_errors: out%c of %#x to port %#06x, which no device decodes (dropped)\n",
+                         "bw?l"[size - 1], value, port);
   const uint64_t t0 = __rdtsc();
   if (r && r->write) r->write(port, size, value);
   busy_ticks_ += __rdtsc() - t0;

@@ -858,7 +858,7 @@ std::string LogCategoriesText() {
   std::string s = "Log items (comma separated):\n";
   for (const LogCategoryInfo& c : kLogCategories) {
     std::string name(c.name);
-    name.resize(10, ' ');
+    name.resize(std::max<size_t>(name.size() + 1, 14), ' ');
     s += name + std::string(c.help) + "\n";
   }
   return s;

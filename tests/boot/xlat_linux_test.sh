@@ -16,7 +16,8 @@
 #             function, named by the kernel's own symbols
 #   qemuline  a QEMU command line with the machine spelled out (-machine,
 #             -cpu, -smp, -display, -nodefaults, ...) and -serial file:PATH
-#             runs unchanged, the console in the file
+#             runs unchanged, the console in the file; -d guest_errors shows
+#             the kernel's probe of a serial port the machine lacks
 set -eu
 mode=$1 xlat=$2 dir=$3
 fail() { echo "xlat_linux_test $mode: $*" >&2; exit 1; }
@@ -148,12 +149,16 @@ case "$mode" in
     set +e
     out=$(boot initrd-test.gz 'quiet -- echo xlat-$((6 * 7))' -machine pc,accel=tcg -cpu max -smp 1 -display none \
       -vga none -nic none -monitor none -nodefaults -rtc base=utc -no-reboot -serial "file:$tmp/console" \
-      </dev/null 2>&1); status=$?
+      -d guest_errors -D "$tmp/log" </dev/null 2>"$tmp/err"); status=$?
     set -e
-    [ $status -eq 0 ] || fail "exit status $status; output: $(printf '%s' "$out" | tail -n 5)"
+    [ $status -eq 0 ] || fail "exit status $status; stderr: $(tail -n 5 "$tmp/err")"
     [ -z "$out" ] || fail "output went to the terminal, not the file: $(printf '%s' "$out" | head -n 3)"
+    ! tr -d '\r' <"$tmp/err" | grep -qx 'xlat-42' || fail "the console went to stderr"
     tr -d '\r' <"$tmp/console" | grep -qx 'xlat-42' || fail "the command's output is not in the file: $(tail -n 5 "$tmp/console")"
     tr -d '\r' <"$tmp/console" | grep -qx '@@EXIT 0' || fail "no '@@EXIT 0' in the file"
+    # The 8250 driver probes COM2 (0x2f8), which the machine does not have.
+    grep -q '^guest_errors: .*port 0x02f9, which no device decodes' "$tmp/log" ||
+      fail "-d guest_errors: the probe of the absent COM2 is not shown: $(head -n 3 "$tmp/log")"
     echo "qemuline: ok"
     ;;
   *) fail "unknown mode" ;;

@@ -183,6 +183,14 @@ run)
   grep -q "^OUT: \[size=" "$tmp/trace.log" || fail "-d out_asm: no host code"
   grep -q "^exec: .*0*$entry" "$tmp/trace.log" || fail "-d exec: the entry block is not shown executing"
   grep -q "guest" "$tmp/err" && fail "-D: the trace went to stderr"
+  # -d cpu_reset: the registers at power-on; -d nochain: no block linked.
+  "$xlat" -kernel "$tmp/valid.elf" -d cpu_reset,nochain -D "$tmp/reset.log" --stats-json "$tmp/nc.json" >/dev/null 2>&1
+  status=$?
+  [ "$status" -eq 33 ] || fail "-d cpu_reset,nochain: exit status $status, expected 33"
+  grep -q "^cpu_reset: power on" "$tmp/reset.log" || fail "-d cpu_reset: no power-on line"
+  grep -q "^RIP=0*$entry " "$tmp/reset.log" || fail "-d cpu_reset: the registers do not show RIP at the entry 0x$entry"
+  grep -q '"links_made": 0,' "$tmp/nc.json" || fail "-d nochain: blocks were linked: $(grep -o '"links_made": [0-9]*' "$tmp/nc.json")"
+  grep -q '"jump_cache_fills": 0' "$tmp/nc.json" || fail "-d nochain: the jump cache was filled"
   # -dfilter outside the guest: nothing traced.
   "$xlat" -kernel "$tmp/valid.elf" -d in_asm -dfilter 0x7000000000+0x1000 -D "$tmp/trace2.log" >/dev/null 2>&1
   [ -s "$tmp/trace2.log" ] && fail "-dfilter: blocks outside the range were traced"

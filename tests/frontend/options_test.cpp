@@ -379,6 +379,9 @@ TEST(Options, LogCategories) {
   EXPECT_EQ(Parse({"-d", "int,int"}).log_mask, kLogInt);
   EXPECT_EQ(Parse({"-d", "int", "-d", "mmu"}).log_mask, kLogMmu);  // last wins, as in QEMU
   EXPECT_EQ(Parse({"-d=exits"}).log_mask, kLogExits);
+  // QEMU's names for what xlat has too.
+  EXPECT_EQ(Parse({"-d", "int,guest_errors,cpu_reset,nochain"}).log_mask,
+            kLogInt | kLogGuestErrors | kLogCpuReset | kLogNoChain);
   for (const LogCategoryInfo& c : kLogCategories) {
     std::string name(c.name);
     EXPECT_EQ(Parse({"-d", name.c_str()}).log_mask, c.bit) << name;
