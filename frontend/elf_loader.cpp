@@ -122,6 +122,28 @@ bool ReadFileBounded(const std::string& path, uint64_t max_bytes, std::vector<ui
   return true;
 }
 
+// Whether the notes of segment `ph` include one owned by "Linux" or "Xen", as
+// a vmlinux's do (build salt, PVH entry). Notes that run off the segment or
+// the file end the scan.
+bool HasLinuxNote(std::span<const uint8_t> file, const Elf64_Phdr& ph) {
+  if (!InBounds(ph.p_offset, ph.p_filesz, file.size())) return false;
+  const uint8_t* p = file.data() + ph.p_offset;
+  uint64_t left = ph.p_filesz;
+  auto align4 = [](uint64_t n) { return (n + 3) & ~uint64_t{3}; };
+  while (left >= sizeof(Elf64_Nhdr)) {
+    Elf64_Nhdr nh;
+    std::memcpy(&nh, p, sizeof nh);
+    const uint64_t name_bytes = align4(nh.n_namesz), desc_bytes = align4(nh.n_descsz);
+    if (name_bytes + desc_bytes > left - sizeof nh) return false;
+    const char* name = reinterpret_cast<const char*>(p + sizeof nh);
+    if ((nh.n_namesz == 6 && std::memcmp(name, "Linux", 6) == 0) || (nh.n_namesz == 4 && std::memcmp(name, "Xen", 4) == 0))
+      return true;
+    p += sizeof nh + name_bytes + desc_bytes;
+    left -= sizeof nh + name_bytes + desc_bytes;
+  }
+  return false;
+}
+
 bool ParseElf(std::span<const uint8_t> file, ElfImage* image, std::string* error) {
   const uint64_t size = file.size();
   if (size == 0) {
@@ -192,6 +214,11 @@ bool ParseElf(std::span<const uint8_t> file, ElfImage* image, std::string* error
     std::memcpy(&ph, file.data() + eh.e_phoff + uint64_t{i} * sizeof ph, sizeof ph);
     if (ph.p_type == PT_INTERP) {
       *error = "dynamically linked (it has an interpreter, PT_INTERP); xlat runs freestanding static executables";
+      return false;
+    }
+    if (ph.p_type == PT_NOTE && HasLinuxNote(file, ph)) {
+      *error = "an uncompressed Linux kernel (vmlinux: its notes are Linux's); xlat boots Linux from a bzImage "
+               "(arch/x86/boot/bzImage, /boot/vmlinuz-*)";
       return false;
     }
     if (ph.p_type != PT_LOAD) continue;

@@ -295,6 +295,32 @@ TEST(ElfLoader, AdjacentSegmentsDoNotOverlap) {
   EXPECT_TRUE(ParseElf(file, &image, &error)) << error;
 }
 
+// A Linux vmlinux carries notes owned by "Linux" (and "Xen", its PVH entry):
+// the error says it is one, and where the bootable kernel is. Other notes
+// (a program's own, GNU's) change nothing.
+std::vector<uint8_t> WithNote(const char* owner, uint32_t type) {
+  std::vector<uint8_t> note;
+  const uint32_t namesz = static_cast<uint32_t>(std::strlen(owner) + 1), descsz = 4;
+  auto put32 = [&note](uint32_t v) { for (int i = 0; i < 4; ++i) note.push_back(static_cast<uint8_t>(v >> (8 * i))); };
+  put32(namesz);
+  put32(descsz);
+  put32(type);
+  for (uint32_t i = 0; i < (namesz + 3) / 4 * 4; ++i) note.push_back(i < namesz ? static_cast<uint8_t>(owner[i]) : 0);
+  put32(0x1000000);
+  return BuildElf(kCodeAddr, {TestSegment{PT_LOAD, PF_R | PF_X, kCodeAddr, kCodeAddr, kExitCode, 0},
+                              TestSegment{PT_NOTE, PF_R, 0, 0, note, 0}});
+}
+
+TEST(ElfLoader, LinuxVmlinuxIsNamed) {
+  EXPECT_CONTAINS(ParseError(WithNote("Linux", 0x100)), "an uncompressed Linux kernel (vmlinux");
+  EXPECT_CONTAINS(ParseError(WithNote("Linux", 0x100)), "bzImage");
+  EXPECT_CONTAINS(ParseError(WithNote("Xen", 18)), "an uncompressed Linux kernel (vmlinux");
+  ElfImage image;
+  std::string why;
+  EXPECT_TRUE(ParseElf(WithNote("GNU", 3), &image, &why)) << why;
+  EXPECT_TRUE(ParseElf(WithNote("Linuxish", 1), &image, &why)) << why;
+}
+
 // ---- Entry point ----
 
 TEST(ElfLoader, EntryOutsideEverySegment) {
