@@ -614,74 +614,12 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
     if (!single_step) mapping_->FillJumpCache(b);
     return b;
   }
-  auto fetch = [this](uint64_t va_page) {
-    CodePage cp;
-    GuestFault ff;
-    uint64_t page_pa;
-    if (!Translate(va_page, AccessKind::kExecute, &page_pa, &ff)) {
-      cp.pf_error = ff.error_code;
-      return cp;
-    }
-    cp.host = vcpu_.ram_.HostPtr(GuestPhysAddr(page_pa), 4096);
-    if (!cp.host) {
-      // Executing from outside RAM: fetch reads all-ones.
-      static const std::array<uint8_t, 4096> kOnes = [] {
-        std::array<uint8_t, 4096> a;
-        a.fill(0xff);
-        return a;
-      }();
-      cp.host = kOnes.data();
-    }
-    cp.pa = page_pa;
-    cp.ok = true;
-    cp.global = fetch_global_;
-    return cp;
-  };
+  auto fetch = [this](uint64_t va_page) { return FetchCodePage(va_page); };
   for (int attempt = 0; attempt < 2; ++attempt) {
     TranslateResult r = translator_->Translate(rip, p, fetch, single_step);
     if (r.kind == TranslateResult::Kind::kOk) {
-      if (Tracer::Get().perf_map()) Tracer::Get().AddPerfMapEntry(r.block->host_code, r.block->host_size, rip);
-      // (-dfilter: a block that runs an instruction in range, wherever it
-      // starts: it may have followed a jmp into the range.)
-      auto traced = [&] {
-        for (uint64_t insn_rip : r.block->insn_rips)
-          if (Tracer::Get().Passes(insn_rip, ctx_.cpl)) return true;
-        return false;
-      };
-      if (TraceOn(kLogInAsm | kLogOutAsm) && traced()) {
-        std::vector<uint8_t> guest(r.block->guest_size);
-        GuestFault ignored;
-        size_t at = 0;
-        for (size_t i = 0; i < r.block->insn_rips.size() && i < r.block->insn_lens.size(); ++i) {
-          const size_t len = std::min<size_t>(r.block->insn_lens[i], guest.size() - at);
-          ReadVirt(r.block->insn_rips[i], guest.data() + at, len, &ignored, AccessKind::kExecute);
-          at += len;
-        }
-        Tracer& t = Tracer::Get();
-        if (TraceOn(kLogInAsm)) t.Write(DumpBlockInAsm(*r.block, guest.data(), [&t](uint64_t va) { return t.Symbol(va); }));
-        if (TraceOn(kLogOutAsm)) t.Write(DumpBlockOutAsm(*r.block, guest.data()));
-      }
-      // Stores to a page that now holds code must leave the fast path. (A
-      // page that already held code lost its write tags then, and fills
-      // check IsCodePage.) The block itself is on the page list already.
-      r.block->ForEachPage([&](uint64_t page) {
-        const std::vector<Block*>* on_page = cache.BlocksOnPage(page);
-        if (on_page && on_page->size() == 1) tlb_->RevokeWrite(page);
-      });
-      if (!single_step) {
-        mapping_->FillJumpCache(r.block);
-        // Exits to code already translated are linked now rather than at
-        // their first run, a round trip to the VMM each (half the branch
-        // exits of a Linux boot): the jump cache knows the recent targets of
-        // this address space, and is what that first run would consult.
-        if (!TraceOn(kLogExec | kLogCpu | kLogNoChain))
-          for (BlockExit& x : r.block->exits)
-            if (Block* to = mapping_->LookupJumpCache(x.guest_target, p); to && !to->single_step) {
-              mapping_->Link(x, to);
-              stats_.links_made++;
-              if (x.SkipsSpillsTo(*to)) stats_.links_past_spills++;
-            }
-      }
+      Adopt(r.block, p, single_step);
+      if (!single_step && !TraceOn(kLogExec | kLogCpu | kLogNoChain)) TranslateLoopExit(*r.block, p);
       return r.block;
     }
     if (r.kind == TranslateResult::Kind::kFetchFault) {
@@ -694,6 +632,111 @@ Block* VcpuRuntime::FindOrTranslate(uint64_t rip, bool single_step) {
   std::fprintf(stderr, "xlat: the block at %#" PRIx64 " does not fit in an empty code cache; use a larger -accel tcg,tb-size\n", rip);
   vcpu_.RequestExit(1);
   return nullptr;
+}
+
+CodePage VcpuRuntime::FetchCodePage(uint64_t va_page) {
+  CodePage cp;
+  GuestFault ff;
+  uint64_t page_pa;
+  if (!Translate(va_page, AccessKind::kExecute, &page_pa, &ff)) {
+    cp.pf_error = ff.error_code;
+    return cp;
+  }
+  cp.host = vcpu_.ram_.HostPtr(GuestPhysAddr(page_pa), 4096);
+  if (!cp.host) {
+    // Executing from outside RAM: fetch reads all-ones.
+    static const std::array<uint8_t, 4096> kOnes = [] {
+      std::array<uint8_t, 4096> a;
+      a.fill(0xff);
+      return a;
+    }();
+    cp.host = kOnes.data();
+  }
+  cp.pa = page_pa;
+  cp.ok = true;
+  cp.global = fetch_global_;
+  return cp;
+}
+
+void VcpuRuntime::Adopt(Block* b, PrivClass p, bool single_step) {
+  CodeCache& cache = *vcpu_.cache_;
+  if (Tracer::Get().perf_map()) Tracer::Get().AddPerfMapEntry(b->host_code, b->host_size, b->guest_rip);
+  // (-dfilter: a block that runs an instruction in range, wherever it
+  // starts: it may have followed a jmp into the range.)
+  auto traced = [&] {
+    for (uint64_t insn_rip : b->insn_rips)
+      if (Tracer::Get().Passes(insn_rip, ctx_.cpl)) return true;
+    return false;
+  };
+  if (TraceOn(kLogInAsm | kLogOutAsm) && traced()) {
+    std::vector<uint8_t> guest(b->guest_size);
+    GuestFault ignored;
+    size_t at = 0;
+    for (size_t i = 0; i < b->insn_rips.size() && i < b->insn_lens.size(); ++i) {
+      const size_t len = std::min<size_t>(b->insn_lens[i], guest.size() - at);
+      ReadVirt(b->insn_rips[i], guest.data() + at, len, &ignored, AccessKind::kExecute);
+      at += len;
+    }
+    Tracer& t = Tracer::Get();
+    if (TraceOn(kLogInAsm)) t.Write(DumpBlockInAsm(*b, guest.data(), [&t](uint64_t va) { return t.Symbol(va); }));
+    if (TraceOn(kLogOutAsm)) t.Write(DumpBlockOutAsm(*b, guest.data()));
+  }
+  // Stores to a page that now holds code must leave the fast path. (A
+  // page that already held code lost its write tags then, and fills
+  // check IsCodePage.) The block itself is on the page list already.
+  b->ForEachPage([&](uint64_t page) {
+    const std::vector<Block*>* on_page = cache.BlocksOnPage(page);
+    if (on_page && on_page->size() == 1) tlb_->RevokeWrite(page);
+  });
+  if (single_step) return;
+  mapping_->FillJumpCache(b);
+  // Exits to code already translated are linked now rather than at
+  // their first run, a round trip to the VMM each (half the branch
+  // exits of a Linux boot): the jump cache knows the recent targets of
+  // this address space, and is what that first run would consult.
+  if (TraceOn(kLogExec | kLogCpu | kLogNoChain)) return;
+  for (BlockExit& x : b->exits)
+    if (Block* to = mapping_->LookupJumpCache(x.guest_target, p); to && !to->single_step) {
+      mapping_->Link(x, to);
+      stats_.links_made++;
+      if (x.SkipsSpillsTo(*to)) stats_.links_past_spills++;
+    }
+}
+
+void VcpuRuntime::TranslateLoopExit(Block& b, PrivClass p) {
+  // A loop runs its exit once it is done, and that first run, if it comes
+  // as a branch exit, pays for the translation between two instructions of
+  // the guest. Code that times a loop (Linux's PIT calibration measures the
+  // TSC across a loop's exit and gives up if that took more than a few
+  // microseconds) sees a hiccup there that hardware does not have.
+  if (b.insn_kinds.empty() || b.insn_kinds.back() != static_cast<uint8_t>(InsnKind::kJcc)) return;
+  const uint64_t jcc = b.insn_rips.back();
+  const uint64_t exit = jcc + b.insn_lens.back();
+  bool backward = false;
+  for (const BlockExit& x : b.exits) backward |= x.guest_target <= jcc && x.guest_target != exit;
+  if (!backward || mapping_->LookupJumpCache(exit, p)) return;
+  uint64_t pa;
+  GuestFault ignored;
+  if (!Translate(exit, AccessKind::kExecute, &pa, &ignored)) return;  // (the run raises it, if it gets there)
+  CodeCache& cache = *vcpu_.cache_;
+  Block* to = cache.Lookup(BlockKey(pa, p));
+  if (to && to->guest_rip == exit) {
+    mapping_->FillJumpCache(to);
+  } else {
+    // Not on a full cache: a flush now would take the loop's block with it.
+    TranslateResult r = translator_->Translate(exit, p, [this](uint64_t va_page) { return FetchCodePage(va_page); },
+                                               /*single_step=*/false);
+    if (r.kind != TranslateResult::Kind::kOk) return;
+    stats_.loop_exits_ahead++;
+    to = r.block;
+    Adopt(to, p, /*single_step=*/false);
+  }
+  for (BlockExit& x : b.exits)
+    if (x.guest_target == exit && !x.linked_to && !to->single_step) {
+      mapping_->Link(x, to);
+      stats_.links_made++;
+      if (x.SkipsSpillsTo(*to)) stats_.links_past_spills++;
+    }
 }
 
 namespace {

@@ -168,6 +168,15 @@ class VcpuRuntime {
   uint32_t LeaveAfterRevocation(const Site& site);
   void HandleExit();
   Block* FindOrTranslate(uint64_t rip, bool single_step = false);
+  // What every new translation gets before it runs: its trace, write
+  // protection of its code pages, a jump-cache entry and links to the
+  // translated targets of its exits.
+  void Adopt(Block* b, PrivClass p, bool single_step);
+  // A block that ends a loop with a backward jcc: its fall-through, where
+  // the loop leaves, translated now if its page is mapped (nothing raised).
+  void TranslateLoopExit(Block& b, PrivClass p);
+  // The fetch callback of the translator: guest code pages by VA.
+  CodePage FetchCodePage(uint64_t va_page);
   std::string FatalExceptionMessage() const;
   // Faults and traps around translated code (vcpu_traps.cpp).
   void BeforeGuestEntry();

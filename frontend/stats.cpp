@@ -178,6 +178,7 @@ std::string FormatStats(const Stats& s) {
   Table t;
   t.Section("Translator");
   t.Row("blocks translated", s.blocks_translated);
+  t.Row("  loop exits translated ahead", s.loop_exits_ahead, "with the loop, before they ran");
   t.Row("guest instructions translated", s.guest_insns_translated);
   t.Row("  copied unchanged", s.insns_copied, Percent(s.insns_copied, s.guest_insns_translated));
   t.Row("  memory operand rewritten", s.insns_mem_rewritten, Percent(s.insns_mem_rewritten, s.guest_insns_translated));
@@ -295,6 +296,7 @@ std::string FormatStatsJson(const Stats& s) {
   const Derived d = Derive(s);
   JsonObject translator;
   translator.Add("blocks_translated", s.blocks_translated);
+  translator.Add("loop_exits_ahead", s.loop_exits_ahead);
   translator.Add("guest_insns_translated", s.guest_insns_translated);
   translator.Add("guest_bytes_translated", s.guest_bytes_translated);
   translator.Add("host_bytes_emitted", s.host_bytes_emitted);

@@ -18,6 +18,7 @@ namespace xlat {
 struct Stats {
   // Translator.
   uint64_t blocks_translated = 0;
+  uint64_t loop_exits_ahead = 0;       // of those, a loop's exit translated with the loop (VcpuRuntime)
   uint64_t guest_insns_translated = 0;
   uint64_t guest_bytes_translated = 0;
   uint64_t host_bytes_emitted = 0;
