@@ -299,7 +299,7 @@ bool ParseCount(std::string_view text, uint64_t max, uint64_t* n) {
 // -smp [cpus=]N[,maxcpus=N][,sockets=N][,dies=N][,clusters=N][,cores=N][,threads=N]
 bool ApplySmp(Options&, std::string_view value, std::string* error) {
   std::optional<uint64_t> cpus, maxcpus;
-  uint64_t topology = 1;
+  bool topology_of_one = true;  // every socket, die, cluster, core and thread count is 1
   bool first = true;
   for (std::string_view item : SplitCommas(value)) {
     const size_t eq = item.find('=');
@@ -321,14 +321,13 @@ bool ApplySmp(Options&, std::string_view value, std::string* error) {
       maxcpus = n;
     } else if (key == "sockets" || key == "dies" || key == "clusters" || key == "cores" || key == "threads" ||
                key == "books" || key == "drawers") {
-      topology *= n;
+      topology_of_one = topology_of_one && n == 1;
     } else {
       *error = "unknown -smp property '" + std::string(key) + "'";
       return false;
     }
   }
-  const uint64_t total = cpus ? *cpus : topology;
-  if (total != 1 || (maxcpus && *maxcpus != 1) || topology != 1) {
+  if ((cpus && *cpus != 1) || (maxcpus && *maxcpus != 1) || !topology_of_one) {
     *error = "xlat emulates one CPU: only -smp 1 is possible";
     return false;
   }
@@ -492,6 +491,8 @@ const char* UnsupportedReason(std::string_view name) {
   return nullptr;
 }
 
+constexpr const char* kMachineSection = "Machine (QEMU's options, where they describe xlat's one machine)";
+
 const OptionSpec kOptionTable[] = {
     {"Standard options", {"h", "help"}, nullptr, "print this help and exit",
      [](Options& o, std::string_view, std::string*) {
@@ -525,34 +526,34 @@ const OptionSpec kOptionTable[] = {
      "where COM1 goes: stdio (default), mon:stdio, file:PATH (output only), null or none", ApplySerial},
     {"Devices", {"device", nullptr}, "DEV",
      "only isa-debug-exit[,iobase=0xf4][,iosize=N], which the board always has", ApplyDevice},
-    {"Machine (QEMU's options, where they describe xlat's one machine)", {"machine", "M"}, "TYPE[,PROP=VALUE...]",
+    {kMachineSection, {"machine", "M"}, "TYPE[,PROP=VALUE...]",
      "pc (i440FX, PIIX3): the one machine; accel=tcg, usb/vmport/hpet=off and graphics=on|off are accepted "
      "('-machine help')",
      ApplyMachine},
-    {"Machine (QEMU's options, where they describe xlat's one machine)", {"cpu", nullptr}, "MODEL",
+    {kMachineSection, {"cpu", nullptr}, "MODEL",
      "max, or host: the one CPU model, with the x86-64-v3 features xlat translates ('-cpu help')", ApplyCpu},
-    {"Machine (QEMU's options, where they describe xlat's one machine)", {"smp", nullptr}, "[cpus=]N[,...]",
+    {kMachineSection, {"smp", nullptr}, "[cpus=]N[,...]",
      "number of CPUs: 1", ApplySmp},
-    {"Machine (QEMU's options, where they describe xlat's one machine)", {"display", nullptr}, "none",
+    {kMachineSection, {"display", nullptr}, "none",
      "no display: the serial port is the console", ApplyDisplay},
-    {"Machine (QEMU's options, where they describe xlat's one machine)", {"vga", nullptr}, "none",
+    {kMachineSection, {"vga", nullptr}, "none",
      "no graphics card", ApplyVga},
-    {"Machine (QEMU's options, where they describe xlat's one machine)", {"nic", "net"}, "none",
+    {kMachineSection, {"nic", "net"}, "none",
      "no network card", ApplyNic},
-    {"Machine (QEMU's options, where they describe xlat's one machine)", {"monitor", nullptr}, "none",
+    {kMachineSection, {"monitor", nullptr}, "none",
      "no monitor (Ctrl-A x quits)", ApplyMonitor},
-    {"Machine (QEMU's options, where they describe xlat's one machine)", {"nodefaults", nullptr}, nullptr,
+    {kMachineSection, {"nodefaults", nullptr}, nullptr,
      "no default devices: COM1 goes nowhere unless -serial names a backend",
      [](Options& o, std::string_view, std::string*) {
        o.no_defaults = true;
        return true;
      }},
-    {"Machine (QEMU's options, where they describe xlat's one machine)", {"rtc", nullptr},
+    {kMachineSection, {"rtc", nullptr},
      "[base=utc][,clock=host][,driftfix=none]", "the RTC keeps the host's time, in UTC", ApplyRtc},
-    {"Machine (QEMU's options, where they describe xlat's one machine)", {"boot", nullptr}, "OPTIONS",
+    {kMachineSection, {"boot", nullptr}, "OPTIONS",
      "the firmware's boot order: accepted, and without effect (the -kernel is booted directly)",
      [](Options&, std::string_view, std::string*) { return true; }},
-    {"Machine (QEMU's options, where they describe xlat's one machine)", {"name", nullptr}, "NAME",
+    {kMachineSection, {"name", nullptr}, "NAME",
      "the guest's name: accepted, used nowhere yet",
      [](Options& o, std::string_view v, std::string* e) {
        if (!NotEmpty(v, "name", e)) return false;

@@ -503,6 +503,9 @@ TEST(Options, Smp) {
   EXPECT_EQ(ParseError({"-smp", "1,maxcpus=4"}), "-smp 1,maxcpus=4: " + one);
   EXPECT_EQ(ParseError({"-smp", "cores=2"}), "-smp cores=2: " + one);
   EXPECT_EQ(ParseError({"-smp", "1,threads=2"}), "-smp 1,threads=2: " + one);
+  // (No product of counts is formed: none can wrap around to 1.)
+  EXPECT_EQ(ParseError({"-smp", "sockets=65536,dies=65536,clusters=65536,cores=65536,threads=65537"}),
+            "-smp sockets=65536,dies=65536,clusters=65536,cores=65536,threads=65537: " + one);
   EXPECT_EQ(ParseError({"-smp", "0"}), "-smp 0: '0': a count is a whole number from 1");
   EXPECT_CONTAINS(ParseError({"-smp", "x"}), "a count is a whole number from 1");
   EXPECT_CONTAINS(ParseError({"-smp", "1,numa=2"}), "unknown -smp property 'numa'");
