@@ -90,6 +90,9 @@ struct Block {
   // #UD/#NM depends on CR0.EM/TS/MP and CR4.OSFXSR/OSXSAVE: dropped when
   // those change.
   bool depends_on_fpu_control = false;
+  // Where the loop leaves, for a block that ends with a backward jcc (to its
+  // own start or further back): the jcc's fall-through; 0 otherwise.
+  uint64_t loop_exit = 0;
   // Guest RIP and length of each instruction, in the order run. Not always
   // one run of bytes: a direct jmp the translator followed is followed by
   // the instruction at its target.

@@ -696,11 +696,13 @@ void VcpuRuntime::Adopt(Block* b, PrivClass p, bool single_step) {
   // this address space, and is what that first run would consult.
   if (TraceOn(kLogExec | kLogCpu | kLogNoChain)) return;
   for (BlockExit& x : b->exits)
-    if (Block* to = mapping_->LookupJumpCache(x.guest_target, p); to && !to->single_step) {
-      mapping_->Link(x, to);
-      stats_.links_made++;
-      if (x.SkipsSpillsTo(*to)) stats_.links_past_spills++;
-    }
+    if (Block* to = mapping_->LookupJumpCache(x.guest_target, p); to && !to->single_step) LinkExit(x, to);
+}
+
+void VcpuRuntime::LinkExit(BlockExit& exit, Block* to) {
+  mapping_->Link(exit, to);
+  stats_.links_made++;
+  if (exit.SkipsSpillsTo(*to)) stats_.links_past_spills++;
 }
 
 void VcpuRuntime::TranslateLoopExit(Block& b, PrivClass p) {
@@ -709,12 +711,8 @@ void VcpuRuntime::TranslateLoopExit(Block& b, PrivClass p) {
   // the guest. Code that times a loop (Linux's PIT calibration measures the
   // TSC across a loop's exit and gives up if that took more than a few
   // microseconds) sees a hiccup there that hardware does not have.
-  if (b.insn_kinds.empty() || b.insn_kinds.back() != static_cast<uint8_t>(InsnKind::kJcc)) return;
-  const uint64_t jcc = b.insn_rips.back();
-  const uint64_t exit = jcc + b.insn_lens.back();
-  bool backward = false;
-  for (const BlockExit& x : b.exits) backward |= x.guest_target <= jcc && x.guest_target != exit;
-  if (!backward || mapping_->LookupJumpCache(exit, p)) return;
+  const uint64_t exit = b.loop_exit;
+  if (!exit || mapping_->LookupJumpCache(exit, p)) return;
   uint64_t pa;
   GuestFault ignored;
   if (!Translate(exit, AccessKind::kExecute, &pa, &ignored)) return;  // (the run raises it, if it gets there)
@@ -732,11 +730,7 @@ void VcpuRuntime::TranslateLoopExit(Block& b, PrivClass p) {
     Adopt(to, p, /*single_step=*/false);
   }
   for (BlockExit& x : b.exits)
-    if (x.guest_target == exit && !x.linked_to && !to->single_step) {
-      mapping_->Link(x, to);
-      stats_.links_made++;
-      if (x.SkipsSpillsTo(*to)) stats_.links_past_spills++;
-    }
+    if (x.guest_target == exit && !x.linked_to && !to->single_step) LinkExit(x, to);
 }
 
 namespace {
@@ -1035,9 +1029,7 @@ void VcpuRuntime::HandleExit() {
       // (Tracing every block entry keeps every exit going to the dispatcher.)
       if (to && cache.flush_count() == flushes && from->valid && to->valid && to->priv == from->priv &&
           !from->single_step && !to->single_step && !TraceOn(kLogExec | kLogCpu | kLogNoChain)) {
-        mapping_->Link(from->exits[exit_index], to);
-        stats_.links_made++;
-        if (from->exits[exit_index].SkipsSpillsTo(*to)) stats_.links_past_spills++;
+        LinkExit(from->exits[exit_index], to);
       }
       return;
     }

@@ -172,9 +172,12 @@ class VcpuRuntime {
   // protection of its code pages, a jump-cache entry and links to the
   // translated targets of its exits.
   void Adopt(Block* b, PrivClass p, bool single_step);
-  // A block that ends a loop with a backward jcc: its fall-through, where
-  // the loop leaves, translated now if its page is mapped (nothing raised).
+  // A block that ends a loop with a backward jcc (Block::loop_exit): its
+  // fall-through, where the loop leaves, translated and linked now if its
+  // page is mapped (nothing raised).
   void TranslateLoopExit(Block& b, PrivClass p);
+  // Links a direct exit to `to`, counted in the statistics.
+  void LinkExit(BlockExit& exit, Block* to);
   // The fetch callback of the translator: guest code pages by VA.
   CodePage FetchCodePage(uint64_t va_page);
   std::string FatalExceptionMessage() const;

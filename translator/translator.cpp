@@ -997,6 +997,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
           stats_.side_exits++;
         } else {
           EmitJcc(e, gi);
+          if (gi.d->direct_target() <= gi.d->rip) block->loop_exit = gi.d->next_rip();
           ended = true;
         }
         break;
