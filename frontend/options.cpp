@@ -296,23 +296,34 @@ bool ParseCount(std::string_view text, uint64_t max, uint64_t* n) {
   return ParseDecimal(text, max, n) && *n >= 1;
 }
 
-// -smp [cpus=]N[,maxcpus=N][,sockets=N][,dies=N][,clusters=N][,cores=N][,threads=N]
-bool ApplySmp(Options&, std::string_view value, std::string* error) {
-  std::optional<uint64_t> cpus, maxcpus;
-  bool topology_of_one = true;  // every socket, die, cluster, core and thread count is 1
+// Walks a QEMU property list, "[FIRST=]V,KEY=V,...": the first item may
+// leave out its key (`first_key`, unless that is empty); every other one
+// must be key=value. fn(key, value) returns false, with *error set, to stop.
+template <typename Fn>
+bool ForEachProperty(std::string_view value, std::string_view first_key, std::string* error, Fn&& fn) {
   bool first = true;
   for (std::string_view item : SplitCommas(value)) {
     const size_t eq = item.find('=');
-    if (eq == std::string_view::npos && !first) {
+    if (eq == std::string_view::npos && (!first || first_key.empty())) {
       *error = "'" + std::string(item) + "': expected key=value";
       return false;
     }
     first = false;
-    const std::string_view key = eq == std::string_view::npos ? std::string_view("cpus") : item.substr(0, eq);
-    const std::string_view val = eq == std::string_view::npos ? item : item.substr(eq + 1);
+    if (!fn(eq == std::string_view::npos ? first_key : item.substr(0, eq),
+            eq == std::string_view::npos ? item : item.substr(eq + 1)))
+      return false;
+  }
+  return true;
+}
+
+// -smp [cpus=]N[,maxcpus=N][,sockets=N][,dies=N][,clusters=N][,cores=N][,threads=N]
+bool ApplySmp(Options&, std::string_view value, std::string* error) {
+  std::optional<uint64_t> cpus, maxcpus;
+  bool topology_of_one = true;  // every socket, die, cluster, core and thread count is 1
+  const bool parsed = ForEachProperty(value, "cpus", error, [&](std::string_view key, std::string_view val) {
     uint64_t n = 0;
     if (!ParseCount(val, 1u << 20, &n)) {
-      *error = "'" + std::string(item) + "': a count is a whole number from 1";
+      *error = "'" + std::string(val) + "': a count is a whole number from 1";
       return false;
     }
     if (key == "cpus") {
@@ -326,7 +337,9 @@ bool ApplySmp(Options&, std::string_view value, std::string* error) {
       *error = "unknown -smp property '" + std::string(key) + "'";
       return false;
     }
-  }
+    return true;
+  });
+  if (!parsed) return false;
   if ((cpus && *cpus != 1) || (maxcpus && *maxcpus != 1) || !topology_of_one) {
     *error = "xlat emulates one CPU: only -smp 1 is possible";
     return false;
@@ -357,41 +370,29 @@ bool ApplyCpu(Options& o, std::string_view value, std::string* error) {
 
 // -machine [type=]TYPE[,accel=tcg][,usb=off][,vmport=off][,hpet=off][,graphics=on|off]
 bool ApplyMachine(Options& o, std::string_view value, std::string* error) {
-  bool first = true;
-  for (std::string_view item : SplitCommas(value)) {
-    const size_t eq = item.find('=');
-    if (eq == std::string_view::npos && !first) {
-      *error = "'" + std::string(item) + "': expected key=value";
-      return false;
-    }
-    const std::string_view key = eq == std::string_view::npos ? std::string_view("type") : item.substr(0, eq);
-    const std::string_view val = eq == std::string_view::npos ? item : item.substr(eq + 1);
-    first = false;
+  const bool parsed = ForEachProperty(value, "type", error, [&](std::string_view key, std::string_view val) {
     const bool off = val == "off" || val == "false" || val == "no";
     const bool on = val == "on" || val == "true" || val == "yes";
     if (key == "type") {
       if (val == "help") {
-        o.action = Options::Action::kListMachines;
-        return true;
+        o.action = Options::Action::kListMachines;  // (acts at once: the rest is not read)
+        return false;
       }
       if (val != "pc" && !val.starts_with("pc-i440fx-")) {
         *error = "machine '" + std::string(val) + "' is not available: xlat's machine is pc (i440FX and PIIX3)";
         return false;
       }
     } else if (key == "accel") {
-      if (val == "kvm") {
-        *error = kNoKvm;
-        return false;
-      }
       if (val != "tcg") {
-        *error = "accelerator '" + std::string(val) + "' is not available (use accel=tcg)";
+        *error = val == "kvm" ? std::string(kNoKvm) : "accelerator '" + std::string(val) + "' is not available (use accel=tcg)";
         return false;
       }
     } else if (key == "usb" || key == "vmport" || key == "hpet") {
       // (vmport's default, auto, means none under TCG.)
       if (!off && !(key == "vmport" && val == "auto")) {
-        *error = "the machine has no " + std::string(key == "usb" ? "USB controller" : key == "hpet" ? "HPET" : "VMware port") +
-                 " (" + std::string(key) + "=off)";
+        *error = "the machine has no " +
+                 std::string(key == "usb" ? "USB controller" : key == "hpet" ? "HPET" : "VMware port") + " (" +
+                 std::string(key) + "=off)";
         return false;
       }
     } else if (key == "graphics") {
@@ -400,67 +401,45 @@ bool ApplyMachine(Options& o, std::string_view value, std::string* error) {
         return false;
       }
     } else {
-      *error = "unknown machine property '" + std::string(key) + "' (xlat's pc takes accel, usb, vmport, hpet and graphics)";
+      *error = "unknown machine property '" + std::string(key) +
+               "' (xlat's pc takes accel, usb, vmport, hpet and graphics)";
       return false;
     }
-  }
-  return true;
+    return true;
+  });
+  return parsed || o.action == Options::Action::kListMachines;
 }
 
 // -display none, -vga none, -nic none, -net none, -monitor none: the only
-// choice the machine has.
-
-bool ApplyDisplay(Options&, std::string_view value, std::string* error) {
+// choice the machine has (QEMU's "none" may carry options after a comma).
+template <const char* kWhy>
+bool OnlyNone(Options&, std::string_view value, std::string* error) {
   if (SplitCommas(value)[0] == "none") return true;
-  *error = "xlat has no display: the guest's console is the serial port (use -display none or -nographic)";
+  *error = kWhy;
   return false;
 }
-
-bool ApplyVga(Options&, std::string_view value, std::string* error) {
-  if (value == "none") return true;
-  *error = "no graphics card is emulated (use -vga none)";
-  return false;
-}
-
-bool ApplyNic(Options&, std::string_view value, std::string* error) {
-  if (value == "none") return true;
-  *error = "no network card is emulated (use -nic none)";
-  return false;
-}
-
-bool ApplyMonitor(Options&, std::string_view value, std::string* error) {
-  if (value == "none") return true;
-  *error = "xlat has no monitor (use -monitor none; Ctrl-A x quits from the serial console)";
-  return false;
-}
+constexpr char kNoDisplay[] =
+    "xlat has no display: the guest's console is the serial port (use -display none or -nographic)";
+constexpr char kNoVga[] = "no graphics card is emulated (use -vga none)";
+constexpr char kNoNic[] = "no network card is emulated (use -nic none)";
+constexpr char kNoMonitor[] = "xlat has no monitor (use -monitor none; Ctrl-A x quits from the serial console)";
 
 // -rtc [base=utc][,clock=host][,driftfix=none]: the RTC keeps the host's UTC time.
 bool ApplyRtc(Options&, std::string_view value, std::string* error) {
-  for (std::string_view item : SplitCommas(value)) {
-    const size_t eq = item.find('=');
-    const std::string_view key = item.substr(0, eq);
-    const std::string_view val = eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
-    if (key == "base") {
-      if (val != "utc") {
-        *error = "the RTC keeps the host's time in UTC (base=utc)";
-        return false;
-      }
-    } else if (key == "clock") {
-      if (val != "host") {
-        *error = "the RTC follows the host's clock (clock=host)";
-        return false;
-      }
-    } else if (key == "driftfix") {
-      if (val != "none") {
-        *error = "no RTC drift correction is done (driftfix=none)";
-        return false;
-      }
-    } else {
+  return ForEachProperty(value, "", error, [&](std::string_view key, std::string_view val) {
+    if (key == "base" && val != "utc") {
+      *error = "the RTC keeps the host's time in UTC (base=utc)";
+    } else if (key == "clock" && val != "host") {
+      *error = "the RTC follows the host's clock (clock=host)";
+    } else if (key == "driftfix" && val != "none") {
+      *error = "no RTC drift correction is done (driftfix=none)";
+    } else if (key != "base" && key != "clock" && key != "driftfix") {
       *error = "unknown -rtc property '" + std::string(key) + "' (base, clock and driftfix)";
-      return false;
+    } else {
+      return true;
     }
-  }
-  return true;
+    return false;
+  });
 }
 
 // QEMU options for what the machine does not have: each an error that says so.
@@ -535,13 +514,13 @@ const OptionSpec kOptionTable[] = {
     {kMachineSection, {"smp", nullptr}, "[cpus=]N[,...]",
      "number of CPUs: 1", ApplySmp},
     {kMachineSection, {"display", nullptr}, "none",
-     "no display: the serial port is the console", ApplyDisplay},
+     "no display: the serial port is the console", OnlyNone<kNoDisplay>},
     {kMachineSection, {"vga", nullptr}, "none",
-     "no graphics card", ApplyVga},
+     "no graphics card", OnlyNone<kNoVga>},
     {kMachineSection, {"nic", "net"}, "none",
-     "no network card", ApplyNic},
+     "no network card", OnlyNone<kNoNic>},
     {kMachineSection, {"monitor", nullptr}, "none",
-     "no monitor (Ctrl-A x quits)", ApplyMonitor},
+     "no monitor (Ctrl-A x quits)", OnlyNone<kNoMonitor>},
     {kMachineSection, {"nodefaults", nullptr}, nullptr,
      "no default devices: COM1 goes nowhere unless -serial names a backend",
      [](Options& o, std::string_view, std::string*) {

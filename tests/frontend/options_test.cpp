@@ -542,7 +542,8 @@ TEST(Options, RtcBootName) {
   EXPECT_CONTAINS(ParseError({"-rtc", "base=2006-06-17T16:01:21"}), "base=utc");
   EXPECT_CONTAINS(ParseError({"-rtc", "clock=vm"}), "the RTC follows the host's clock (clock=host)");
   EXPECT_CONTAINS(ParseError({"-rtc", "driftfix=slew"}), "driftfix=none");
-  EXPECT_CONTAINS(ParseError({"-rtc", "utc"}), "unknown -rtc property 'utc'");
+  EXPECT_EQ(ParseError({"-rtc", "utc"}), "-rtc utc: 'utc': expected key=value");
+  EXPECT_CONTAINS(ParseError({"-rtc", "base=utc,tz=x"}), "unknown -rtc property 'tz'");
   Parse({"-boot", "c"});
   Parse({"-boot", "order=dc,menu=off"});
   EXPECT_EQ(Parse({"-name", "guest1"}).name, "guest1");
