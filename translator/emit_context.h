@@ -181,6 +181,9 @@ class BlockEmitter {
   // The windows moving with the loop's counter (checked_span.h): the pool
   // register holding each group's host base, or -1.
   int stride_reg[kMaxStrideGroups] = {-1, -1};
+  // The pool register counting down the iterations the windows have left,
+  // or -1 (the counter's range is in ctx.stride_lo/stride_len instead).
+  int stride_count_reg = -1;
 
   // Registers holding the host base of each active access group, by group index.
   std::vector<int>& group_reg;

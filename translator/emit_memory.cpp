@@ -374,17 +374,23 @@ void EmitStrideRange(BlockEmitter& e, const StrideSpans& s, const x86::Gp& T) {
 
 }  // namespace
 
-Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s) {
+Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s, bool count_in_register) {
   auto& a = e.a;
   const x86::Gp counter = Gpr64Reg(static_cast<unsigned>(s.counter));
+  constexpr uint16_t kAvoid = kNotHeldAcrossBlock;
   Label refill = a.newLabel();
   a.bind(refill);
+  // The iterations left, held for the whole block where the pool has room:
+  // each group's P, R, and a scratch T.
+  e.stride_count_reg = -1;
+  if (count_in_register && e.PoolFreeCount(kAvoid) >= 2 && e.PoolFreeCount(0) >= 3)
+    e.stride_count_reg = static_cast<int>(e.TakeScratch(kAvoid));
+  const int r = e.stride_count_reg;
   unsigned done = 0;
   for (unsigned g = 0; g < s.count; ++g) {
     const StrideGroup& w = s.groups[g];
     // P holds the window's base for the whole block; T is a scratch of
     // this check alone, so it may be one a later rewrite takes.
-    constexpr uint16_t kAvoid = kNotHeldAcrossBlock;
     if (e.PoolFreeCount(kAvoid) < 1 || e.PoolFreeCount(0) < 2) {
       e.stride_reg[g] = -1;
       continue;
@@ -412,7 +418,19 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s) {
     }
     if (w.shift) a.shr(T, w.shift);
     a.bind(counted);
-    if (s.count == 1) {
+    if (r >= 0) {
+      // R = the fewest iterations left in any window's page.
+      const x86::Gp R = Gpr64Reg(static_cast<unsigned>(r));
+      if (done == 0) {
+        a.mov(R, T);
+      } else {
+        Label keep = a.newLabel();
+        a.cmp(T, R);
+        a.jae(keep);
+        a.mov(R, T);
+        a.bind(keep);
+      }
+    } else if (s.count == 1) {
       EmitStrideRange(e, s, T);
     } else if (done == 0) {
       a.mov(Ctx(XLAT_CTX_OFF(stride_n)), T);
@@ -460,8 +478,16 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s) {
     });
     ++done;
   }
-  if (!done) return Label();
-  if (s.count > 1) {
+  if (!done) {
+    if (r >= 0) e.Restore(static_cast<unsigned>(r));
+    e.stride_count_reg = -1;
+    return Label();
+  }
+  if (r >= 0) {
+    // This iteration and those after it in the page: the head takes one each time.
+    const x86::Gp R = Gpr64Reg(static_cast<unsigned>(r));
+    a.lea(R, x86::ptr(R, 1));
+  } else if (s.count > 1) {
     const unsigned t = e.TakeScratch(0);
     const x86::Gp T = Gpr64Reg(t);
     a.mov(T, Ctx(XLAT_CTX_OFF(stride_n)));
@@ -473,6 +499,12 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s) {
 
 void EmitStrideHeadCheck(BlockEmitter& e, const StrideSpans& s, const Label& refill) {
   auto& a = e.a;
+  if (e.stride_count_reg >= 0) {
+    // No memory operand: one sub of a register the loop carries.
+    a.sub(Gpr64Reg(static_cast<unsigned>(e.stride_count_reg)), 1);
+    a.jb(refill);
+    return;
+  }
   const unsigned t = e.TakeScratch(0);
   const x86::Gp T = Gpr64Reg(t);
   a.mov(T, Gpr64Reg(static_cast<unsigned>(s.counter)));

@@ -88,11 +88,14 @@ int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8
 // Before a loop's head: the windows moving with its counter (checked_span.h).
 // Each group's check leaves its host base (host address of B, so that
 // [base + I*s + d] is the host address of each member) in a pool register,
-// recorded in e.stride_reg; then ctx.stride_lo and stride_len get the range
-// of the counter for which every group's window stays in its page. Returns
-// the label the head goes back to when the counter leaves that range (bound
-// before the checks), or an invalid label when no group got a register.
-asmjit::Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s);
+// recorded in e.stride_reg. How many iterations every group's window stays
+// in its page then goes, with count_in_register and room in the pool, into a
+// pool register held for the block (e.stride_count_reg), which the head counts
+// down; else ctx.stride_lo and stride_len get the range of the counter, which
+// the head compares it against. Returns the label the head goes back to when
+// the iterations run out (bound before the checks), or an invalid label when
+// no group got a register.
+asmjit::Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s, bool count_in_register);
 // At the loop head: back to the checks when the counter is out of range.
 void EmitStrideHeadCheck(BlockEmitter& e, const StrideSpans& s, const asmjit::Label& refill);
 

@@ -210,10 +210,11 @@ int FirstPoolUser(const std::vector<DecodedInsn>& insns, const std::vector<InsnK
 // one more for an access group or a loop's span (checked_span.h), where more
 // than one access could share a check or the block loops to itself. A block
 // that then forms neither asks again without the room.
-uint16_t ChoosePool(const PoolNeeds& needs, uint16_t named, bool loop, bool room_for_group) {
+uint16_t ChoosePool(const PoolNeeds& needs, uint16_t named, bool loop, bool room_for_group, unsigned at_least = 0) {
   if (!needs.users) return 0;
   unsigned want = needs.at_once;
   if (room_for_group && (needs.users > 1 || loop)) want = std::max(3u, needs.string_regs + 1);
+  want = std::max(want, at_least);
   static constexpr uint8_t kOrder[] = {kR11, kRcx, kR10, kR9, kR8, kRdx, kRsi, kRdi,
                                        kRax, kRbx, kRbp, kR12, kR13, kR14, kR15};
   uint16_t pool = 0;
@@ -793,7 +794,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // Access groups, each holding a pool register while it is live (one pool
   // register stays for the checks themselves).
   std::vector<GroupMembership>& group_of = s.group_of;
-  const unsigned pool_size = static_cast<unsigned>(__builtin_popcount(pool));
+  unsigned pool_size = static_cast<unsigned>(__builtin_popcount(pool));
   std::vector<MemGroup>& groups = s.groups;
   groups.clear();
   group_of.assign(decoded.size(), GroupMembership{});
@@ -803,6 +804,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   span_offset.assign(decoded.size(), -1);
   StrideSpans stride;
   bool has_stride = false;
+  bool stride_count_in_register = false;
   std::vector<int8_t>& stride_group = s.stride_group;
   stride_group.assign(decoded.size(), -1);
   // An inline rep movs/stos takes its pool registers for itself: groups
@@ -832,6 +834,17 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
           FindStrideSpans(decoded, kinds, span_offset, pool_size - 1 - held, &stride, &stride_group)) {
         has_stride = true;
         held += stride.count;
+        // One more register, where the block leaves one unnamed, counts the
+        // iterations the windows have left: the head then reads no memory.
+        // (Spilled once per entry into the loop, not per iteration.)
+        const uint16_t wider = ChoosePool(needs, named, loop, /*room_for_group=*/true, pool_size + 1);
+        if (static_cast<unsigned>(__builtin_popcount(wider)) > pool_size) {
+          pool = wider;
+          pool_size++;
+          e.SetPool(pool);
+          stride_count_in_register = true;
+          held++;
+        }
         // Members of either are checked apart from the groups.
         for (size_t i = 0; i < decoded.size(); ++i)
           if (stride_group[i] >= 0) span_offset[i] = std::max(span_offset[i], 0);
@@ -906,17 +919,22 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   }
   Label refill;
   if (has_stride) {
-    refill = EmitStrideWindows(e, stride);
+    refill = EmitStrideWindows(e, stride, stride_count_in_register);
     if (refill.isValid()) stats_.loop_stride_windows++;
   }
-  e.a.bind(head);
+  // A loop moving windows polls where they move on, before its head: every
+  // page's worth of iterations (at most 4096), not every iteration.
+  if (!refill.isValid()) e.a.bind(head);
   e.loop_head = head;
   e.BeginNative();
   // Faults when a poll is pending. What it stores, the block's host address
   // (the cache lies below 2 GiB), tells the VMM which block was entered last.
   e.a.mov(Ctx(XLAT_CTX_OFF(poll_page), 4), static_cast<int32_t>(reinterpret_cast<uintptr_t>(base)));
   e.EndNative();
-  if (refill.isValid()) EmitStrideHeadCheck(e, stride, refill);
+  if (refill.isValid()) {
+    e.a.bind(head);
+    EmitStrideHeadCheck(e, stride, refill);
+  }
   if (count_guest_insns_) {
     // A block may leave early (a fault, an exit); the count is of blocks entered.
     const x86::Gp r = x86::gpq(e.TakeScratch(0));
