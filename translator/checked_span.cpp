@@ -273,8 +273,7 @@ bool LoopsToItself(const std::vector<DecodedInsn>& insns, const std::vector<Insn
 }
 
 bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, CheckedSpan* out,
-                     std::vector<int32_t>* offset,
-                     unsigned min_members) {
+                     std::vector<int32_t>* offset, unsigned min_members, bool indexed_only) {
   // Candidate spans, each a base register with its accesses' union; at most
   // a few per block (kept inline: this runs for every block).
   struct Candidate {
@@ -329,7 +328,8 @@ bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<In
   }
   size_t best = n_cands;
   for (size_t c = 0; c < n_cands; ++c)
-    if (best == n_cands || cands[c].s.members > cands[best].s.members) best = c;
+    if ((!indexed_only || cands[c].s.indexed) && (best == n_cands || cands[c].s.members > cands[best].s.members))
+      best = c;
   if (best == n_cands || cands[best].s.members < min_members) return false;
   Candidate& k = cands[best];
   *out = k.s;

@@ -63,12 +63,13 @@ int64_t IndexBoundAt(const std::vector<DecodedInsn>& insns, size_t i, int reg);
 bool LoopsToItself(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, uint64_t rip);
 
 // The span with the most members, if it has at least min_members (in a
-// block that loops to itself, or one checked at the start of any block).
+// block that loops to itself, or one checked at the start of any block),
+// among those whose members keep bounded indices when indexed_only (outside
+// a loop, where access groups serve the others as well).
 // For each instruction, *offset gets its access's displacement from the
 // span's base, or -1 when it is not a member. False if there is none.
 bool FindCheckedSpan(const std::vector<DecodedInsn>& insns, const std::vector<InsnKind>& kinds, CheckedSpan* span,
-                     std::vector<int32_t>* offset,
-                     unsigned min_members);
+                     std::vector<int32_t>* offset, unsigned min_members, bool indexed_only = false);
 
 inline constexpr uint32_t kMaxCheckedSpan = 2048;
 

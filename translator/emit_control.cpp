@@ -27,11 +27,17 @@ void LoadTargetIntoR11(BlockEmitter& e, const GuestInsn& gi) {
     return;
   }
   const AddressExpr expr = AddressOf(d, op);
-  const uint16_t avoid = GprsUsed(d) | (FlagsLive(gi) ? (1u << kRcx) : 0);
-  const unsigned seg = expr.segment >= 0 ? e.TakeScratch(avoid) : 16;
-  EmitGuestAddress(e, kR11, seg, expr);
-  if (seg < 16) e.Restore(seg);
   GuardedAccess ga{kR11, 8, kAccessRead, FlagsLive(gi)};
+  // A jump table or a pointer in the image (jmp [table + rax*8], call [rip
+  // + x]): one compare with the page's tag, as for a load from there.
+  ga.constant = OnConstantPage(expr, gi.index_bound, ga);
+  ga.expr = expr;
+  if (!ga.constant) {
+    const uint16_t avoid = GprsUsed(d) | (FlagsLive(gi) ? (1u << kRcx) : 0);
+    const unsigned seg = expr.segment >= 0 ? e.TakeScratch(avoid) : 16;
+    EmitGuestAddress(e, kR11, seg, expr);
+    if (seg < 16) e.Restore(seg);
+  }
   EmitGuardedAccess(e, ga, [&a] { a.mov(x86::r11, x86::qword_ptr(x86::r11)); });
 }
 

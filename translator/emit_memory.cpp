@@ -149,6 +149,22 @@ void EmitTlbLookup(BlockEmitter& e, const x86::Gp& rs, const x86::Gp& rt, uint32
 
 }  // namespace
 
+bool OnConstantPage(const AddressExpr& expr, int64_t index_bound, const GuardedAccess& ga) {
+  // An address known now (absolute or RIP-relative) within one page, whose
+  // page and position both fit a sign-extended imm32 (the kernel's top 2
+  // GiB, a program's bottom 2): the lookup needs no address in rS.
+  // (Or a table read through an index the block bounds, the whole table
+  // within that page; then rS = host page + index * scale + its offset.)
+  const uint64_t page = static_cast<uint64_t>(expr.disp) & ~uint64_t{0xfff};
+  const bool indexed = expr.index >= 0 && index_bound >= 0 && index_bound <= 4096;
+  const uint64_t reach = indexed ? static_cast<uint64_t>(index_bound) * expr.scale : 0;
+  return expr.base < 0 && (expr.index < 0 || indexed) && expr.segment < 0 && expr.addr_bits == 64 &&
+         !ga.flags_live && (static_cast<uint64_t>(expr.disp) & 0xfff) + reach + ga.size <= 4096 &&
+         !(ga.align > 1 && (indexed || (static_cast<uint64_t>(expr.disp) & (ga.align - 1)))) &&
+         static_cast<int64_t>(0 - page) == static_cast<int32_t>(0 - page) &&
+         expr.disp == static_cast<int32_t>(expr.disp);
+}
+
 void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& native) {
   auto& a = e.a;
   const int32_t tag = TagOff(e.priv, ga.access);
@@ -312,21 +328,23 @@ void EmitPairedRetry(BlockEmitter& e, const x86::Gp& P, const x86::Gp& T, int32_
 }  // namespace
 
 int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8_t access, bool flags_live,
-                  uint16_t avoid) {
-  // Never rcx: the span's register lives across later accesses, and any of
-  // them may need rcx for a flag-preserving check.
-  avoid = static_cast<uint16_t>(avoid | (1u << kRcx));
-  if (!e.PoolHasFree(avoid)) return -1;
+                  uint16_t avoid, uint16_t avoid_held) {
+  // Never rcx for the span's register: it lives across later accesses, and
+  // any of them may need rcx for a flag-preserving check. The check's own
+  // scratch may be rcx unless this check is flag-preserving.
+  avoid_held = static_cast<uint16_t>(avoid | avoid_held | (1u << kRcx));
+  if (!e.PoolHasFree(avoid_held)) return -1;
   auto& a = e.a;
-  const unsigned p = e.TakeScratch(avoid);  // a pool register: held by the caller
+  const unsigned p = e.TakeScratch(avoid_held);  // a pool register: held by the caller
   const x86::Gp P = Gpr64Reg(p);
+  const uint16_t avoid_scratch = static_cast<uint16_t>(avoid | (1u << p) | (flags_live ? (1u << kRcx) : 0));
   unsigned seg_tmp = 16;
-  if (base.segment >= 0) seg_tmp = e.TakeScratch(avoid | (1u << p));
+  if (base.segment >= 0) seg_tmp = e.TakeScratch(avoid_scratch);
   EmitGuestAddress(e, p, seg_tmp, base);
   if (seg_tmp < 16) e.Restore(seg_tmp);
 
   const int32_t tag = TagOff(e.priv, access);
-  const unsigned t = e.TakeScratch(avoid | (1u << p));
+  const unsigned t = e.TakeScratch(avoid_scratch);
   Label slow = a.newLabel(), resume = a.newLabel();
   EmitTlbLookup(e, P, Gpr64Reg(t), span, access, flags_live, slow);
   Site site{};
@@ -516,7 +534,7 @@ void EmitStrideHeadCheck(BlockEmitter& e, const StrideSpans& s, const Label& ref
 
 bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
   const MemGroup& g = *gi.group;
-  const int p = EmitSpanCheck(e, g.base, g.span, g.access, (gi.flags_live_in & kArithFlags) != 0, GprsUsed(*gi.d));
+  const int p = EmitSpanCheck(e, g.base, g.span, g.access, (gi.flags_live_in & kArithFlags) != 0, GprsUsed(*gi.d), 0);
   if (p < 0) return false;
   e.group_reg[index] = p;  // held until the group's last member
   return true;
@@ -633,19 +651,7 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   size_t len = 0;
   ReencodeWithBase(d, rs, bytes, &len);  // the block driver checked that this works
 
-  // An address known now (absolute or RIP-relative) within one page, whose
-  // page and position both fit a sign-extended imm32 (the kernel's top 2
-  // GiB, a program's bottom 2): the lookup needs no address in rS.
-  // (Or a table read through an index the block bounds, the whole table
-  // within that page; then rS = host page + index * scale + its offset.)
-  const uint64_t page = static_cast<uint64_t>(expr.disp) & ~uint64_t{0xfff};
-  const bool indexed = expr.index >= 0 && gi.index_bound >= 0 && gi.index_bound <= 4096;
-  const uint64_t reach = indexed ? static_cast<uint64_t>(gi.index_bound) * expr.scale : 0;
-  ga.constant = expr.base < 0 && (expr.index < 0 || indexed) && expr.segment < 0 && expr.addr_bits == 64 &&
-                !ga.flags_live && (static_cast<uint64_t>(expr.disp) & 0xfff) + reach + ga.size <= 4096 &&
-                !(ga.align > 1 && (indexed || (static_cast<uint64_t>(expr.disp) & (ga.align - 1)))) &&
-                static_cast<int64_t>(0 - page) == static_cast<int32_t>(0 - page) &&
-                expr.disp == static_cast<int32_t>(expr.disp);
+  ga.constant = OnConstantPage(expr, gi.index_bound, ga);
   ga.expr = expr;
   if (!ga.constant) {
     // The segment base needs a second register only for fs:/gs: operands.

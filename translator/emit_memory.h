@@ -49,7 +49,14 @@ struct GuardedAccess {
   AddressExpr expr{};
 };
 
-// Emits the lookup for an access whose VA is already in ga.addr_reg, then
+// Whether an access through `expr` may be checked against a page known at
+// translation time (GuardedAccess::constant): absolute or RIP-relative, or
+// a table read through an index the block bounds (index_bound, IndexBoundAt;
+// -1 if none), within one page, flags dead.
+bool OnConstantPage(const AddressExpr& expr, int64_t index_bound, const GuardedAccess& ga);
+
+// Emits the lookup for an access whose VA is already in ga.addr_reg (unless
+// ga.constant: then the lookup computes it), then
 // `native` (the host instruction(s) doing the access through [rS], run
 // natively and recorded as a native span), then binds nothing more: on
 // return the hot path continues right after the native part. `native` is
@@ -78,12 +85,13 @@ uint16_t GprsUsed(const DecodedInsn& d);
 inline constexpr uint16_t kNotHeldAcrossBlock = (1u << kRcx) | (1u << kR11);
 
 // One check covering [base, base + span) for `access`: leaves the host
-// address of base in a pool register (not in `avoid`, never rcx), which the
-// caller holds for as long as it uses it. -1 (nothing emitted) when no pool
-// register is free. A miss the VMM cannot stand behind is declined: the block
-// is translated again without groups (mem_groups.h).
+// address of base in a pool register (not in `avoid` or `avoid_held`, never
+// rcx), which the caller holds for as long as it uses it; the check's own
+// scratch avoids only `avoid`. -1 (nothing emitted) when no pool register
+// is free. A miss the VMM cannot stand behind is declined: the block is
+// translated again without groups (mem_groups.h).
 int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8_t access, bool flags_live,
-                  uint16_t avoid);
+                  uint16_t avoid, uint16_t avoid_held);
 
 // Before a loop's head: the windows moving with its counter (checked_span.h).
 // Each group's check leaves its host base (host address of B, so that

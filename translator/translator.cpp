@@ -822,7 +822,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       // indices, two or more (an interpreter's register file, read and
       // written through byte-sized operands), which groups cannot share;
       // through one base alone, the groups do as well.
-      has_span = FindCheckedSpan(decoded, kinds, &span, &span_offset, /*min_members=*/2) && span.indexed;
+      has_span = FindCheckedSpan(decoded, kinds, &span, &span_offset, /*min_members=*/2, /*indexed_only=*/true);
       if (!has_span) span_offset.assign(decoded.size(), -1);
       held += has_span;
     }
@@ -911,7 +911,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     // Before the loop head: once per entry, not per iteration. The guest is
     // at the block's first instruction, which a declined check resumes at.
     e.span_reg = EmitSpanCheck(e, span.base, span.span, span.access, (block_live_in & kArithFlags) != 0,
-                               kNotHeldAcrossBlock);
+                               /*avoid=*/0, /*avoid_held=*/kNotHeldAcrossBlock);
     if (e.span_reg >= 0) {
       e.span_indexed = span.indexed;
       stats_.spans_checked++;
@@ -976,9 +976,9 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     gi.span_offset = stride_group[i] >= 0 ? -1 : span_offset[i];
     gi.stride_group = stride_group[i];
     gi.index_bound = -1;
-    if (kinds[i] == InsnKind::kMem) {
+    if (kinds[i] == InsnKind::kMem || kinds[i] == InsnKind::kJmp || kinds[i] == InsnKind::kCall) {
       // An absolute table read through an index the block bounds: its page
-      // may be known now (EmitMemInsn).
+      // may be known now (EmitMemInsn, and a jump table's for jmp/call).
       const int mi = gi.d->MemOperand();
       if (mi >= 0 && gi.d->ops[mi].mem.base == ZYDIS_REGISTER_NONE && gi.d->ops[mi].mem.index != ZYDIS_REGISTER_NONE &&
           GprNumber(gi.d->ops[mi].mem.index) >= 0)
