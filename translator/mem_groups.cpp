@@ -78,6 +78,37 @@ bool KnownRspChange(const DecodedInsn& d, InsnKind k, int64_t* delta) {
   }
 }
 
+// The register other than rsp that an instruction moves by a constant, when
+// that is all it writes: add/sub of an immediate, inc/dec, lea r, [r + c],
+// all 64-bit. -1 otherwise.
+int KnownRegChange(const DecodedInsn& d, int64_t* delta) {
+  const ZydisDecodedOperand& dst = d.ops[0];
+  if (d.insn.operand_count_visible < 1 || dst.type != ZYDIS_OPERAND_TYPE_REGISTER || dst.size != 64) return -1;
+  const int r = GprNumber(dst.reg.value);
+  if (r < 0 || r == kRsp || GprsWritten(d) != (1u << r)) return -1;
+  const ZydisDecodedOperand& src = d.ops[1];
+  switch (d.mnemonic()) {
+    case ZYDIS_MNEMONIC_INC:
+    case ZYDIS_MNEMONIC_DEC:
+      if (d.insn.attributes & ZYDIS_ATTRIB_HAS_LOCK) return -1;
+      *delta = d.mnemonic() == ZYDIS_MNEMONIC_INC ? 1 : -1;
+      return r;
+    case ZYDIS_MNEMONIC_ADD:
+    case ZYDIS_MNEMONIC_SUB:
+      if (d.insn.operand_count_visible != 2 || src.type != ZYDIS_OPERAND_TYPE_IMMEDIATE) return -1;
+      *delta = d.mnemonic() == ZYDIS_MNEMONIC_ADD ? src.imm.value.s : -src.imm.value.s;
+      return r;
+    case ZYDIS_MNEMONIC_LEA:
+      if (GprNumber(src.mem.base) != r || src.mem.index != ZYDIS_REGISTER_NONE || d.insn.address_width != 64 ||
+          src.mem.segment == ZYDIS_REGISTER_FS || src.mem.segment == ZYDIS_REGISTER_GS)
+        return -1;
+      *delta = src.mem.disp.value;
+      return r;
+    default:
+      return -1;
+  }
+}
+
 }  // namespace
 
 uint16_t GprsWritten(const DecodedInsn& d) {
@@ -104,6 +135,8 @@ void FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<Insn
     bool open;
     bool stack;
     int64_t rsp_at_first;     // the stack group: rsp_off at its first member
+    int64_t base_at_first;    // the others: reg_off of the base and index at the first member
+    int64_t index_at_first;
   };
   // Kept across calls (one translator per vCPU thread): no allocation per block.
   static thread_local std::vector<Candidate> cands;
@@ -115,8 +148,12 @@ void FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<Insn
   member->assign(insns.size(), GroupMembership{});
   groups->clear();
   // rsp relative to where it was when rsp_off was last reset: known while
-  // every change since was a known constant.
+  // every change since was a known constant. Likewise every other register
+  // (reg_off), which a group keyed by it follows while it moves by
+  // constants: a store through [rbp + r9*8], add r9, 1, then a load through
+  // [rbp + r9*8] is one group of two members 8 bytes apart.
   int64_t rsp_off = 0;
+  int64_t reg_off[kGprCount] = {};
   auto add_member = [&](int ci, bool stack, const AddressExpr& key, int64_t at, uint32_t size, uint8_t access,
                         uint16_t regs, size_t i) {
     const uint16_t idx = static_cast<uint16_t>(i);
@@ -147,6 +184,8 @@ void FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<Insn
     n.open = true;
     n.stack = stack;
     n.rsp_at_first = rsp_off;
+    n.base_at_first = key.base >= 0 ? reg_off[key.base] : 0;
+    n.index_at_first = key.index >= 0 ? reg_off[key.index] : 0;
     cands.push_back(n);
   };
   for (size_t i = 0; i < insns.size(); ++i) {
@@ -179,19 +218,32 @@ void FindMemGroups(const std::vector<DecodedInsn>& insns, const std::vector<Insn
           if (cands[k].open && !cands[k].stack && SameKey(cands[k].g.base, x)) c = static_cast<int>(k);
         const uint16_t regs =
             static_cast<uint16_t>((x.base >= 0 ? 1u << x.base : 0) | (x.index >= 0 ? 1u << x.index : 0));
-        add_member(c, false, x, x.disp, size, access, regs, i);
+        // Its address relative to the registers as they were at the group's first member.
+        int64_t at = x.disp;
+        if (c >= 0) {
+          const Candidate& k = cands[static_cast<size_t>(c)];
+          if (x.base >= 0) at += reg_off[x.base] - k.base_at_first;
+          if (x.index >= 0) at += (reg_off[x.index] - k.index_at_first) * x.scale;
+        }
+        add_member(c, false, x, at, size, access, regs, i);
       }
     }
     // A write to a key register closes its groups (after this instruction:
     // it may itself be a member, its address computed before the write).
     // The stack group follows rsp while rsp moves by known amounts.
+    // Other groups follow their registers while they move by constants (a
+    // group through rsp and an index closes whenever rsp moves).
     int64_t delta = 0;
     const bool known = KnownRspChange(d, kinds[i], &delta);
     const uint16_t rsp_moved = !known || delta != 0 ? 1u << kRsp : 0;
-    const uint16_t written = GprsWritten(d) | rsp_moved;
+    int64_t reg_delta = 0;
+    const int moved = KnownRegChange(d, &reg_delta);
+    const uint16_t written =
+        static_cast<uint16_t>((GprsWritten(d) | rsp_moved) & ~(moved >= 0 ? 1u << moved : 0));
     for (Candidate& k : cands)
       if (k.open && (k.stack ? !known : (k.regs & written) != 0)) k.open = false;
     rsp_off = known ? rsp_off + delta : 0;
+    if (moved >= 0) reg_off[moved] += reg_delta;
   }
   // Keep groups of two or more, while no more than max_live are open at once
   // (each holds a scratch register from its first member to its last).
