@@ -27,6 +27,20 @@ MappingCaches::MappingCaches(VcpuContext& ctx, InlineTlb& tlb, CodeCache& cache,
 
 // ---- The jump cache ----
 
+template <typename Index>
+void MappingCaches::EmptyIndex(Index& index) {
+  // A CR3 write empties the non-global indexes, and the next address space
+  // mostly lists the same pages again (two processes of one program share
+  // their code's addresses): the lists keep their nodes and capacity, so
+  // that filling them allocates nothing. Beyond a bound, stale pages go.
+  constexpr size_t kMaxIdlePages = 4096;
+  if (index.size() > kMaxIdlePages) {
+    index.clear();
+    return;
+  }
+  for (auto& [page, list] : index) list.clear();
+}
+
 void MappingCaches::ClearJumpCacheEntry(unsigned p, unsigned i) {
   ctx_.jc_tag[p][i] = kTlbInvalidNegTag;
   ctx_.jc_code[p][i] = reinterpret_cast<uint64_t>(thunks_.lookup_miss);
@@ -67,7 +81,7 @@ void MappingCaches::ClearJumpCachePage(uint64_t page, const std::vector<uint32_t
 
 void MappingCaches::FlushNonGlobalJumpCache(std::vector<Block*>* saved) {
   for (const auto& [page, slots] : jc_local_pages_) ClearJumpCachePage(page, slots, saved);
-  jc_local_pages_.clear();
+  EmptyIndex(jc_local_pages_);
 }
 
 void MappingCaches::ClearAllJumpCache() {
@@ -98,7 +112,7 @@ void MappingCaches::UnlinkList(uint64_t page, const std::vector<BlockExit*>& exi
 
 void MappingCaches::UnlinkCrossPage(bool keep_global, std::vector<std::pair<BlockExit*, Block*>>* saved) {
   for (const auto& [page, exits] : cross_links_) UnlinkList(page, exits, saved);
-  cross_links_.clear();
+  EmptyIndex(cross_links_);
   if (keep_global) return;
   for (const auto& [page, exits] : global_cross_links_) UnlinkList(page, exits, saved);
   global_cross_links_.clear();

@@ -136,6 +136,9 @@ class MappingCaches {
   // Unlinks the links into `page` that `exits` lists.
   void UnlinkList(uint64_t page, const std::vector<BlockExit*>& exits, std::vector<std::pair<BlockExit*, Block*>>* saved);
   void ClearAllJumpCache();
+  // Empties every list of a page index (keeping what it allocated).
+  template <typename Index>
+  void EmptyIndex(Index& index);
 
   // Shadow address spaces; empty when disabled. current_ indexes the one CR3 names.
   std::vector<AddressSpace> spaces_;
