@@ -54,6 +54,10 @@ struct BlockExit {
   uint8_t* pool_site = nullptr;
   uint8_t* pool_reloads = nullptr;
   bool pool_site_jcc = false;
+  // Set by a CR3 write whose next address space would link this exit to
+  // keep_target again: the link then stays (MappingCaches::OnCr3Write).
+  uint64_t keep_stamp = 0;
+  Block* keep_target = nullptr;
 
   // Whether a link to `target` goes past its spills.
   bool SkipsSpillsTo(const Block& target) const;
@@ -85,6 +89,7 @@ struct Block {
   uint32_t host_size = 0;
   bool valid = true;
   bool global_code = false;        // every code page is mapped global (kept across CR3 writes)
+  uint64_t jc_keep_stamp = 0;      // as BlockExit::keep_stamp, for its jump-cache entry
   bool single_step = false;        // one instruction for a TF trap: never linked, not in the jump cache
   // Its translation (or a flag lookahead of it) met an instruction whose
   // #UD/#NM depends on CR0.EM/TS/MP and CR4.OSFXSR/OSXSAVE: dropped when

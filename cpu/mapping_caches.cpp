@@ -33,7 +33,6 @@ void MappingCaches::EmptyIndex(Index& index) {
   // mostly lists the same pages again (two processes of one program share
   // their code's addresses): the lists keep their nodes and capacity, so
   // that filling them allocates nothing. Beyond a bound, stale pages go.
-  constexpr size_t kMaxIdlePages = 4096;
   if (index.size() > kMaxIdlePages) {
     index.clear();
     return;
@@ -80,8 +79,27 @@ void MappingCaches::ClearJumpCachePage(uint64_t page, const std::vector<uint32_t
 }
 
 void MappingCaches::FlushNonGlobalJumpCache(std::vector<Block*>* saved) {
-  for (const auto& [page, slots] : jc_local_pages_) ClearJumpCachePage(page, slots, saved);
-  EmptyIndex(jc_local_pages_);
+  if (!keeping_) {
+    for (const auto& [page, slots] : jc_local_pages_) ClearJumpCachePage(page, slots, saved);
+    EmptyIndex(jc_local_pages_);
+    return;
+  }
+  // As ClearJumpCachePage, each page's list keeping the slots that stay.
+  for (auto& [page, slots] : jc_local_pages_) {
+    size_t kept = 0;
+    for (uint32_t slot : slots) {
+      const unsigned p = slot >> 16, i = slot & 0xffff;
+      Block* b = jc_blocks_[p][i];
+      if (!b || PageOf(b->guest_rip) != page) continue;
+      if (saved && b->valid) saved->push_back(b);
+      if (b->jc_keep_stamp == keep_stamp_)
+        slots[kept++] = slot;
+      else
+        ClearJumpCacheEntry(p, i);
+    }
+    slots.resize(kept);
+  }
+  if (jc_local_pages_.size() > kMaxIdlePages) std::erase_if(jc_local_pages_, [](const auto& n) { return n.second.empty(); });
 }
 
 void MappingCaches::ClearAllJumpCache() {
@@ -111,8 +129,26 @@ void MappingCaches::UnlinkList(uint64_t page, const std::vector<BlockExit*>& exi
 }
 
 void MappingCaches::UnlinkCrossPage(bool keep_global, std::vector<std::pair<BlockExit*, Block*>>* saved) {
-  for (const auto& [page, exits] : cross_links_) UnlinkList(page, exits, saved);
-  EmptyIndex(cross_links_);
+  if (keeping_) {
+    // As UnlinkList, each page's list keeping the links that stay.
+    for (auto& [page, exits] : cross_links_) {
+      size_t kept = 0;
+      for (BlockExit* e : exits) {
+        Block* t = e->linked_to;
+        if (!t || PageOf(t->guest_rip) != page) continue;
+        if (saved) saved->push_back({e, t});
+        if (e->keep_stamp == keep_stamp_ && e->keep_target == t)
+          exits[kept++] = e;
+        else
+          cache_.Link(*e, nullptr);
+      }
+      exits.resize(kept);
+    }
+    if (cross_links_.size() > kMaxIdlePages) std::erase_if(cross_links_, [](const auto& n) { return n.second.empty(); });
+  } else {
+    for (const auto& [page, exits] : cross_links_) UnlinkList(page, exits, saved);
+    EmptyIndex(cross_links_);
+  }
   if (keep_global) return;
   for (const auto& [page, exits] : global_cross_links_) UnlinkList(page, exits, saved);
   global_cross_links_.clear();
@@ -212,16 +248,38 @@ void MappingCaches::OnCr3Write(uint64_t old_cr3, uint64_t new_cr3) {
     stats_.cr3_reloads++;
     return;
   }
-  // Set the current address space aside.
+  // Set the current address space aside, but for what the next one, if
+  // cached, would put back as it is.
+  ++keep_stamp_;
+  if (const int next = SpaceOf(root); next >= 0) MarkKept(spaces_[static_cast<unsigned>(next)]);
   cur.tlb.clear();
   cur.jc.clear();
   cur.links.clear();
   tlb_.SaveAndFlushNonGlobal(&cur.tlb);
   cur.tlb_saved_at = tlb_.revocations();
+  keeping_ = true;
   FlushNonGlobalJumpCache(&cur.jc);
   UnlinkCrossPage(/*keep_global=*/true, &cur.links);
+  keeping_ = false;
   cur.last_used = ++clock_;
   SwitchSpace(root);
+}
+
+int MappingCaches::SpaceOf(uint64_t root) const {
+  for (unsigned i = 0; i < spaces_.size(); ++i)
+    if (spaces_[i].root == root) return static_cast<int>(i);
+  return -1;
+}
+
+void MappingCaches::MarkKept(const AddressSpace& next) {
+  // (Restore skips what is in place: a jump-cache slot that holds its
+  // block, an exit linked to its target. TLB entries differ: two processes
+  // share code, but the data they touch is their own.)
+  for (Block* b : next.jc) b->jc_keep_stamp = keep_stamp_;
+  for (auto [exit, target] : next.links) {
+    exit->keep_stamp = keep_stamp_;
+    exit->keep_target = target;
+  }
 }
 
 void MappingCaches::SwitchSpace(uint64_t root) {

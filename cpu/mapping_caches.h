@@ -139,6 +139,18 @@ class MappingCaches {
   // Empties every list of a page index (keeping what it allocated).
   template <typename Index>
   void EmptyIndex(Index& index);
+  static constexpr size_t kMaxIdlePages = 4096;
+
+  // A CR3 write between two cached address spaces leaves in place the
+  // jump-cache entries and cross-page links that the next one would put
+  // back (two processes of one program share their code): the next space's
+  // saved ones are stamped with keep_stamp_, and while keeping_ the flush
+  // and unlink visits pass over stamped ones (still saving them for the
+  // space being left), which stay in the page indexes.
+  uint64_t keep_stamp_ = 0;
+  bool keeping_ = false;
+  int SpaceOf(uint64_t root) const;
+  void MarkKept(const AddressSpace& next);
 
   // Shadow address spaces; empty when disabled. current_ indexes the one CR3 names.
   std::vector<AddressSpace> spaces_;

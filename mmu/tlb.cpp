@@ -27,18 +27,17 @@ InlineTlb::InlineTlb(VcpuContext& ctx) : ctx_(ctx) {
     for (unsigned i = 0; i < kTlbEntries; ++i) Clear(p, i);
 }
 
+// (Callers drop the pairs once the entry has changed: DropPairs.)
 void InlineTlb::SetReadSide(unsigned p, unsigned i, uint64_t tag, uint64_t host) {
   ctx_.tlb_read_tag[p][i] = tag;
   ctx_.tlb_host_page[p][i] = host;
   ctx_.tlb_read_addend[p][i] = tag + host;
-  DropPairs(p, i);
 }
 
 void InlineTlb::SetWriteSide(unsigned p, unsigned i, uint64_t tag, uint64_t host) {
   ctx_.tlb_write_tag[p][i] = tag;
   ctx_.tlb_write_host[p][i] = host;
   ctx_.tlb_write_addend[p][i] = tag + host;
-  DropPairs(p, i);
 }
 
 void InlineTlb::DropPairs(unsigned p, unsigned i) {
@@ -69,6 +68,7 @@ void InlineTlb::Clear(unsigned p, unsigned i) {
   const uint64_t guard = reinterpret_cast<uint64_t>(ctx_.tlb_guard_page);
   SetReadSide(p, i, kTlbInvalidNegTag, guard);
   SetWriteSide(p, i, kTlbInvalidNegTag, guard);
+  DropPairs(p, i);
   ctx_.tlb_guest_pa[p][i] = ~0ull;
   large_base_[p][i] = kNoLargePage;
 }
@@ -90,6 +90,7 @@ void InlineTlb::Fill(PrivClass priv, uint64_t va_page, uint64_t pa_page, uint8_t
   SetReadSide(p, i, 0 - va_page, reinterpret_cast<uint64_t>(host_page));
   SetWriteSide(p, i, writable ? 0 - va_page : kTlbInvalidNegTag,
                reinterpret_cast<uint64_t>(writable ? host_page : ctx_.tlb_guard_page));
+  DropPairs(p, i);
   ctx_.tlb_guest_pa[p][i] = pa_page;
   if (page_size > 4096) {
     const uint64_t base = va_page & ~(page_size - 1);
@@ -170,6 +171,7 @@ void InlineTlb::RevokeWrite(uint64_t pa_page) {
     ForEachFilled(p, [&](uint32_t i) {
       if (ctx_.tlb_guest_pa[p][i] != pa_page) return;
       SetWriteSide(p, i, kTlbInvalidNegTag, reinterpret_cast<uint64_t>(ctx_.tlb_guard_page));
+      DropPairs(p, i);
     });
 }
 
