@@ -409,6 +409,32 @@ static void large_page_reserved(void) {
   expect_event(&ev, V_PF, PF_P | PF_RSVD, ADDR(s_rd)) && expect_eq("cr2", va + 0x808, ev.cr2);
 }
 
+// An indirect jmp or call through a table or a pointer whose address the
+// instruction itself holds (absolute with an index the code bounds just
+// before, RIP-relative), on an unmapped page (256 MiB lies outside the
+// identity map): #PF at the branch, CR2 = the entry read, no register
+// changed and nothing pushed.
+SNIPPET(s_jmp_table, "movzbl %al, %eax\n jmp *0x10000000(,%rax,8)\n int $0x81");
+SNIPPET(s_call_pointer, "call *0x10000000(%rip)\n int $0x81");
+static void jump_table_unmapped(void) {
+  struct run run;
+  struct event ev;
+  run_init(&run, 3, s_jmp_table);
+  run.r.rax = 5;
+  xrun(&run, &ev);
+  expect_event(&ev, V_PF, PF_U, ADDR(s_jmp_table) + 3) && expect_eq("cr2", 0x10000000 + 5 * 8, ev.cr2) &&
+      expect_regs(&ev, &run.r, 0);
+}
+static void call_pointer_unmapped(void) {
+  struct run run;
+  struct event ev;
+  run_init(&run, 0, s_call_pointer);
+  xrun(&run, &ev);
+  // (call *disp32(%rip) is 6 bytes: ff 15 disp32.)
+  expect_event(&ev, V_PF, 0, ADDR(s_call_pointer)) &&
+      expect_eq("cr2", ADDR(s_call_pointer) + 6 + 0x10000000, ev.cr2) && expect_regs(&ev, &run.r, 0);
+}
+
 int main(void) {
   ktest_init();
   for (uint64_t i = 0; i < ARRAY_SIZE(kCases); i++) {
@@ -432,6 +458,8 @@ int main(void) {
       {"pf.cr2-kept-by-gp.cpl3", cr2_kept_by_gp},
       {"pf.large-page-read-only.cpl3", large_page_read_only},
       {"pf.large-page-reserved-bits.cpl0", large_page_reserved},
+      {"pf.jump-table-on-unmapped-page.cpl3", jump_table_unmapped},
+      {"pf.call-through-unmapped-pointer.cpl0", call_pointer_unmapped},
   };
   for (uint64_t i = 0; i < ARRAY_SIZE(more); i++) run_case(more[i].name, more[i].fn);
   return cases_finish();
