@@ -451,6 +451,46 @@ static void code_per_space(void) {
   write_cr3(k);
 }
 
+// Two spaces running the same code (the same frames at the same address,
+// as two processes of one program do), which crosses onto its second page by
+// a direct jmp: switching between them, what one learned about that code
+// holds in the other. Then one space maps different code at the second page
+// (a PTE write and INVLPG while it is current): from then on each space runs
+// its own second page, however often CR3 switches between them.
+static void shared_code_then_remapped(void) {
+  uint64_t* as2 = new_address_space();
+  const uint64_t va = fresh_region() + 0x9000;
+  const uint64_t p1 = alloc_frame(), p2 = alloc_frame(), p2b = alloc_frame();
+  uint8_t* c1 = (uint8_t*)(uintptr_t)p1;
+  c1[0xffb] = 0xe9;  // jmp rel32 (0): to va + 0x1000, the next page
+  c1[0xffc] = c1[0xffd] = c1[0xffe] = c1[0xfff] = 0;
+  uint8_t code2[] = {0xb8, 0x11, 0x00, 0x00, 0x00, 0xc3}, code2b[] = {0xb8, 0x22, 0x00, 0x00, 0x00, 0xc3};
+  memcpy((void*)(uintptr_t)p2, code2, sizeof code2);    // mov $0x11, %eax; ret
+  memcpy((void*)(uintptr_t)p2b, code2b, sizeof code2b);  // mov $0x22, %eax; ret
+  map_page(g_kpml4, va, p1, PTE_P | PTE_U);
+  map_page(g_kpml4, va + PAGE_SIZE, p2, PTE_P | PTE_U);
+  map_page(as2, va, p1, PTE_P | PTE_U);
+  map_page(as2, va + PAGE_SIZE, p2, PTE_P | PTE_U);
+  uint64_t (*entry)(void) = (uint64_t (*)(void))(uintptr_t)(va + 0xffb);
+  const uint64_t k = read_cr3();
+  int ok = 1;
+  for (int i = 0; i < 40 && ok; i++) {
+    write_cr3(i & 1 ? ADDR(as2) : k);
+    ok = expect_eq("shared code", 0x11, entry() & 0xffffffff);
+  }
+  if (ok) {
+    write_cr3(ADDR(as2));
+    *pt_entry(as2, va + PAGE_SIZE, 1, 0) = p2b | PTE_P | PTE_U;
+    invlpg(va + PAGE_SIZE);
+    ok = expect_eq("second page remapped in the current space", 0x22, entry() & 0xffffffff);
+  }
+  for (int i = 0; i < 40 && ok; i++) {
+    write_cr3(i & 1 ? ADDR(as2) : k);
+    ok = expect_eq("each space's own second page", i & 1 ? 0x22 : 0x11, entry() & 0xffffffff);
+  }
+  write_cr3(k);
+}
+
 // ---- changes to an address space while another one is current ------------------------
 // A CR3 write leaves no non-global translation of the old address space
 // behind (SDM 4.10.4.1), so whatever was changed in a space's page tables
@@ -836,6 +876,7 @@ static const struct kcase cases[] = {
     {"stride.store-into-read-only", stride_store_into_read_only},
     {"spaces.switch-in-syscall.cpl3", user_space_switch},
     {"spaces.code-per-space", code_per_space},
+    {"spaces.shared-code-then-remapped-in-one", shared_code_then_remapped},
     {"spaces.inactive-pte-new-frame", inactive_pte_new_frame},
     {"spaces.inactive-pte-unmapped", inactive_pte_unmapped},
     {"spaces.inactive-pte-write-protected.cpl3", inactive_pte_write_protected},
