@@ -290,6 +290,7 @@ VcpuRuntime::~VcpuRuntime() = default;
 bool VcpuRuntime::Init(std::string* error) {
   if (!GenerateThunks(*vcpu_.cache_, &VcpuRuntime::HandleSiteThunk, &thunks_, error)) return false;
   translator_ = std::make_unique<Translator>(*vcpu_.cache_, thunks_, stats_);
+  translator_->set_guest_gprs(ctx_.gpr);
   translator_->set_precise_fault_flags(vcpu_.config_.precise_fault_flags);
   translator_->set_count_guest_insns(vcpu_.config_.count_guest_insns);
   tlb_ = std::make_unique<InlineTlb>(ctx_);

@@ -328,7 +328,7 @@ void EmitPairedRetry(BlockEmitter& e, const x86::Gp& P, const x86::Gp& T, int32_
 }  // namespace
 
 int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8_t access, bool flags_live,
-                  uint16_t avoid, uint16_t avoid_held) {
+                  uint16_t avoid, uint16_t avoid_held, bool pair_first) {
   // Never rcx for the span's register: it lives across later accesses, and
   // any of them may need rcx for a flag-preserving check. The check's own
   // scratch may be rcx unless this check is flag-preserving.
@@ -346,7 +346,21 @@ int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8
   const int32_t tag = TagOff(e.priv, access);
   const unsigned t = e.TakeScratch(avoid_scratch);
   Label slow = a.newLabel(), resume = a.newLabel();
-  EmitTlbLookup(e, P, Gpr64Reg(t), span, access, flags_live, slow);
+  // Pair first: the lookup of the two pages the span runs across (the pair
+  // tags), and the single page in cold code; else the other way round.
+  pair_first = pair_first && !flags_live;
+  const bool write = access & kAccessWrite;
+  const int32_t pair = write ? CtxTlbWritePairTagOff(e.priv) : CtxTlbReadPairTagOff(e.priv);
+  const int32_t host = write ? CtxTlbWriteHostOff(e.priv) : CtxTlbHostPageOff(e.priv);
+  if (pair_first) {
+    EmitTlbIndex(a, Gpr64Reg(t), P);
+    a.add(P, CtxIndexed(pair, Gpr64Reg(t), 3));
+    a.cmp(P, static_cast<int32_t>(8192 - span));
+    a.ja(slow);
+    a.add(P, CtxIndexed(host, Gpr64Reg(t), 3));
+  } else {
+    EmitTlbLookup(e, P, Gpr64Reg(t), span, access, flags_live, slow);
+  }
   Site site{};
   site.kind = SiteKind::kMemGroup;
   site.addr_reg = static_cast<uint8_t>(p);
@@ -358,11 +372,23 @@ int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8
   e.Restore(t);
   if (flags_live) e.Restore(kRcx);
   const PrivClass priv = e.priv;
-  e.Cold([&e, slow, resume, id, flags_live, p, t, tag, priv, span, access] {
+  e.Cold([&e, slow, resume, id, flags_live, p, t, tag, priv, span, access, pair_first, pair, host] {
     auto& a = e.a;
     const x86::Gp P = Gpr64Reg(p), T = Gpr64Reg(t);
     a.bind(slow);
-    if (!flags_live) EmitPairedRetry(e, P, T, tag, priv, access, span, resume);
+    if (pair_first) {
+      Label no_single = a.newLabel();
+      a.sub(P, CtxIndexed(pair, T, 3));
+      a.add(P, CtxIndexed(tag, T, 3));
+      a.cmp(P, static_cast<int32_t>(4096 - span));
+      a.ja(no_single);
+      a.add(P, CtxIndexed(host, T, 3));
+      a.jmp(resume);
+      a.bind(no_single);
+      a.sub(P, CtxIndexed(tag, T, 3));
+    } else if (!flags_live) {
+      EmitPairedRetry(e, P, T, tag, priv, access, span, resume);
+    }
     e.JumpToThunk(id, e.thunks.vmm_call);
   });
   return static_cast<int>(p);
@@ -534,7 +560,8 @@ void EmitStrideHeadCheck(BlockEmitter& e, const StrideSpans& s, const Label& ref
 
 bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {
   const MemGroup& g = *gi.group;
-  const int p = EmitSpanCheck(e, g.base, g.span, g.access, (gi.flags_live_in & kArithFlags) != 0, GprsUsed(*gi.d), 0);
+  const int p =
+      EmitSpanCheck(e, g.base, g.span, g.access, (gi.flags_live_in & kArithFlags) != 0, GprsUsed(*gi.d), 0, false);
   if (p < 0) return false;
   e.group_reg[index] = p;  // held until the group's last member
   return true;

@@ -89,9 +89,12 @@ inline constexpr uint16_t kNotHeldAcrossBlock = (1u << kRcx) | (1u << kR11);
 // rcx), which the caller holds for as long as it uses it; the check's own
 // scratch avoids only `avoid`. -1 (nothing emitted) when no pool register
 // is free. A miss the VMM cannot stand behind is declined: the block is
-// translated again without groups (mem_groups.h).
+// translated again without groups (mem_groups.h). A span that may lie
+// across two pages is looked up in the single page first, then as a pair
+// (vcpu_context.h, pair tags) in cold code; `pair_first` swaps the two, for
+// a span expected to cross (flags dead only).
 int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8_t access, bool flags_live,
-                  uint16_t avoid, uint16_t avoid_held);
+                  uint16_t avoid, uint16_t avoid_held, bool pair_first);
 
 // Before a loop's head: the windows moving with its counter (checked_span.h).
 // Each group's check leaves its host base (host address of B, so that

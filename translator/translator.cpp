@@ -910,8 +910,13 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   if (has_span) {
     // Before the loop head: once per entry, not per iteration. The guest is
     // at the block's first instruction, which a declined check resumes at.
+    // (Where the span lies across a page boundary as the block is about to
+    // run, an invariant base, a register file on the stack, will stay so.)
+    const bool crosses_now = guest_gprs_ && span.base.base >= 0 && span.base.index < 0 && span.base.segment < 0 &&
+                             ((guest_gprs_[span.base.base] + static_cast<uint64_t>(span.base.disp)) & 0xfff) +
+                                     span.span > 4096;
     e.span_reg = EmitSpanCheck(e, span.base, span.span, span.access, (block_live_in & kArithFlags) != 0,
-                               /*avoid=*/0, /*avoid_held=*/kNotHeldAcrossBlock);
+                               /*avoid=*/0, /*avoid_held=*/kNotHeldAcrossBlock, crosses_now);
     if (e.span_reg >= 0) {
       e.span_indexed = span.indexed;
       stats_.spans_checked++;

@@ -68,6 +68,11 @@ class Translator {
   bool strict_iopl() const { return strict_iopl_; }
   // Blocks end before these guest VAs (debugger breakpoints); nullptr: none.
   void set_breakpoints(const std::set<uint64_t>* bps) { breakpoints_ = bps; }
+  // The guest's GPRs as they are while the VMM translates (usually at the
+  // block's start, which is about to run), for guesses only: a span checked
+  // at a block's start that lies across a page boundary now tries the pair
+  // of pages first. nullptr: no guesses.
+  void set_guest_gprs(const uint64_t* gprs) { guest_gprs_ = gprs; }
 
   // Translates the block starting at guest VA `rip`. kCacheFull: the caller
   // must flush the code cache and retry.
@@ -113,6 +118,7 @@ class Translator {
   bool native_rdtsc_ = true;
   bool count_guest_insns_ = false;
   bool strict_iopl_ = false;
+  const uint64_t* guest_gprs_ = nullptr;
   bool depends_on_fpu_control_ = false;  // of the block being translated
   FpuControl fpu_control_;
   const std::set<uint64_t>* breakpoints_ = nullptr;

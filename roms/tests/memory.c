@@ -52,10 +52,12 @@ static void LoadSizes(void) {
         : [p] "r"(pattern), [i] "r"(i)
         : "memory");
     uint64_t ah = 0xaaaaaaaaaaaaaaaaull;
+    // (With ah in it, the instruction takes no REX prefix: its address
+    // registers must be legacy ones, whatever the allocator would pick.)
     __asm__ volatile("movb 5(%[p],%[i]), %%ah\n\t"
                      "movb 9(%[p],%[i]), %%al\n\t"
                      : "+a"(ah)
-                     : [p] "r"(pattern), [i] "r"(i)
+                     : [p] "S"(pattern), [i] "D"(i)
                      : "memory");
     h = Mix(Mix(Mix(h, a), c), ah);
   }
@@ -692,6 +694,50 @@ static void BoundedIndices(void) {
   REPORT_HASH("bounded-indices-stores", buf, sizeof buf);
 }
 
+// A bytecode interpreter's register file of 256 qwords, read and written
+// through byte indices (movzx), checked by a translator as one 2 KiB span at
+// the block's start. The file lies across a page boundary or inside a page;
+// each of two copies of the code first runs with the file placed one way
+// (a translator may pick its lookup order from that), then the other way,
+// on other pages too.
+static uint8_t regfile_area[16384] ALIGNED(4096);
+#define REGFILE_RUN(name, seed) /* (seeds differ: the compiler may not merge the two) */ \
+  static NOINLINE uint64_t name(uint8_t* file, const uint8_t* ops, int n) {              \
+    uint64_t h = seed;                                                                    \
+    for (int i = 0; i < n; i++, ops += 3) {                                               \
+      uint64_t a, b, c, d;                                                                \
+      __asm__ volatile("movzbl (%[q]), %k[a]\n\t"                                       \
+                       "movzbl 1(%[q]), %k[b]\n\t"                                      \
+                       "movzbl 2(%[q]), %k[c]\n\t"                                      \
+                       "movq (%[p],%[b],8), %[d]\n\t"                                   \
+                       "addq (%[p],%[c],8), %[d]\n\t"                                   \
+                       "movq %[d], (%[p],%[a],8)"                                         \
+                       : [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c), [d] "=&r"(d)          \
+                       : [p] "r"(file), [q] "r"(ops)                                      \
+                       : "memory");                                                       \
+      h = Mix(h, d);                                                                      \
+    }                                                                                     \
+    return h;                                                                             \
+  }
+REGFILE_RUN(RegisterFileFirstAcross, 1)
+REGFILE_RUN(RegisterFileFirstWithin, 2)
+static void RegisterFiles(void) {
+  uint8_t* const across1 = regfile_area + 4096 - 1000, *const within1 = regfile_area + 64;
+  uint8_t* const across3 = regfile_area + 3 * 4096 - 600, *const within3 = regfile_area + 3 * 4096 + 200;
+  memcpy(regfile_area, pattern, sizeof regfile_area < sizeof pattern ? sizeof regfile_area : sizeof pattern);
+  uint64_t h = 0;
+  h = Mix(h, RegisterFileFirstAcross(across1, pattern, 600));
+  h = Mix(h, RegisterFileFirstWithin(within1, pattern + 1800, 600));
+  for (int round = 0; round < 2; round++) {
+    h = Mix(h, RegisterFileFirstAcross(within3, pattern + 3600, 300));
+    h = Mix(h, RegisterFileFirstAcross(across3, pattern + 4500, 300));
+    h = Mix(h, RegisterFileFirstWithin(across1, pattern + 5400, 300));
+    h = Mix(h, RegisterFileFirstWithin(within3, pattern + 6300, 300));
+  }
+  REPORT("register-files", h);
+  REPORT_HASH("register-files-stores", regfile_area, sizeof regfile_area);
+}
+
 // Loops that are one block branching back to its start, reading a table
 // through an index the loop itself bounds (movzx from a byte; and with a
 // constant) or through an index it never changes: a translator may check
@@ -1032,6 +1078,7 @@ int main(void) {
   AvxMemory();
   CacheControl();
   BoundedIndices();
+  RegisterFiles();
   LoopTableReads();
   LoopGroupUpdates();
   LoopStrideAccesses();
