@@ -28,16 +28,12 @@ MappingCaches::MappingCaches(VcpuContext& ctx, InlineTlb& tlb, CodeCache& cache,
 // ---- The jump cache ----
 
 template <typename Index>
-void MappingCaches::EmptyIndex(Index& index) {
-  // A CR3 write empties the non-global indexes, and the next address space
-  // mostly lists the same pages again (two processes of one program share
-  // their code's addresses): the lists keep their nodes and capacity, so
-  // that filling them allocates nothing. Beyond a bound, stale pages go.
-  if (index.size() > kMaxIdlePages) {
-    index.clear();
-    return;
-  }
-  for (auto& [page, list] : index) list.clear();
+void MappingCaches::PruneIndex(Index& index) {
+  // A CR3 write empties the non-global indexes' lists, and the next address
+  // space mostly lists the same pages again (two processes of one program
+  // share their code's addresses): the lists keep their nodes and capacity,
+  // so that filling them allocates nothing. Beyond a bound, empty ones go.
+  if (index.size() > kMaxIdlePages) std::erase_if(index, [](const auto& node) { return node.second.empty(); });
 }
 
 void MappingCaches::ClearJumpCacheEntry(unsigned p, unsigned i) {
@@ -68,38 +64,25 @@ Block* MappingCaches::LookupJumpCache(uint64_t rip, PrivClass priv) const {
   return b && b->valid && b->guest_rip == rip ? b : nullptr;
 }
 
-void MappingCaches::ClearJumpCachePage(uint64_t page, const std::vector<uint32_t>& slots, std::vector<Block*>* saved) {
+void MappingCaches::ClearJumpCachePage(uint64_t page, std::vector<uint32_t>& slots, std::vector<Block*>* saved,
+                                       uint64_t keep) {
+  size_t kept = 0;
   for (uint32_t slot : slots) {
     const unsigned p = slot >> 16, i = slot & 0xffff;
     Block* b = jc_blocks_[p][i];
     if (!b || PageOf(b->guest_rip) != page) continue;  // the entry was reused
     if (saved && b->valid) saved->push_back(b);
-    ClearJumpCacheEntry(p, i);
+    if (keep && b->jc_keep_stamp == keep)
+      slots[kept++] = slot;
+    else
+      ClearJumpCacheEntry(p, i);
   }
+  slots.resize(kept);
 }
 
-void MappingCaches::FlushNonGlobalJumpCache(std::vector<Block*>* saved) {
-  if (!keeping_) {
-    for (const auto& [page, slots] : jc_local_pages_) ClearJumpCachePage(page, slots, saved);
-    EmptyIndex(jc_local_pages_);
-    return;
-  }
-  // As ClearJumpCachePage, each page's list keeping the slots that stay.
-  for (auto& [page, slots] : jc_local_pages_) {
-    size_t kept = 0;
-    for (uint32_t slot : slots) {
-      const unsigned p = slot >> 16, i = slot & 0xffff;
-      Block* b = jc_blocks_[p][i];
-      if (!b || PageOf(b->guest_rip) != page) continue;
-      if (saved && b->valid) saved->push_back(b);
-      if (b->jc_keep_stamp == keep_stamp_)
-        slots[kept++] = slot;
-      else
-        ClearJumpCacheEntry(p, i);
-    }
-    slots.resize(kept);
-  }
-  if (jc_local_pages_.size() > kMaxIdlePages) std::erase_if(jc_local_pages_, [](const auto& n) { return n.second.empty(); });
+void MappingCaches::FlushNonGlobalJumpCache(std::vector<Block*>* saved, uint64_t keep) {
+  for (auto& [page, slots] : jc_local_pages_) ClearJumpCachePage(page, slots, saved, keep);
+  PruneIndex(jc_local_pages_);
 }
 
 void MappingCaches::ClearAllJumpCache() {
@@ -118,39 +101,27 @@ void MappingCaches::Link(BlockExit& exit, Block* target) {
     (target->global_code ? global_cross_links_ : cross_links_)[PageOf(target->guest_rip)].push_back(&exit);
 }
 
-void MappingCaches::UnlinkList(uint64_t page, const std::vector<BlockExit*>& exits,
-                               std::vector<std::pair<BlockExit*, Block*>>* saved) {
+void MappingCaches::UnlinkList(uint64_t page, std::vector<BlockExit*>& exits,
+                               std::vector<std::pair<BlockExit*, Block*>>* saved, uint64_t keep) {
+  size_t kept = 0;
   for (BlockExit* e : exits) {
     Block* t = e->linked_to;
     if (!t || PageOf(t->guest_rip) != page) continue;  // relinked or gone
     if (saved) saved->push_back({e, t});
-    cache_.Link(*e, nullptr);
+    if (keep && e->keep_stamp == keep && e->keep_target == t)
+      exits[kept++] = e;
+    else
+      cache_.Link(*e, nullptr);
   }
+  exits.resize(kept);
 }
 
-void MappingCaches::UnlinkCrossPage(bool keep_global, std::vector<std::pair<BlockExit*, Block*>>* saved) {
-  if (keeping_) {
-    // As UnlinkList, each page's list keeping the links that stay.
-    for (auto& [page, exits] : cross_links_) {
-      size_t kept = 0;
-      for (BlockExit* e : exits) {
-        Block* t = e->linked_to;
-        if (!t || PageOf(t->guest_rip) != page) continue;
-        if (saved) saved->push_back({e, t});
-        if (e->keep_stamp == keep_stamp_ && e->keep_target == t)
-          exits[kept++] = e;
-        else
-          cache_.Link(*e, nullptr);
-      }
-      exits.resize(kept);
-    }
-    if (cross_links_.size() > kMaxIdlePages) std::erase_if(cross_links_, [](const auto& n) { return n.second.empty(); });
-  } else {
-    for (const auto& [page, exits] : cross_links_) UnlinkList(page, exits, saved);
-    EmptyIndex(cross_links_);
-  }
+void MappingCaches::UnlinkCrossPage(bool keep_global, std::vector<std::pair<BlockExit*, Block*>>* saved,
+                                    uint64_t keep) {
+  for (auto& [page, exits] : cross_links_) UnlinkList(page, exits, saved, keep);
+  PruneIndex(cross_links_);
   if (keep_global) return;
-  for (const auto& [page, exits] : global_cross_links_) UnlinkList(page, exits, saved);
+  for (auto& [page, exits] : global_cross_links_) UnlinkList(page, exits, saved);
   global_cross_links_.clear();
 }
 
@@ -199,9 +170,8 @@ void MappingCaches::FlushLiveRange(uint64_t begin, uint64_t end) {
       it = index.erase(it);
     }
   };
-  drop_pages(jc_local_pages_,
-             [&](uint64_t page, const std::vector<uint32_t>& slots) { ClearJumpCachePage(page, slots, nullptr); });
-  drop_pages(cross_links_, [&](uint64_t page, const std::vector<BlockExit*>& exits) { UnlinkList(page, exits, nullptr); });
+  drop_pages(jc_local_pages_, [&](uint64_t page, std::vector<uint32_t>& slots) { ClearJumpCachePage(page, slots, nullptr); });
+  drop_pages(cross_links_, [&](uint64_t page, std::vector<BlockExit*>& exits) { UnlinkList(page, exits, nullptr); });
 }
 
 void MappingCaches::OnPageTableWrite(uint64_t pa, size_t n, const uint64_t* old_words,
@@ -250,17 +220,15 @@ void MappingCaches::OnCr3Write(uint64_t old_cr3, uint64_t new_cr3) {
   }
   // Set the current address space aside, but for what the next one, if
   // cached, would put back as it is.
-  ++keep_stamp_;
-  if (const int next = SpaceOf(root); next >= 0) MarkKept(spaces_[static_cast<unsigned>(next)]);
+  const int next = SpaceOf(root);
+  const uint64_t keep = next >= 0 ? MarkKept(spaces_[static_cast<unsigned>(next)]) : 0;
   cur.tlb.clear();
   cur.jc.clear();
   cur.links.clear();
   tlb_.SaveAndFlushNonGlobal(&cur.tlb);
   cur.tlb_saved_at = tlb_.revocations();
-  keeping_ = true;
-  FlushNonGlobalJumpCache(&cur.jc);
-  UnlinkCrossPage(/*keep_global=*/true, &cur.links);
-  keeping_ = false;
+  FlushNonGlobalJumpCache(&cur.jc, keep);
+  UnlinkCrossPage(/*keep_global=*/true, &cur.links, keep);
   cur.last_used = ++clock_;
   SwitchSpace(root);
 }
@@ -271,23 +239,24 @@ int MappingCaches::SpaceOf(uint64_t root) const {
   return -1;
 }
 
-void MappingCaches::MarkKept(const AddressSpace& next) {
+uint64_t MappingCaches::MarkKept(const AddressSpace& next) {
   // (Restore skips what is in place: a jump-cache slot that holds its
   // block, an exit linked to its target. TLB entries differ: two processes
   // share code, but the data they touch is their own.)
-  for (Block* b : next.jc) b->jc_keep_stamp = keep_stamp_;
+  const uint64_t stamp = ++keep_stamp_;
+  for (Block* b : next.jc) b->jc_keep_stamp = stamp;
   for (auto [exit, target] : next.links) {
-    exit->keep_stamp = keep_stamp_;
+    exit->keep_stamp = stamp;
     exit->keep_target = target;
   }
+  return stamp;
 }
 
 void MappingCaches::SwitchSpace(uint64_t root) {
-  for (unsigned i = 0; i < spaces_.size(); ++i) {
-    if (spaces_[i].root != root) continue;
-    current_ = i;
+  if (const int i = SpaceOf(root); i >= 0) {
+    current_ = static_cast<unsigned>(i);
     stats_.space_switches_cached++;
-    Restore(spaces_[i]);
+    Restore(spaces_[current_]);
     return;
   }
   // A new address space takes the least recently used slot.

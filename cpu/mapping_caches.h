@@ -103,10 +103,12 @@ class MappingCaches {
 
   void ClearJumpCacheEntry(unsigned priv, unsigned index);
   // Unlinks cross-page links (all, or all but those to global code); the
-  // ones unlinked go to *saved if given.
-  void UnlinkCrossPage(bool keep_global, std::vector<std::pair<BlockExit*, Block*>>* saved);
+  // ones visited go to *saved if given. Non-global links whose exit carries
+  // the stamp `keep` (MarkKept; 0: none) stay, as in UnlinkList.
+  void UnlinkCrossPage(bool keep_global, std::vector<std::pair<BlockExit*, Block*>>* saved, uint64_t keep = 0);
   void UnlinkCrossPageTo(uint64_t page);
-  void FlushNonGlobalJumpCache(std::vector<Block*>* saved);
+  // Clears the non-global jump-cache entries but those stamped `keep`.
+  void FlushNonGlobalJumpCache(std::vector<Block*>* saved, uint64_t keep = 0);
   // Drops the current address space's non-global state for guest pages in [begin, end).
   void FlushLiveRange(uint64_t begin, uint64_t end);
   void OnPageTableWrite(uint64_t pa, size_t n, const uint64_t* old_words, const uint64_t* new_words);
@@ -131,26 +133,28 @@ class MappingCaches {
   // global targets apart.
   using LinkIndex = std::unordered_map<uint64_t, std::vector<BlockExit*>>;
   LinkIndex cross_links_, global_cross_links_;
-  // Drops the jump-cache entries `slots` lists for `page` (all, or only global code).
-  void ClearJumpCachePage(uint64_t page, const std::vector<uint32_t>& slots, std::vector<Block*>* saved);
-  // Unlinks the links into `page` that `exits` lists.
-  void UnlinkList(uint64_t page, const std::vector<BlockExit*>& exits, std::vector<std::pair<BlockExit*, Block*>>* saved);
+  // Drops the jump-cache entries `slots` lists for `page`, each valid one
+  // going to *saved if given, but for those whose block carries the stamp
+  // `keep` (0: none); `slots` is left listing only those.
+  void ClearJumpCachePage(uint64_t page, std::vector<uint32_t>& slots, std::vector<Block*>* saved, uint64_t keep = 0);
+  // Unlinks the links into `page` that `exits` lists, likewise.
+  void UnlinkList(uint64_t page, std::vector<BlockExit*>& exits, std::vector<std::pair<BlockExit*, Block*>>* saved,
+                  uint64_t keep = 0);
   void ClearAllJumpCache();
-  // Empties every list of a page index (keeping what it allocated).
+  // Drops a page index's empty lists once it has grown past kMaxIdlePages.
   template <typename Index>
-  void EmptyIndex(Index& index);
+  void PruneIndex(Index& index);
   static constexpr size_t kMaxIdlePages = 4096;
 
   // A CR3 write between two cached address spaces leaves in place the
   // jump-cache entries and cross-page links that the next one would put
-  // back (two processes of one program share their code): the next space's
-  // saved ones are stamped with keep_stamp_, and while keeping_ the flush
-  // and unlink visits pass over stamped ones (still saving them for the
-  // space being left), which stay in the page indexes.
+  // back (two processes of one program share their code): MarkKept stamps
+  // the next space's saved ones with a fresh stamp, and the flush and
+  // unlink pass over stamped ones (still saving them for the space being
+  // left), which stay in the page indexes.
   uint64_t keep_stamp_ = 0;
-  bool keeping_ = false;
   int SpaceOf(uint64_t root) const;
-  void MarkKept(const AddressSpace& next);
+  uint64_t MarkKept(const AddressSpace& next);
 
   // Shadow address spaces; empty when disabled. current_ indexes the one CR3 names.
   std::vector<AddressSpace> spaces_;
