@@ -90,7 +90,6 @@ int KnownRegChange(const DecodedInsn& d, int64_t* delta) {
   switch (d.mnemonic()) {
     case ZYDIS_MNEMONIC_INC:
     case ZYDIS_MNEMONIC_DEC:
-      if (d.insn.attributes & ZYDIS_ATTRIB_HAS_LOCK) return -1;
       *delta = d.mnemonic() == ZYDIS_MNEMONIC_INC ? 1 : -1;
       return r;
     case ZYDIS_MNEMONIC_ADD:
@@ -99,9 +98,7 @@ int KnownRegChange(const DecodedInsn& d, int64_t* delta) {
       *delta = d.mnemonic() == ZYDIS_MNEMONIC_ADD ? src.imm.value.s : -src.imm.value.s;
       return r;
     case ZYDIS_MNEMONIC_LEA:
-      if (GprNumber(src.mem.base) != r || src.mem.index != ZYDIS_REGISTER_NONE || d.insn.address_width != 64 ||
-          src.mem.segment == ZYDIS_REGISTER_FS || src.mem.segment == ZYDIS_REGISTER_GS)
-        return -1;
+      if (GprNumber(src.mem.base) != r || src.mem.index != ZYDIS_REGISTER_NONE || d.insn.address_width != 64) return -1;
       *delta = src.mem.disp.value;
       return r;
     default:
