@@ -136,10 +136,10 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   uint64_t saved_host_mxcsr;      // host MXCSR while guest code runs
   uint64_t host_flags_tmp;        // scratch for thunks
   uint64_t virt_tmp;              // scratch for inline virtualized instructions (swapgs)
-  // A loop's window of accesses moving with its counter (translator/checked_span.h):
-  // the iteration may run while counter - stride_lo < stride_len (unsigned);
-  // stride_n is the check's scratch (iterations left in the page).
-  uint64_t stride_lo, stride_len, stride_n;
+  // A loop's windows of accesses moving with its counter
+  // (translator/checked_span.h): the iterations they have left in their
+  // pages, where the loop has no register to spare for the count.
+  uint64_t stride_n;
   uint64_t host_alignment_check;  // kFlagAC while the guest's alignment checks apply (CPL 3 with
                                   // CR0.AM and RFLAGS.AC), else 0: or'ed into host RFLAGS on entry
   uint64_t self;                  // this context's own address (thunks pass it to helpers)

@@ -85,9 +85,8 @@ inline constexpr uint32_t kMaxCheckedSpan = 2048;
 // a span's check does, and works out for how many more iterations the
 // window stays inside it: for that many iterations the head lets the loop
 // run after one sub of a register counting them down (or, where the block
-// leaves no register for the count, one compare of I against ctx.stride_lo
-// and ctx.stride_len), and the accesses run natively on [host base + I*s +
-// d]. When the count runs out the head goes back to the check, which finds
+// leaves no register for the count, of ctx.stride_n), and the accesses run
+// natively on [host base + I*s + d]. When the count runs out the head goes back to the check, which finds
 // the next page, and polls for interrupts there, not at every iteration. A
 // copy or a dot product then pays one sub per iteration instead of a TLB
 // lookup per access, and a lookup per page. (The register count against the

@@ -182,7 +182,7 @@ class BlockEmitter {
   // register holding each group's host base, or -1.
   int stride_reg[kMaxStrideGroups] = {-1, -1};
   // The pool register counting down the iterations the windows have left,
-  // or -1 (the counter's range is in ctx.stride_lo/stride_len instead).
+  // or -1 (the count is in ctx.stride_n instead).
   int stride_count_reg = -1;
 
   // Registers holding the host base of each active access group, by group index.

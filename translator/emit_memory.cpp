@@ -116,6 +116,39 @@ namespace {
 int32_t TagOff(PrivClass priv, uint8_t access) {
   return (access & kAccessWrite) ? CtxTlbWriteTagOff(priv) : CtxTlbReadTagOff(priv);
 }
+int32_t PairTagOff(PrivClass priv, uint8_t access) {
+  return (access & kAccessWrite) ? CtxTlbWritePairTagOff(priv) : CtxTlbReadPairTagOff(priv);
+}
+int32_t HostOff(PrivClass priv, uint8_t access) {
+  return (access & kAccessWrite) ? CtxTlbWriteHostOff(priv) : CtxTlbHostPageOff(priv);
+}
+
+// One try of the inline TLB, flag-clobbering: P holds the VA plus the
+// entry at index T of tag array `undo` (0: nothing added yet). With that
+// entry replaced by the one of tag array `tag` (the page's, or the pair of
+// pages', vcpu_context.h), P is the offset into the page or pair if the tag
+// matches: at most `limit`, P becomes the host address; else to `miss`,
+// with P = VA + that entry.
+void EmitTlbTry(x86::Assembler& a, const x86::Gp& P, const x86::Gp& T, int32_t undo, int32_t tag, int32_t limit,
+                int32_t host, const Label& miss) {
+  if (undo) a.sub(P, CtxIndexed(undo, T, 3));
+  a.add(P, CtxIndexed(tag, T, 3));
+  a.cmp(P, limit);
+  a.ja(miss);
+  a.add(P, CtxIndexed(host, T, 3));
+}
+
+// A second try in cold code (flags dead): P = VA + the entry of tag array
+// `missed` that the first try left, T its index. A hit goes to `hit` with
+// the host address; else it falls through with P = the VA, for the VMM.
+void EmitTlbRetry(x86::Assembler& a, const x86::Gp& P, const x86::Gp& T, int32_t missed, int32_t tag,
+                  int32_t limit, int32_t host, const Label& hit) {
+  Label miss = a.newLabel();
+  EmitTlbTry(a, P, T, missed, tag, limit, host, miss);
+  a.jmp(hit);
+  a.bind(miss);
+  a.sub(P, CtxIndexed(tag, T, 3));
+}
 
 // The lookup proper (emit_memory.h): rS, the VA of `size` bytes, becomes
 // their host address on a hit; a miss goes to `slow`. The flag-clobbering
@@ -129,10 +162,8 @@ void EmitTlbLookup(BlockEmitter& e, const x86::Gp& rs, const x86::Gp& rt, uint32
   const int32_t tag = TagOff(priv, access);
   EmitTlbIndex(a, rt, rs);
   if (!flags_live) {
-    a.add(rs, CtxIndexed(tag, rt, 3));               // offset within the page, if the tag matches
-    a.cmp(rs, static_cast<int32_t>(4096 - size));    // and the access stays inside it
-    a.ja(slow);
-    a.add(rs, CtxIndexed((access & kAccessWrite) ? CtxTlbWriteHostOff(priv) : CtxTlbHostPageOff(priv), rt, 3));
+    // (The access stays inside the page: its offset is at most 4096 - size.)
+    EmitTlbTry(a, rs, rt, 0, tag, static_cast<int32_t>(4096 - size), HostOff(priv, access), slow);
     return;
   }
   e.Displace(kRcx);
@@ -302,30 +333,6 @@ bool ReencodeWithBase(const DecodedInsn& d, unsigned base, uint8_t* out, size_t*
   return true;
 }
 
-namespace {
-
-// A span check's second try, in its cold path (flags dead): P = VA + tag of
-// the missed lookup, T its TLB index. A span across onto the next page hits
-// when the TLB holds both pages adjacent in host memory (the pair tags,
-// vcpu_context.h): P becomes the host address and the code goes to `hit`.
-// Else it falls through with P = the VA, for the VMM.
-void EmitPairedRetry(BlockEmitter& e, const x86::Gp& P, const x86::Gp& T, int32_t tag, PrivClass priv,
-                     uint8_t access, uint32_t span, const Label& hit) {
-  auto& a = e.a;
-  const bool write = access & kAccessWrite;
-  const int32_t pair = write ? CtxTlbWritePairTagOff(priv) : CtxTlbReadPairTagOff(priv);
-  Label no_pair = a.newLabel();
-  a.sub(P, CtxIndexed(tag, T, 3));
-  a.add(P, CtxIndexed(pair, T, 3));
-  a.cmp(P, static_cast<int32_t>(8192 - span));
-  a.ja(no_pair);
-  a.add(P, CtxIndexed(write ? CtxTlbWriteHostOff(priv) : CtxTlbHostPageOff(priv), T, 3));
-  a.jmp(hit);
-  a.bind(no_pair);
-  a.sub(P, CtxIndexed(pair, T, 3));
-}
-
-}  // namespace
 
 int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8_t access, bool flags_live,
                   uint16_t avoid, uint16_t avoid_held, bool pair_first) {
@@ -343,23 +350,23 @@ int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8
   EmitGuestAddress(e, p, seg_tmp, base);
   if (seg_tmp < 16) e.Restore(seg_tmp);
 
-  const int32_t tag = TagOff(e.priv, access);
   const unsigned t = e.TakeScratch(avoid_scratch);
   Label slow = a.newLabel(), resume = a.newLabel();
-  // Pair first: the lookup of the two pages the span runs across (the pair
-  // tags), and the single page in cold code; else the other way round.
-  pair_first = pair_first && !flags_live;
-  const bool write = access & kAccessWrite;
-  const int32_t pair = write ? CtxTlbWritePairTagOff(e.priv) : CtxTlbReadPairTagOff(e.priv);
-  const int32_t host = write ? CtxTlbWriteHostOff(e.priv) : CtxTlbHostPageOff(e.priv);
-  if (pair_first) {
-    EmitTlbIndex(a, Gpr64Reg(t), P);
-    a.add(P, CtxIndexed(pair, Gpr64Reg(t), 3));
-    a.cmp(P, static_cast<int32_t>(8192 - span));
-    a.ja(slow);
-    a.add(P, CtxIndexed(host, Gpr64Reg(t), 3));
-  } else {
+  // The span in its page, or across it onto the next one when the TLB holds
+  // both adjacent in host memory (the pair tags): one try inline, the other
+  // in cold code, pair_first choosing which comes first.
+  struct Try {
+    int32_t tag, limit;
+  };
+  const Try single{TagOff(e.priv, access), static_cast<int32_t>(4096 - span)};
+  const Try pair{PairTagOff(e.priv, access), static_cast<int32_t>(8192 - span)};
+  const Try first = pair_first ? pair : single, second = pair_first ? single : pair;
+  const int32_t host = HostOff(e.priv, access);
+  if (flags_live) {
     EmitTlbLookup(e, P, Gpr64Reg(t), span, access, flags_live, slow);
+  } else {
+    EmitTlbIndex(a, Gpr64Reg(t), P);
+    EmitTlbTry(a, P, Gpr64Reg(t), 0, first.tag, first.limit, host, slow);
   }
   Site site{};
   site.kind = SiteKind::kMemGroup;
@@ -371,24 +378,12 @@ int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8
   e.ResolveLater(resume, id, &Site::resume_in_place);
   e.Restore(t);
   if (flags_live) e.Restore(kRcx);
-  const PrivClass priv = e.priv;
-  e.Cold([&e, slow, resume, id, flags_live, p, t, tag, priv, span, access, pair_first, pair, host] {
+  e.Cold([&e, slow, resume, id, flags_live, p, t, first, second, host] {
     auto& a = e.a;
     const x86::Gp P = Gpr64Reg(p), T = Gpr64Reg(t);
     a.bind(slow);
-    if (pair_first) {
-      Label no_single = a.newLabel();
-      a.sub(P, CtxIndexed(pair, T, 3));
-      a.add(P, CtxIndexed(tag, T, 3));
-      a.cmp(P, static_cast<int32_t>(4096 - span));
-      a.ja(no_single);
-      a.add(P, CtxIndexed(host, T, 3));
-      a.jmp(resume);
-      a.bind(no_single);
-      a.sub(P, CtxIndexed(tag, T, 3));
-    } else if (!flags_live) {
-      EmitPairedRetry(e, P, T, tag, priv, access, span, resume);
-    }
+    // (The flag-free lookup leaves P the VA, as the VMM wants it.)
+    if (!flags_live) EmitTlbRetry(a, P, T, first.tag, second.tag, second.limit, host, resume);
     e.JumpToThunk(id, e.thunks.vmm_call);
   });
   return static_cast<int>(p);
@@ -396,24 +391,10 @@ int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8
 
 namespace {
 
-// The counter's range for n more steps (n in T, which it clobbers): from
-// here up, [I, I + (n + 1) * step), or down, [I - n * |step|, I].
-void EmitStrideRange(BlockEmitter& e, const StrideSpans& s, const x86::Gp& T) {
-  auto& a = e.a;
-  const x86::Gp counter = Gpr64Reg(static_cast<unsigned>(s.counter));
-  const uint32_t step_shift = static_cast<uint32_t>(std::countr_zero(static_cast<uint64_t>(s.step < 0 ? -s.step : s.step)));
-  if (s.step > 0) {
-    a.lea(T, x86::ptr(T, 1));
-    if (step_shift) a.shl(T, step_shift);
-    a.mov(Ctx(XLAT_CTX_OFF(stride_len)), T);
-    a.mov(Ctx(XLAT_CTX_OFF(stride_lo)), counter);
-  } else {
-    if (step_shift) a.shl(T, step_shift);
-    a.mov(Ctx(XLAT_CTX_OFF(stride_lo)), counter);
-    a.sub(Ctx(XLAT_CTX_OFF(stride_lo)), T);
-    a.lea(T, x86::ptr(T, 1));
-    a.mov(Ctx(XLAT_CTX_OFF(stride_len)), T);
-  }
+// Where the iterations a loop's windows have left are counted down.
+asmjit::Operand StrideCount(const BlockEmitter& e) {
+  if (e.stride_count_reg >= 0) return Gpr64Reg(static_cast<unsigned>(e.stride_count_reg));
+  return Ctx(XLAT_CTX_OFF(stride_n));
 }
 
 }  // namespace
@@ -424,12 +405,12 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s, bool count_in_reg
   constexpr uint16_t kAvoid = kNotHeldAcrossBlock;
   Label refill = a.newLabel();
   a.bind(refill);
-  // The iterations left, held for the whole block where the pool has room:
-  // each group's P, R, and a scratch T.
+  // The iterations left: in a register held for the whole block where the
+  // pool has room (each group's P, the count, and a scratch T), else in ctx.
   e.stride_count_reg = -1;
   if (count_in_register && e.PoolFreeCount(kAvoid) >= 2 && e.PoolFreeCount(0) >= 3)
     e.stride_count_reg = static_cast<int>(e.TakeScratch(kAvoid));
-  const int r = e.stride_count_reg;
+  const asmjit::Operand count = StrideCount(e);
   unsigned done = 0;
   for (unsigned g = 0; g < s.count; ++g) {
     const StrideGroup& w = s.groups[g];
@@ -444,13 +425,10 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s, bool count_in_reg
     const x86::Gp P = Gpr64Reg(p), T = Gpr64Reg(t);
     // The window at this iteration, looked up as a span: P = its host address.
     EmitGuestAddress(e, p, 16, w.at);
-    const int32_t tag = TagOff(e.priv, w.access);
+    const int32_t tag = TagOff(e.priv, w.access), host = HostOff(e.priv, w.access);
     Label slow = a.newLabel(), vmm_resume = a.newLabel(), counted = a.newLabel();
     EmitTlbIndex(a, T, P);
-    a.add(P, CtxIndexed(tag, T, 3));
-    a.cmp(P, static_cast<int32_t>(4096 - w.span));
-    a.ja(slow);
-    a.add(P, CtxIndexed((w.access & kAccessWrite) ? CtxTlbWriteHostOff(e.priv) : CtxTlbHostPageOff(e.priv), T, 3));
+    EmitTlbTry(a, P, T, 0, tag, static_cast<int32_t>(4096 - w.span), host, slow);
     // Iterations after this one that stay in the page: the bytes beyond the
     // window (upwards) or before it (downwards), in steps. Host pages are
     // aligned as guest pages are, so the offset is P's.
@@ -462,27 +440,14 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s, bool count_in_reg
     }
     if (w.shift) a.shr(T, w.shift);
     a.bind(counted);
-    if (r >= 0) {
-      // R = the fewest iterations left in any window's page.
-      const x86::Gp R = Gpr64Reg(static_cast<unsigned>(r));
-      if (done == 0) {
-        a.mov(R, T);
-      } else {
-        Label keep = a.newLabel();
-        a.cmp(T, R);
-        a.jae(keep);
-        a.mov(R, T);
-        a.bind(keep);
-      }
-    } else if (s.count == 1) {
-      EmitStrideRange(e, s, T);
-    } else if (done == 0) {
-      a.mov(Ctx(XLAT_CTX_OFF(stride_n)), T);
+    // The count: the fewest iterations left in any window's page.
+    if (done == 0) {
+      a.emit(x86::Inst::kIdMov, count, T);
     } else {
       Label keep = a.newLabel();
-      a.cmp(T, Ctx(XLAT_CTX_OFF(stride_n)));
+      a.emit(x86::Inst::kIdCmp, T, count);
       a.jae(keep);
-      a.mov(Ctx(XLAT_CTX_OFF(stride_n)), T);
+      a.emit(x86::Inst::kIdMov, count, T);
       a.bind(keep);
     }
     // P = host address of B: the window's host address less I*s + lo.
@@ -504,15 +469,13 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s, bool count_in_reg
     site.size = static_cast<uint16_t>(w.span);
     const uint32_t id = e.NewSite(site);
     e.ResolveLater(vmm_resume, id, &Site::resume_in_place);
-    const PrivClass priv = e.priv;
-    const uint8_t access = w.access;
-    const uint32_t span = w.span;
-    e.Cold([&e, slow, vmm_resume, counted, id, tag, P, T, priv, access, span] {
+    const int32_t pair = PairTagOff(e.priv, w.access), pair_limit = static_cast<int32_t>(8192 - w.span);
+    e.Cold([&e, slow, vmm_resume, counted, id, tag, pair, pair_limit, host, P, T] {
       auto& a = e.a;
       a.bind(slow);
       // Across onto the next page: this iteration only, as when the VMM
       // lets it across.
-      EmitPairedRetry(e, P, T, tag, priv, access, span, vmm_resume);
+      EmitTlbRetry(a, P, T, tag, pair, pair_limit, host, vmm_resume);
       e.JumpToThunk(id, e.thunks.vmm_call);
       // A window the VMM stood behind (it may cross onto the next page): this
       // iteration only.
@@ -523,39 +486,19 @@ Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s, bool count_in_reg
     ++done;
   }
   if (!done) {
-    if (r >= 0) e.Restore(static_cast<unsigned>(r));
+    if (e.stride_count_reg >= 0) e.Restore(static_cast<unsigned>(e.stride_count_reg));
     e.stride_count_reg = -1;
     return Label();
   }
-  if (r >= 0) {
-    // This iteration and those after it in the page: the head takes one each time.
-    const x86::Gp R = Gpr64Reg(static_cast<unsigned>(r));
-    a.lea(R, x86::ptr(R, 1));
-  } else if (s.count > 1) {
-    const unsigned t = e.TakeScratch(0);
-    const x86::Gp T = Gpr64Reg(t);
-    a.mov(T, Ctx(XLAT_CTX_OFF(stride_n)));
-    EmitStrideRange(e, s, T);
-    e.Restore(t);
-  }
+  // This iteration and those after it in the page: the head takes one each
+  // time. (Flags are dead here, as at the head.)
+  a.emit(x86::Inst::kIdAdd, count, Imm(1));
   return refill;
 }
 
-void EmitStrideHeadCheck(BlockEmitter& e, const StrideSpans& s, const Label& refill) {
-  auto& a = e.a;
-  if (e.stride_count_reg >= 0) {
-    // No memory operand: one sub of a register the loop carries.
-    a.sub(Gpr64Reg(static_cast<unsigned>(e.stride_count_reg)), 1);
-    a.jb(refill);
-    return;
-  }
-  const unsigned t = e.TakeScratch(0);
-  const x86::Gp T = Gpr64Reg(t);
-  a.mov(T, Gpr64Reg(static_cast<unsigned>(s.counter)));
-  a.sub(T, Ctx(XLAT_CTX_OFF(stride_lo)));
-  a.cmp(T, Ctx(XLAT_CTX_OFF(stride_len)));
-  e.Restore(t);
-  a.jae(refill);
+void EmitStrideHeadCheck(BlockEmitter& e, const Label& refill) {
+  e.a.emit(x86::Inst::kIdSub, StrideCount(e), Imm(1));
+  e.a.jb(refill);
 }
 
 bool EmitGroupCheck(BlockEmitter& e, const GuestInsn& gi, int index) {

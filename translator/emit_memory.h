@@ -101,14 +101,13 @@ int EmitSpanCheck(BlockEmitter& e, const AddressExpr& base, uint32_t span, uint8
 // [base + I*s + d] is the host address of each member) in a pool register,
 // recorded in e.stride_reg. How many iterations every group's window stays
 // in its page then goes, with count_in_register and room in the pool, into a
-// pool register held for the block (e.stride_count_reg), which the head counts
-// down; else ctx.stride_lo and stride_len get the range of the counter, which
-// the head compares it against. Returns the label the head goes back to when
-// the iterations run out (bound before the checks), or an invalid label when
-// no group got a register.
+// pool register held for the block (e.stride_count_reg), else into
+// ctx.stride_n: the head counts it down. Returns the label the head goes
+// back to when the iterations run out (bound before the checks), or an
+// invalid label when no group got a register.
 asmjit::Label EmitStrideWindows(BlockEmitter& e, const StrideSpans& s, bool count_in_register);
-// At the loop head: back to the checks when the counter is out of range.
-void EmitStrideHeadCheck(BlockEmitter& e, const StrideSpans& s, const asmjit::Label& refill);
+// At the loop head: one iteration less; back to the checks when none is left.
+void EmitStrideHeadCheck(BlockEmitter& e, const asmjit::Label& refill);
 
 // The check of an access group (mem_groups.h) at its first member: leaves the
 // host address of the group's lowest byte in a pool register, recorded in

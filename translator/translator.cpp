@@ -938,7 +938,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   e.EndNative();
   if (refill.isValid()) {
     e.a.bind(head);
-    EmitStrideHeadCheck(e, stride, refill);
+    EmitStrideHeadCheck(e, refill);
   }
   if (count_guest_insns_) {
     // A block may leave early (a fault, an exit); the count is of blocks entered.
