@@ -946,55 +946,66 @@ static void LoopStrideAccesses(void) {
   REPORT_HASH("loop-stride-accesses-stores", big, sizeof big);
 }
 
-// A stride loop that names every register but rcx, r10, r11 and rbp: the
-// translator's spare registers are then three of those, and the two that its
-// later rewrites take (rcx for a flag-preserving check, r11 for an indirect
-// branch) can serve only the check before the loop, not hold a window. Bytes
-// are read and written a byte apart, over page boundaries, from several
-// starts.
+// Stride loops that name every register but rcx, r10, r11 and rbp, and
+// then rbp too: the translator's spare registers are those, and the two that
+// its later rewrites take (rcx for a flag-preserving check, r11 for an
+// indirect branch) can serve only the check before the loop, not hold a
+// window. With four spare, the window and its count of iterations each get
+// one; with three, the count lives in memory. Bytes are read and written a
+// byte apart, over page boundaries, from several starts.
+#define FEW_REGISTERS_LOOP(BP_SETUP, BP_USE, BP_DONE)                   \
+  __asm__ volatile(BP_SETUP                                             \
+                   "mov (%[io]), %%rsi\n\t"                             \
+                   "mov 8(%[io]), %%rdi\n\t"                            \
+                   "mov 16(%[io]), %%rbx\n\t"                           \
+                   "xor %%eax, %%eax\n\t"                               \
+                   "mov $0x9e3779b97f4a7c15, %%r8\n\t"                  \
+                   "xor %%r12d, %%r12d\n\t"                             \
+                   "xor %%r14d, %%r14d\n\t"                             \
+                   "mov $3, %%r15d\n\t"                                 \
+                   "jmp 1f\n\t"                                         \
+                   ".p2align 4\n"                                        \
+                   "1: movzbl (%%rsi,%%rax), %%edx\n\t"                 \
+                   "add %%rdx, %%rbx\n\t" BP_USE                        \
+                   "lea (%%rbx,%%r8), %%r9\n\t"                         \
+                   "xor %%r9, %%r12\n\t"                                \
+                   "mov %%r12, %%r13\n\t"                               \
+                   "rol $7, %%r13\n\t"                                  \
+                   "add %%r13, %%r14\n\t"                               \
+                   "imul %%r14, %%r15\n\t"                              \
+                   "movb %%r15b, 1(%%rsi,%%rax)\n\t"                    \
+                   "lea 1(%%rax), %%rax\n\t"                            \
+                   "cmp %%rdi, %%rax\n\t"                               \
+                   "jb 1b\n\t"                                          \
+                   "mov %%r14, (%[io])\n\t"                             \
+                   "mov %%r15, 8(%[io])\n\t"                            \
+                   "mov %%rax, 16(%[io])\n\t" BP_DONE                   \
+                   :                                                    \
+                   : [io] "c"(io)                                       \
+                   : "rax", "rdx", "rbx", "rsi", "rdi", "r8", "r9", "r12", "r13", "r14", "r15", "cc", "memory")
 static void LoopStrideFewRegisters(void) {
   FillRandom(big, sizeof big, 0xfe3);
   uint64_t h = 0;
   static const uint64_t kStarts[] = {0, 1, 4095, 4090, 333};
-  for (uint64_t k = 0; k < sizeof kStarts / sizeof kStarts[0]; k++) {
-    static uint64_t io[3];
-    io[0] = (uint64_t)(big + 4 * 1024 + kStarts[k]);
-    io[1] = 11000;
-    io[2] = k;
-    __asm__ volatile(
-        "mov (%[io]), %%rsi\n\t"
-        "mov 8(%[io]), %%rdi\n\t"
-        "mov 16(%[io]), %%rbx\n\t"
-        "xor %%eax, %%eax\n\t"
-        "mov $0x9e3779b97f4a7c15, %%r8\n\t"
-        "xor %%r12d, %%r12d\n\t"
-        "xor %%r14d, %%r14d\n\t"
-        "mov $3, %%r15d\n\t"
-        "jmp 1f\n\t"
-        ".p2align 4\n"
-        "1: movzbl (%%rsi,%%rax), %%edx\n\t"
-        "add %%rdx, %%rbx\n\t"
-        "lea (%%rbx,%%r8), %%r9\n\t"
-        "xor %%r9, %%r12\n\t"
-        "mov %%r12, %%r13\n\t"
-        "rol $7, %%r13\n\t"
-        "add %%r13, %%r14\n\t"
-        "imul %%r14, %%r15\n\t"
-        "movb %%r15b, 1(%%rsi,%%rax)\n\t"
-        "lea 1(%%rax), %%rax\n\t"
-        "cmp %%rdi, %%rax\n\t"
-        "jb 1b\n\t"
-        "mov %%r14, (%[io])\n\t"
-        "mov %%r15, 8(%[io])\n\t"
-        "mov %%rax, 16(%[io])"
-        :
-        : [io] "c"(io)
-        : "rax", "rdx", "rbx", "rsi", "rdi", "r8", "r9", "r12", "r13", "r14", "r15", "cc", "memory");
-    h = Mix(Mix(Mix(h, io[0]), io[1]), io[2]);
+  for (int with_rbp = 0; with_rbp < 2; with_rbp++) {
+    for (uint64_t k = 0; k < sizeof kStarts / sizeof kStarts[0]; k++) {
+      static uint64_t io[4];
+      io[0] = (uint64_t)(big + 4 * 1024 + kStarts[k]);
+      io[1] = 11000;
+      io[2] = k;
+      io[3] = 0;
+      if (with_rbp)
+        FEW_REGISTERS_LOOP("push %%rbp\n\txor %%ebp, %%ebp\n\t", "add %%rdx, %%rbp\n\t",
+                           "mov %%rbp, 24(%[io])\n\tpop %%rbp");
+      else
+        FEW_REGISTERS_LOOP("", "", "");
+      h = Mix(Mix(Mix(Mix(h, io[0]), io[1]), io[2]), io[3]);
+    }
   }
   REPORT("loop-stride-few-registers", h);
   REPORT_HASH("loop-stride-few-registers-stores", big, sizeof big);
 }
+#undef FEW_REGISTERS_LOOP
 
 // Tables at absolute addresses read through an index the code bounds just
 // before (movzx from a byte, and with a constant), loading into the index
