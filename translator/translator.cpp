@@ -269,6 +269,41 @@ bool LooksLikeLatch(const uint8_t* page, uint64_t page_va, uint64_t at, uint64_t
   return false;
 }
 
+// Whether the code at `from` runs into `to` on this page, passing each jcc
+// on its fall-through, each call as returning and following each direct
+// jmp, within 64 instructions, or into another branch back to `from`. A
+// backward jcc whose target does is its loop's latch; one whose target
+// leaves another way (an indirect jump, a ret: an interpreter's shared
+// dispatch tail, a function's epilogue) only shares code the compiler
+// placed before it. (A guess from a decode of this page, as LooksLikeLatch's
+// from its bytes: a wrong one only shapes the block differently.)
+bool RunsInto(const Decoder& decoder, const uint8_t* page, uint64_t page_va, uint64_t from, uint64_t to) {
+  DecodedInsn x{DecodedInsn::Uninitialized{}};
+  uint64_t pc = from;
+  for (int n = 0; n < 64; ++n) {
+    if (pc == to) return true;
+    const uint64_t off = pc - page_va;
+    if (off >= 4096 || decoder.Decode(page + off, std::min<uint64_t>(15, 4096 - off), pc, &x) != Decoder::Status::kOk)
+      return false;
+    const ZydisInstructionCategory category = x.insn.meta.category;
+    const bool direct = x.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
+    if ((category == ZYDIS_CATEGORY_COND_BR || category == ZYDIS_CATEGORY_UNCOND_BR) && direct &&
+        x.direct_target() == from)
+      return true;  // another latch of the same loop
+    if (category == ZYDIS_CATEGORY_UNCOND_BR && direct) {
+      pc = x.direct_target();
+      continue;
+    }
+    if (x.insn.meta.branch_type != ZYDIS_BRANCH_TYPE_NONE && category != ZYDIS_CATEGORY_COND_BR &&
+        category != ZYDIS_CATEGORY_CALL)
+      return false;  // an indirect jmp, ret, iret, syscall, a far transfer
+    if (category == ZYDIS_CATEGORY_RET || x.mnemonic() == ZYDIS_MNEMONIC_UD2 || x.mnemonic() == ZYDIS_MNEMONIC_HLT)
+      return false;
+    pc = x.next_rip();
+  }
+  return false;
+}
+
 // The arithmetic flags whose liveness at the block's end (or, for a side
 // exit, just after instruction end - 1) would change a rewrite: those that
 // reach, unkilled, an instruction that consults the flags and has none live
@@ -521,8 +556,9 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // Side exits: a forward jcc need not end the block. Its taken path leaves
   // through a stub; the fall-through goes on in the same block, so the usual
   // path through an if runs with no exit, entry or poll, and its accesses
-  // can share group checks. Not past a backward jcc (a loop's back edge ends
-  // its block, which a self-loop needs), nor into the code a side exit
+  // can share group checks. Not past a loop's latch (its back edge ends the
+  // block, which a self-loop needs; a backward jcc whose target does not
+  // run back into it is no latch: RunsInto), nor into the code a side exit
   // jumps to (where the if rejoins: that code is translated there anyway),
   // nor so far that fewer than kMinFreeGprs registers stay unnamed (the
   // pool would shrink and rewrites would spill around each access).
@@ -611,9 +647,15 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     if (kind == InsnKind::kJcc && side_exits_allowed && side_exits < kMaxSideExits && !crosses &&
         decoded.size() + 2 < max_insns && free_gprs(named) >= kMinFreeGprs) {
       const uint64_t target = d.direct_target();
-      if (target > d.rip) {
-        const bool to_latch = (target & ~0xfffull) == page0_va && jumps_followed < kMaxJumpsFollowed &&
-                              !decoded_at(target) && LooksLikeLatch(page0.host, page0_va, target, rip) &&
+      // A backward jcc that is not its loop's latch (the code at its target
+      // does not run back into it: RunsInto) is followed like a forward one.
+      const bool backward_not_latch = target <= d.rip && target != rip && !decoded_at(target) &&
+                                      (target & ~0xfffull) == page0_va &&
+                                      !RunsInto(decoder_, page0.host, page0_va, target, d.rip);
+      if (target > d.rip || backward_not_latch) {
+        const bool to_latch = target > d.rip && (target & ~0xfffull) == page0_va &&
+                              jumps_followed < kMaxJumpsFollowed && !decoded_at(target) &&
+                              LooksLikeLatch(page0.host, page0_va, target, rip) &&
                               !(breakpoints_ && breakpoints_->count(target));
         side[side_exits++] = {static_cast<uint16_t>(decoded.size() - 1), to_latch, to_latch ? d.next_rip() : target};
         kinds.push_back(kind);

@@ -311,12 +311,12 @@ static void loop_group_member_faults(void) {
 // is not taken, a fault further on is precise, with the fall-through's
 // registers; when it is taken, nothing after it runs.
 SNIPPET(s_side_exit, "add (%rbx), %rdx\n cmp $0, %rdi\n jne 1f\n add $5, %rdx\n mov (%rsi), %rax\n 1: int $0x81");
-static void side_exit_run(uint64_t taken, struct event* ev, uint64_t* unmapped) {
+static void side_exit_run(const char* snippet, uint64_t taken, struct event* ev, uint64_t* unmapped) {
   uint64_t pa;
   const uint64_t va = new_page(PTE_P | PTE_W | PTE_U, &pa);  // va + 4096 is unmapped
   *(uint64_t*)(uintptr_t)pa = 100;
   struct run run;
-  run_init(&run, 0, s_side_exit);
+  run_init(&run, 0, snippet);
   run.r.rbx = va;
   run.r.rsi = *unmapped = va + PAGE_SIZE;
   run.r.rdi = taken;
@@ -324,20 +324,32 @@ static void side_exit_run(uint64_t taken, struct event* ev, uint64_t* unmapped) 
   run.r.rax = 7;
   xrun(&run, ev);
 }
-static void side_exit_fault(void) {
+// Not taken: the fault at `fault_off` is precise. Taken: the int at
+// `end_off` ends the run with nothing after the branch done.
+static void side_exit_not_taken(const char* snippet, uint64_t fault_off) {
   struct event ev;
   uint64_t unmapped;
-  side_exit_run(0, &ev, &unmapped);
-  expect_event(&ev, V_PF, 0, ADDR(s_side_exit) + 13) && expect_eq("cr2", unmapped, ev.cr2) &&
+  side_exit_run(snippet, 0, &ev, &unmapped);
+  expect_event(&ev, V_PF, 0, ADDR(snippet) + fault_off) && expect_eq("cr2", unmapped, ev.cr2) &&
       expect_eq("rdx (1 + 100 + 5)", 106, ev.r.rdx) && expect_eq("rax", 7, ev.r.rax);
 }
-static void side_exit_taken(void) {
+static void side_exit_taken_to(const char* snippet, uint64_t end_off) {
   struct event ev;
   uint64_t unmapped;
-  side_exit_run(1, &ev, &unmapped);
-  expect_vector(&ev, V_END) && expect_eq("rdx (1 + 100)", 101, ev.r.rdx) && expect_eq("rax", 7, ev.r.rax) &&
-      expect_eq("rsi", unmapped, ev.r.rsi);
+  side_exit_run(snippet, 1, &ev, &unmapped);
+  expect_event(&ev, V_END, 0, ADDR(snippet) + end_off) && expect_eq("rdx (1 + 100)", 101, ev.r.rdx) &&
+      expect_eq("rax", 7, ev.r.rax) && expect_eq("rsi", unmapped, ev.r.rsi);
 }
+static void side_exit_fault(void) { side_exit_not_taken(s_side_exit, 13); }
+static void side_exit_taken(void) { side_exit_taken_to(s_side_exit, 18); }
+
+// The same with the branch backward, to code before it that does not run
+// back into it (the translator goes on past such a jcc too).
+SNIPPET(s_back_side_exit,
+        "jmp 2f\n 1: int $0x81\n ud2\n 2: add (%rbx), %rdx\n cmp $0, %rdi\n jne 1b\n add $5, %rdx\n mov (%rsi), %rax\n"
+        " int $0x81");
+static void back_side_exit_fault(void) { side_exit_not_taken(s_back_side_exit, 19); }
+static void back_side_exit_taken(void) { side_exit_taken_to(s_back_side_exit, 4); }
 
 // An instruction that starts on a mapped page and ends on an unmapped one:
 // the fetch faults with RIP = the instruction's start and CR2 = the first
@@ -453,6 +465,8 @@ int main(void) {
       {"pf.loop-group-member-faults.cpl0", loop_group_member_faults},
       {"pf.after-side-exit-not-taken.cpl0", side_exit_fault},
       {"pf.side-exit-taken.cpl0", side_exit_taken},
+      {"pf.after-backward-side-exit-not-taken.cpl0", back_side_exit_fault},
+      {"pf.backward-side-exit-taken.cpl0", back_side_exit_taken},
       {"pf.fetch-of-split-instruction.cpl3", fetch_split_instruction},
       {"pf.split-data-access.cpl0", data_split_access},
       {"pf.cr2-kept-by-gp.cpl3", cr2_kept_by_gp},

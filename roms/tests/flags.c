@@ -299,7 +299,9 @@ static uint64_t SideExitFlags(uint64_t x, uint64_t y, uint64_t* cell) {
   return out;
 }
 
-static void SideExits(void) {
+// Each of the side-exit functions over a grid of operands, with memory
+// cells that make the first branch go both ways.
+static void SideExitCases(const char* name, uint64_t (*fn)(uint64_t, uint64_t, uint64_t*)) {
   static const uint64_t vals[] = {0, 1, 5, 0x7f, 0x7fffffffffffffffull, 0x8000000000000000ull, ~0ull, 0x0f0f0f0f0f,
                                   0xfffffffffffffff0ull, 42};
   static uint64_t cells[8];
@@ -307,10 +309,56 @@ static void SideExits(void) {
   for (int i = 0; i < 10; i++)
     for (int j = 0; j < 10; j++) {
       for (int k = 0; k < 8; k++) cells[k] = vals[(i + k) % 10] ^ (uint64_t)k;
-      h = Mix(h, SideExitFlags(vals[i], vals[j], cells));
+      h = Mix(h, fn(vals[i], vals[j], cells));
       h = Mix(h, Fnv1a(cells, sizeof cells));
     }
-  REPORT("side-exit-flags", h);
+  REPORT(name, h);
+}
+
+// Backward conditional branches to code that does not run back into them
+// (a shared tail the compiler placed before the branch) are side exits as
+// forward ones are. The first tail reads CF from before its jz, across an
+// access; the second, reached by jnc, reads OF. A loop's latch (its target
+// runs back into it) in between still ends its block: its body counts down
+// and sums, and the two tails leave through different returns.
+static NOINLINE uint64_t BackwardSideExitFlags(uint64_t x, uint64_t y, uint64_t* cell) {
+  uint64_t out = 0, t, n;
+  __asm__ volatile(
+      "jmp 10f\n"
+      "1:\n\t"
+      "adcq $2, %[o]\n\t"            // CF from the add before the jz
+      "jmp 9f\n"
+      "2:\n\t"
+      "seto %b[t]\n\t"              // OF from the sub before the jnc
+      "movzbl %b[t], %k[t]\n\t"
+      "leaq 64(%[o],%[t],8), %[o]\n\t"
+      "jmp 9f\n"
+      "10:\n\t"
+      "addq %[y], %[x]\n\t"         // CF
+      "movq 8(%[c]), %[t]\n\t"      // an access with only the tail's CF live
+      "decq %[t]\n\t"               // ZF for jz; CF kept
+      "movq %[t], 16(%[c])\n\t"
+      "jz 1b\n\t"
+      "clc\n\t"
+      "adcq $1, %[o]\n\t"
+      "movq %[x], %[n]\n\t"
+      "andq $7, %[n]\n"
+      "3:\n\t"                        // a loop: its latch ends a block
+      "addq %[n], %[o]\n\t"
+      "subq $1, %[n]\n\t"
+      "jnc 3b\n\t"
+      "movq %[x], %[t]\n\t"
+      "subq %[y], %[t]\n\t"         // OF
+      "movq %[t], 24(%[c])\n\t"
+      "movq 32(%[c]), %[n]\n\t"     // an access with only the tail's OF live
+      "btq $0, %[n]\n\t"            // CF only
+      "jnc 2b\n\t"
+      "addq $4, %[o]\n"
+      "9:\n\t"
+      : [o] "+r"(out), [t] "=&r"(t), [n] "=&r"(n), [x] "+r"(x)
+      : [y] "r"(y), [c] "r"(cell)
+      : "cc", "memory");
+  return out;
 }
 
 // AF made by an add, then a load and a store, pushfq, then and/or/xor/test
@@ -357,6 +405,7 @@ int main(void) {
   Across();
   PushfPopf();
   ArithmeticFlags();
-  SideExits();
+  SideExitCases("side-exit-flags", SideExitFlags);
+  SideExitCases("backward-side-exit-flags", BackwardSideExitFlags);
   return 0;
 }
