@@ -5,7 +5,8 @@
 // cost registers. So the block saves the guest's arithmetic flags once, with
 // lahf and seto into ctx.flags_lahf (rax parked in ctx.lahf_rax for the five
 // instructions: a quarter of what pushfq on a stack inside the context
-// costs), and from then on may clobber them. DF stays in the host's RFLAGS:
+// costs), and from then on may clobber them. (Or it stores only which add,
+// sub or cmp made them: lazy_flags.h.) DF stays in the host's RFLAGS:
 // no rewrite touches it. A target whose code reads flags on entry restores
 // them with sahf, and OF by an add that overflows exactly when it was set.
 //
@@ -16,6 +17,7 @@
 
 #include <asmjit/x86.h>
 
+#include "cpu/lazy_flags.h"
 #include "cpu/vcpu_context.h"
 
 namespace xlat {
@@ -58,13 +60,27 @@ inline void EmitSaveArithFlags(asmjit::x86::Assembler& a, int park = -1) {
   else if (park != kRax) a.mov(rax, held);
 }
 
+// Where the guest's r11 is displaced (a target's indirect entry, the
+// lookup-miss thunk): host r11 is scratch. A lazy save (lazy_flags.h) runs
+// its stub, which makes the flags, saves them eagerly and comes back.
 inline void EmitRestoreArithFlags(asmjit::x86::Assembler& a) {
   using namespace asmjit::x86;
+  asmjit::Label eager = a.newLabel(), done = a.newLabel();
+  a.test(GsSlot(XLAT_CTX_OFF(flags_lahf) + 1).cloneResized(1), static_cast<uint32_t>(kLazyFlagsMarker >> 8));
+  a.jz(eager);
+  a.lea(r11, ptr(done));
+  a.mov(GsSlot(XLAT_CTX_OFF(lazy_flags_ret)), r11);
+  a.movzx(r11d, GsSlot(XLAT_CTX_OFF(flags_lahf) + 2).cloneResized(2));  // the id
+  Mem stub = GsSlot(XLAT_CTX_OFF(lazy_flags_stub));
+  stub.setIndex(r11, 3);
+  a.jmp(stub);
+  a.bind(eager);
   a.mov(GsSlot(XLAT_CTX_OFF(lahf_rax)), rax);
   a.mov(ax, GsSlot(XLAT_CTX_OFF(flags_lahf)).cloneResized(2));
   a.add(al, 0x7f);  // 1 + 0x7f overflows, 0 + 0x7f does not: OF
   a.sahf();         // the rest
   a.mov(rax, GsSlot(XLAT_CTX_OFF(lahf_rax)));
+  a.bind(done);
 }
 
 // For a transfer to an indirect entry: ctx.flags_lahf = the arithmetic
@@ -82,6 +98,7 @@ inline void EmitArithFlagsToLahfAndDf(asmjit::x86::Assembler& a, const asmjit::x
   a.bind(done);
   a.pext(v, v, GsSlot(XLAT_CTX_OFF(lahf_pext_mask)).cloneResized(4));  // bits 7:0, then OF
   a.rol(v.r16(), 8);
+  a.and_(v, ~static_cast<uint32_t>(kLazyFlagsMarker));  // (RFLAGS bit 3: whatever `v` had there, not lazy)
   a.mov(GsSlot(XLAT_CTX_OFF(flags_lahf)).cloneResized(2), v.r16());
 }
 

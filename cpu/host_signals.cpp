@@ -13,6 +13,7 @@
 
 #include "codecache/code_cache.h"
 #include "cpu/guest_regs.h"
+#include "cpu/lazy_flags.h"
 #include "cpu/vcpu_runtime.h"
 
 namespace xlat {
@@ -99,7 +100,7 @@ __attribute__((noinline)) void HandleHostSignal(int sig, siginfo_t* si, void* uc
   for (unsigned r = 0; r < 16; ++r)
     ctx.gpr[r] = (span.displaced & (1u << r)) ? ctx.spill[r] : static_cast<uint64_t>(g[kGregOf[r]]);
   ctx.rflags = (ctx.rflags & ~kHostCarriedFlags) | (static_cast<uint64_t>(g[REG_EFL]) & kHostCarriedFlags);
-  if (span.flags_saved) ctx.rflags = (ctx.rflags & ~kArithFlags) | ArithFlagsFromLahf(ctx.flags_lahf);
+  if (span.flags_saved) ctx.rflags = (ctx.rflags & ~kArithFlags) | SavedArithFlags(ctx);
   ctx.rip = b->insn_rips[span.insn];
 
   const bool poll = sig == SIGSEGV && si->si_addr >= static_cast<void*>(ctx.poll_page) &&

@@ -30,6 +30,7 @@
 #include "devices/interrupts.h"
 #include "devices/mmio_bus.h"
 #include "cpu/host_signals.h"
+#include "cpu/lazy_flags.h"
 #include "cpu/mapping_caches.h"
 #include "cpu/string_ops.h"
 #include "cpu/vcpu_runtime.h"
@@ -291,6 +292,7 @@ bool VcpuRuntime::Init(std::string* error) {
   if (!GenerateThunks(*vcpu_.cache_, &VcpuRuntime::HandleSiteThunk, &thunks_, error)) return false;
   translator_ = std::make_unique<Translator>(*vcpu_.cache_, thunks_, stats_);
   translator_->set_guest_gprs(ctx_.gpr);
+  translator_->set_lazy_flags_tables(ctx_.lazy_flags_desc, ctx_.lazy_flags_stub);
   translator_->set_precise_fault_flags(vcpu_.config_.precise_fault_flags);
   translator_->set_count_guest_insns(vcpu_.config_.count_guest_insns);
   tlb_ = std::make_unique<InlineTlb>(ctx_);
@@ -298,6 +300,7 @@ bool VcpuRuntime::Init(std::string* error) {
                                              vcpu_.config_.shadow_spaces);
   vcpu_.cache_->AddFlushListener([this] {
     mapping_->OnCacheFlush();
+    translator_->OnCacheFlush();
     string_insns_.clear();
     emulate_sites_.clear();
     last_block_ = nullptr;
@@ -558,7 +561,7 @@ void VcpuRuntime::RaiseSoftware(uint8_t vector, uint64_t insn_rip, bool privileg
 void VcpuRuntime::MakePrecise(uint16_t displaced, bool flags_saved) {
   for (unsigned r = 0; r < 16; ++r)
     if (displaced & (1u << r)) ctx_.gpr[r] = ctx_.spill[r];
-  if (flags_saved) ctx_.rflags = (ctx_.rflags & ~kArithFlags) | ArithFlagsFromLahf(ctx_.flags_lahf);
+  if (flags_saved) ctx_.rflags = (ctx_.rflags & ~kArithFlags) | SavedArithFlags(ctx_);
 }
 
 std::string VcpuRuntime::FatalExceptionMessage() const {

@@ -40,10 +40,13 @@ inline constexpr uint64_t kFlagCF = 1u << 0, kFlagPF = 1u << 2, kFlagAF = 1u << 
 // The guest flags that live in host RFLAGS while translated code runs.
 inline constexpr uint64_t kHostCarriedFlags = kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF | kFlagDF | kFlagOF;
 inline constexpr uint64_t kArithFlags = kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF | kFlagOF;
-// The arithmetic flags (RFLAGS layout) in ctx.flags_lahf (cpu/flags_slot.h).
+// The arithmetic flags (RFLAGS layout) of ctx.flags_lahf saved eagerly (cpu/flags_slot.h).
 inline uint64_t ArithFlagsFromLahf(uint64_t slot) {
   return ((slot >> 8) & (kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF)) | ((slot & 1) ? kFlagOF : 0);
 }
+// Flag writers whose flags a block may save lazily (cpu/lazy_flags.h): ids
+// below this, 0 unused.
+inline constexpr unsigned kLazyFlagsIds = 1u << 15;
 // The RFLAGS bits ctx.vflags mirrors for an inline pushf (with bit 1).
 inline constexpr uint64_t kVirtualFlagsMask = kFlagTF | kFlagIOPL | kFlagAC | kFlagID | kFlagNT | kFlagVIF | kFlagVIP;
 
@@ -120,8 +123,11 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   uint64_t flags_push_sp;         // &flags_slot + 8: rsp for the pushfq that saves guest flags
   uint64_t flags_pop_sp;          // &flags_slot: rsp for the popfq that restores them
   uint64_t flags_slot;            // guest RFLAGS saved by pushfq (pushf, popf, syscall, sysret)
-  uint64_t flags_lahf;            // arithmetic flags saved before an indirect branch (flags_slot.h)
+  uint64_t flags_lahf;            // arithmetic flags saved before an indirect branch (flags_slot.h),
+                                  // or which instruction made them (lazy_flags.h)
   uint64_t lahf_rax;              // rax while lahf/sahf use it
+  uint64_t lazy_flags_ret;        // where a lazy-flags stub returns to (lazy_flags.h)
+  uint64_t lazy_flags_tmp;        // its scratch
   uint64_t lahf_pext_mask;        // 0x8ff: RFLAGS bits 7:0 and OF (pext operand)
   uint64_t vif;                   // the guest's RFLAGS.IF (0 or 0x200) while translated code runs: cli/sti write it
   uint64_t vflags;                // the guest's other virtual RFLAGS bits (TF, IOPL, AC, ID, NT, bit 1) for pushf
@@ -219,6 +225,11 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   // ---- Jump cache: guest VA -> host code entry. ----
   uint64_t jc_tag[kPrivClasses][kJumpCacheEntries];
   uint64_t jc_code[kPrivClasses][kJumpCacheEntries];
+
+  // ---- Lazily saved flags (lazy_flags.h), by id: the instruction that made
+  // them (LazyFlagsDesc, packed) and the host code that makes them again. ----
+  uint64_t lazy_flags_desc[kLazyFlagsIds];
+  uint64_t lazy_flags_stub[kLazyFlagsIds];
 
   // The poll page: every block starts with a store here. Making the page
   // read-only (mprotect) makes the next block entry fault, which is how an

@@ -17,6 +17,7 @@
 #include "translator/emit_stack.h"
 #include "translator/emit_string.h"
 #include "translator/emit_virtual.h"
+#include "translator/lazy_flags.h"
 #include "translator/liveness.h"
 #include "translator/checked_span.h"
 #include "translator/mem_groups.h"
@@ -512,6 +513,29 @@ uint32_t Translator::WalkFlagsLiveAt(uint64_t va, CodePage page, uint32_t want, 
   return live | unknown;
 }
 
+bool Translator::SaveFlagsLazily(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w) {
+  if (lazy_flags_desc_ == nullptr) return false;
+  uint16_t written_after = 0;
+  for (size_t j = w + 1; j < decoded.size(); ++j) written_after |= GprsWritten(decoded[j]);
+  const std::optional<LazyFlagsDesc> d = LazyFlagsDescOf(decoded[w], written_after);
+  if (!d) return false;
+  const uint64_t desc = d->Pack();
+  uint32_t id;
+  if (auto it = lazy_flags_ids_.find(desc); it != lazy_flags_ids_.end()) {
+    id = it->second;
+  } else {
+    if (lazy_flags_next_id_ >= kLazyFlagsIds) return false;
+    id = lazy_flags_next_id_;  // (taken once the block is in the cache)
+    lazy_flags_new_ = {true, desc, e.a.newLabel()};
+    e.Cold([&e, form = *d, stub = lazy_flags_new_.stub] {
+      e.a.bind(stub);
+      EmitLazyFlagsStub(e.a, form);
+    });
+  }
+  e.a.mov(Ctx(XLAT_CTX_OFF(flags_lahf)), static_cast<int32_t>(id << 16 | kLazyFlagsMarker));
+  return true;
+}
+
 TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFetcher& fetch, bool single_step) {
   TranslateResult result;
   if (cache_.room() < std::min<uint64_t>(kMaxBlockHostBytes, cache_.capacity() / 4)) {
@@ -519,6 +543,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     return result;
   }
   const auto t0 = std::chrono::steady_clock::now();
+  lazy_flags_new_.valid = false;
   const uint64_t page0_va = rip & ~0xfffull;
   const CodePage page0 = fetch(page0_va);
   if (!page0.ok) {
@@ -1077,7 +1102,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         break;
     }
     if (static_cast<int>(i) == save_flags_after) {
-      EmitSaveArithFlags(e.a, e.IdlePoolRegister());
+      if (!SaveFlagsLazily(e, decoded, i)) EmitSaveArithFlags(e.a, e.IdlePoolRegister());
       e.MarkFlagsSaved();
     }
   }
@@ -1100,6 +1125,12 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   const size_t size = code.codeSize();  // (already in place at base)
   block->host_code = base;
   block->entry = base + code.labelOffsetFromBase(entry);
+  if (lazy_flags_new_.valid) {
+    const uint32_t id = lazy_flags_next_id_++;
+    lazy_flags_ids_.emplace(lazy_flags_new_.desc, id);
+    lazy_flags_desc_[id] = lazy_flags_new_.desc;
+    lazy_flags_stub_[id] = reinterpret_cast<uint64_t>(base + code.labelOffsetFromBase(lazy_flags_new_.stub));
+  }
   if (pool) {
     block->pool = pool;
     if (entry_pool) block->pool_entry = base + code.labelOffsetFromBase(pre);

@@ -8,8 +8,11 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
+
+#include <asmjit/core.h>
 
 #include "codecache/code_cache.h"
 #include "translator/classify.h"
@@ -17,6 +20,7 @@
 
 namespace xlat {
 
+class BlockEmitter;
 struct Thunks;
 struct Stats;
 
@@ -73,6 +77,17 @@ class Translator {
   // at a block's start that lies across a page boundary now tries the pair
   // of pages first. nullptr: no guesses.
   void set_guest_gprs(const uint64_t* gprs) { guest_gprs_ = gprs; }
+  // ctx.lazy_flags_desc and ctx.lazy_flags_stub (cpu/lazy_flags.h), which
+  // the translator fills as it hands out ids; nullptr: flags saved eagerly.
+  void set_lazy_flags_tables(uint64_t* desc, uint64_t* stub) {
+    lazy_flags_desc_ = desc;
+    lazy_flags_stub_ = stub;
+  }
+  // The code cache was flushed: the stubs are gone, their ids free again.
+  void OnCacheFlush() {
+    lazy_flags_ids_.clear();
+    lazy_flags_next_id_ = 1;
+  }
 
   // Translates the block starting at guest VA `rip`. kCacheFull: the caller
   // must flush the code cache and retry.
@@ -103,6 +118,11 @@ class Translator {
   uint32_t WalkFlagsLiveAt(uint64_t va, CodePage page, uint32_t want, PrivClass priv, const CodeFetcher& fetch,
                            int depth, std::vector<Block::CodeRange>* deps);
 
+  // Saves the flags after decoded[w], the last instruction to write them,
+  // lazily if it can (cpu/lazy_flags.h): one store of the id of w's form,
+  // whose stub the block carries if the form is new.
+  bool SaveFlagsLazily(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w);
+
   // The working storage of one translation (translator.cpp), kept across
   // blocks so that its capacity is reused rather than allocated per block.
   struct Scratch;
@@ -119,6 +139,16 @@ class Translator {
   bool count_guest_insns_ = false;
   bool strict_iopl_ = false;
   const uint64_t* guest_gprs_ = nullptr;
+  uint64_t* lazy_flags_desc_ = nullptr;
+  uint64_t* lazy_flags_stub_ = nullptr;
+  std::unordered_map<uint64_t, uint32_t> lazy_flags_ids_;  // packed LazyFlagsDesc -> id
+  uint32_t lazy_flags_next_id_ = 1;
+  // A form new with the block being translated: its id once the block is in.
+  struct {
+    bool valid = false;
+    uint64_t desc;
+    asmjit::Label stub;
+  } lazy_flags_new_;
   bool depends_on_fpu_control_ = false;  // of the block being translated
   FpuControl fpu_control_;
   const std::set<uint64_t>* breakpoints_ = nullptr;

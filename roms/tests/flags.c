@@ -399,6 +399,63 @@ static void AfLogic(void) {
   REPORT("af-through-logic", h);
 }
 
+// Flags that the target of an indirect branch (jmp through a register or
+// a table, ret) reads, made last in the branch's block by an add, sub or
+// cmp: the block may store only which instruction made them, and the
+// target's entry makes them again from the registers (cpu/lazy_flags.h).
+// Every operand size, registers and immediates, and forms that must be
+// saved whole as before: an add of a register to itself, a first operand
+// written after, r11. The table of the jmp through memory lies on one of 16
+// pages in turn.
+static uint64_t branch_tables[16][512] ALIGNED(4096);
+
+static NOINLINE uint64_t IndirectBranchFlags(int k, uint64_t a, uint64_t b, uint64_t* table) {
+  uint64_t t, f;
+  // `code` ends in a branch to 1, which reads the flags.
+#define BRANCH(code)                                               \
+  __asm__ volatile(code "\n1:\n\tpushfq\n\tpopq %[f]"               \
+                   : [a] "+r"(a), [t] "=&r"(t), [f] "=r"(f)        \
+                   : [b] "r"(b), [tab] "r"(table)                  \
+                   : "cc", "memory", "r11")
+#define THROUGH_REG(insn) BRANCH("leaq 1f(%%rip), %[t]\n\t" insn "\n\tjmp *%[t]")
+  switch (k) {
+    case 0: THROUGH_REG("addq %[b], %[a]"); break;
+    case 1: THROUGH_REG("addl %k[b], %k[a]"); break;
+    case 2: THROUGH_REG("addw %w[b], %w[a]"); break;
+    case 3: THROUGH_REG("addb %b[b], %b[a]"); break;
+    case 4: THROUGH_REG("subq %[b], %[a]"); break;
+    case 5: THROUGH_REG("subl %k[b], %k[a]"); break;
+    case 6: THROUGH_REG("cmpw %w[b], %w[a]"); break;
+    case 7: THROUGH_REG("cmpb %b[b], %b[a]"); break;
+    case 8: THROUGH_REG("addq $-5, %[a]"); break;
+    case 9: THROUGH_REG("subl $0x7fffffff, %k[a]"); break;
+    case 10: THROUGH_REG("cmpb $0x80, %b[a]"); break;
+    case 11: THROUGH_REG("subw $1, %w[a]"); break;
+    case 12: THROUGH_REG("cmpq %[a], %[a]"); break;
+    case 13: THROUGH_REG("addq %[a], %[a]"); break;                     // (whole)
+    case 14: THROUGH_REG("subq %[b], %[a]\n\tmovq %[b], %[a]"); break;  // (whole)
+    case 15: BRANCH("leaq 1f(%%rip), %[t]\n\tmovq %[t], (%[tab])\n\tcmpq %[b], %[a]\n\tjmp *(%[tab])"); break;
+    case 16: BRANCH("leaq 1f(%%rip), %[t]\n\tpushq %[t]\n\taddl %k[b], %k[a]\n\tret"); break;
+    default:  // (whole)
+      THROUGH_REG("movq %[a], %%r11\n\tsubq %[b], %%r11\n\tmovq %%r11, %[a]\n\tcmpq %[b], %%r11");
+      break;
+  }
+#undef THROUGH_REG
+#undef BRANCH
+  return Mix(a, f & FLAGS_MASK);
+}
+
+static void IndirectBranches(void) {
+  static const uint64_t vals[] = {0, 1, 5, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0x7fffffff, 0x80000000,
+                                  0x7fffffffffffffffull, 0x8000000000000000ull, ~0ull, 0xfffffffffffffff0ull, 42};
+  uint64_t h = 0;
+  for (int k = 0; k < 18; k++)
+    for (int i = 0; i < 15; i++)
+      for (int j = 0; j < 15; j++)
+        h = Mix(h, IndirectBranchFlags(k, vals[i], vals[j], branch_tables[(i * 15 + j) % 16]));
+  REPORT("indirect-branch-flags", h);
+}
+
 int main(void) {
   Bignums();
   AfLogic();
@@ -407,5 +464,6 @@ int main(void) {
   ArithmeticFlags();
   SideExitCases("side-exit-flags", SideExitFlags);
   SideExitCases("backward-side-exit-flags", BackwardSideExitFlags);
+  IndirectBranches();
   return 0;
 }
