@@ -13,18 +13,20 @@ namespace {
 
 bool FlagsLive(const GuestInsn& gi) { return (gi.flags_live_in & kArithFlags) != 0; }
 
-// Puts an indirect branch's target into r11 (displacing it). A memory
-// operand is read through the TLB with the registers as they were before the
-// instruction.
-void LoadTargetIntoR11(BlockEmitter& e, const GuestInsn& gi) {
+// Displaces r11 and returns where an indirect branch's target is: the
+// guest register a `jmp reg` or `call reg` names (but rsp, which a call
+// moves first), else r11, into which a memory operand is read through the
+// TLB with the registers as they were before the instruction.
+x86::Gp LoadTarget(BlockEmitter& e, const GuestInsn& gi) {
   const DecodedInsn& d = *gi.d;
   const ZydisDecodedOperand& op = d.ops[0];
   auto& a = e.a;
   e.Displace(kR11);
   if (op.type == ZYDIS_OPERAND_TYPE_REGISTER) {
     const int n = GprNumber(op.reg.value);
-    if (n != kR11) a.mov(x86::r11, x86::gpq(n));
-    return;
+    if (n != kRsp) return x86::gpq(static_cast<uint32_t>(n));
+    a.mov(x86::r11, x86::rsp);
+    return x86::r11;
   }
   const AddressExpr expr = AddressOf(d, op);
   GuardedAccess ga{kR11, 8, kAccessRead, FlagsLive(gi)};
@@ -39,6 +41,7 @@ void LoadTargetIntoR11(BlockEmitter& e, const GuestInsn& gi) {
     if (seg < 16) e.Restore(seg);
   }
   EmitGuardedAccess(e, ga, [&a] { a.mov(x86::r11, x86::qword_ptr(x86::r11)); });
+  return x86::r11;
 }
 
 // Pushes the return address `ret` (a guest VA).
@@ -61,18 +64,18 @@ void PushReturnAddress(BlockEmitter& e, const GuestInsn& gi, uint64_t ret) {
 
 }  // namespace
 
-void EmitIndirectJump(BlockEmitter& e) {
+void EmitIndirectJump(BlockEmitter& e, const x86::Gp& target) {
   auto& a = e.a;
   // The target's indirect entry expects exactly r11 displaced.
   for (unsigned r = 0; r < 16; ++r)
     if (r != kR11 && (e.displaced() & (1u << r))) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
-  EmitJumpThroughCache(e, e.priv);
+  EmitJumpThroughCache(e, e.priv, target);
 }
 
-void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv) {
+void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv, const x86::Gp& target) {
   auto& a = e.a;
-  a.mov(Ctx(XLAT_CTX_OFF(ind_target)), x86::r11);     // the target checks this
-  a.movzx(x86::r11d, x86::r11w);                      // jump-cache index = VA bits 15:0
+  a.mov(Ctx(XLAT_CTX_OFF(ind_target)), target);        // the target checks this
+  a.movzx(x86::r11d, target.r16());                    // jump-cache index = VA bits 15:0
   a.jmp(CtxIndexed(CtxJcCodeOff(priv), x86::r11, 3));  // a block's indirect entry, or lookup_miss
 }
 
@@ -84,8 +87,7 @@ void EmitJmp(BlockEmitter& e, const GuestInsn& gi) {
     e.LeaveTo(d.direct_target());
     return;
   }
-  LoadTargetIntoR11(e, gi);
-  EmitIndirectJump(e);
+  EmitIndirectJump(e, LoadTarget(e, gi));
 }
 
 void EmitJcc(BlockEmitter& e, const GuestInsn& gi) {
@@ -135,9 +137,9 @@ void EmitCall(BlockEmitter& e, const GuestInsn& gi) {
     e.LeaveTo(d.direct_target());
     return;
   }
-  LoadTargetIntoR11(e, gi);
+  const x86::Gp target = LoadTarget(e, gi);
   PushReturnAddress(e, gi, d.next_rip());
-  EmitIndirectJump(e);
+  EmitIndirectJump(e, target);
 }
 
 void EmitRet(BlockEmitter& e, const GuestInsn& gi) {
@@ -149,7 +151,7 @@ void EmitRet(BlockEmitter& e, const GuestInsn& gi) {
   GuardedAccess ga{kR11, 8, kAccessRead, FlagsLive(gi)};
   EmitGuardedAccess(e, ga, [&a] { a.mov(x86::r11, x86::qword_ptr(x86::r11)); });
   a.lea(x86::rsp, x86::ptr(x86::rsp, pop));
-  EmitIndirectJump(e);
+  EmitIndirectJump(e, x86::r11);
 }
 
 }  // namespace xlat

@@ -16,14 +16,15 @@ void EmitLoop(BlockEmitter& e, const GuestInsn& gi);   // loop/loope/loopne/jrcx
 void EmitCall(BlockEmitter& e, const GuestInsn& gi);
 void EmitRet(BlockEmitter& e, const GuestInsn& gi);
 
-// With the guest target in r11 (r11 displaced), looks the target up in the
-// jump cache and jumps there; on a miss, leaves to the VMM with ctx.rip =
-// target. Ends the block's hot path.
-void EmitIndirectJump(BlockEmitter& e);
-// The jump through the jump cache of class `priv` to the guest VA in r11,
-// with every other guest register in its host register and r11's guest
-// value in its spill slot (what a block's indirect entry expects).
-void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv);
+// With the guest target in `target` (r11, or a guest GPR other than rsp;
+// r11 displaced either way), looks the target up in the jump cache and
+// jumps there; on a miss, leaves to the VMM with ctx.rip = target. Ends the
+// block's hot path.
+void EmitIndirectJump(BlockEmitter& e, const asmjit::x86::Gp& target);
+// The jump through the jump cache of class `priv` to the guest VA in
+// `target`, with every other guest register in its host register and r11's
+// guest value in its spill slot (what a block's indirect entry expects).
+void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv, const asmjit::x86::Gp& target);
 
 // Ends the block with a jump to the guest instruction at `next`.
 void EmitFallthrough(BlockEmitter& e, uint64_t next);

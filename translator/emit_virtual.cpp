@@ -204,7 +204,7 @@ void EmitSyscall(BlockEmitter& e, const GuestInsn& gi) {
   a.inc(Ctx(XLAT_CTX_OFF(inline_syscalls)));
   a.mov(x86::rcx, gi.d->next_rip());
   a.mov(x86::r11, Ctx(XLAT_CTX_OFF(lstar)));  // canonical: wrmsr refuses others
-  EmitJumpThroughCache(e, PrivClass::kSupervisor);
+  EmitJumpThroughCache(e, PrivClass::kSupervisor, x86::r11);
 
   a.bind(slow);
   a.mov(x86::rcx, Ctx(XLAT_CTX_OFF(virt_tmp)));
@@ -262,7 +262,7 @@ void EmitSysret(BlockEmitter& e, const GuestInsn& gi) {
   a.mov(x86::rax, Ctx(XLAT_CTX_OFF(virt_tmp)));
   a.mov(Ctx(CtxSpillOff(kR11)), x86::r11);
   a.mov(x86::r11, x86::rcx);
-  EmitJumpThroughCache(e, PrivClass::kUser);
+  EmitJumpThroughCache(e, PrivClass::kUser, x86::r11);
 
   a.bind(slow);
   a.mov(x86::rax, Ctx(XLAT_CTX_OFF(virt_tmp)));

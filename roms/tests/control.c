@@ -110,7 +110,9 @@ static void ComputedGotos(void) {
   REPORT("computed-goto", ComputedGoto(prog, 3));
 }
 
-// jmp through a register, through memory (absolute, RIP-relative, indexed).
+// jmp through a register, through memory (absolute, RIP-relative, indexed),
+// and call through registers (r11 among them: the one an indirect branch
+// uses for its lookup).
 __asm__(
     ".section .rodata\n"
     ".balign 8\n"
@@ -121,12 +123,36 @@ __asm__(
     ".globl control_dispatch\n"
     "control_dispatch:\n"
     "  movq %rdi, %rax\n"
-    "  andl $3, %edi\n"
+    "  andl $7, %edi\n"
     "  cmpl $1, %edi\n"
     "  je 1f\n"
     "  cmpl $2, %edi\n"
     "  je 2f\n"
+    "  cmpl $3, %edi\n"
+    "  je 3f\n"
+    "  cmpl $4, %edi\n"
+    "  je 4f\n"
+    "  cmpl $5, %edi\n"
+    "  je 5f\n"
+    "  cmpl $6, %edi\n"
+    "  je 6f\n"
+    "  cmpl $7, %edi\n"
+    "  je 7f\n"
     "  jmp *control_jump_table(,%rdi,8)\n"       // indexed absolute
+    "3: movq control_jump_table+24, %r11\n"
+    "  jmp *%r11\n"
+    "4: movq control_jump_table+8, %r9\n"
+    "  jmp *%r9\n"
+    "5: movq control_jump_table+16, %r11\n"
+    "  call *%r11\n"
+    "  addq $5, %rax\n"
+    "  ret\n"
+    "6: movq control_jump_table, %r8\n"
+    "  call *%r8\n"
+    "  addq $6, %rax\n"
+    "  ret\n"
+    "7: movq control_jump_table+24, %rdx\n"
+    "  jmp *%rdx\n"
     "1: jmp *control_jump_table+8(%rip)\n"      // RIP-relative
     "2: movq control_jump_table+16, %rcx\n"
     "  .byte 0x3e\n"                            // notrack prefix (CET): ignored
