@@ -196,7 +196,7 @@ bool OnConstantPage(const AddressExpr& expr, int64_t index_bound, const GuardedA
          expr.disp == static_cast<int32_t>(expr.disp);
 }
 
-void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& native) {
+void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& native, const EmitFn* table_read) {
   auto& a = e.a;
   const int32_t tag = TagOff(e.priv, ga.access);
   const x86::Gp rs = Gpr64Reg(ga.addr_reg);
@@ -204,6 +204,7 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& n
   uint16_t avoid = static_cast<uint16_t>(1u << ga.addr_reg);
   if (ga.flags_live) avoid |= 1u << kRcx;
   const bool constant = ga.constant;
+  const bool fused = table_read && constant && ga.expr.index >= 0 && ga.access == kAccessRead;
   const unsigned t_reg = constant ? 16 : e.TakeScratch(avoid);
 
   Label slow = a.newLabel(), resume_in_place = a.newLabel(), after = a.newLabel();
@@ -216,7 +217,9 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& n
     const int32_t addend = (ga.access & kAccessWrite) ? CtxTlbWriteAddendOff(e.priv) : CtxTlbReadAddendOff(e.priv);
     a.cmp(Ctx(tag + slot), static_cast<int32_t>(0 - (va & ~uint64_t{0xfff})));
     a.jne(slow);
-    if (ga.expr.index >= 0) {
+    if (fused) {
+      a.mov(rs, Ctx(addend + slot));  // (the table read adds index and disp itself)
+    } else if (ga.expr.index >= 0) {
       // (rS may be the index itself, in a load into it: the VA first.)
       EmitGuestAddress(e, ga.addr_reg, 16, ga.expr);
       a.add(rs, Ctx(addend + slot));
@@ -242,7 +245,9 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& n
   slow_site.align = static_cast<uint8_t>(ga.align);
   const uint32_t slow_id = e.NewSite(slow_site);
 
-  a.bind(resume_in_place);
+  // (The VMM resumes in place with rS = the host address: for a fused table
+  // read, at a copy of `native` in the cold code.)
+  if (!fused) a.bind(resume_in_place);
   // Give back the lookup's own scratches; the caller's stay. (Pool registers
   // need no reload.)
   uint16_t reloaded = 0;
@@ -261,7 +266,10 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& n
     e.ResolveLater(after, post_id, &Site::resume_after);
   }
   e.BeginNative();
-  native();
+  if (fused)
+    (*table_read)();
+  else
+    native();
   e.EndNative();
   a.bind(after);
 
@@ -274,6 +282,14 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& n
   const uint16_t insn_index = e.insn ? e.insn->index : 0;
   const bool flags_saved = e.flags_saved();
   const AddressExpr expr = ga.expr;
+  if (fused)
+    e.Cold([&e, resume_in_place, after, native, native_displaced, insn_index, flags_saved] {
+      e.a.bind(resume_in_place);
+      e.BeginNative(native_displaced, insn_index, flags_saved);
+      native();
+      e.EndNative();
+      e.a.jmp(after);
+    });
   e.Cold([&e, slow, bounce, after, slow_id, post_id, reloaded, native_displaced, writes, native, flags_live,
           rs_num, t_reg, tag, insn_index, flags_saved, va_intact, constant, expr] {
     auto& a = e.a;
@@ -632,7 +648,18 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   }
 
   const InsnBytes code(bytes, len);
-  EmitGuardedAccess(e, ga, [&e, code] { e.Embed(code.bytes, code.len); });
+  // A table read on a constant page: the instruction itself adds the index
+  // and the table's address to the page's addend.
+  uint8_t fused_bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
+  size_t fused_len = 0;
+  if (ga.constant && expr.index >= 0 && ga.access == kAccessRead &&
+      ReencodeWithBase(d, rs, fused_bytes, &fused_len, -1, ZYDIS_REGISTER_NONE, expr.disp, true)) {
+    const InsnBytes fused(fused_bytes, fused_len);
+    const EmitFn table_read = [&e, fused] { e.Embed(fused.bytes, fused.len); };
+    EmitGuardedAccess(e, ga, [&e, code] { e.Embed(code.bytes, code.len); }, &table_read);
+  } else {
+    EmitGuardedAccess(e, ga, [&e, code] { e.Embed(code.bytes, code.len); });
+  }
   if (dest >= 0)
     e.Undisplace(rs);  // the instruction wrote the guest's new value
   else

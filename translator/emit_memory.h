@@ -62,7 +62,13 @@ bool OnConstantPage(const AddressExpr& expr, int64_t index_bound, const GuardedA
 // return the hot path continues right after the native part. `native` is
 // emitted twice (hot path and bounce path) and must not depend on emitter
 // state that changes between the two.
-void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& native);
+//
+// `table_read`, for a read of a table on a constant page (ga.constant with an
+// index): the same access through [rS + index * scale + disp] with rS = the
+// page's addend, emitted on the hot path instead of `native` (one add fewer
+// than forming the host address); `native` then serves the slow paths.
+void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& native,
+                       const EmitFn* table_read = nullptr);
 
 // index = the inline TLB's index for the VA in `va` (bits 27:12), flags untouched.
 void EmitTlbIndex(asmjit::x86::Assembler& a, const asmjit::x86::Gp& index, const asmjit::x86::Gp& va);
