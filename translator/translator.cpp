@@ -287,10 +287,9 @@ bool RunsInto(const Decoder& decoder, const uint8_t* page, uint64_t page_va, uin
     if (off >= 4096 || decoder.Decode(page + off, std::min<uint64_t>(15, 4096 - off), pc, &x) != Decoder::Status::kOk)
       return false;
     const ZydisInstructionCategory category = x.insn.meta.category;
-    const bool direct = x.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
-    if ((category == ZYDIS_CATEGORY_COND_BR || category == ZYDIS_CATEGORY_UNCOND_BR) && direct &&
-        x.direct_target() == from)
-      return true;  // another latch of the same loop
+    const bool branch = category == ZYDIS_CATEGORY_COND_BR || category == ZYDIS_CATEGORY_UNCOND_BR;
+    const bool direct = branch && x.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
+    if (direct && x.direct_target() == from) return true;  // another latch of the same loop
     if (category == ZYDIS_CATEGORY_UNCOND_BR && direct) {
       pc = x.direct_target();
       continue;
