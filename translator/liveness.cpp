@@ -1,5 +1,6 @@
 #include "translator/liveness.h"
 
+#include <array>
 #include <iterator>
 
 #include "cpu/vcpu_context.h"
@@ -129,6 +130,26 @@ uint32_t HostDefinedFlags(UndefinedFamily family) {
 }
 
 }  // namespace
+
+int32_t ConstantFlagsOf(const DecodedInsn& d) {
+  const ZydisMnemonic m = d.mnemonic();
+  if ((m != ZYDIS_MNEMONIC_XOR && m != ZYDIS_MNEMONIC_SUB && m != ZYDIS_MNEMONIC_CMP) ||
+      d.insn.operand_count_visible != 2 || d.ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+      d.ops[1].type != ZYDIS_OPERAND_TYPE_REGISTER || d.ops[0].reg.value != d.ops[1].reg.value)
+    return -1;
+  if (m != ZYDIS_MNEMONIC_XOR) return static_cast<int32_t>(kFlagZF | kFlagPF);  // x - x: 0, no borrow
+  if (!(HostDefinedLogicFlags() & kFlagAF)) return -1;
+  // The host's own xor of a value with itself, at the operand's width (xor
+  // is op 2 of the logic family; widths 0..3 are 8..64 bits).
+  static const auto kXorSelf = [] {
+    std::array<int32_t, 4> f{};
+    for (unsigned w = 0; w < 4; ++w)
+      f[w] = static_cast<int32_t>(RunProbe(UndefinedFamily::kLogic, 2, w, 0x5a, 0x5a, 0x202) & kArithFlags);
+    return f;
+  }();
+  const unsigned size = d.ops[0].size;
+  return kXorSelf[size == 8 ? 0 : size == 16 ? 1 : size == 32 ? 2 : 3];
+}
 
 uint32_t HostDefinedLogicFlags() { return HostDefinedFlags(UndefinedFamily::kLogic); }
 uint32_t HostDefinedShiftFlags() { return HostDefinedFlags(UndefinedFamily::kShift); }

@@ -36,6 +36,12 @@ uint32_t HostDefinedLogicFlags();
 uint32_t HostDefinedShiftFlags();
 uint32_t HostDefinedImulFlags();
 
+// The arithmetic flags (RFLAGS layout) `d` leaves whatever the operands, or
+// -1: xor, sub and cmp of a register with itself (a zero result; xor's AF as
+// this host's own xor of a register with itself makes it, where it never
+// depends on the flags before).
+int32_t ConstantFlagsOf(const DecodedInsn& d);
+
 // True for instructions that raise an exception when run natively on some
 // operands that the translation does not check first: div/idiv (#DE).
 // Their exception frame must hold the exact flags.

@@ -512,7 +512,12 @@ uint32_t Translator::WalkFlagsLiveAt(uint64_t va, CodePage page, uint32_t want, 
   return live | unknown;
 }
 
-bool Translator::SaveFlagsLazily(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w) {
+bool Translator::SaveFlagsInOneStore(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w) {
+  if (const int32_t flags = ConstantFlagsOf(decoded[w]); flags >= 0) {
+    // Known now: stored as lahf and seto would have (a zero result: OF clear).
+    e.a.mov(Ctx(XLAT_CTX_OFF(flags_lahf), 4), static_cast<int32_t>((flags & 0xff) << 8 | ((flags & kFlagOF) ? 1 : 0)));
+    return true;
+  }
   if (lazy_flags_desc_ == nullptr) return false;
   uint16_t written_after = 0;
   for (size_t j = w + 1; j < decoded.size(); ++j) written_after |= GprsWritten(decoded[j]);
@@ -1101,7 +1106,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         break;
     }
     if (static_cast<int>(i) == save_flags_after) {
-      if (!SaveFlagsLazily(e, decoded, i)) EmitSaveArithFlags(e.a, e.IdlePoolRegister());
+      if (!SaveFlagsInOneStore(e, decoded, i)) EmitSaveArithFlags(e.a, e.IdlePoolRegister());
       e.MarkFlagsSaved();
     }
   }

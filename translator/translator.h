@@ -119,9 +119,10 @@ class Translator {
                            int depth, std::vector<Block::CodeRange>* deps);
 
   // Saves the flags after decoded[w], the last instruction to write them,
-  // lazily if it can (cpu/lazy_flags.h): one store of the id of w's form,
-  // whose stub the block carries if the form is new.
-  bool SaveFlagsLazily(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w);
+  // with one store if it can: of the flags themselves where w leaves the
+  // same whatever its operands (xor eax, eax), else lazily (cpu/lazy_flags.h):
+  // of the id of w's form, whose stub the block carries if the form is new.
+  bool SaveFlagsInOneStore(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w);
 
   // The working storage of one translation (translator.cpp), kept across
   // blocks so that its capacity is reused rather than allocated per block.

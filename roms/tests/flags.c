@@ -405,8 +405,9 @@ static void AfLogic(void) {
 // target's entry makes them again from the registers (cpu/lazy_flags.h).
 // Every operand size, registers and immediates, and forms that must be
 // saved whole as before: an add of a register to itself, a first operand
-// written after, r11. The table of the jmp through memory lies on one of 16
-// pages in turn.
+// written after, r11; and xor/sub of a register with itself, whose flags
+// are known when translated. The table of the jmp through memory lies on
+// one of 16 pages in turn.
 static uint64_t branch_tables[16][512] ALIGNED(4096);
 
 static NOINLINE uint64_t IndirectBranchFlags(int k, uint64_t a, uint64_t b, uint64_t* table) {
@@ -436,6 +437,9 @@ static NOINLINE uint64_t IndirectBranchFlags(int k, uint64_t a, uint64_t b, uint
     case 14: THROUGH_REG("subq %[b], %[a]\n\tmovq %[b], %[a]"); break;  // (whole)
     case 15: BRANCH("leaq 1f(%%rip), %[t]\n\tmovq %[t], (%[tab])\n\tcmpq %[b], %[a]\n\tjmp *(%[tab])"); break;
     case 16: BRANCH("leaq 1f(%%rip), %[t]\n\tpushq %[t]\n\taddl %k[b], %k[a]\n\tret"); break;
+    case 17: THROUGH_REG("xorl %k[a], %k[a]"); break;  // (flags known when translated)
+    case 18: THROUGH_REG("xorb %b[a], %b[a]"); break;
+    case 19: BRANCH("leaq 1f(%%rip), %[t]\n\tpushq %[t]\n\tsubw %w[a], %w[a]\n\tmovq %[b], %[a]\n\tret"); break;
     default:  // (whole)
       THROUGH_REG("movq %[a], %%r11\n\tsubq %[b], %%r11\n\tmovq %%r11, %[a]\n\tcmpq %[b], %%r11");
       break;
@@ -449,7 +453,7 @@ static void IndirectBranches(void) {
   static const uint64_t vals[] = {0, 1, 5, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0x7fffffff, 0x80000000,
                                   0x7fffffffffffffffull, 0x8000000000000000ull, ~0ull, 0xfffffffffffffff0ull, 42};
   uint64_t h = 0;
-  for (int k = 0; k < 18; k++)
+  for (int k = 0; k < 21; k++)
     for (int i = 0; i < 15; i++)
       for (int j = 0; j < 15; j++)
         h = Mix(h, IndirectBranchFlags(k, vals[i], vals[j], branch_tables[(i * 15 + j) % 16]));
