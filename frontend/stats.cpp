@@ -203,7 +203,9 @@ std::string FormatStats(const Stats& s) {
   t.Row("direct branch sites", s.direct_branch_sites);
   t.Row("direct branches chained", s.links_made, Percent(s.links_made, s.direct_branch_sites));
   t.Row("  past the pool spills", s.links_past_spills, "source and target keep the same pool registers");
-  t.Row("side exits", s.side_exits, "forward jcc the block went on past");
+  t.Row("side exits", s.side_exits, "jcc the block went on past (forward, or back but no loop)");
+  t.Row("flag saves before indirect ones", s.flag_saves);
+  t.Row("  in one store", s.flag_saves_one_store, "known flags, or which add/sub/cmp made them");
   t.Row("jump cache fills", s.jump_cache_fills);
 
   t.Section("Exits");
@@ -316,6 +318,8 @@ std::string FormatStatsJson(const Stats& s) {
   JsonObject branches;
   branches.Add("direct_branch_sites", s.direct_branch_sites);
   branches.Add("side_exits", s.side_exits);
+  branches.Add("flag_saves", s.flag_saves);
+  branches.Add("flag_saves_one_store", s.flag_saves_one_store);
   branches.Add("links_made", s.links_made);
   branches.Add("links_past_spills", s.links_past_spills);
   branches.Add("jump_cache_fills", s.jump_cache_fills);

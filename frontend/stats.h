@@ -42,7 +42,9 @@ struct Stats {
   uint64_t links_made = 0;             // direct branches chained (patched)
   uint64_t links_past_spills = 0;      // links between blocks of one pool: past its reloads and spills
   uint64_t jump_cache_fills = 0;       // indirect targets entered into the jump cache
-  uint64_t side_exits = 0;             // forward jcc a block continues past (its taken path leaves)
+  uint64_t side_exits = 0;             // jcc a block continues past (its taken path leaves)
+  uint64_t flag_saves = 0;             // blocks saving the flags before an indirect branch
+  uint64_t flag_saves_one_store = 0;   // ... with one store: constant, or which add/sub/cmp made them
 
   // Guest instructions executed (of the blocks entered); 0 unless counted (--count-insns).
   uint64_t guest_insns = 0;

@@ -1030,6 +1030,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     block->insn_lens.push_back(static_cast<uint8_t>(decoded[0].length()));
   }
   if (!ended && save_flags_after == -1) {
+    stats_.flag_saves++;
     EmitSaveArithFlags(e.a, e.IdlePoolRegister());
     e.MarkFlagsSaved();
   }
@@ -1106,7 +1107,11 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         break;
     }
     if (static_cast<int>(i) == save_flags_after) {
-      if (!SaveFlagsInOneStore(e, decoded, i)) EmitSaveArithFlags(e.a, e.IdlePoolRegister());
+      stats_.flag_saves++;
+      if (SaveFlagsInOneStore(e, decoded, i))
+        stats_.flag_saves_one_store++;
+      else
+        EmitSaveArithFlags(e.a, e.IdlePoolRegister());
       e.MarkFlagsSaved();
     }
   }
