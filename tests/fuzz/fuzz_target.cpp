@@ -17,6 +17,7 @@
 // are installed without SA_ONSTACK; delivered while guest code runs, their
 // frame would be pushed at the guest's rsp, a guest address, in host memory.
 // They get SA_ONSTACK here (xlat's vCPU thread has an alternate stack).
+#include <fcntl.h>
 #include <signal.h>
 #include <ucontext.h>
 #include <unistd.h>
@@ -39,6 +40,11 @@ constexpr int kAsyncSignals[] = {SIGALRM, SIGINT, SIGTERM, SIGUSR1, SIGUSR2, SIG
 struct sigaction g_before_xlat[65];
 struct sigaction g_xlat[65];
 const char* g_current_input = nullptr;
+// Where this process keeps a copy of the input it is running
+// (XLAT_FUZZ_KEEP_INPUT_DIR/input-PID.bin): a fault in the VMM ends the
+// process through a sanitizer's report, which saves no artifact.
+char g_kept_input[256];
+int g_kept_fd = -1;
 
 void WriteErr(const char* s) { (void)!write(2, s, std::strlen(s)); }
 
@@ -64,6 +70,9 @@ extern "C" __attribute__((no_sanitize("address"))) void OnHostSignalWrapper(int 
   if (g_current_input) {
     WriteErr(" while running ");
     WriteErr(g_current_input);
+  } else if (g_kept_fd >= 0) {
+    WriteErr(" while running the input kept in ");
+    WriteErr(g_kept_input);
   }
   WriteErr("\n");
   sigaction(sig, &g_before_xlat[sig], nullptr);
@@ -157,8 +166,26 @@ int RunOneInput(const uint8_t* data, size_t size) {
   return 0;
 }
 
+// Keeps a copy of the input about to run (see g_kept_input).
+static void KeepInput(const uint8_t* data, size_t size) {
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    if (const char* dir = std::getenv("XLAT_FUZZ_KEEP_INPUT_DIR"); dir && *dir) {
+      std::snprintf(g_kept_input, sizeof g_kept_input, "%s/input-%d.bin", dir, static_cast<int>(getpid()));
+      g_kept_fd = open(g_kept_input, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    }
+  }
+  if (g_kept_fd < 0) return;
+  if (ftruncate(g_kept_fd, 0) != 0 || pwrite(g_kept_fd, data, size, 0) != static_cast<ssize_t>(size)) {
+    close(g_kept_fd);
+    g_kept_fd = -1;
+  }
+}
+
 }  // namespace xlat::fuzz
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  xlat::fuzz::KeepInput(data, size);
   return xlat::fuzz::RunOneInput(data, size);
 }

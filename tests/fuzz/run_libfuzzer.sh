@@ -48,7 +48,10 @@ cmake --build "$build" --target xlat_fuzz -j2 >"$probe/build.log" 2>&1 ||
   { tail -40 "$probe/build.log" >&2; fail "building xlat_fuzz in $build failed"; }
 
 artifacts="$build/artifacts/$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$build/corpus" "$artifacts"
+mkdir -p "$build/corpus" "$artifacts" "$artifacts.running"
+# Each job keeps the input it is running there: a fault in the VMM ends a
+# job through the sanitizer's report, which saves no artifact of its own.
+export XLAT_FUZZ_KEEP_INPUT_DIR="$artifacts.running"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-allow_user_segv_handler=1:detect_leaks=1:abort_on_error=0}"
 echo "run_libfuzzer.sh: fuzzing for ${seconds}s ($build/xlat_fuzz; corpus $build/corpus)"
 parallel=""
@@ -61,8 +64,11 @@ status=0
 if [ "$status" -ne 0 ] || ls "$artifacts" | grep -q .; then
   echo "run_libfuzzer.sh: FOUND: see the report above and $artifacts/:" >&2
   ls -l "$artifacts" >&2
+  echo "The input each job last ran (a crashed job's is the one its report names): $artifacts.running/" >&2
+  ls -l "$artifacts.running" >&2
   echo "Replay one with: $build/xlat_fuzz ARTIFACT (XLAT_FUZZ_VERBOSE=1 describes the machine);" >&2
   echo "keep it as a regression: cp ARTIFACT $here/regressions/NAME" >&2
   exit 1
 fi
+rm -rf "$artifacts.running"
 echo "run_libfuzzer.sh: nothing found"
