@@ -47,7 +47,7 @@ uint64_t SavedArithFlags(VcpuContext& ctx) {
   const uint64_t flags =
       LazyArithFlags(LazyFlagsDesc::Unpack(ctx.lazy_flags_desc[(slot >> 16) % kLazyFlagsIds]), ctx.gpr);
   // Eager from now on, in the layout lahf and seto give.
-  ctx.flags_lahf = (flags & 0xff) << 8 | ((flags & kFlagOF) ? 1 : 0);
+  ctx.flags_lahf = LahfSlotOf(flags);
   return flags;
 }
 

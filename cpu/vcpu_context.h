@@ -44,6 +44,11 @@ inline constexpr uint64_t kArithFlags = kFlagCF | kFlagPF | kFlagAF | kFlagZF | 
 inline uint64_t ArithFlagsFromLahf(uint64_t slot) {
   return ((slot >> 8) & (kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF)) | ((slot & 1) ? kFlagOF : 0);
 }
+// Its inverse: the slot as lahf (byte 1) and seto (byte 0) leave it for `flags`.
+inline uint16_t LahfSlotOf(uint64_t flags) {
+  const uint64_t lahf = flags & (kFlagCF | kFlagPF | kFlagAF | kFlagZF | kFlagSF);
+  return static_cast<uint16_t>(lahf << 8 | ((flags & kFlagOF) ? 1 : 0));
+}
 // Flag writers whose flags a block may save lazily (cpu/lazy_flags.h): ids
 // below this, 0 unused.
 inline constexpr unsigned kLazyFlagsIds = 1u << 15;

@@ -45,6 +45,10 @@ class Decoder {
 
 // 64-bit register number (0..15) of a general-purpose register of any width, or -1.
 int GprNumber(ZydisRegister reg);
+// 0..3 for an operand of 8, 16, 32 or 64 bits; -1 for other sizes.
+inline int WidthLog2(unsigned bits) {
+  return bits == 8 ? 0 : bits == 16 ? 1 : bits == 32 ? 2 : bits == 64 ? 3 : -1;
+}
 // True for ah, ch, dh, bh (not encodable together with a REX prefix).
 bool IsHighByteReg(ZydisRegister reg);
 ZydisRegister Gpr64(unsigned num);

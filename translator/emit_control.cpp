@@ -40,10 +40,11 @@ x86::Gp LoadTarget(BlockEmitter& e, const GuestInsn& gi) {
     EmitGuestAddress(e, kR11, seg, expr);
     if (seg < 16) e.Restore(seg);
   }
-  if (ga.constant && expr.index >= 0 && expr.index != kR11) {
+  if (IsConstantTableRead(ga) && expr.index != kR11) {
     // A jump table: its entry read from the page's addend plus index and table.
-    const x86::Mem entry = x86::qword_ptr(x86::r11, x86::gpq(static_cast<uint32_t>(expr.index)),
-                                          static_cast<uint32_t>(__builtin_ctz(expr.scale)), static_cast<int32_t>(expr.disp));
+    const x86::Mem entry =
+        x86::qword_ptr(x86::r11, x86::gpq(static_cast<uint32_t>(expr.index)),
+                       static_cast<uint32_t>(__builtin_ctz(expr.scale)), static_cast<int32_t>(expr.disp));
     const EmitFn table_read = [&a, entry] { a.mov(x86::r11, entry); };
     EmitGuardedAccess(e, ga, [&a] { a.mov(x86::r11, x86::qword_ptr(x86::r11)); }, &table_read);
   } else {

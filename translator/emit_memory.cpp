@@ -204,7 +204,7 @@ void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& n
   uint16_t avoid = static_cast<uint16_t>(1u << ga.addr_reg);
   if (ga.flags_live) avoid |= 1u << kRcx;
   const bool constant = ga.constant;
-  const bool fused = table_read && constant && ga.expr.index >= 0 && ga.access == kAccessRead;
+  const bool fused = table_read && IsConstantTableRead(ga);
   const unsigned t_reg = constant ? 16 : e.TakeScratch(avoid);
 
   Label slow = a.newLabel(), resume_in_place = a.newLabel(), after = a.newLabel();
@@ -652,7 +652,7 @@ void EmitMemInsn(BlockEmitter& e, const GuestInsn& gi) {
   // and the table's address to the page's addend.
   uint8_t fused_bytes[ZYDIS_MAX_INSTRUCTION_LENGTH];
   size_t fused_len = 0;
-  if (ga.constant && expr.index >= 0 && ga.access == kAccessRead &&
+  if (IsConstantTableRead(ga) &&
       ReencodeWithBase(d, rs, fused_bytes, &fused_len, -1, ZYDIS_REGISTER_NONE, expr.disp, true)) {
     const InsnBytes fused(fused_bytes, fused_len);
     const EmitFn table_read = [&e, fused] { e.Embed(fused.bytes, fused.len); };

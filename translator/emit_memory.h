@@ -55,6 +55,12 @@ struct GuardedAccess {
 // -1 if none), within one page, flags dead.
 bool OnConstantPage(const AddressExpr& expr, int64_t index_bound, const GuardedAccess& ga);
 
+// A read of a table on a constant page through an index: the one access for
+// which EmitGuardedAccess takes a `table_read`.
+inline bool IsConstantTableRead(const GuardedAccess& ga) {
+  return ga.constant && ga.expr.index >= 0 && ga.access == kAccessRead;
+}
+
 // Emits the lookup for an access whose VA is already in ga.addr_reg (unless
 // ga.constant: then the lookup computes it), then
 // `native` (the host instruction(s) doing the access through [rS], run
@@ -63,8 +69,8 @@ bool OnConstantPage(const AddressExpr& expr, int64_t index_bound, const GuardedA
 // emitted twice (hot path and bounce path) and must not depend on emitter
 // state that changes between the two.
 //
-// `table_read`, for a read of a table on a constant page (ga.constant with an
-// index): the same access through [rS + index * scale + disp] with rS = the
+// `table_read`, for a read of a table on a constant page
+// (IsConstantTableRead): the same access through [rS + index * scale + disp] with rS = the
 // page's addend, emitted on the hot path instead of `native` (one add fewer
 // than forming the host address); `native` then serves the slow paths.
 void EmitGuardedAccess(BlockEmitter& e, const GuardedAccess& ga, const EmitFn& native,

@@ -29,13 +29,9 @@ std::optional<LazyFlagsDesc> LazyFlagsDescOf(const DecodedInsn& w, uint16_t writ
     return std::nullopt;
   const int dst = GprNumber(w.ops[0].reg.value);
   if (dst < 0) return std::nullopt;
-  switch (w.ops[0].size) {
-    case 8: d.width_log2 = 0; break;
-    case 16: d.width_log2 = 1; break;
-    case 32: d.width_log2 = 2; break;
-    case 64: d.width_log2 = 3; break;
-    default: return std::nullopt;
-  }
+  const int width = WidthLog2(w.ops[0].size);
+  if (width < 0) return std::nullopt;
+  d.width_log2 = static_cast<uint8_t>(width);
   d.dst = static_cast<uint8_t>(dst);
   uint16_t used = static_cast<uint16_t>(1u << dst);
   if (w.ops[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {

@@ -147,8 +147,8 @@ int32_t ConstantFlagsOf(const DecodedInsn& d) {
       f[w] = static_cast<int32_t>(RunProbe(UndefinedFamily::kLogic, 2, w, 0x5a, 0x5a, 0x202) & kArithFlags);
     return f;
   }();
-  const unsigned size = d.ops[0].size;
-  return kXorSelf[size == 8 ? 0 : size == 16 ? 1 : size == 32 ? 2 : 3];
+  const int width = WidthLog2(d.ops[0].size);
+  return width < 0 ? -1 : kXorSelf[static_cast<unsigned>(width)];
 }
 
 uint32_t HostDefinedLogicFlags() { return HostDefinedFlags(UndefinedFamily::kLogic); }

@@ -296,9 +296,8 @@ bool RunsInto(const Decoder& decoder, const uint8_t* page, uint64_t page_va, uin
     }
     if (x.insn.meta.branch_type != ZYDIS_BRANCH_TYPE_NONE && category != ZYDIS_CATEGORY_COND_BR &&
         category != ZYDIS_CATEGORY_CALL)
-      return false;  // an indirect jmp, ret, iret, syscall, a far transfer
-    if (category == ZYDIS_CATEGORY_RET || x.mnemonic() == ZYDIS_MNEMONIC_UD2 || x.mnemonic() == ZYDIS_MNEMONIC_HLT)
-      return false;
+      return false;  // an indirect jmp, a ret, iret, syscall, a far transfer
+    if (x.mnemonic() == ZYDIS_MNEMONIC_UD2 || x.mnemonic() == ZYDIS_MNEMONIC_HLT) return false;
     pc = x.next_rip();
   }
   return false;
@@ -514,8 +513,8 @@ uint32_t Translator::WalkFlagsLiveAt(uint64_t va, CodePage page, uint32_t want, 
 
 bool Translator::SaveFlagsInOneStore(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w) {
   if (const int32_t flags = ConstantFlagsOf(decoded[w]); flags >= 0) {
-    // Known now: stored as lahf and seto would have (a zero result: OF clear).
-    e.a.mov(Ctx(XLAT_CTX_OFF(flags_lahf), 4), static_cast<int32_t>((flags & 0xff) << 8 | ((flags & kFlagOF) ? 1 : 0)));
+    // Known now: stored as lahf and seto would have.
+    e.a.mov(Ctx(XLAT_CTX_OFF(flags_lahf), 4), static_cast<int32_t>(LahfSlotOf(static_cast<uint64_t>(flags))));
     return true;
   }
   if (lazy_flags_desc_ == nullptr) return false;
