@@ -91,6 +91,9 @@ struct Block {
   bool global_code = false;        // every code page is mapped global (kept across CR3 writes)
   uint64_t jc_keep_stamp = 0;      // as BlockExit::keep_stamp, for its jump-cache entry
   bool single_step = false;        // one instruction for a TF trap: never linked, not in the jump cache
+  bool trace = false;              // a trace (Translator::TranslateTrace), not one block
+  // Its counter of entries through the jump cache (ctx.trace_counters), or -1.
+  int32_t trace_counter = -1;
   // Its translation (or a flag lookahead of it) met an instruction whose
   // #UD/#NM depends on CR0.EM/TS/MP and CR4.OSFXSR/OSXSAVE: dropped when
   // those change.

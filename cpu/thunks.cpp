@@ -95,6 +95,7 @@ bool GenerateThunks(CodeCache& cache, SiteHandlerFn handler, Thunks* out, std::s
 
   Label enter = a.newLabel(), exit = a.newLabel(), to_host = a.newLabel();
   Label vmm_call = a.newLabel(), signal_exit = a.newLabel(), lookup_miss = a.newLabel();
+  Label trace_head = a.newLabel();
 
   // enter_guest: a host C ABI function. Saves callee-saved registers, records
   // the host stack, loads the guest and jumps to ctx.entry_target.
@@ -129,13 +130,20 @@ bool GenerateThunks(CodeCache& cache, SiteHandlerFn handler, Thunks* out, std::s
   EmitLoadGuestAndJump(a, XLAT_CTX_OFF(thunk_ret));
 
   // lookup_miss: no block for ctx.ind_target. r11 is the only displaced register.
+  // trace_head: the same, from an indirect entry whose counter ran out.
+  Label leave_for_ind_target = a.newLabel();
+  a.align(AlignMode::kCode, 16);
+  a.bind(trace_head);
+  a.mov(Ctx(XLAT_CTX_OFF(site), 4), kTraceHeadSite);
+  a.jmp(leave_for_ind_target);
   a.align(AlignMode::kCode, 16);
   a.bind(lookup_miss);
+  a.mov(Ctx(XLAT_CTX_OFF(site), 4), kLookupMissSite);
+  a.bind(leave_for_ind_target);
   EmitRestoreArithFlags(a);
   a.mov(r11, Ctx(XLAT_CTX_OFF(ind_target)));
   a.mov(Ctx(XLAT_CTX_OFF(rip)), r11);
   a.mov(r11, Ctx(CtxSpillOff(kR11)));
-  a.mov(Ctx(XLAT_CTX_OFF(site), 4), kLookupMissSite);
   a.jmp(exit);
 
   // signal_exit: the handler already wrote guest GPRs and flags; the guest's
@@ -169,6 +177,7 @@ bool GenerateThunks(CodeCache& cache, SiteHandlerFn handler, Thunks* out, std::s
   out->vmm_call = addr(vmm_call);
   out->signal_exit = addr(signal_exit);
   out->lookup_miss = addr(lookup_miss);
+  out->trace_head = addr(trace_head);
   return true;
 }
 

@@ -17,6 +17,9 @@
 //               displaced, the guest's arithmetic flags in ctx.flags_lahf, everything
 //               else guest). Leaves like `exit` with ctx.rip = ind_target and
 //               ctx.site = kLookupMissSite.
+//  - trace_head: as lookup_miss, from a block's indirect entry whose entry
+//               counter ran out (ind_target is that block's address), with
+//               ctx.site = kTraceHeadSite: a trace may start there.
 //  - signal_exit: a host signal handler points the interrupted context here
 //               after it has written precise guest GPRs and flags into the
 //               context (the guest vector state is still in the registers).
@@ -33,6 +36,7 @@ class CodeCache;
 // ctx.site values of exits that do not come from a block's own site.
 inline constexpr uint32_t kSignalSite = 0xffffffffu;
 inline constexpr uint32_t kLookupMissSite = 0xfffffffeu;
+inline constexpr uint32_t kTraceHeadSite = 0xfffffffdu;
 
 // The site handler: returns a HelperAction.
 using SiteHandlerFn = uint32_t (*)(VcpuContext* ctx);
@@ -42,6 +46,7 @@ struct Thunks {
   uint8_t* exit = nullptr;
   uint8_t* vmm_call = nullptr;
   uint8_t* lookup_miss = nullptr;
+  uint8_t* trace_head = nullptr;
   uint8_t* signal_exit = nullptr;
 };
 

@@ -295,6 +295,8 @@ bool VcpuRuntime::Init(std::string* error) {
   translator_->set_lazy_flags_tables(ctx_.lazy_flags_desc, ctx_.lazy_flags_stub);
   translator_->set_precise_fault_flags(vcpu_.config_.precise_fault_flags);
   translator_->set_count_guest_insns(vcpu_.config_.count_guest_insns);
+  if (vcpu_.config_.trace_threshold)
+    translator_->set_trace_counters(ctx_.trace_counters, vcpu_.config_.trace_threshold);
   tlb_ = std::make_unique<InlineTlb>(ctx_);
   mapping_ = std::make_unique<MappingCaches>(ctx_, *tlb_, *vcpu_.cache_, thunks_, stats_,
                                              vcpu_.config_.shadow_spaces);
@@ -842,7 +844,8 @@ RunOutcome VcpuRuntime::Run() {
     resume_over_breakpoint_ = ~0ull;
     const bool debug_step = debug_single_step_;
     const bool tf_at_start = ctx_.rflags & kFlagTF;
-    const bool single_step = tf_at_start || debug_step || leaving_breakpoint || shadow_step;
+    if (recording_.active) RecordTraceStep();
+    const bool single_step = tf_at_start || debug_step || leaving_breakpoint || shadow_step || recording_.active;
     Block* b = FindOrTranslate(ctx_.rip, single_step);
     if (!b) continue;
     last_block_ = b;
@@ -1008,6 +1011,11 @@ void VcpuRuntime::HandleExit() {
   CodeCache& cache = *vcpu_.cache_;
   if (TraceOn(kLogExits)) TraceExit("exit");
   if (ctx_.site == kSignalSite) return;  // state and pending exception already set
+  if (ctx_.site == kTraceHeadSite) {
+    stats_.exits[static_cast<unsigned>(ExitReason::kTraceHead)]++;
+    StartTraceRecording();
+    return;  // ctx.rip is the block's address
+  }
   if (ctx_.site == kLookupMissSite) {
     stats_.exits[static_cast<unsigned>(ExitReason::kLookupMiss)]++;
     if (!IsCanonical(ctx_.rip)) RaiseNonCanonicalBranch(LastBlockEntered());
@@ -1025,6 +1033,7 @@ void VcpuRuntime::HandleExit() {
       ctx_.rip = s.target;
       if (!IsCanonical(s.target)) return RaiseNonCanonicalBranch(s.block);
       Block* from = s.block;
+      if (from->single_step) return;  // (never linked: the next step translates its own)
       const uint32_t exit_index = s.exit_index;
       const uint64_t flushes = cache.flush_count();
       Block* to = FindOrTranslate(s.target);
@@ -1083,6 +1092,7 @@ void VcpuRuntime::TraceExit(const char* how) {
   CodeCache& cache = *vcpu_.cache_;
   const char* what = ctx_.site == kSignalSite        ? "signal"
                      : ctx_.site == kLookupMissSite  ? "lookup_miss"
+                     : ctx_.site == kTraceHeadSite   ? "trace_head"
                      : ctx_.site < cache.site_count() ? kSiteKinds[static_cast<unsigned>(cache.site(ctx_.site).kind)]
                                                       : "?";
   const uint64_t rip = ctx_.site < cache.site_count() ? cache.site(ctx_.site).guest_rip : ctx_.rip;

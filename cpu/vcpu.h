@@ -73,6 +73,9 @@ struct VcpuConfig {
   // Count the guest instructions executed (Stats::guest_insns): a few host
   // instructions per block.
   bool count_guest_insns = false;
+  // Entries through the jump cache after which a block that ends with an
+  // indirect jmp starts a trace (cpu/vcpu_traces.cpp); 0: no traces.
+  uint32_t trace_threshold = 20000;
 };
 
 class Vcpu {

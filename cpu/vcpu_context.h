@@ -52,6 +52,9 @@ inline uint16_t LahfSlotOf(uint64_t flags) {
 // Flag writers whose flags a block may save lazily (cpu/lazy_flags.h): ids
 // below this, 0 unused.
 inline constexpr unsigned kLazyFlagsIds = 1u << 15;
+// Entry counters of blocks that may start a trace (Translator::set_trace_counters):
+// shared round robin when there are more such blocks (a counter is a hint).
+inline constexpr unsigned kTraceCounters = 4096;
 // The RFLAGS bits ctx.vflags mirrors for an inline pushf (with bit 1).
 inline constexpr uint64_t kVirtualFlagsMask = kFlagTF | kFlagIOPL | kFlagAC | kFlagID | kFlagNT | kFlagVIF | kFlagVIP;
 
@@ -112,6 +115,7 @@ enum class ExitReason : uint32_t {
   kException,       // guest exception pending (vector/error code in context)
   kPoll,            // interrupt or stop request noticed at a block boundary
   kCodeInvalidated, // a store hit translated code of the running block; rip = next insn
+  kTraceHead,       // a block's entry counter ran out: a trace may start at rip
   kCount
 };
 
@@ -236,6 +240,9 @@ struct alignas(4096) VcpuContext {  // 4096: its poll pages; clang rejects a sma
   uint64_t lazy_flags_desc[kLazyFlagsIds];
   uint64_t lazy_flags_stub[kLazyFlagsIds];
 
+  // ---- Trace heads: entries left before a block is hot (kTraceCounters). ----
+  uint32_t trace_counters[kTraceCounters];
+
   // The poll page: every block starts with a store here. Making the page
   // read-only (mprotect) makes the next block entry fault, which is how an
   // interrupt or a stop request reaches a guest spinning in chained code.
@@ -276,5 +283,8 @@ inline constexpr int32_t CtxTlbReadPairTagOff(PrivClass p) { return XLAT_CTX_ARR
 inline constexpr int32_t CtxTlbWritePairTagOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(tlb_write_pair_tag, p, kTlbEntries); }
 inline constexpr int32_t CtxJcTagOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(jc_tag, p, kJumpCacheEntries); }
 inline constexpr int32_t CtxJcCodeOff(PrivClass p) { return XLAT_CTX_ARRAY_OFF(jc_code, p, kJumpCacheEntries); }
+inline constexpr int32_t CtxTraceCounterOff(unsigned slot) {
+  return XLAT_CTX_OFF(trace_counters) + 4 * static_cast<int32_t>(slot);
+}
 
 }  // namespace xlat

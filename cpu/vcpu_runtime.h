@@ -176,6 +176,22 @@ class VcpuRuntime {
   // fall-through, where the loop leaves, translated and linked now if its
   // page is mapped (nothing raised).
   void TranslateLoopExit(Block& b, PrivClass p);
+  // Traces (vcpu_traces.cpp). A hot block (its entry counter ran out) is
+  // run one instruction at a time from there, its path recorded, until the
+  // path comes back to it; that path then becomes a trace in its place.
+  struct TraceRecording {
+    bool active = false;
+    uint64_t head = 0;  // guest VA where the path starts and must come back
+    PrivClass priv = PrivClass::kSupervisor;
+    uint64_t cr3 = 0;
+    std::vector<uint64_t> path;  // guest VA of each instruction run
+  } recording_;
+  bool TracesWelcome() const;
+  void StartTraceRecording();
+  // Before each instruction while recording: adds ctx.rip to the path, or
+  // ends the recording (building the trace where the path came back).
+  void RecordTraceStep();
+  void BuildTrace();
   // Links a direct exit to `to`, counted in the statistics.
   void LinkExit(BlockExit& exit, Block* to);
   // The fetch callback of the translator: guest code pages by VA.

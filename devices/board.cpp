@@ -18,6 +18,7 @@ std::unique_ptr<Board> Board::Create(const BoardConfig& config, std::string* err
   vc.shadow_spaces = config.shadow_spaces;
   vc.count_guest_insns = config.count_guest_insns;
   vc.precise_fault_flags = config.precise_fault_flags;
+  vc.trace_threshold = config.trace_threshold;
   b->vcpu_ = std::make_unique<Vcpu>(*b->ram_, b->ports_, b->stats_, vc);
   if (!b->vcpu_->Init(error)) return nullptr;
   auto out = config.serial_out ? config.serial_out : [](uint8_t c) { std::fputc(c, stdout); };

@@ -22,6 +22,7 @@ struct BoardConfig {
   unsigned shadow_spaces = 8;  // see VcpuConfig
   bool count_guest_insns = false;  // see VcpuConfig
   bool precise_fault_flags = false;  // see VcpuConfig
+  uint32_t trace_threshold = 20000;  // see VcpuConfig
   // Where bytes the guest writes to the serial port go (default: stdout).
   std::function<void(uint8_t)> serial_out;
 };

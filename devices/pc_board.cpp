@@ -51,6 +51,7 @@ std::unique_ptr<PcBoard> PcBoard::Create(const PcConfig& config, std::string* er
   vc.shadow_spaces = config.shadow_spaces;
   vc.count_guest_insns = config.count_guest_insns;
   vc.precise_fault_flags = config.precise_fault_flags;
+  vc.trace_threshold = config.trace_threshold;
   b->vcpu_ = std::make_unique<Vcpu>(*b->ram_, b->ports_, b->stats_, vc);
   if (!b->vcpu_->Init(error)) return nullptr;
   Vcpu* vcpu = b->vcpu_.get();

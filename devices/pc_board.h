@@ -37,6 +37,7 @@ struct PcConfig {
   unsigned shadow_spaces = 8;  // see VcpuConfig
   bool count_guest_insns = false;  // see VcpuConfig
   bool precise_fault_flags = false;
+  uint32_t trace_threshold = 20000;  // see VcpuConfig
   // -no-reboot: a reset (triple fault, keyboard-controller or ACPI reset)
   // ends the run instead of restarting the machine.
   bool no_reboot = false;

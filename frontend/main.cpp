@@ -415,6 +415,7 @@ int RunElf(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile& 
   config.code_cache_bytes = opt.code_cache_bytes;
   config.shadow_spaces = opt.shadow_spaces;
   config.precise_fault_flags = opt.precise_flags;
+  config.trace_threshold = opt.trace_threshold;
   config.count_guest_insns = opt.count_insns;
   if (opt.serial == SerialBackend::kNone) config.serial_out = [](uint8_t) {};
   if (opt.serial == SerialBackend::kFile) config.serial_out = serial_file.Sink();
@@ -476,6 +477,7 @@ int RunLinux(const Options& opt, std::vector<uint8_t> kernel_file, StatsJsonFile
   config.code_cache_bytes = opt.code_cache_bytes;
   config.shadow_spaces = opt.shadow_spaces;
   config.precise_fault_flags = opt.precise_flags;
+  config.trace_threshold = opt.trace_threshold;
   config.count_guest_insns = opt.count_insns;
   config.no_reboot = opt.no_reboot;
   if (opt.serial == SerialBackend::kNone)

@@ -150,6 +150,13 @@ bool ApplyAccel(Options& o, std::string_view value, std::string* error) {
           return false;
         }
         spaces = n;
+      } else if (key == "traces") {
+        uint64_t n = 0;
+        if (!ParseDecimal(val, std::numeric_limits<uint64_t>::max(), &n) || n > kMaxTraceThreshold) {
+          *error = "traces must be a whole number from 0 (no traces) to " + std::to_string(kMaxTraceThreshold);
+          return false;
+        }
+        o.trace_threshold = static_cast<uint32_t>(n);
       } else if (key == "precise-flags") {
         if (val == "on") {
           o.precise_flags = true;
@@ -161,7 +168,7 @@ bool ApplyAccel(Options& o, std::string_view value, std::string* error) {
         }
       } else {
         *error = "unknown tcg property '" + std::string(key) +
-                 "' (xlat's tcg has tb-size, shadow-spaces and precise-flags)";
+                 "' (xlat's tcg has tb-size, shadow-spaces, traces and precise-flags)";
         return false;
       }
     }
@@ -486,9 +493,10 @@ const OptionSpec kOptionTable[] = {
     {"Standard options", {"m", nullptr}, "[size=]SIZE",
      "guest RAM (default 128M): MiB, or suffix K/M/G/T; 1M..1T, a multiple of 4K",
      ApplyMemory},
-    {"Standard options", {"accel", nullptr}, "tcg[,tb-size=N][,shadow-spaces=N][,precise-flags=on|off]",
+    {"Standard options", {"accel", nullptr}, "tcg[,tb-size=N][,shadow-spaces=N][,traces=N][,precise-flags=on|off]",
      "the translator; tb-size: code cache in MiB, 1..1024 (default 64); shadow-spaces: guest address "
-     "spaces kept across CR3 writes, 0..64 (default 8; 0 flushes on every CR3 write); precise-flags: "
+     "spaces kept across CR3 writes, 0..64 (default 8; 0 flushes on every CR3 write); traces: entries "
+     "after which an indirect jump's target starts a trace (default 20000; 0: none); precise-flags: "
      "exact arithmetic flags in every exception frame, also where no instruction reads them (default off: faster)",
      ApplyAccel},
     {"Standard options", {"nographic", nullptr}, nullptr, "no display; serial on the terminal (always the case)",

@@ -43,6 +43,8 @@ inline constexpr uint64_t kMinCodeCacheMiB = 1;
 inline constexpr uint64_t kMaxCodeCacheMiB = 1024;
 inline constexpr unsigned kDefaultShadowSpaces = 8;
 inline constexpr unsigned kMaxShadowSpaces = 64;
+inline constexpr uint32_t kDefaultTraceThreshold = 20000;
+inline constexpr uint32_t kMaxTraceThreshold = 1000000000;
 
 // Where the guest's serial port (COM1) goes.
 enum class SerialBackend {
@@ -63,6 +65,7 @@ struct Options {
   uint64_t ram_bytes = kDefaultRamBytes;                    // -m
   uint64_t code_cache_bytes = kDefaultCodeCacheMiB << 20;  // -accel tcg,tb-size=N (MiB)
   unsigned shadow_spaces = kDefaultShadowSpaces;  // -accel tcg,shadow-spaces=N
+  uint32_t trace_threshold = kDefaultTraceThreshold;  // -accel tcg,traces=N (0: none)
   bool precise_flags = false;                     // -accel tcg,precise-flags=on
   bool accel_given = false;
 

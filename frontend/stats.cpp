@@ -21,6 +21,7 @@ const char* ExitReasonHelp(ExitReason r) {
     case ExitReason::kException: return "guest exception";
     case ExitReason::kPoll: return "interrupt or stop noticed";
     case ExitReason::kCodeInvalidated: return "store hit running code";
+    case ExitReason::kTraceHead: return "hot indirect-branch target: trace recorded";
     case ExitReason::kCount: break;
   }
   return "";
@@ -160,6 +161,7 @@ const char* ExitReasonName(ExitReason r) {
     case ExitReason::kException: return "exception";
     case ExitReason::kPoll: return "poll";
     case ExitReason::kCodeInvalidated: return "code_invalidated";
+    case ExitReason::kTraceHead: return "trace_head";
     case ExitReason::kCount: break;
   }
   return "unknown";
@@ -207,6 +209,9 @@ std::string FormatStats(const Stats& s) {
   t.Row("flag saves before indirect ones", s.flag_saves);
   t.Row("  in one store", s.flag_saves_one_store, "known flags, or which add/sub/cmp made them");
   t.Row("jump cache fills", s.jump_cache_fills);
+  t.Row("traces", s.traces_built, "hot paths across indirect jmps translated as one block");
+  t.Row("  guards", s.trace_guards, "indirect jmps a trace goes on past (other targets leave)");
+  t.Row("  recordings abandoned", s.trace_recordings_abandoned, "the path left the page or ran too long");
 
   t.Section("Exits");
   for (unsigned r = 0; r < kExitReasons; ++r) {
@@ -323,6 +328,9 @@ std::string FormatStatsJson(const Stats& s) {
   branches.Add("links_made", s.links_made);
   branches.Add("links_past_spills", s.links_past_spills);
   branches.Add("jump_cache_fills", s.jump_cache_fills);
+  branches.Add("traces", s.traces_built);
+  branches.Add("trace_guards", s.trace_guards);
+  branches.Add("trace_recordings_abandoned", s.trace_recordings_abandoned);
 
   JsonObject exits;
   for (unsigned r = 0; r < kExitReasons; ++r) exits.Add(ExitKey(r).c_str(), s.exits[r]);

@@ -104,6 +104,9 @@ class BlockEmitter {
   // After the flags save before an indirect branch, the guest's flags live in
   // ctx.flags_lahf: sites and spans record it so the VMM reads them there.
   void MarkFlagsSaved() { flags_saved_ = true; }
+  // Past a trace's guard, once an instruction has written every flag: the
+  // host's are the guest's again.
+  void MarkFlagsLive() { flags_saved_ = false; }
 
   // The pool. SpillPool() emits the stores of an entry path; StartPool()
   // marks the pool displaced and free for the body.

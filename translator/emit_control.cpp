@@ -13,43 +13,52 @@ namespace {
 
 bool FlagsLive(const GuestInsn& gi) { return (gi.flags_live_in & kArithFlags) != 0; }
 
-// Displaces r11 and returns where an indirect branch's target is: the
-// guest register a `jmp reg` or `call reg` names (but rsp, which a call
-// moves first), else r11, into which a memory operand is read through the
-// TLB with the registers as they were before the instruction.
-x86::Gp LoadTarget(BlockEmitter& e, const GuestInsn& gi) {
+// Reads an indirect branch's target into `t` (taken as scratch by the
+// caller): the guest register a `jmp reg` or `call reg` names, or its
+// memory operand read through the TLB with the registers as they were
+// before the instruction.
+void LoadTargetInto(BlockEmitter& e, const GuestInsn& gi, unsigned t) {
   const DecodedInsn& d = *gi.d;
   const ZydisDecodedOperand& op = d.ops[0];
   auto& a = e.a;
-  e.Displace(kR11);
+  const x86::Gp T = x86::gpq(t);
   if (op.type == ZYDIS_OPERAND_TYPE_REGISTER) {
-    const int n = GprNumber(op.reg.value);
-    if (n != kRsp) return x86::gpq(static_cast<uint32_t>(n));
-    a.mov(x86::r11, x86::rsp);
-    return x86::r11;
+    a.mov(T, x86::gpq(static_cast<uint32_t>(GprNumber(op.reg.value))));
+    return;
   }
   const AddressExpr expr = AddressOf(d, op);
-  GuardedAccess ga{kR11, 8, kAccessRead, FlagsLive(gi)};
+  GuardedAccess ga{t, 8, kAccessRead, FlagsLive(gi)};
   // A jump table or a pointer in the image (jmp [table + rax*8], call [rip
   // + x]): one compare with the page's tag, as for a load from there.
   ga.constant = OnConstantPage(expr, gi.index_bound, ga);
   ga.expr = expr;
   if (!ga.constant) {
-    const uint16_t avoid = GprsUsed(d) | (FlagsLive(gi) ? (1u << kRcx) : 0);
+    const uint16_t avoid = GprsUsed(d) | static_cast<uint16_t>(1u << t) | (FlagsLive(gi) ? (1u << kRcx) : 0);
     const unsigned seg = expr.segment >= 0 ? e.TakeScratch(avoid) : 16;
-    EmitGuestAddress(e, kR11, seg, expr);
+    EmitGuestAddress(e, t, seg, expr);
     if (seg < 16) e.Restore(seg);
   }
-  if (IsConstantTableRead(ga) && expr.index != kR11) {
+  if (IsConstantTableRead(ga) && expr.index != static_cast<int>(t)) {
     // A jump table: its entry read from the page's addend plus index and table.
     const x86::Mem entry =
-        x86::qword_ptr(x86::r11, x86::gpq(static_cast<uint32_t>(expr.index)),
-                       static_cast<uint32_t>(__builtin_ctz(expr.scale)), static_cast<int32_t>(expr.disp));
-    const EmitFn table_read = [&a, entry] { a.mov(x86::r11, entry); };
-    EmitGuardedAccess(e, ga, [&a] { a.mov(x86::r11, x86::qword_ptr(x86::r11)); }, &table_read);
+        x86::qword_ptr(T, x86::gpq(static_cast<uint32_t>(expr.index)), static_cast<uint32_t>(__builtin_ctz(expr.scale)),
+                       static_cast<int32_t>(expr.disp));
+    const EmitFn table_read = [&a, T, entry] { a.mov(T, entry); };
+    EmitGuardedAccess(e, ga, [&a, T] { a.mov(T, x86::qword_ptr(T)); }, &table_read);
   } else {
-    EmitGuardedAccess(e, ga, [&a] { a.mov(x86::r11, x86::qword_ptr(x86::r11)); });
+    EmitGuardedAccess(e, ga, [&a, T] { a.mov(T, x86::qword_ptr(T)); });
   }
+}
+
+// Displaces r11 and returns where an indirect branch's target is: the
+// guest register a `jmp reg` or `call reg` names (but rsp, which a call
+// moves first), else r11, into which it is read (LoadTargetInto).
+x86::Gp LoadTarget(BlockEmitter& e, const GuestInsn& gi) {
+  const ZydisDecodedOperand& op = gi.d->ops[0];
+  e.Displace(kR11);
+  if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && GprNumber(op.reg.value) != kRsp)
+    return x86::gpq(static_cast<uint32_t>(GprNumber(op.reg.value)));
+  LoadTargetInto(e, gi, kR11);
   return x86::r11;
 }
 
@@ -83,12 +92,54 @@ void EmitIndirectJump(BlockEmitter& e, const x86::Gp& target) {
 
 void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv, const x86::Gp& target) {
   auto& a = e.a;
+  if (e.block->single_step) {
+    // One instruction, then the VMM (for a TF trap, a debugger's step, a
+    // trace being recorded), not on into the target's translation.
+    a.mov(Ctx(XLAT_CTX_OFF(ind_target)), target);
+    a.jmp(Imm(reinterpret_cast<uint64_t>(e.thunks.lookup_miss)));
+    return;
+  }
   a.mov(Ctx(XLAT_CTX_OFF(ind_target)), target);        // the target checks this
   a.movzx(x86::r11d, target.r16());                    // jump-cache index = VA bits 15:0
   a.jmp(CtxIndexed(CtxJcCodeOff(priv), x86::r11, 3));  // a block's indirect entry, or lookup_miss
 }
 
 void EmitFallthrough(BlockEmitter& e, uint64_t next) { e.LeaveTo(next); }
+
+void EmitIndirectGuard(BlockEmitter& e, const GuestInsn& gi, uint64_t expected) {
+  auto& a = e.a;
+  const ZydisDecodedOperand& op = gi.d->ops[0];
+  // The target: in the guest register the jmp names, else read into a
+  // scratch (not necessarily r11: in a trace, an access group may hold it
+  // across the guard).
+  int taken = -1;
+  unsigned t;
+  if (op.type == ZYDIS_OPERAND_TYPE_REGISTER && GprNumber(op.reg.value) != kRsp) {
+    t = static_cast<unsigned>(GprNumber(op.reg.value));
+  } else {
+    taken = static_cast<int>(e.TakeScratch(GprsUsed(*gi.d)));
+    t = static_cast<unsigned>(taken);
+    LoadTargetInto(e, gi, t);
+  }
+  a.cmp(x86::gpq(t), static_cast<int32_t>(expected));
+  const Label other = a.newLabel();
+  a.jne(other);
+  const uint16_t displaced_here = e.displaced();
+  e.Cold([&e, other, t, displaced_here] {
+    // As EmitIndirectJump, with what was displaced at the guard; the index
+    // taken before the reloads, which may include t's.
+    auto& a = e.a;
+    const x86::Gp T = x86::gpq(t);
+    a.bind(other);
+    a.mov(Ctx(XLAT_CTX_OFF(ind_target)), T);
+    if (!(displaced_here & (1u << kR11))) a.mov(Ctx(CtxSpillOff(kR11)), x86::r11);
+    a.movzx(x86::r11d, T.r16());
+    for (unsigned r = 0; r < 16; ++r)
+      if (r != kR11 && (displaced_here & (1u << r))) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
+    a.jmp(CtxIndexed(CtxJcCodeOff(e.priv), x86::r11, 3));
+  });
+  if (taken >= 0) e.Restore(static_cast<unsigned>(taken));
+}
 
 void EmitJmp(BlockEmitter& e, const GuestInsn& gi) {
   const DecodedInsn& d = *gi.d;

@@ -26,6 +26,12 @@ void EmitIndirectJump(BlockEmitter& e, const asmjit::x86::Gp& target);
 // guest value in its spill slot (what a block's indirect entry expects).
 void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv, const asmjit::x86::Gp& target);
 
+// A trace's guard (Translator::TranslateTrace): an indirect jmp the block
+// goes on past when its target is `expected` (a sign-extended imm32), and
+// that otherwise leaves through the jump cache. The guest's flags must be
+// saved already: the compare clobbers the host's.
+void EmitIndirectGuard(BlockEmitter& e, const GuestInsn& gi, uint64_t expected);
+
 // Ends the block with a jump to the guest instruction at `next`.
 void EmitFallthrough(BlockEmitter& e, uint64_t next);
 

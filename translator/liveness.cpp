@@ -219,10 +219,10 @@ unsigned RequiredAlignment(const DecodedInsn& d) {
 }
 
 void ComputeFlagLiveness(std::span<const FlagEffect> effects, std::span<uint32_t> live_in,
-                         std::span<uint32_t> live_out, uint32_t live_at_end, int read_all_after) {
+                         std::span<uint32_t> live_out, uint32_t live_at_end, std::span<const uint8_t> read_all_after) {
   uint32_t live = live_at_end;
   for (size_t i = effects.size(); i-- > 0;) {
-    if (static_cast<int>(i) == read_all_after) live = kArithFlags;
+    if (read_all_after[i]) live = kArithFlags;
     live_out[i] = live;
     const FlagEffect& fx = effects[i];
     live = (live & ~fx.kills) | fx.reads;

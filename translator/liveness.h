@@ -55,10 +55,10 @@ bool MayFaultNatively(const DecodedInsn& d);
 unsigned RequiredAlignment(const DecodedInsn& d);
 
 // live_in[i] / live_out[i]: arithmetic flags live before / after insn i.
-// `live_at_end`: flags live when the block leaves. `read_all_after`: an index
-// after which a pseudo-instruction reads every flag (-1: none; used for the
-// flags save before an indirect branch).
+// `live_at_end`: flags live when the block leaves. `read_all_after[i]`
+// nonzero: after insn i a pseudo-instruction reads every flag (the flags
+// save before an indirect branch, or before a trace's guard).
 void ComputeFlagLiveness(std::span<const FlagEffect> effects, std::span<uint32_t> live_in,
-                         std::span<uint32_t> live_out, uint32_t live_at_end, int read_all_after);
+                         std::span<uint32_t> live_out, uint32_t live_at_end, std::span<const uint8_t> read_all_after);
 
 }  // namespace xlat

@@ -242,11 +242,15 @@ bool ConsultsFlags(InsnKind k) {
 }
 
 // A jcc the block goes on past. `inverted`: the block follows the taken
-// path, and the side exit goes to the fall-through.
+// path, and the side exit goes to the fall-through. In a trace, also an
+// indirect jmp the block goes on past (`guard`): at the target `dest` the
+// path went to, which a compare checks; another target leaves through the
+// jump cache.
 struct SideExit {
   uint16_t insn;   // its index in the block
   bool inverted;
-  uint64_t dest;   // where the side exit goes
+  uint64_t dest;   // where the side exit goes (a guard: where the block goes on)
+  bool guard;
 };
 
 // Whether the bytes at `at` look like a loop latch for a loop starting at
@@ -310,14 +314,14 @@ bool RunsInto(const Decoder& decoder, const uint8_t* page, uint64_t page_va, uin
 // indirect entry restores). The lookahead into the successors need decide
 // only these.
 uint32_t WantedAtEnd(const std::vector<FlagEffect>& effects, const std::vector<InsnKind>& kinds,
-                     int save_flags_after, size_t end) {
+                     bool saved_at_start, size_t end) {
   uint32_t want = 0;
   uint32_t through = kArithFlags;  // flags from the end that reach here unkilled
   uint32_t live = 0;               // flags live here with nothing live at the end
   for (size_t i = end; i-- > 0;) {
     through &= ~effects[i].kills;
     live = (live & ~effects[i].kills) | effects[i].reads;
-    const bool entry = i == 0 && save_flags_after != -1;
+    const bool entry = i == 0 && !saved_at_start;
     if ((ConsultsFlags(kinds[i]) || entry) && !(live & kArithFlags)) want |= through;
     if (!through) break;
   }
@@ -423,6 +427,7 @@ struct Translator::Scratch {
   std::vector<MemGroup> groups;
   std::vector<int32_t> span_offset;
   std::vector<int8_t> stride_group;
+  std::vector<uint8_t> save_after;
   BlockEmitter::Buffers emit;
   CodeHolder code;
   EmitErrors errors;
@@ -511,7 +516,8 @@ uint32_t Translator::WalkFlagsLiveAt(uint64_t va, CodePage page, uint32_t want, 
   return live | unknown;
 }
 
-bool Translator::SaveFlagsInOneStore(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w) {
+bool Translator::SaveFlagsInOneStore(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w,
+                                     size_t valid_until) {
   if (const int32_t flags = ConstantFlagsOf(decoded[w]); flags >= 0) {
     // Known now: stored as lahf and seto would have.
     e.a.mov(Ctx(XLAT_CTX_OFF(flags_lahf), 4), static_cast<int32_t>(LahfSlotOf(static_cast<uint64_t>(flags))));
@@ -519,13 +525,17 @@ bool Translator::SaveFlagsInOneStore(BlockEmitter& e, const std::vector<DecodedI
   }
   if (lazy_flags_desc_ == nullptr) return false;
   uint16_t written_after = 0;
-  for (size_t j = w + 1; j < decoded.size(); ++j) written_after |= GprsWritten(decoded[j]);
+  for (size_t j = w + 1; j < valid_until; ++j) written_after |= GprsWritten(decoded[j]);
   const std::optional<LazyFlagsDesc> d = LazyFlagsDescOf(decoded[w], written_after);
   if (!d) return false;
   const uint64_t desc = d->Pack();
   uint32_t id;
   if (auto it = lazy_flags_ids_.find(desc); it != lazy_flags_ids_.end()) {
     id = it->second;
+  } else if (lazy_flags_new_.valid) {
+    // (A trace saves at each guard: one new form per block, the one it has.)
+    if (lazy_flags_new_.desc != desc) return false;
+    id = lazy_flags_next_id_;
   } else {
     if (lazy_flags_next_id_ >= kLazyFlagsIds) return false;
     id = lazy_flags_next_id_;  // (taken once the block is in the cache)
@@ -540,6 +550,16 @@ bool Translator::SaveFlagsInOneStore(BlockEmitter& e, const std::vector<DecodedI
 }
 
 TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFetcher& fetch, bool single_step) {
+  return TranslateImpl(rip, priv, fetch, single_step, nullptr);
+}
+
+TranslateResult Translator::TranslateTrace(uint64_t rip, PrivClass priv, const CodeFetcher& fetch,
+                                           const std::vector<uint64_t>& path) {
+  return TranslateImpl(rip, priv, fetch, false, &path);
+}
+
+TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const CodeFetcher& fetch, bool single_step,
+                                          const std::vector<uint64_t>* path) {
   TranslateResult result;
   if (cache_.room() < std::min<uint64_t>(kMaxBlockHostBytes, cache_.capacity() / 4)) {
     result.kind = TranslateResult::Kind::kCacheFull;
@@ -598,8 +618,9 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // (the decompressor's branch-call-jump filter) then is one block that
   // branches back to itself.
   constexpr unsigned kMaxSideExits = 4;
+  constexpr unsigned kMaxTraceExits = 24;  // a trace's side exits and guards
   constexpr unsigned kMinFreeGprs = 3;
-  SideExit side[kMaxSideExits];
+  SideExit side[kMaxTraceExits];
   unsigned side_exits = 0;
   auto side_exit_to = [&side, &side_exits](uint64_t va) {
     for (unsigned k = 0; k < side_exits; ++k)
@@ -609,12 +630,18 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // (-count-insns adds a block's whole count at its entry: a side exit
   // would count instructions that never ran.)
   const bool side_exits_allowed = follow_jumps_ && !single_step && !count_guest_insns_;
+  // A trace follows its path: at each step the instruction at pc must be
+  // the path's next (where it is not, the trace has left the path and ends).
+  const bool trace = path != nullptr && !path->empty() && (*path)[0] == rip && side_exits_allowed &&
+                     !precise_fault_flags_ && !(breakpoints_ && !breakpoints_->empty());
+  size_t path_at = 0;
   uint16_t named = 1u << kRsp;  // GPRs the block's instructions name (for the pool too)
   auto free_gprs = [](uint16_t n) { return 16u - static_cast<unsigned>(__builtin_popcount(n)); };
   while (decoded.size() < max_insns) {
     const uint64_t off = pc - page0_va;
     if (off >= 4096) break;  // the next instruction starts on the next page
-    if (side_exit_to(pc)) break;
+    if (trace && (path_at >= path->size() || (*path)[path_at] != pc)) break;
+    if (!trace && side_exit_to(pc)) break;
     // A breakpoint starts its own block, where the dispatcher sees it.
     if (breakpoints_ && !decoded.empty() && breakpoints_->count(pc)) break;
     // Decoded in place: a DecodedInsn is over a kilobyte. (The constructor
@@ -672,7 +699,40 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       named = now_named;
     }
     runs.back().end = d.next_rip();
-    if (kind == InsnKind::kJcc && side_exits_allowed && side_exits < kMaxSideExits && !crosses &&
+    if (trace && kind != InsnKind::kUndefined) {
+      // Where the path went next (after its last instruction: back to its start).
+      const uint64_t next = path_at + 1 < path->size() ? (*path)[path_at + 1] : rip;
+      const bool on_page = (next & ~0xfffull) == page0_va;
+      const bool room = side_exits < kMaxTraceExits && !crosses && on_page && decoded.size() + 2 < max_insns &&
+                        free_gprs(named) >= kMinFreeGprs;
+      const bool direct = d.insn.operand_count_visible > 0 && d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
+      const auto index = static_cast<uint16_t>(decoded.size() - 1);
+      bool followed = false;
+      // (A jcc back to the start at the path's end stays the block's last
+      // instruction: a loop that is its own block, as usual.)
+      const bool loops_back = kind == InsnKind::kJcc && path_at + 1 == path->size() && d.direct_target() == rip;
+      if (kind == InsnKind::kJcc && room && !loops_back && (next == d.direct_target() || next == d.next_rip())) {
+        const bool taken = next != d.next_rip();
+        side[side_exits++] = {index, taken, taken ? d.next_rip() : d.direct_target(), false};
+        followed = true;
+      } else if (kind == InsnKind::kJmp && direct && !crosses && on_page && next == d.direct_target()) {
+        kind = InsnKind::kDrop;  // nothing to run: the code at the target follows
+        followed = true;
+      } else if (kind == InsnKind::kJmp && !direct && room && d.insn.meta.branch_type != ZYDIS_BRANCH_TYPE_FAR &&
+                 static_cast<int64_t>(next) == static_cast<int32_t>(next)) {
+        // (The guard compares with an imm32: code in the low or the top 2 GiB.)
+        side[side_exits++] = {index, false, next, true};
+        followed = true;
+      }
+      if (followed) {
+        kinds.push_back(kind);
+        if (next != d.next_rip()) runs.push_back({next, next});
+        pc = next;
+        ++path_at;
+        continue;
+      }
+    }
+    if (!trace && kind == InsnKind::kJcc && side_exits_allowed && side_exits < kMaxSideExits && !crosses &&
         decoded.size() + 2 < max_insns && free_gprs(named) >= kMinFreeGprs) {
       const uint64_t target = d.direct_target();
       // A backward jcc that is not its loop's latch (the code at its target
@@ -697,7 +757,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         continue;
       }
     }
-    if (kind == InsnKind::kJmp && !crosses && follow_jumps_ && jumps_followed < kMaxJumpsFollowed &&
+    if (!trace && kind == InsnKind::kJmp && !crosses && follow_jumps_ && jumps_followed < kMaxJumpsFollowed &&
         decoded.size() + 2 < max_insns && d.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
       const uint64_t target = d.direct_target();
       if ((target & ~0xfffull) == page0_va && target != rip && !decoded_at(target) &&
@@ -711,6 +771,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     }
     kinds.push_back(kind);
     pc = d.next_rip();
+    ++path_at;
     // swapgs changes the base of every later gs: access: the block ends
     // after it, so that no memory group spans it.
     if (EndsBlock(kind) || crosses || IsInlineTransfer(d, kind) ||
@@ -721,7 +782,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // the block ends at the head instead, which then starts a block of its
   // own that branches back to itself, rather than this block running the
   // first iteration and that one the rest.
-  if (side_exits_allowed && kinds.back() == InsnKind::kJcc && decoded.size() > 1) {
+  if (!trace && side_exits_allowed && kinds.back() == InsnKind::kJcc && decoded.size() > 1) {
     const DecodedInsn& tail = decoded.back();
     const uint64_t head = tail.direct_target();
     if (head > rip && head < runs[0].end) {
@@ -742,7 +803,16 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     }
   }
   // Where execution goes after the last instruction when it falls through.
-  const uint64_t end_rip = kinds.back() == InsnKind::kUndefined ? decoded.back().rip : pc;
+  uint64_t end_rip = kinds.back() == InsnKind::kUndefined ? decoded.back().rip : pc;
+  auto exit_at = [&side, &side_exits](size_t i) -> const SideExit* {
+    for (unsigned k = 0; k < side_exits; ++k)
+      if (side[k].insn == i) return &side[k];
+    return nullptr;
+  };
+  auto guard_at = [&exit_at](size_t i) {
+    const SideExit* x = exit_at(i);
+    return x && x->guard;
+  };
 
   // ---- Flag liveness. ----
   std::vector<FlagEffect>& effects = s.effects;
@@ -757,33 +827,82 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         (kinds[i] == InsnKind::kString && !InlineStringForm(decoded[i])) ||
         IsInlineTransfer(decoded[i], kinds[i]) || MayFaultNatively(decoded[i]))
       effects[i].reads = kArithFlags;
+    // A guard's compare leaves garbage in the host's flags: the guest's were
+    // saved before it (below), and nothing after it may read them.
+    if (trace && guard_at(i)) effects[i] = FlagEffect{0, kArithFlags, kArithFlags};
+  }
+  if (trace) {
+    // What happens to the flags after instruction `from`: 1 if the first
+    // instruction that touches them writes them all (or is a guard, when
+    // `guard_kills`), 0 if it reads some or writes only some, -1 if none does.
+    auto first_touch_kills = [&](size_t from, bool guard_kills) {
+      for (size_t j = from; j < decoded.size(); ++j) {
+        if (guard_at(j)) return guard_kills ? 1 : 0;
+        const FlagEffect& fx = effects[j];
+        if (fx.reads & kArithFlags) return 0;
+        if ((fx.kills & kArithFlags) == kArithFlags) return 1;
+        if (fx.writes & kArithFlags) return 0;
+      }
+      return -1;
+    };
+    // The code after each guard must write the flags before it reads them;
+    // after the last one, until the trace goes back to its start, which
+    // then must. Where not, the trace ends at that guard: its jmp leaves
+    // through the jump cache, as any block's.
+    for (unsigned k = 0; k < side_exits; ++k) {
+      if (!side[k].guard) continue;
+      const size_t g = side[k].insn;
+      const int after = first_touch_kills(g + 1, /*guard_kills=*/true);
+      if (after == 1 || (after == -1 && end_rip == rip && first_touch_kills(0, false) == 1)) continue;
+      decoded.resize(g + 1);
+      kinds.resize(g + 1);
+      effects.resize(g + 1);
+      effects[g] = FlagEffectOf(decoded[g]);
+      side_exits = k;
+      named = 1u << kRsp;
+      for (size_t i = 0; i <= g; ++i)
+        if (kinds[i] != InsnKind::kUndefined) named |= GprsUsed(decoded[i]);
+      end_rip = decoded[g].next_rip();
+      break;
+    }
   }
   // A block that leaves by an indirect branch saves the guest's flags after
   // its last flag-writing instruction (the target restores them if it reads
-  // them), so nothing is live when it leaves.
-  int save_flags_after = -2;  // index of the instruction the save follows; -1: before the first
+  // them), so nothing is live when it leaves. So does a trace before each
+  // guard, after the last writer since the one before it (with none, the
+  // flags saved at that one still are).
+  std::vector<uint8_t>& save_after = s.save_after;  // the flags are saved after instruction i
+  save_after.assign(decoded.size(), 0);
+  bool save_at_start = false;
   const DecodedInsn& tail = decoded.back();
-  const bool indirect_tail = kinds.back() == InsnKind::kRet ||
-                             ((kinds.back() == InsnKind::kJmp || kinds.back() == InsnKind::kCall) &&
-                              tail.ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE);
-  if (indirect_tail) {
-    save_flags_after = -1;
-    for (size_t i = decoded.size(); i-- > 0;)
-      if (effects[i].writes || effects[i].reads == kArithFlags) {
-        save_flags_after = static_cast<int>(i);
-        break;
-      }
+  const bool indirect_tail = !guard_at(decoded.size() - 1) &&
+                             (kinds.back() == InsnKind::kRet ||
+                              ((kinds.back() == InsnKind::kJmp || kinds.back() == InsnKind::kCall) &&
+                               tail.ops[0].type != ZYDIS_OPERAND_TYPE_IMMEDIATE));
+  {
+    // (The save goes after the segment's side exits too: their targets
+    // find the flags in the host's.)
+    size_t segment = 0;
+    for (size_t i = 0; i < decoded.size(); ++i) {
+      if (!guard_at(i) && !(indirect_tail && i + 1 == decoded.size())) continue;
+      int w = -1;
+      for (size_t j = segment; j < i; ++j)
+        if (effects[j].writes || effects[j].reads == kArithFlags || exit_at(j)) w = static_cast<int>(j);
+      if (w >= 0)
+        save_after[static_cast<size_t>(w)] = 1;
+      else if (segment == 0)
+        save_at_start = true;
+      segment = i + 1;
+    }
   }
   std::vector<Block::CodeRange>& deps = s.deps;
   deps.clear();
   if (side_exits > 0) {
     // A side exit reads, besides its condition, what its target reads.
-    // (The save before an indirect tail goes after the last of them: their
-    // targets find the flags in the host's.)
     for (unsigned k = 0; k < side_exits; ++k) {
+      if (side[k].guard) continue;
       const size_t i = side[k].insn;
-      if (indirect_tail) save_flags_after = std::max(save_flags_after, static_cast<int>(i));
-      const uint32_t want = precise_fault_flags_ ? 0 : WantedAtEnd(effects, kinds, save_flags_after, i + 1);
+      const uint32_t want = precise_fault_flags_ ? 0 : WantedAtEnd(effects, kinds, save_at_start, i + 1);
       effects[i].reads |= want ? FlagsLiveAt(side[k].dest, want, priv, fetch, 2, &deps) : kArithFlags;
     }
   }
@@ -792,7 +911,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   // looked for (WantedAtEnd): usually none, or AF alone.
   uint32_t live_at_end = kArithFlags;
   const uint32_t want =
-      indirect_tail || precise_fault_flags_ ? 0 : WantedAtEnd(effects, kinds, save_flags_after, effects.size());
+      indirect_tail || precise_fault_flags_ ? 0 : WantedAtEnd(effects, kinds, save_at_start, effects.size());
   if (want) {
     const InsnKind k = kinds.back();
     const bool direct = tail.insn.operand_count_visible > 0 && tail.ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE;
@@ -809,12 +928,23 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   std::vector<uint32_t>& live_out = s.live_out;
   live_in.resize(decoded.size());
   live_out.resize(decoded.size());
-  ComputeFlagLiveness(effects, live_in, live_out, indirect_tail ? 0 : live_at_end,
-                      save_flags_after >= 0 ? save_flags_after : -1);
-  if (precise_fault_flags_)
-    for (size_t i = 0; i < decoded.size(); ++i)
-      if (static_cast<int>(i) <= save_flags_after || save_flags_after == -2) live_in[i] |= kArithFlags;
-  const uint32_t block_live_in = save_flags_after == -1 ? kArithFlags : live_in[0];
+  ComputeFlagLiveness(effects, live_in, live_out, indirect_tail ? 0 : live_at_end, save_after);
+  if (precise_fault_flags_ && !save_at_start) {
+    // Exact up to the save (no traces then: one save at most), or throughout.
+    const size_t save = static_cast<size_t>(std::find(save_after.begin(), save_after.end(), 1) - save_after.begin());
+    for (size_t i = 0; i < decoded.size() && i <= save; ++i) live_in[i] |= kArithFlags;
+  }
+  const uint32_t block_live_in = save_at_start ? kArithFlags : live_in[0];
+  // Where the host's flags are the guest's again after a save: the first
+  // instruction past the next guard that writes them all (or the end).
+  // A lazy save (SaveFlagsInOneStore) stands for the flags until there.
+  auto flags_saved_until = [&](size_t w) {
+    size_t j = w + 1;
+    while (j < decoded.size() && !guard_at(j)) ++j;
+    for (++j; j < decoded.size(); ++j)
+      if (!guard_at(j) && (effects[j].kills & kArithFlags) == kArithFlags) return j;
+    return decoded.size();
+  };
 
   // ---- Emit. ----
   auto block = std::make_unique<Block>();
@@ -823,6 +953,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
   block->priv = priv;
   block->key = BlockKey(block->guest_phys, priv) ^ (single_step ? kSingleStepKeyBit : 0);
   block->single_step = single_step;
+  block->trace = trace;
   block->depends_on_fpu_control = depends_on_fpu_control_;
   block->global_code = page0.global && (!crosses || page1.global);
   block->ranges.reserve(runs.size() + 1 + deps.size());
@@ -963,6 +1094,17 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     e.a.cmp(x86::r11, Ctx(XLAT_CTX_OFF(ind_target)));
   }
   e.a.jne(Imm(reinterpret_cast<uint64_t>(thunks_.lookup_miss)));
+  // A block that leaves by an indirect jmp may be an interpreter's handler:
+  // once entered this way often enough, the VMM follows what runs from here
+  // and makes it a trace (TranslateTrace). Until then each entry counts down.
+  if (trace_counters_ && !trace && !single_step && side_exits_allowed && !precise_fault_flags_ &&
+      kinds.back() == InsnKind::kJmp && indirect_tail) {
+    const uint32_t slot = trace_counter_next_++ % kTraceCounters;
+    trace_counters_[slot] = trace_threshold_;
+    block->trace_counter = static_cast<int32_t>(slot);
+    e.a.sub(Ctx(CtxTraceCounterOff(slot), 4), 1);
+    e.a.jb(Imm(reinterpret_cast<uint64_t>(thunks_.trace_head)));
+  }
   if (block_live_in & kArithFlags) EmitRestoreArithFlags(e.a);  // the source saved them
   if (!(entry_pool & (1u << kR11))) e.a.mov(x86::r11, Ctx(CtxSpillOff(kR11)));
   Label entry = e.a.newLabel(), pre = e.a.newLabel(), head = e.a.newLabel();
@@ -1028,7 +1170,7 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
     block->insn_rips.push_back(rip);
     block->insn_lens.push_back(static_cast<uint8_t>(decoded[0].length()));
   }
-  if (!ended && save_flags_after == -1) {
+  if (!ended && save_at_start) {
     stats_.flag_saves++;
     EmitSaveArithFlags(e.a, e.IdlePoolRegister());
     e.MarkFlagsSaved();
@@ -1082,11 +1224,20 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
       case InsnKind::kLeave: EmitLeave(e, gi); break;
       case InsnKind::kEnter: EmitEnter(e, gi); break;
       case InsnKind::kString: EmitString(e, gi); break;
-      case InsnKind::kJmp: EmitJmp(e, gi); ended = true; break;
+      case InsnKind::kJmp:
+        if (const SideExit* x = exit_at(i)) {
+          EmitIndirectGuard(e, gi, x->dest);
+          stats_.trace_guards++;
+        } else {
+          EmitJmp(e, gi);
+          ended = true;
+        }
+        break;
       case InsnKind::kJcc:
-        if (i + 1 < decoded.size()) {
-          // (Every jcc before the last is a side exit: only that path decodes past one.)
-          const SideExit* x = std::find_if(side, side + side_exits, [i](const SideExit& se) { return se.insn == i; });
+        if (i + 1 < decoded.size() || (trace && exit_at(i))) {
+          // (Every jcc before the last is a side exit: only that path decodes
+          // past one. A trace's last may be one too: it goes on to its start.)
+          const SideExit* x = exit_at(i);
           EmitSideExit(e, gi, x->inverted, x->dest);
           stats_.side_exits++;
         } else {
@@ -1105,9 +1256,11 @@ TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFe
         ended = IsInlineTransfer(*gi.d, kinds[i]);
         break;
     }
-    if (static_cast<int>(i) == save_flags_after) {
+    if (trace && e.flags_saved() && !guard_at(i) && (effects[i].kills & kArithFlags) == kArithFlags)
+      e.MarkFlagsLive();  // past a guard, the first writer of every flag
+    if (save_after[i]) {
       stats_.flag_saves++;
-      if (SaveFlagsInOneStore(e, decoded, i))
+      if (SaveFlagsInOneStore(e, decoded, i, flags_saved_until(i)))
         stats_.flag_saves_one_store++;
       else
         EmitSaveArithFlags(e.a, e.IdlePoolRegister());

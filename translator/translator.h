@@ -95,6 +95,28 @@ class Translator {
   // block gets its own key and is never linked or put in the jump cache).
   TranslateResult Translate(uint64_t rip, PrivClass priv, const CodeFetcher& fetch, bool single_step = false);
 
+  // Translates a trace: the path the guest was seen to run from `rip`
+  // (`path`: the guest VA of each instruction run, in order, starting with
+  // rip; the instruction after the last goes back to rip). The trace follows
+  // the path across jccs (the other way is a side exit) and across indirect
+  // jmps, each guarded by a compare with the target the path went to (a
+  // mismatch goes through the jump cache), so that a dispatch loop, an
+  // interpreter's handlers one after the other, runs as one block with one
+  // pool, one poll and shared access checks. It stops early where the path
+  // leaves the page, turns to code it cannot follow (calls, returns, VMM
+  // instructions), or where flags would be live across a guard.
+  TranslateResult TranslateTrace(uint64_t rip, PrivClass priv, const CodeFetcher& fetch,
+                                 const std::vector<uint64_t>& path);
+
+  // Blocks that end with an indirect jmp count their entries through the
+  // jump cache in counters[Block::trace_counter] (down from `threshold`);
+  // the one that reaches zero leaves through thunks.trace_head (a trace may
+  // start there). nullptr: no counting.
+  void set_trace_counters(uint32_t* counters, uint32_t threshold) {
+    trace_counters_ = counters;
+    trace_threshold_ = threshold;
+  }
+
   // The most host code a block may need, with its cold code: translation
   // needs at least this much room.
   // The block with this key gets no access groups from now on (its group
@@ -122,7 +144,12 @@ class Translator {
   // with one store if it can: of the flags themselves where w leaves the
   // same whatever its operands (xor eax, eax), else lazily (cpu/lazy_flags.h):
   // of the id of w's form, whose stub the block carries if the form is new.
-  bool SaveFlagsInOneStore(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w);
+  // The store stands for the flags until the instruction before `valid_until`
+  // (where the host's flags hold the guest's again, or the block's end).
+  bool SaveFlagsInOneStore(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w, size_t valid_until);
+
+  TranslateResult TranslateImpl(uint64_t rip, PrivClass priv, const CodeFetcher& fetch, bool single_step,
+                                const std::vector<uint64_t>* path);
 
   // The working storage of one translation (translator.cpp), kept across
   // blocks so that its capacity is reused rather than allocated per block.
@@ -153,6 +180,9 @@ class Translator {
   bool depends_on_fpu_control_ = false;  // of the block being translated
   FpuControl fpu_control_;
   const std::set<uint64_t>* breakpoints_ = nullptr;
+  uint32_t* trace_counters_ = nullptr;
+  uint32_t trace_threshold_ = 0;
+  uint32_t trace_counter_next_ = 0;
 };
 
 }  // namespace xlat

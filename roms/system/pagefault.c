@@ -383,6 +383,78 @@ static void cmp_then_jmp_fault(void) {
 }
 static void xor_then_jmp_fault(void) { flags_before_jmp_fault(s_xor_then_jmp_mem, 2, FL_ZF | FL_PF); }
 
+// Faults inside a trace (cpu/vcpu_traces.cpp): a loop of two handlers that
+// jmp to each other through registers. The one at 2 is translated first,
+// so its counter runs out first (with -accel tcg,traces=1, within a few
+// iterations): the trace starts there, and the handler at 1, with the
+// load, follows its guard. The load faults on iteration 51: RIP, CR2 and
+// the registers are the guest's. Where nothing reads the flags before they
+// are written again (the first two), they are not compared (exact only
+// with -accel tcg,precise-flags=on, which makes no traces); the second
+// changes rcx, the operand of the add whose flags the block stored as
+// which instruction made them, before the load. In the third, an add after
+// the guard writes the flags and an adc after the load reads them: the
+// frame has the add's, from the host's flags (not the ones saved before the
+// guard). (Aligned: one page holds each loop.)
+#define TRACE_LOOP(name, handler1, handler2)                                          \
+  __asm__(".pushsection .text.snippets,\"ax\",@progbits\n\t.balign 256\n" #name ":\n\t" \
+          "lea 1f(%rip), %r9\n\t"                                                      \
+          "lea 2f(%rip), %rdx\n\t"                                                     \
+          "jmp *%rdx\n"                                                                \
+          "1: " handler1 "\n\t"                                                        \
+          "jmp *%rdx\n"                                                                \
+          "2: " handler2 "\n\t"                                                        \
+          "jmp *%r9\n"                                                                 \
+          "3: int $0x81\n\t"                                                           \
+          ".popsection\n");                                                            \
+  SNIPPET_LABEL(name);                                                                \
+  SNIPPET_LABEL(name##_load)
+TRACE_LOOP(s_trace_guard_pf, "s_trace_guard_pf_load: mov (%rsi), %rax\n\tlea 8(%rsi), %rsi\n\tadd $1, %rcx",
+           "sub $1, %r8\n\tjz 3f");
+TRACE_LOOP(s_trace_guard_lea_pf,
+           "lea 1(%rcx), %rcx\n s_trace_guard_lea_pf_load: mov (%rsi), %rax\n\tlea 8(%rsi), %rsi\n\t"
+           "sub $1, %r8\n\tjz 3f",
+           "add $1, %rcx");
+TRACE_LOOP(s_trace_guard_live_pf,
+           "add $1, %rcx\n s_trace_guard_live_pf_load: mov (%rsi), %rax\n\tlea 8(%rsi), %rsi\n\tadc $0, %r10",
+           "sub $1, %r8\n\tjz 3f");
+#undef TRACE_LOOP
+// `rcx_at_fault`: after the 50 iterations before; `r8_at_fault` too.
+static void trace_guard_fault_in(const char* snippet, const char* load, uint64_t rcx_at_fault, uint64_t r8_at_fault,
+                                 int flags_live) {
+  uint64_t pa;
+  const uint64_t va = new_page(PTE_P | PTE_W, &pa);  // va + 4096 is unmapped
+  struct run run;
+  struct event ev;
+  run_init(&run, 0, snippet);
+  run.rflags = FL_FIXED;
+  run.r.rsi = va + PAGE_SIZE - 50 * 8;  // 50 loads, then the 51st faults
+  run.r.r8 = 1000;
+  run.r.rcx = 0x7fffffffffffffffull - 50;
+  xrun(&run, &ev);
+  struct regs want = run.r;
+  want.rsi = va + PAGE_SIZE;
+  want.r8 = r8_at_fault;
+  want.rcx = rcx_at_fault;
+  want.rax = 0;                       // (the page is new: zeros)
+  want.r9 = ADDR(snippet) + 14 + 2;   // (two 7-byte leas and a 2-byte jmp before 1)
+  want.rdx = ev.r.rdx;                // (2: compared through the loop running at all)
+  expect_event(&ev, V_PF, 0, ADDR(load)) && expect_eq("cr2", va + PAGE_SIZE, ev.cr2) && expect_regs(&ev, &want, 0) &&
+      (!flags_live || expect_eq("frame rflags", FL_FIXED | FL_OF | FL_SF | FL_AF | FL_PF, ev.rflags & ~FL_RF));
+}
+// (Iteration 51: the handler at 2, then the one at 1, faulting.)
+static void trace_guard_fault(void) {
+  trace_guard_fault_in(s_trace_guard_pf, s_trace_guard_pf_load, 0x7fffffffffffffffull, 1000 - 51, 0);
+}
+static void trace_guard_lea_fault(void) {
+  // (rcx: + 1 in each handler, 51 times each.)
+  trace_guard_fault_in(s_trace_guard_lea_pf, s_trace_guard_lea_pf_load, 0x7fffffffffffffffull - 50 + 102, 1000 - 50, 0);
+}
+static void trace_guard_live_fault(void) {
+  // The 51st add: 0x7fffffffffffffff + 1 (OF SF AF PF).
+  trace_guard_fault_in(s_trace_guard_live_pf, s_trace_guard_live_pf_load, 0x8000000000000000ull, 1000 - 51, 1);
+}
+
 // An instruction that starts on a mapped page and ends on an unmapped one:
 // the fetch faults with RIP = the instruction's start and CR2 = the first
 // byte of the unmapped page.
@@ -502,6 +574,9 @@ int main(void) {
       {"pf.jmp-through-unmapped-after-add.cpl0", add_then_jmp_fault},
       {"pf.jmp-through-unmapped-after-cmp.cpl0", cmp_then_jmp_fault},
       {"pf.jmp-through-unmapped-after-xor-self.cpl0", xor_then_jmp_fault},
+      {"pf.after-trace-guard.cpl0", trace_guard_fault},
+      {"pf.after-trace-guard-operand-changed.cpl0", trace_guard_lea_fault},
+      {"pf.after-trace-guard-flags-live.cpl0", trace_guard_live_fault},
       {"pf.fetch-of-split-instruction.cpl3", fetch_split_instruction},
       {"pf.split-data-access.cpl0", data_split_access},
       {"pf.cr2-kept-by-gp.cpl3", cr2_kept_by_gp},

@@ -134,6 +134,27 @@ static void call_ret(void) {
   expect_steps(&ev, want, 2);
 }
 
+// Indirect transfers to code that already has a translation (the run
+// without TF first makes one, reached through the jump cache): each still
+// traps, at its target, rather than running on in that translation.
+SNIPPET(s_indirect, "lea s_indirect_t(%rip), %rax\n s_indirect_1: jmp *%rax\n ud2\n"
+                    " s_indirect_t: lea s_indirect_ret(%rip), %rcx\n s_indirect_call: call *%rcx\n"
+                    " s_indirect_back: int $0x81\n s_indirect_ret: ret");
+SNIPPET_LABEL(s_indirect_1);
+SNIPPET_LABEL(s_indirect_t);
+SNIPPET_LABEL(s_indirect_call);
+SNIPPET_LABEL(s_indirect_back);
+SNIPPET_LABEL(s_indirect_ret);
+static void indirect_translated(void) {
+  struct run run;
+  struct event ev;
+  step_run(0, s_indirect, FL_FIXED, &run, &ev);  // (no TF: translations as usual)
+  step_run(0, s_indirect, FL_FIXED | FL_TF, &run, &ev);
+  const uint64_t want[] = {ADDR(s_indirect_1), ADDR(s_indirect_t), ADDR(s_indirect_call), ADDR(s_indirect_ret),
+                           ADDR(s_indirect_back)};
+  expect_steps(&ev, want, 5);
+}
+
 // The store is done when its trap comes.
 SNIPPET(s_store, "mov %rax, (%rsi)\n s_store_1: nop\n s_store_2: int $0x81");
 SNIPPET_LABEL(s_store_1);
@@ -288,6 +309,7 @@ static const struct kcase cases[] = {
     {"step.branches-taken-and-not.cpl3", branches3},
     {"step.jcc-to-itself-traps-each-time.cpl0", self_jcc},
     {"step.call-ret.cpl3", call_ret},
+    {"step.indirect-to-translated-code.cpl0", indirect_translated},
     {"step.memory-store.cpl0", store0},
     {"step.memory-store.cpl3", store3},
     {"step.rep-movsb-per-iteration.cpl3", rep_per_iteration},

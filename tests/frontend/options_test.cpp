@@ -246,6 +246,9 @@ TEST(Options, Accel) {
   EXPECT_FALSE(Parse({"-accel", "tcg"}).precise_flags);
   EXPECT_TRUE(Parse({"-accel", "tcg,precise-flags=on"}).precise_flags);
   EXPECT_FALSE(Parse({"-accel", "tcg,precise-flags=on,precise-flags=off"}).precise_flags);
+  EXPECT_EQ(Parse({"-accel", "tcg"}).trace_threshold, kDefaultTraceThreshold);
+  EXPECT_EQ(Parse({"-accel", "tcg,traces=0"}).trace_threshold, 0u);
+  EXPECT_EQ(Parse({"-accel", "tcg,traces=1"}).trace_threshold, 1u);
   EXPECT_EQ(Parse({"--accel=tcg,tb-size=16"}).code_cache_bytes, 16 * MiB);
   EXPECT_EQ(Parse({"-accel", "help"}).action, Options::Action::kListAccelerators);
   EXPECT_CONTAINS(AcceleratorsText(), "tcg");
@@ -266,8 +269,12 @@ TEST(Options, AccelErrors) {
   EXPECT_EQ(ParseError({"-accel", "tcg,tb-size=99999999999999999999999"}),
             "-accel tcg,tb-size=99999999999999999999999: " + range);
   EXPECT_EQ(ParseError({"-accel", "tcg,thread=single"}),
-            "-accel tcg,thread=single: unknown tcg property 'thread' (xlat's tcg has tb-size, shadow-spaces and "
-            "precise-flags)");
+            "-accel tcg,thread=single: unknown tcg property 'thread' (xlat's tcg has tb-size, shadow-spaces, traces "
+            "and precise-flags)");
+  const std::string traces = "traces must be a whole number from 0 (no traces) to 1000000000";
+  EXPECT_EQ(ParseError({"-accel", "tcg,traces=1000000001"}), "-accel tcg,traces=1000000001: " + traces);
+  EXPECT_EQ(ParseError({"-accel", "tcg,traces=-1"}), "-accel tcg,traces=-1: " + traces);
+  EXPECT_EQ(ParseError({"-accel", "tcg,traces="}), "-accel tcg,traces=: " + traces);
   const std::string spaces = "shadow-spaces must be a whole number from 0 to 64";
   EXPECT_EQ(ParseError({"-accel", "tcg,shadow-spaces=65"}), "-accel tcg,shadow-spaces=65: " + spaces);
   EXPECT_EQ(ParseError({"-accel", "tcg,shadow-spaces=x"}), "-accel tcg,shadow-spaces=x: " + spaces);

@@ -1,0 +1,81 @@
+// Traces: the hot paths of a dispatch loop, translated as one block.
+//
+// A block that ends with an indirect jmp (an interpreter's handler, a
+// switch through a jump table) counts its entries through the jump cache;
+// when its counter runs out it leaves through the trace_head thunk. From
+// there the VMM runs the guest one instruction at a time (single-step
+// translations, which always come back to the VMM) and records where each
+// instruction was, until the path comes back to where it started. The
+// translator then makes that path one block (Translator::TranslateTrace):
+// each indirect jmp on it is a compare with the target it went to, and the
+// code there follows in the same block, with the same pool registers, the
+// same access checks, no entry, exit or poll in between; the trace goes on
+// to its own start at the end. It replaces the block it started at.
+//
+// The path is only a prediction: each guard and each jcc is still checked
+// when the trace runs, and where the guest goes elsewhere it leaves the
+// trace as it would leave any block. A path that leaves the page, runs too
+// long, or changes address space or privilege gives no trace (the counter
+// has wrapped: the block will not ask again for 2^32 entries).
+#include "cpu/vcpu_runtime.h"
+#include "cpu/trace.h"
+#include "frontend/stats.h"
+#include "translator/translator.h"
+
+namespace xlat {
+
+// Not while something else wants every instruction or block seen.
+bool VcpuRuntime::TracesWelcome() const {
+  return breakpoints_.empty() && watches_.empty() && !debug_single_step_ && !(ctx_.rflags & kFlagTF) &&
+         !TraceOn(kLogExec | kLogCpu | kLogNoChain);
+}
+
+void VcpuRuntime::StartTraceRecording() {
+  if (!TracesWelcome()) return;
+  recording_.active = true;
+  recording_.head = ctx_.rip;
+  recording_.priv = priv();
+  recording_.cr3 = ctx_.cr3;
+  recording_.path.clear();
+}
+
+void VcpuRuntime::RecordTraceStep() {
+  TraceRecording& r = recording_;
+  const uint64_t rip = ctx_.rip;
+  const bool same_space = priv() == r.priv && ctx_.cr3 == r.cr3;
+  if (!r.path.empty() && rip == r.head && same_space) {
+    r.active = false;
+    BuildTrace();
+    return;
+  }
+  if ((rip & ~0xfffull) != (r.head & ~0xfffull) || !same_space || r.path.size() >= Translator::kMaxBlockInsns ||
+      !TracesWelcome()) {
+    r.active = false;
+    stats_.trace_recordings_abandoned++;
+    return;
+  }
+  r.path.push_back(rip);
+}
+
+void VcpuRuntime::BuildTrace() {
+  const uint64_t head = recording_.head;
+  uint64_t pa;
+  GuestFault ignored;
+  if (!Translate(head, AccessKind::kExecute, &pa, &ignored)) return;
+  CodeCache& cache = *vcpu_.cache_;
+  const PrivClass p = priv();
+  // The trace takes the block's place: links to the block and its
+  // jump-cache entry go (they are made again to the trace).
+  if (Block* old = cache.Lookup(BlockKey(pa, p)); old && old->guest_rip == head) DropBlock(old);
+  auto fetch = [this](uint64_t va_page) { return FetchCodePage(va_page); };
+  const TranslateResult r = translator_->TranslateTrace(head, p, fetch, recording_.path);
+  if (r.kind == TranslateResult::Kind::kCacheFull) {
+    cache.Flush();  // (the head is translated again as a block, and counts again)
+    return;
+  }
+  if (r.kind != TranslateResult::Kind::kOk) return;
+  Adopt(r.block, p, /*single_step=*/false);
+  if (r.block->trace) stats_.traces_built++;
+}
+
+}  // namespace xlat
