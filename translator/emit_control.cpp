@@ -177,11 +177,16 @@ void EmitLoop(BlockEmitter& e, const GuestInsn& gi) {
   // loop/loope/loopne/jrcxz run natively with their rel8 pointed over the
   // fall-through exit (a 5-byte jmp rel32) at the taken exit. This keeps
   // their exact semantics: rcx or ecx (0x67), ZF, no flags written.
+  // Re-encoded as [0x67] opcode rel8, not copied: the guest's other
+  // prefixes mean nothing to them as decoded (64-bit operand size), but an
+  // operand-size prefix (0x66) makes an AMD host truncate the branch target
+  // to 16 bits, sending the host to the cache address's low 16 bits.
   const DecodedInsn& d = *gi.d;
-  uint8_t bytes[16];
-  const unsigned n = d.length();
-  for (unsigned i = 0; i + 1 < n; ++i) bytes[i] = d.bytes[i];
-  bytes[n - 1] = 5;
+  uint8_t bytes[3];
+  unsigned n = 0;
+  if (d.insn.address_width == 32) bytes[n++] = 0x67;
+  bytes[n++] = d.insn.opcode;  // e0..e3
+  bytes[n++] = 5;
   e.RestoreAll();
   e.BeginNative();
   e.Embed(bytes, n);
