@@ -92,6 +92,7 @@ struct Block {
   uint64_t jc_keep_stamp = 0;      // as BlockExit::keep_stamp, for its jump-cache entry
   bool single_step = false;        // one instruction for a TF trap: never linked, not in the jump cache
   bool trace = false;              // a trace (Translator::TranslateTrace), not one block
+  bool trace_loops = false;        // ... that goes back to its own start (else it leaves at its end)
   // Its counter of entries through the jump cache (ctx.trace_counters), or -1.
   int32_t trace_counter = -1;
   // Its translation (or a flag lookahead of it) met an instruction whose

@@ -60,6 +60,17 @@ inline void EmitSaveArithFlags(asmjit::x86::Assembler& a, int park = -1) {
   else if (park != kRax) a.mov(rax, held);
 }
 
+// The flags an eager save left in ctx.flags_lahf, back in RFLAGS (every
+// register as it was).
+inline void EmitRestoreEagerArithFlags(asmjit::x86::Assembler& a) {
+  using namespace asmjit::x86;
+  a.mov(GsSlot(XLAT_CTX_OFF(lahf_rax)), rax);
+  a.mov(ax, GsSlot(XLAT_CTX_OFF(flags_lahf)).cloneResized(2));
+  a.add(al, 0x7f);  // 1 + 0x7f overflows, 0 + 0x7f does not: OF
+  a.sahf();         // the rest
+  a.mov(rax, GsSlot(XLAT_CTX_OFF(lahf_rax)));
+}
+
 // Where the guest's r11 is displaced (a target's indirect entry, the
 // lookup-miss thunk): host r11 is scratch. A lazy save (lazy_flags.h) runs
 // its stub, which makes the flags, saves them eagerly and comes back.
@@ -75,11 +86,7 @@ inline void EmitRestoreArithFlags(asmjit::x86::Assembler& a) {
   stub.setIndex(r11, 3);
   a.jmp(stub);
   a.bind(eager);
-  a.mov(GsSlot(XLAT_CTX_OFF(lahf_rax)), rax);
-  a.mov(ax, GsSlot(XLAT_CTX_OFF(flags_lahf)).cloneResized(2));
-  a.add(al, 0x7f);  // 1 + 0x7f overflows, 0 + 0x7f does not: OF
-  a.sahf();         // the rest
-  a.mov(rax, GsSlot(XLAT_CTX_OFF(lahf_rax)));
+  EmitRestoreEagerArithFlags(a);
   a.bind(done);
 }
 

@@ -191,7 +191,9 @@ class VcpuRuntime {
   // Before each instruction while recording: adds ctx.rip to the path, or
   // ends the recording (building the trace where the path came back).
   void RecordTraceStep();
-  void BuildTrace();
+  // Translates the path as a trace at its head, in place of the block there.
+  void BuildTrace(bool closes);
+  static constexpr size_t kMinOpenTrace = 16;  // instructions a path that does not come back needs
   // Links a direct exit to `to`, counted in the statistics.
   void LinkExit(BlockExit& exit, Block* to);
   // The fetch callback of the translator: guest code pages by VA.

@@ -45,19 +45,29 @@ void VcpuRuntime::RecordTraceStep() {
   const bool same_space = priv() == r.priv && ctx_.cr3 == r.cr3;
   if (!r.path.empty() && rip == r.head && same_space) {
     r.active = false;
-    BuildTrace();
+    BuildTrace(/*closes=*/true);
     return;
   }
-  if ((rip & ~0xfffull) != (r.head & ~0xfffull) || !same_space || r.path.size() >= Translator::kMaxBlockInsns ||
-      !TracesWelcome()) {
+  if (!same_space || !TracesWelcome()) {
     r.active = false;
     stats_.trace_recordings_abandoned++;
+    return;
+  }
+  if ((rip & ~0xfffull) != (r.head & ~0xfffull) || r.path.size() >= Translator::kMaxBlockInsns) {
+    // A path that goes on elsewhere (an outer loop, another page) still
+    // makes a trace as far as it was seen, when that is long enough to
+    // cross a guard or two: it ends where the path left.
+    r.active = false;
+    if (r.path.size() >= kMinOpenTrace)
+      BuildTrace(/*closes=*/false);
+    else
+      stats_.trace_recordings_abandoned++;
     return;
   }
   r.path.push_back(rip);
 }
 
-void VcpuRuntime::BuildTrace() {
+void VcpuRuntime::BuildTrace(bool closes) {
   const uint64_t head = recording_.head;
   uint64_t pa;
   GuestFault ignored;
@@ -68,7 +78,7 @@ void VcpuRuntime::BuildTrace() {
   // jump-cache entry go (they are made again to the trace).
   if (Block* old = cache.Lookup(BlockKey(pa, p)); old && old->guest_rip == head) DropBlock(old);
   auto fetch = [this](uint64_t va_page) { return FetchCodePage(va_page); };
-  const TranslateResult r = translator_->TranslateTrace(head, p, fetch, recording_.path);
+  const TranslateResult r = translator_->TranslateTrace(head, p, fetch, recording_.path, closes);
   if (r.kind == TranslateResult::Kind::kCacheFull) {
     cache.Flush();  // (the head is translated again as a block, and counts again)
     return;

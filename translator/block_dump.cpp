@@ -48,9 +48,10 @@ std::string DumpBlockInAsm(const Block& b, const uint8_t* guest_code,
   std::string out;
   char line[256];
   const std::string sym = symbolize ? symbolize(b.guest_rip) : std::string();
-  std::snprintf(line, sizeof line, "IN: %s\n----- guest 0x%016" PRIx64 " (phys 0x%" PRIx64 "), %zu instructions, %s\n",
+  std::snprintf(line, sizeof line, "IN: %s\n----- guest 0x%016" PRIx64 " (phys 0x%" PRIx64 "), %zu instructions, %s%s\n",
                 sym.c_str(), b.guest_rip, b.guest_phys, b.insn_rips.size(),
-                b.priv == PrivClass::kUser ? "user" : "kernel");
+                b.priv == PrivClass::kUser ? "user" : "kernel",
+                !b.trace ? "" : b.trace_loops ? ", trace (loops)" : ", trace");
   out += line;
   for (size_t i = 0; i < b.insn_rips.size(); ++i) {
     std::string text = GuestLine(b, guest_code, i);

@@ -49,7 +49,7 @@ std::optional<LazyFlagsDesc> LazyFlagsDescOf(const DecodedInsn& w, uint16_t writ
   return d;
 }
 
-void EmitLazyFlagsStub(asmjit::x86::Assembler& a, const LazyFlagsDesc& d) {
+void EmitLazyFlagsAgain(asmjit::x86::Assembler& a, const LazyFlagsDesc& d) {
   using namespace asmjit;
   const x86::Gp dst = GprOfWidth(d.dst, d.width_log2);
   const Operand src = d.src_is_imm ? Operand(Imm(d.imm)) : Operand(GprOfWidth(d.src, d.width_log2));
@@ -69,6 +69,10 @@ void EmitLazyFlagsStub(asmjit::x86::Assembler& a, const LazyFlagsDesc& d) {
       a.emit(x86::Inst::kIdCmp, dst, src);
       break;
   }
+}
+
+void EmitLazyFlagsStub(asmjit::x86::Assembler& a, const LazyFlagsDesc& d) {
+  EmitLazyFlagsAgain(a, d);
   EmitSaveArithFlags(a);  // (keeps RFLAGS)
   a.jmp(GsSlot(XLAT_CTX_OFF(lazy_flags_ret)));
 }

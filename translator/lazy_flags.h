@@ -20,6 +20,10 @@ namespace xlat {
 // comes back as the result minus, or plus, the second).
 std::optional<LazyFlagsDesc> LazyFlagsDescOf(const DecodedInsn& w, uint16_t written_after);
 
+// Makes the flags `d` made again, in RFLAGS, from the registers (which must
+// hold what they held after it), touching nothing else of the guest's.
+void EmitLazyFlagsAgain(asmjit::x86::Assembler& a, const LazyFlagsDesc& d);
+
 // The stub for `d`: entered by a jmp with the guest's GPRs as the block left
 // them (r11 aside); leaves the flags `d` made in RFLAGS and, eagerly, in
 // ctx.flags_lahf, touching nothing else of the guest's, and jumps to

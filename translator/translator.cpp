@@ -251,6 +251,7 @@ struct SideExit {
   bool inverted;
   uint64_t dest;   // where the side exit goes (a guard: where the block goes on)
   bool guard;
+  bool restores = false;  // a guard after which the flags saved before it are made again
 };
 
 // Whether the bytes at `at` look like a loop latch for a loop starting at
@@ -517,7 +518,8 @@ uint32_t Translator::WalkFlagsLiveAt(uint64_t va, CodePage page, uint32_t want, 
 }
 
 bool Translator::SaveFlagsInOneStore(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w,
-                                     size_t valid_until) {
+                                     size_t valid_until, std::optional<LazyFlagsDesc>* lazy) {
+  lazy->reset();
   if (const int32_t flags = ConstantFlagsOf(decoded[w]); flags >= 0) {
     // Known now: stored as lahf and seto would have.
     e.a.mov(Ctx(XLAT_CTX_OFF(flags_lahf), 4), static_cast<int32_t>(LahfSlotOf(static_cast<uint64_t>(flags))));
@@ -546,20 +548,21 @@ bool Translator::SaveFlagsInOneStore(BlockEmitter& e, const std::vector<DecodedI
     });
   }
   e.a.mov(Ctx(XLAT_CTX_OFF(flags_lahf)), static_cast<int32_t>(id << 16 | kLazyFlagsMarker));
+  *lazy = *d;
   return true;
 }
 
 TranslateResult Translator::Translate(uint64_t rip, PrivClass priv, const CodeFetcher& fetch, bool single_step) {
-  return TranslateImpl(rip, priv, fetch, single_step, nullptr);
+  return TranslateImpl(rip, priv, fetch, single_step, nullptr, false);
 }
 
 TranslateResult Translator::TranslateTrace(uint64_t rip, PrivClass priv, const CodeFetcher& fetch,
-                                           const std::vector<uint64_t>& path) {
-  return TranslateImpl(rip, priv, fetch, false, &path);
+                                           const std::vector<uint64_t>& path, bool closes) {
+  return TranslateImpl(rip, priv, fetch, false, &path, closes);
 }
 
 TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const CodeFetcher& fetch, bool single_step,
-                                          const std::vector<uint64_t>* path) {
+                                          const std::vector<uint64_t>* path, bool path_closes) {
   TranslateResult result;
   if (cache_.room() < std::min<uint64_t>(kMaxBlockHostBytes, cache_.capacity() / 4)) {
     result.kind = TranslateResult::Kind::kCacheFull;
@@ -699,7 +702,7 @@ TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const Co
       named = now_named;
     }
     runs.back().end = d.next_rip();
-    if (trace && kind != InsnKind::kUndefined) {
+    if (trace && kind != InsnKind::kUndefined && (path_at + 1 < path->size() || path_closes)) {
       // Where the path went next (after its last instruction: back to its start).
       const uint64_t next = path_at + 1 < path->size() ? (*path)[path_at + 1] : rip;
       const bool on_page = (next & ~0xfffull) == page0_va;
@@ -854,6 +857,12 @@ TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const Co
       const size_t g = side[k].insn;
       const int after = first_touch_kills(g + 1, /*guard_kills=*/true);
       if (after == 1 || (after == -1 && end_rip == rip && first_touch_kills(0, false) == 1)) continue;
+      if (after == -1 && end_rip == rip) {
+        // The last guard, back to a start that needs the flags: they are
+        // made again after it (from what the save before it stored).
+        side[k].restores = true;
+        continue;
+      }
       decoded.resize(g + 1);
       kinds.resize(g + 1);
       effects.resize(g + 1);
@@ -989,6 +998,9 @@ TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const Co
   // A block that branches back to its own start keeps its pool across
   // iterations, and may check a span or group once before its loop head.
   const bool loop = !single_step && LoopsToItself(decoded, kinds, rip);
+  // (Its last instruction a guard, a followed jcc, or one that ends no block, it goes on to end_rip.)
+  block->trace_loops = trace && (loop || (!indirect_tail && end_rip == rip &&
+                                          (exit_at(decoded.size() - 1) || !EndsBlock(kinds.back()))));
   const PoolNeeds needs = PoolNeedsOf(decoded, kinds);
   uint16_t pool = ChoosePool(needs, named, loop, /*room_for_group=*/true);
   e.SetPool(pool);
@@ -1097,20 +1109,43 @@ TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const Co
   // A block that leaves by an indirect jmp may be an interpreter's handler:
   // once entered this way often enough, the VMM follows what runs from here
   // and makes it a trace (TranslateTrace). Until then each entry counts down.
-  if (trace_counters_ && !trace && !single_step && side_exits_allowed && !precise_fault_flags_ &&
-      kinds.back() == InsnKind::kJmp && indirect_tail) {
-    const uint32_t slot = trace_counter_next_++ % kTraceCounters;
-    trace_counters_[slot] = trace_threshold_;
-    block->trace_counter = static_cast<int32_t>(slot);
-    e.a.sub(Ctx(CtxTraceCounterOff(slot), 4), 1);
+  // (So does the normal entry, where the flags are dead: a side exit of a
+  // trace that is often taken leads to a trace of its own.)
+  const bool counted = trace_counters_ && !trace && !single_step && side_exits_allowed && !precise_fault_flags_ &&
+                       kinds.back() == InsnKind::kJmp && indirect_tail;
+  const bool counted_direct = counted && !(block_live_in & kArithFlags);
+  const uint32_t counter_slot = counted ? trace_counter_next_++ % kTraceCounters : 0;
+  if (counted) {
+    trace_counters_[counter_slot] = trace_threshold_;
+    block->trace_counter = static_cast<int32_t>(counter_slot);
+    e.a.sub(Ctx(CtxTraceCounterOff(counter_slot), 4), 1);
     e.a.jb(Imm(reinterpret_cast<uint64_t>(thunks_.trace_head)));
   }
   if (block_live_in & kArithFlags) EmitRestoreArithFlags(e.a);  // the source saved them
   if (!(entry_pool & (1u << kR11))) e.a.mov(x86::r11, Ctx(CtxSpillOff(kR11)));
   Label entry = e.a.newLabel(), pre = e.a.newLabel(), head = e.a.newLabel();
   e.SpillPool(entry_pool & ~spilled_on_indirect);
-  if (entry_pool) e.a.jmp(pre);
+  if (entry_pool || counted_direct) e.a.jmp(pre);
   e.a.bind(entry);
+  if (counted_direct) {
+    // Leaves as an indirect branch to this block would: r11 in its slot,
+    // the target in ctx.ind_target, flags in ctx.flags_lahf (dead: any).
+    const Label hot = e.a.newLabel();
+    e.a.sub(Ctx(CtxTraceCounterOff(counter_slot), 4), 1);
+    e.a.jb(hot);
+    e.Cold([&e, hot, rip, srip, this] {
+      e.a.bind(hot);
+      e.a.mov(Ctx(CtxSpillOff(kR11)), x86::r11);
+      if (srip == static_cast<int32_t>(srip)) {
+        e.a.mov(Ctx(XLAT_CTX_OFF(ind_target)), static_cast<int32_t>(srip));
+      } else {
+        e.a.mov(x86::r11, rip);
+        e.a.mov(Ctx(XLAT_CTX_OFF(ind_target)), x86::r11);
+      }
+      e.a.mov(Ctx(XLAT_CTX_OFF(flags_lahf), 4), 0);
+      e.a.jmp(Imm(reinterpret_cast<uint64_t>(thunks_.trace_head)));
+    });
+  }
   e.SpillPool(entry_pool);
   e.a.bind(pre);
   e.SetPool(entry_pool);
@@ -1170,6 +1205,8 @@ TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const Co
     block->insn_rips.push_back(rip);
     block->insn_lens.push_back(static_cast<uint8_t>(decoded[0].length()));
   }
+  // What the last save stored: a lazy form (made again from the registers), or flags.
+  std::optional<LazyFlagsDesc> saved_lazily;
   if (!ended && save_at_start) {
     stats_.flag_saves++;
     EmitSaveArithFlags(e.a, e.IdlePoolRegister());
@@ -1228,6 +1265,13 @@ TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const Co
         if (const SideExit* x = exit_at(i)) {
           EmitIndirectGuard(e, gi, x->dest);
           stats_.trace_guards++;
+          if (x->restores) {
+            if (saved_lazily)
+              EmitLazyFlagsAgain(e.a, *saved_lazily);
+            else
+              EmitRestoreEagerArithFlags(e.a);
+            e.MarkFlagsLive();
+          }
         } else {
           EmitJmp(e, gi);
           ended = true;
@@ -1260,7 +1304,7 @@ TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const Co
       e.MarkFlagsLive();  // past a guard, the first writer of every flag
     if (save_after[i]) {
       stats_.flag_saves++;
-      if (SaveFlagsInOneStore(e, decoded, i, flags_saved_until(i)))
+      if (SaveFlagsInOneStore(e, decoded, i, flags_saved_until(i), &saved_lazily))
         stats_.flag_saves_one_store++;
       else
         EmitSaveArithFlags(e.a, e.IdlePoolRegister());

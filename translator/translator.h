@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -15,6 +16,7 @@
 #include <asmjit/core.h>
 
 #include "codecache/code_cache.h"
+#include "cpu/lazy_flags.h"
 #include "translator/classify.h"
 #include "translator/decoder.h"
 
@@ -97,7 +99,8 @@ class Translator {
 
   // Translates a trace: the path the guest was seen to run from `rip`
   // (`path`: the guest VA of each instruction run, in order, starting with
-  // rip; the instruction after the last goes back to rip). The trace follows
+  // rip; `closes`: the instruction after the last goes back to rip, else
+  // where it went is not known and the trace ends there). The trace follows
   // the path across jccs (the other way is a side exit) and across indirect
   // jmps, each guarded by a compare with the target the path went to (a
   // mismatch goes through the jump cache), so that a dispatch loop, an
@@ -106,7 +109,7 @@ class Translator {
   // leaves the page, turns to code it cannot follow (calls, returns, VMM
   // instructions), or where flags would be live across a guard.
   TranslateResult TranslateTrace(uint64_t rip, PrivClass priv, const CodeFetcher& fetch,
-                                 const std::vector<uint64_t>& path);
+                                 const std::vector<uint64_t>& path, bool closes);
 
   // Blocks that end with an indirect jmp count their entries through the
   // jump cache in counters[Block::trace_counter] (down from `threshold`);
@@ -146,10 +149,12 @@ class Translator {
   // of the id of w's form, whose stub the block carries if the form is new.
   // The store stands for the flags until the instruction before `valid_until`
   // (where the host's flags hold the guest's again, or the block's end).
-  bool SaveFlagsInOneStore(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w, size_t valid_until);
+  // `*lazy`: the form stored, if lazily.
+  bool SaveFlagsInOneStore(BlockEmitter& e, const std::vector<DecodedInsn>& decoded, size_t w, size_t valid_until,
+                           std::optional<LazyFlagsDesc>* lazy);
 
   TranslateResult TranslateImpl(uint64_t rip, PrivClass priv, const CodeFetcher& fetch, bool single_step,
-                                const std::vector<uint64_t>* path);
+                                const std::vector<uint64_t>* path, bool path_closes);
 
   // The working storage of one translation (translator.cpp), kept across
   // blocks so that its capacity is reused rather than allocated per block.

@@ -9,6 +9,7 @@
 //    dispatch is flag-free: lea): adc, setc, pushf, an inc followed by jc
 //    read them first, so a guard into them cannot stand;
 //  - a partial writer first (rol, inc), then a reader of an older flag;
+//  - flags that flow into the trace's own start when it goes back there;
 //  - jccs inside handlers (side exits of the trace), a call and its ret
 //    (where a trace stops), two dispatch sites in one handler chosen by data
 //    (guards that miss), and a register file in memory (access checks shared
@@ -103,6 +104,29 @@ __asm__(
     ".quad tv_cmpjb, tv_regfile, tv_call, tv_branchy, tv_sub, tv_moveb\n\t"
     ".popsection\n");
 
+// Two handlers that jmp to each other through registers, the one at 2
+// translated first (so its counter runs out first: the trace starts there)
+// and reading CF first, made by the last instruction of the one at 1 before
+// its jmp: the trace goes back to its start with the flags made again after
+// its last guard (lazily saved: an add; saved whole: a neg). Nothing else
+// in the loop writes a flag before that writer (rorx, lea, movzx).
+// flag_loop_*(iterations, seed) returns what the adcs added up.
+uint64_t flag_loop_add(uint64_t iterations, uint64_t seed);
+uint64_t flag_loop_neg(uint64_t iterations, uint64_t seed);
+#define FLAG_LOOP(name, writer)                                                         \
+  __asm__(".pushsection .text.tracevm,\"ax\",@progbits\n\t.balign 256\n\t"            \
+          ".globl " #name "\n" #name ":\n\t"                                            \
+          "push %rbx\n\tmov %rdi, %rcx\n\tmov %rsi, %rax\n\tmov %rsi, %rbx\n\t"         \
+          "xor %r8d, %r8d\n\t"                                                         \
+          "lea 1f(%rip), %r9\n\tlea 2f(%rip), %rdx\n\tjmp *%rdx\n"                      \
+          "1: rorx $13, %rbx, %rbx\n\tlea 0x9e37(%rbx,%rax), %rax\n\t" writer "\n\tjmp *%rdx\n" \
+          "2: adc $0, %r8\n\tdec %rcx\n\tjz 3f\n\tjmp *%r9\n"                             \
+          "3: mov %r8, %rax\n\tpop %rbx\n\tret\n\t"                                      \
+          ".popsection\n")
+FLAG_LOOP(flag_loop_add, "add %rbx, %rax");
+FLAG_LOOP(flag_loop_neg, "movzbl %al, %esi\n\tneg %rsi");
+#undef FLAG_LOOP
+
 enum { kOps = 14 };
 
 static uint8_t prog[256];
@@ -141,5 +165,7 @@ int main(void) {
   Run("data-driven", 16, 15, plain | (1u << 11), 20000);
   Run("everything", 24, 16, all, 10000);
   Run("everything-long", 120, 17, all, 2000);
+  REPORT("flags-into-the-start-lazily", flag_loop_add(100000, 0x243f6a8885a308d3ull));
+  REPORT("flags-into-the-start-whole", flag_loop_neg(100000, 0x13198a2e03707344ull));
   return 0;
 }
