@@ -1311,6 +1311,13 @@ TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const Co
       e.MarkFlagsSaved();
     }
   }
+  if (!ended && trace && end_rip == rip && lazy_pool_at < 0 && e.displaced() == e.pool()) {
+    // A trace back at its start: on at its head, past the entry's spills and
+    // span checks, which stand across its iterations as a loop's do (the
+    // head polls).
+    e.a.jmp(e.loop_head);
+    ended = true;
+  }
   if (!ended) EmitFallthrough(e, end_rip);
   block->insn_host.push_back(static_cast<uint32_t>(e.a.offset()));  // where the cold code starts
   e.EmitColdCode();
