@@ -158,6 +158,7 @@ std::unique_ptr<Machine> Machine::Create(const Header& h, std::string* error) {
   VcpuConfig vc;
   vc.code_cache_bytes = (h.misc & kMiscTinyCache) ? (64u << 10) : (2u << 20);
   vc.precise_fault_flags = (h.misc & kMiscPreciseFlags) != 0;
+  if (h.misc & kMiscTraces) vc.trace_threshold = 1;
   m->vcpu_ = std::make_unique<Vcpu>(*m->ram_, m->ports_, m->stats_, vc);
   if (!m->vcpu_->Init(error)) return nullptr;
   Machine* self = m.get();

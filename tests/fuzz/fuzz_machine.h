@@ -88,6 +88,7 @@ enum MiscBits : uint8_t {
   kMiscPreciseFlags = 1 << 3, // VcpuConfig::precise_fault_flags
   kMiscTinyCache = 1 << 4,    // a 64 KiB code cache: flushes when full
   kMiscNoMmio = 1 << 5,       // no MMIO device: kMmioPa reads all-ones
+  kMiscTraces = 1 << 6,       // traces from the second entry (-accel tcg,traces=1)
 };
 
 // What a GPR starts as (reg_kind XOR the default; the value comes from reg_val).

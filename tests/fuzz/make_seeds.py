@@ -24,7 +24,7 @@ CPL3, NO_IDT, TRAP_GATES, IST, SHORT_IDT, NO_AM, NO_WP, NO_NXE = (1 << i for i i
 # paging bits
 WINDOW, WINDOW_PA1, WINDOW_PA2, WINDOW_USER, WINDOW_WRITE, BIG, BIG_PA1, BIG_PA2 = (1 << i for i in range(8))
 # misc bits
-NO_PGE, TSD, GS_RAW, PRECISE, TINY_CACHE, NO_MMIO = (1 << i for i in range(6))
+NO_PGE, TSD, GS_RAW, PRECISE, TINY_CACHE, NO_MMIO, TRACES = (1 << i for i in range(7))
 # data_map: high nibble target, low nibble flag toggles
 (OWN, CODE_ALIAS, PAGE_TABLES, SYS, LAST_RAM, PAST_RAM, MMIO, TOP4G, TOPPHYS, PAGE0, STACK_ALIAS,
  NEIGHBOUR, RSVD_BIT, IGNORED_BITS) = range(14)
@@ -174,6 +174,10 @@ SEEDS = [
     ("tiny_cache", {"misc": TINY_CACHE},
      "\n".join(f"mov rax, {i}\njmp 1{i % 10}f\n1{i % 10}:" for i in range(300)) + "\nhlt"),
     ("precise_flags", {"misc": PRECISE}, "add rax, rbx\nmov rcx, [0x12345678]"),
+    # Handlers that jmp to each other through registers: traces (cpu/vcpu_traces.cpp).
+    ("trace_dispatch", {"misc": TRACES},
+     "lea r9, [rip + 1f]\nlea r10, [rip + 2f]\nmov ecx, 1000\n"
+     "1: add rax, [rbx]\njmp r10\n2: adc rdx, 1\ndec ecx\njz 3f\njmp r9\n3: hlt"),
     ("gs_base_raw", {"misc": GS_RAW, "regs": {"rax": (K_RAW, 0x600000)}}, "mov rcx, gs:[0]\nmov gs:[8], rcx\nhlt"),
 ]
 
