@@ -14,6 +14,9 @@
 #   reboot    a guest reboot with -no-reboot ends the run (status 0, a note)
 #   trace     -d in_asm -dfilter with a kernel function's name traces that
 #             function, named by the kernel's own symbols
+#   traces    with -accel tcg,traces=1 (every block that ends with an indirect
+#             jmp starts a trace at its second entry) the shell runs a loop
+#             and sha256sum gives the standard answer for "abc"
 #   qemuline  a QEMU command line with the machine spelled out (-machine,
 #             -cpu, -smp, -display, -nodefaults, ...) and -serial file:PATH
 #             runs unchanged, the console in the file; -d guest_errors shows
@@ -36,6 +39,18 @@ case "$mode" in
     printf '%s\n' "$out" | tr -d '\r' | grep -qx 'x86_64' || fail "uname -m did not say x86_64"
     printf '%s\n' "$out" | tr -d '\r' | grep -qx '@@EXIT 3' || fail "no '@@EXIT 3' line"
     echo "command: ok"
+    ;;
+  traces)
+    set +e
+    out=$(boot initrd-test.gz 'quiet -- i=0; s=0; while [ $i -lt 2000 ]; do s=$((s+i*i)); i=$((i+1)); done; echo sum-$s; printf abc | sha256sum; exit 0' \
+      -accel tcg,traces=1 </dev/null 2>&1); status=$?
+    set -e
+    [ $status -eq 0 ] || fail "exit status $status; output ends: $(printf '%s' "$out" | tail -n 5)"
+    # (The sum of i*i for i < 2000 is 1999 * 2000 * 3999 / 6.)
+    printf '%s\n' "$out" | tr -d '\r' | grep -qx 'sum-2664667000' || fail "the loop's sum is wrong: $(printf '%s' "$out" | tail -n 5)"
+    printf '%s\n' "$out" | tr -d '\r' |
+      grep -qx 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  -' || fail "sha256 of abc is wrong"
+    echo "traces: ok"
     ;;
   shell)
     # Type only once the prompt is there: input sent while the kernel boots
