@@ -1,22 +1,27 @@
 // Traces: the hot paths of a dispatch loop, translated as one block.
 //
 // A block that ends with an indirect jmp (an interpreter's handler, a
-// switch through a jump table) counts its entries through the jump cache;
-// when its counter runs out it leaves through the trace_head thunk. From
-// there the VMM runs the guest one instruction at a time (single-step
+// switch through a jump table) counts its entries: through the jump cache,
+// and through its normal entry where the flags are dead there (so that a
+// trace's side exit that is often taken leads to a trace of its own). When
+// its counter runs out it leaves through the trace_head thunk. From there
+// the VMM runs the guest one instruction at a time (single-step
 // translations, which always come back to the VMM) and records where each
 // instruction was, until the path comes back to where it started. The
 // translator then makes that path one block (Translator::TranslateTrace):
 // each indirect jmp on it is a compare with the target it went to, and the
 // code there follows in the same block, with the same pool registers, the
-// same access checks, no entry, exit or poll in between; the trace goes on
-// to its own start at the end. It replaces the block it started at.
+// same access checks, no entry, exit or poll in between; a path that came
+// back goes on at the trace's own head. It replaces the block it started at.
 //
 // The path is only a prediction: each guard and each jcc is still checked
 // when the trace runs, and where the guest goes elsewhere it leaves the
-// trace as it would leave any block. A path that leaves the page, runs too
-// long, or changes address space or privilege gives no trace (the counter
-// has wrapped: the block will not ask again for 2^32 entries).
+// trace as it would leave any block. A path that leaves the page or runs
+// past a block's length makes a trace as far as it went (when that is at
+// least kMinOpenTrace instructions), which ends where the path left. One
+// that changes address space or privilege, or meets a debugger or TF, gives
+// none (the counter has wrapped: the block will not ask again for 2^32
+// entries).
 #include "cpu/vcpu_runtime.h"
 #include "cpu/trace.h"
 #include "frontend/stats.h"
