@@ -1129,7 +1129,8 @@ TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const Co
   e.a.bind(entry);
   if (counted_direct) {
     // Leaves as an indirect branch to this block would: r11 in its slot,
-    // the target in ctx.ind_target, flags in ctx.flags_lahf (dead: any).
+    // the target in ctx.ind_target, the flags in ctx.flags_lahf (dead
+    // here, and the count's sub clobbered them: any will do).
     const Label hot = e.a.newLabel();
     e.a.sub(Ctx(CtxTraceCounterOff(counter_slot), 4), 1);
     e.a.jb(hot);
