@@ -944,14 +944,23 @@ TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const Co
     for (size_t i = 0; i < decoded.size() && i <= save; ++i) live_in[i] |= kArithFlags;
   }
   const uint32_t block_live_in = save_at_start ? kArithFlags : live_in[0];
-  // Where the host's flags are the guest's again after a save: the first
-  // instruction past the next guard that writes them all (or the end).
-  // A lazy save (SaveFlagsInOneStore) stands for the flags until there.
+  // How far a lazy save (SaveFlagsInOneStore) must stand for the flags,
+  // made again from the registers: through every guard that finds them
+  // saved (the target of a miss may read them; so does the start after a
+  // restoring guard), to the end where no instruction writes them all
+  // again (an indirect tail leaves with them). Past a guard, before the
+  // first full writer, they are dead: an exception frame there may show any
+  // (no traces with -accel tcg,precise-flags=on).
   auto flags_saved_until = [&](size_t w) {
     size_t j = w + 1;
     while (j < decoded.size() && !guard_at(j)) ++j;
-    for (++j; j < decoded.size(); ++j)
-      if (!guard_at(j) && (effects[j].kills & kArithFlags) == kArithFlags) return j;
+    size_t until = j + 1;
+    for (++j; j < decoded.size(); ++j) {
+      if (guard_at(j))
+        until = j + 1;
+      else if ((effects[j].kills & kArithFlags) == kArithFlags)
+        return until;
+    }
     return decoded.size();
   };
 
