@@ -8,7 +8,9 @@
 // physical memory, reserved bits), a 1 GiB and a 2 MiB large page, control
 // register bits, RFLAGS, every GPR (raw, or aimed at one of the areas, at a
 // non-canonical address, at the host addresses of xlat's own structures),
-// MXCSR, the x87 control word and the vector registers. A header of zeros is
+// MXCSR, the x87 control word and the vector registers, and how the
+// translator works (a tiny code cache, precise flags, traces from the
+// second entry). A header of zeros is
 // a sane machine: CPL 0, an IDT, everything mapped, registers in the data
 // area, the stack on the stack. Inputs shorter than the header are padded
 // with zeros, so every byte string is an input.
