@@ -30,11 +30,13 @@ struct GuestRun {
   Stats stats;
 };
 
-inline GuestRun RunGuest(const std::string& elf, uint64_t code_cache_bytes) {
+// `trace_threshold`: as -accel tcg,traces=N.
+inline GuestRun RunGuest(const std::string& elf, uint64_t code_cache_bytes, uint32_t trace_threshold = 20000) {
   GuestRun run;
   BoardConfig cfg;
   cfg.ram_bytes = 512ull << 20;
   cfg.code_cache_bytes = code_cache_bytes;
+  cfg.trace_threshold = trace_threshold;
   cfg.serial_out = [&run](uint8_t c) { run.output.push_back(static_cast<char>(c)); };
   std::string err;
   auto board = Board::Create(cfg, &err);
