@@ -93,8 +93,6 @@ struct Block {
   bool single_step = false;        // one instruction for a TF trap: never linked, not in the jump cache
   bool trace = false;              // a trace (Translator::TranslateTrace), not one block
   bool trace_loops = false;        // ... that goes back to its own start (else it leaves at its end)
-  // Its counter of entries through the jump cache (ctx.trace_counters), or -1.
-  int32_t trace_counter = -1;
   // Its translation (or a flag lookahead of it) met an instruction whose
   // #UD/#NM depends on CR0.EM/TS/MP and CR4.OSFXSR/OSXSAVE: dropped when
   // those change.

@@ -636,7 +636,7 @@ TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const Co
   // A trace follows its path: at each step the instruction at pc must be
   // the path's next (where it is not, the trace has left the path and ends).
   const bool trace = path != nullptr && !path->empty() && (*path)[0] == rip && side_exits_allowed &&
-                     !precise_fault_flags_ && !(breakpoints_ && !breakpoints_->empty());
+                     !precise_fault_flags_ && !breakpoints_;
   size_t path_at = 0;
   uint16_t named = 1u << kRsp;  // GPRs the block's instructions name (for the pool too)
   auto free_gprs = [](uint16_t n) { return 16u - static_cast<unsigned>(__builtin_popcount(n)); };
@@ -1126,7 +1126,6 @@ TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const Co
   const uint32_t counter_slot = counted ? trace_counter_next_++ % kTraceCounters : 0;
   if (counted) {
     trace_counters_[counter_slot] = trace_threshold_;
-    block->trace_counter = static_cast<int32_t>(counter_slot);
     e.a.sub(Ctx(CtxTraceCounterOff(counter_slot), 4), 1);
     e.a.jb(Imm(reinterpret_cast<uint64_t>(thunks_.trace_head)));
   }

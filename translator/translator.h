@@ -111,10 +111,11 @@ class Translator {
   TranslateResult TranslateTrace(uint64_t rip, PrivClass priv, const CodeFetcher& fetch,
                                  const std::vector<uint64_t>& path, bool closes);
 
-  // Blocks that end with an indirect jmp count their entries through the
-  // jump cache in counters[Block::trace_counter] (down from `threshold`);
-  // the one that reaches zero leaves through thunks.trace_head (a trace may
-  // start there). nullptr: no counting.
+  // Blocks that end with an indirect jmp count their entries (through the
+  // jump cache, and through the normal entry where the flags are dead) down
+  // from `threshold` in a slot of `counters` each; the one that reaches zero
+  // leaves through thunks.trace_head (a trace may start there). nullptr: no
+  // counting.
   void set_trace_counters(uint32_t* counters, uint32_t threshold) {
     trace_counters_ = counters;
     trace_threshold_ = threshold;
