@@ -83,25 +83,25 @@ void PushReturnAddress(BlockEmitter& e, const GuestInsn& gi, uint64_t ret) {
 }  // namespace
 
 void EmitIndirectJump(BlockEmitter& e, const x86::Gp& target) {
-  auto& a = e.a;
-  // The target's indirect entry expects exactly r11 displaced.
-  for (unsigned r = 0; r < 16; ++r)
-    if (r != kR11 && (e.displaced() & (1u << r))) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
-  EmitJumpThroughCache(e, e.priv, target);
+  EmitJumpThroughCache(e, e.priv, target, e.displaced());
 }
 
-void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv, const x86::Gp& target) {
+void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv, const x86::Gp& target, uint16_t displaced) {
   auto& a = e.a;
-  if (e.block->single_step) {
-    // One instruction, then the VMM (for a TF trap, a debugger's step, a
-    // trace being recorded), not on into the target's translation.
-    a.mov(Ctx(XLAT_CTX_OFF(ind_target)), target);
+  // The target's indirect entry expects exactly r11 displaced. The target
+  // and its index are taken first: `target` may be displaced itself.
+  a.mov(Ctx(XLAT_CTX_OFF(ind_target)), target);  // the target checks this
+  if (!(displaced & (1u << kR11))) a.mov(Ctx(CtxSpillOff(kR11)), x86::r11);
+  // Single-stepped (a TF trap, a debugger's step, a trace being recorded):
+  // one instruction, then the VMM, not on into the target's translation.
+  const bool stepping = e.block->single_step;
+  if (!stepping) a.movzx(x86::r11d, target.r16());  // jump-cache index = VA bits 15:0
+  for (unsigned r = 0; r < 16; ++r)
+    if (r != kR11 && (displaced & (1u << r))) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
+  if (stepping)
     a.jmp(Imm(reinterpret_cast<uint64_t>(e.thunks.lookup_miss)));
-    return;
-  }
-  a.mov(Ctx(XLAT_CTX_OFF(ind_target)), target);        // the target checks this
-  a.movzx(x86::r11d, target.r16());                    // jump-cache index = VA bits 15:0
-  a.jmp(CtxIndexed(CtxJcCodeOff(priv), x86::r11, 3));  // a block's indirect entry, or lookup_miss
+  else
+    a.jmp(CtxIndexed(CtxJcCodeOff(priv), x86::r11, 3));  // a block's indirect entry, or lookup_miss
 }
 
 void EmitFallthrough(BlockEmitter& e, uint64_t next) { e.LeaveTo(next); }
@@ -126,17 +126,8 @@ void EmitIndirectGuard(BlockEmitter& e, const GuestInsn& gi, uint64_t expected) 
   a.jne(other);
   const uint16_t displaced_here = e.displaced();
   e.Cold([&e, other, t, displaced_here] {
-    // As EmitIndirectJump, with what was displaced at the guard; the index
-    // taken before the reloads, which may include t's.
-    auto& a = e.a;
-    const x86::Gp T = x86::gpq(t);
-    a.bind(other);
-    a.mov(Ctx(XLAT_CTX_OFF(ind_target)), T);
-    if (!(displaced_here & (1u << kR11))) a.mov(Ctx(CtxSpillOff(kR11)), x86::r11);
-    a.movzx(x86::r11d, T.r16());
-    for (unsigned r = 0; r < 16; ++r)
-      if (r != kR11 && (displaced_here & (1u << r))) a.mov(Gpr64Reg(r), Ctx(CtxSpillOff(r)));
-    a.jmp(CtxIndexed(CtxJcCodeOff(e.priv), x86::r11, 3));
+    e.a.bind(other);
+    EmitJumpThroughCache(e, e.priv, x86::gpq(t), displaced_here);
   });
   if (taken >= 0) e.Restore(static_cast<unsigned>(taken));
 }

@@ -22,9 +22,11 @@ void EmitRet(BlockEmitter& e, const GuestInsn& gi);
 // block's hot path.
 void EmitIndirectJump(BlockEmitter& e, const asmjit::x86::Gp& target);
 // The jump through the jump cache of class `priv` to the guest VA in
-// `target`, with every other guest register in its host register and r11's
-// guest value in its spill slot (what a block's indirect entry expects).
-void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv, const asmjit::x86::Gp& target);
+// `target`, where the GPRs in `displaced` are in their spill slots (target
+// may be one of them): it reloads them but r11, whose guest value it puts
+// in its slot (what a block's indirect entry expects).
+void EmitJumpThroughCache(BlockEmitter& e, PrivClass priv, const asmjit::x86::Gp& target,
+                          uint16_t displaced = 1u << kR11);
 
 // A trace's guard (Translator::TranslateTrace): an indirect jmp the block
 // goes on past when its target is `expected` (a sign-extended imm32), and
