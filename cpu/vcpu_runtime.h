@@ -187,6 +187,11 @@ class VcpuRuntime {
     std::vector<uint64_t> path;  // guest VA of each instruction run
   } recording_;
   bool TracesWelcome() const;
+  // The code cache key of the block at `head` now (false: not mapped).
+  bool HeadKey(uint64_t head, uint64_t* key);
+  // A head that gives no trace stops counting: its block is translated
+  // again without the count, a sub and a jb at each of its entries for good.
+  void StopCounting(uint64_t head);
   void StartTraceRecording();
   // Before each instruction while recording: adds ctx.rip to the path, or
   // ends the recording (building the trace where the path came back).

@@ -36,7 +36,7 @@ bool VcpuRuntime::TracesWelcome() const {
 }
 
 void VcpuRuntime::StartTraceRecording() {
-  if (!TracesWelcome()) return;
+  if (!TracesWelcome()) return StopCounting(ctx_.rip);
   recording_.active = true;
   recording_.head = ctx_.rip;
   recording_.priv = priv();
@@ -53,10 +53,14 @@ void VcpuRuntime::RecordTraceStep() {
     BuildTrace(/*closes=*/true);
     return;
   }
-  if (!same_space || !TracesWelcome()) {
+  if (!same_space) {
     r.active = false;
-    stats_.trace_recordings_abandoned++;
+    stats_.trace_recordings_abandoned++;  // (the head's address means another page now)
     return;
+  }
+  if (!TracesWelcome()) {
+    r.active = false;
+    return StopCounting(r.head);
   }
   if ((rip & ~0xfffull) != (r.head & ~0xfffull) || r.path.size() >= Translator::kMaxBlockInsns) {
     // A path that goes on elsewhere (an outer loop, another page) still
@@ -66,22 +70,37 @@ void VcpuRuntime::RecordTraceStep() {
     if (r.path.size() >= kMinOpenTrace)
       BuildTrace(/*closes=*/false);
     else
-      stats_.trace_recordings_abandoned++;
+      StopCounting(r.head);
     return;
   }
   r.path.push_back(rip);
 }
 
-void VcpuRuntime::BuildTrace(bool closes) {
-  const uint64_t head = recording_.head;
+bool VcpuRuntime::HeadKey(uint64_t head, uint64_t* key) {
   uint64_t pa;
   GuestFault ignored;
-  if (!Translate(head, AccessKind::kExecute, &pa, &ignored)) return;
+  if (!Translate(head, AccessKind::kExecute, &pa, &ignored)) return false;
+  *key = BlockKey(pa, priv());
+  return true;
+}
+
+void VcpuRuntime::StopCounting(uint64_t head) {
+  stats_.trace_recordings_abandoned++;
+  uint64_t key;
+  if (!HeadKey(head, &key)) return;
+  translator_->NoTraceAt(key);
+  if (Block* b = vcpu_.cache_->Lookup(key); b && b->guest_rip == head && !b->trace) DropBlock(b);
+}
+
+void VcpuRuntime::BuildTrace(bool closes) {
+  const uint64_t head = recording_.head;
+  uint64_t key;
+  if (!HeadKey(head, &key)) return;
   CodeCache& cache = *vcpu_.cache_;
   const PrivClass p = priv();
   // The trace takes the block's place: links to the block and its
   // jump-cache entry go (they are made again to the trace).
-  if (Block* old = cache.Lookup(BlockKey(pa, p)); old && old->guest_rip == head) DropBlock(old);
+  if (Block* old = cache.Lookup(key); old && old->guest_rip == head) DropBlock(old);
   auto fetch = [this](uint64_t va_page) { return FetchCodePage(va_page); };
   const TranslateResult r = translator_->TranslateTrace(head, p, fetch, recording_.path, closes);
   if (r.kind == TranslateResult::Kind::kCacheFull) {
@@ -90,7 +109,10 @@ void VcpuRuntime::BuildTrace(bool closes) {
   }
   if (r.kind != TranslateResult::Kind::kOk) return;
   Adopt(r.block, p, /*single_step=*/false);
-  if (r.block->trace) stats_.traces_built++;
+  if (r.block->trace)
+    stats_.traces_built++;
+  else
+    StopCounting(head);  // (translated as a block: with a debugger, or precise flags)
 }
 
 }  // namespace xlat

@@ -211,7 +211,7 @@ std::string FormatStats(const Stats& s) {
   t.Row("jump cache fills", s.jump_cache_fills);
   t.Row("traces", s.traces_built, "hot paths across indirect jmps translated as one block");
   t.Row("  guards", s.trace_guards, "indirect jmps a trace goes on past (other targets leave)");
-  t.Row("  recordings abandoned", s.trace_recordings_abandoned, "short paths that did not come back, or were cut short");
+  t.Row("  recordings abandoned", s.trace_recordings_abandoned, "hot heads that gave no trace (and count no more)");
 
   t.Section("Exits");
   for (unsigned r = 0; r < kExitReasons; ++r) {

@@ -47,7 +47,7 @@ struct Stats {
   uint64_t flag_saves_one_store = 0;   // ... with one store: constant, or which add/sub/cmp made them
   uint64_t traces_built = 0;           // traces translated (Translator::TranslateTrace)
   uint64_t trace_guards = 0;           // indirect jmps translated as a guard inside a trace
-  uint64_t trace_recordings_abandoned = 0;  // hot heads whose path gave no trace (short and open, or cut short)
+  uint64_t trace_recordings_abandoned = 0;  // hot heads that gave no trace (their blocks count no more)
 
   // Guest instructions executed (of the blocks entered); 0 unless counted (--count-insns).
   uint64_t guest_insns = 0;

@@ -1121,7 +1121,7 @@ TranslateResult Translator::TranslateImpl(uint64_t rip, PrivClass priv, const Co
   // (So does the normal entry, where the flags are dead: a side exit of a
   // trace that is often taken leads to a trace of its own.)
   const bool counted = trace_counters_ && !trace && !single_step && side_exits_allowed && !precise_fault_flags_ &&
-                       kinds.back() == InsnKind::kJmp && indirect_tail;
+                       kinds.back() == InsnKind::kJmp && indirect_tail && !no_traces_.count(block->key);
   const bool counted_direct = counted && !(block_live_in & kArithFlags);
   const uint32_t counter_slot = counted ? trace_counter_next_++ % kTraceCounters : 0;
   if (counted) {

@@ -126,6 +126,9 @@ class Translator {
   // The block with this key gets no access groups from now on (its group
   // check was declined at run time).
   void DisableGroups(uint64_t key) { no_groups_.insert(key); }
+  // The block with this key counts no entries towards a trace from now on
+  // (it gave none).
+  void NoTraceAt(uint64_t key) { no_traces_.insert(key); }
 
   static constexpr uint64_t kMaxBlockHostBytes = 64 * 1024;
   static constexpr unsigned kMaxBlockInsns = 128;
@@ -167,6 +170,7 @@ class Translator {
   Stats& stats_;
   Decoder decoder_;
   std::unordered_set<uint64_t> no_groups_;
+  std::unordered_set<uint64_t> no_traces_;
   bool precise_fault_flags_ = false;
   bool follow_jumps_ = true;
   bool native_rdtsc_ = true;
